@@ -1,0 +1,36 @@
+/* Arena allocator: bump allocation, 64-byte aligned, released all at once.
+ *
+ * An arena grows by chaining blocks when it runs out; nd_arena_reset() keeps
+ * the blocks, so after the first pass a loop that resets and refills the arena
+ * allocates nothing from the system (no page faults on the hot path). */
+#ifndef NEURODYN_ARENA_H
+#define NEURODYN_ARENA_H
+
+#include "neurodyn/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nd_arena nd_arena;
+
+/* capacity: bytes of the first block (0 picks 1 MiB). */
+nd_arena *nd_arena_create(size_t capacity);
+void nd_arena_free(nd_arena *a);
+
+/* Returns 64-byte aligned, uninitialised memory, or NULL (with an error set)
+ * if the system is out of memory. */
+void *nd_arena_alloc(nd_arena *a, size_t bytes);
+/* Same, zero-filled. */
+void *nd_arena_calloc(nd_arena *a, size_t bytes);
+
+/* Forget every allocation; keep the memory for reuse. */
+void nd_arena_reset(nd_arena *a);
+
+size_t nd_arena_used(const nd_arena *a);      /* bytes handed out since reset */
+size_t nd_arena_capacity(const nd_arena *a);  /* bytes held from the system */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
