@@ -6,5 +6,9 @@
 #include "neurodyn/arena.h"
 #include "neurodyn/tensor.h"
 #include "neurodyn/rng.h"
+#include "neurodyn/kernels.h"
+#include "neurodyn/autodiff.h"
+#include "neurodyn/optim.h"
+#include "neurodyn/mlp.h"
 
 #endif

@@ -1,0 +1,364 @@
+/* Define-by-run tape: nodes, leaves, the backward sweep and custom-VJP ops. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autodiff/ad_internal.h"
+#include "neurodyn/kernels.h"
+
+/* ------------------------------------------------------------------ tape */
+nd_tape *nd_tape_create(size_t arena_bytes) {
+  nd_tape *tp = calloc(1, sizeof *tp);
+  if (!tp) {
+    nd__error(ND_ERR_NOMEM, "tape: could not allocate header");
+    return NULL;
+  }
+  tp->arena = nd_arena_create(arena_bytes);
+  tp->cap_nodes = 256;
+  tp->nodes = malloc((size_t)tp->cap_nodes * sizeof *tp->nodes);
+  if (!tp->arena || !tp->nodes) {
+    nd_arena_free(tp->arena);
+    free(tp->nodes);
+    free(tp);
+    nd__error(ND_ERR_NOMEM, "tape: could not allocate arena of %zu bytes", arena_bytes);
+    return NULL;
+  }
+  tp->recording = true;
+  return tp;
+}
+
+void nd_tape_free(nd_tape *tp) {
+  if (!tp) return;
+  nd_arena_free(tp->arena);
+  free(tp->nodes);
+  free(tp);
+}
+
+void nd_tape_reset(nd_tape *tp) {
+  nd_arena_reset(tp->arena);
+  tp->n_nodes = 0;
+  tp->status = ND_OK;
+}
+
+void nd_tape_set_recording(nd_tape *tp, bool on) { tp->recording = on; }
+bool nd_tape_is_recording(const nd_tape *tp) { return tp->recording; }
+nd_status nd_tape_status(const nd_tape *tp) { return tp ? tp->status : ND_ERR_INVALID_ARG; }
+int64_t nd_tape_num_nodes(const nd_tape *tp) { return tp->n_nodes; }
+size_t nd_tape_bytes_used(const nd_tape *tp) { return nd_arena_used(tp->arena); }
+size_t nd_tape_bytes_held(const nd_tape *tp) { return nd_arena_capacity(tp->arena); }
+
+nd_var *nd__fail(nd_tape *tp, nd_status s) {
+  if (tp && tp->status == ND_OK) tp->status = s;
+  return NULL;
+}
+
+void *nd_tape_alloc(nd_tape *tp, size_t bytes) {
+  void *p = nd_arena_alloc(tp->arena, bytes);
+  if (!p) nd__fail(tp, ND_ERR_NOMEM);
+  return p;
+}
+
+float *nd__scratch(nd_tape *tp, int64_t n) { return nd_tape_alloc(tp, (size_t)n * sizeof(float)); }
+
+const char *nd__shape(const nd_var *v, char *buf) { return nd_tensor_shape_str(&v->value, buf, 64); }
+
+bool nd__inputs_ok(nd_tape *tp, const char *op, int n, nd_var *const *in) {
+  if (!tp) {
+    nd__error(ND_ERR_INVALID_ARG, "%s: tape is NULL", op);
+    return false;
+  }
+  if (tp->status != ND_OK) return false;
+  for (int k = 0; k < n; k++)
+    if (!in[k]) {
+      nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: input %d is NULL", op, k));
+      return false;
+    }
+  return true;
+}
+
+static nd_status push_node(nd_tape *tp, nd_var *v) {
+  if (tp->n_nodes == tp->cap_nodes) {
+    int64_t cap = tp->cap_nodes * 2;
+    nd_var **p = realloc(tp->nodes, (size_t)cap * sizeof *p);
+    if (!p) return nd__error(ND_ERR_NOMEM, "tape: could not grow the node list to %lld", (long long)cap);
+    tp->nodes = p;
+    tp->cap_nodes = cap;
+  }
+  tp->nodes[tp->n_nodes++] = v;
+  return ND_OK;
+}
+
+static nd_var *alloc_var(nd_tape *tp, const char *op) {
+  nd_var *v = nd_arena_alloc(tp->arena, sizeof *v);
+  if (!v) {
+    nd__fail(tp, nd__error(ND_ERR_NOMEM, "%s: out of memory for a node", op));
+    return NULL;
+  }
+  memset(v, 0, sizeof *v);
+  v->op = op;
+  return v;
+}
+
+nd_var *nd__new_node(nd_tape *tp, const char *op, int ndim, const int64_t *shape, int n_in, nd_var *const *in,
+                     nd__backward_fn backward) {
+  return nd__new_node_data(tp, op, ndim, shape, n_in, in, backward, NULL);
+}
+
+nd_var *nd__new_node_data(nd_tape *tp, const char *op, int ndim, const int64_t *shape, int n_in, nd_var *const *in,
+                          nd__backward_fn backward, float *data) {
+  nd_var *v = alloc_var(tp, op);
+  if (!v) return NULL;
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] < 0)
+      return nd__fail(tp, nd__error(ND_ERR_SHAPE, "%s: negative output size %lld in dimension %d", op,
+                                    (long long)shape[d], d));
+    n *= shape[d];
+  }
+  if (!data) data = nd_arena_alloc(tp->arena, (size_t)n * sizeof(float));
+  if (!data) return nd__fail(tp, nd__error(ND_ERR_NOMEM, "%s: out of memory for a %lld-element value", op, (long long)n));
+  v->value = nd_tensor_wrap(data, ndim, shape);
+  v->grad = v->value;
+  v->grad.data = NULL;
+  v->n_in = n_in;
+  bool need = false;
+  for (int k = 0; k < n_in; k++) {
+    v->in[k] = in[k];
+    need = need || in[k]->requires_grad;
+  }
+  if (tp->recording && need && backward) {
+    v->requires_grad = true;
+    v->backward = backward;
+    if (push_node(tp, v) != ND_OK) return nd__fail(tp, ND_ERR_NOMEM);
+  }
+  return v;
+}
+
+/* ---------------------------------------------------------------- leaves */
+static nd_var *make_leaf(nd_tape *tp, const char *op, const nd_tensor *x) {
+  if (!tp) {
+    nd__error(ND_ERR_INVALID_ARG, "%s: tape is NULL", op);
+    return NULL;
+  }
+  if (tp->status != ND_OK) return NULL;
+  if (!x) return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: tensor is NULL", op));
+  if (!nd_tensor_is_contiguous(x)) return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: tensor is not contiguous", op));
+  nd_var *v = alloc_var(tp, op);
+  if (!v) return NULL;
+  v->value = *x;
+  v->value.owns_data = false;
+  v->grad = v->value;
+  v->grad.data = NULL;
+  v->leaf = true;
+  return v;
+}
+
+nd_var *nd_tape_constant(nd_tape *tp, const nd_tensor *x) { return make_leaf(tp, "constant", x); }
+
+nd_var *nd_tape_param(nd_tape *tp, nd_tensor *value, nd_tensor *grad) {
+  nd_var *v = make_leaf(tp, "param", value);
+  if (!v || !grad) return v;
+  if (!nd_tensor_same_shape(value, grad) || !nd_tensor_is_contiguous(grad)) {
+    char a[64], b[64];
+    return nd__fail(tp, nd__error(ND_ERR_SHAPE, "param: grad is %s%s, value is %s", nd_tensor_shape_str(grad, b, 64),
+                                  nd_tensor_is_contiguous(grad) ? "" : " (not contiguous)",
+                                  nd_tensor_shape_str(value, a, 64)));
+  }
+  v->grad.data = grad->data;
+  v->grad_external = true;
+  v->grad_ready = true;
+  if (tp->recording) {
+    v->requires_grad = true;
+    if (push_node(tp, v) != ND_OK) return nd__fail(tp, ND_ERR_NOMEM);
+  }
+  return v;
+}
+
+nd_var *nd_tape_variable(nd_tape *tp, const nd_tensor *x) {
+  nd_var *v = make_leaf(tp, "variable", x);
+  if (!v) return NULL;
+  int64_t n = nd_tensor_numel(&v->value);
+  v->grad.data = nd_arena_calloc(tp->arena, (size_t)n * sizeof(float));
+  if (!v->grad.data && n > 0) return nd__fail(tp, nd__error(ND_ERR_NOMEM, "variable: out of memory for its gradient"));
+  v->grad_ready = true;
+  if (tp->recording) {
+    v->requires_grad = true;
+    if (push_node(tp, v) != ND_OK) return nd__fail(tp, ND_ERR_NOMEM);
+  }
+  return v;
+}
+
+nd_tensor *nd_var_value(nd_var *v) { return v ? &v->value : NULL; }
+const nd_tensor *nd_var_grad(const nd_var *v) { return v && v->grad_ready && v->grad.data ? &v->grad : NULL; }
+bool nd_var_requires_grad(const nd_var *v) { return v && v->requires_grad; }
+float nd_var_item(const nd_var *v) { return v && v->value.data ? v->value.data[0] : NAN; }
+
+/* ------------------------------------------------------ gradient buffers */
+nd_status nd__grad(nd_tape *tp, nd_var *v, float **g, float *beta) {
+  *g = NULL;
+  *beta = 1.0f;
+  if (!v->requires_grad) return ND_OK;
+  if (!v->grad_ready) {
+    if (!v->grad.data) {
+      v->grad.data = nd_arena_alloc(tp->arena, (size_t)nd_tensor_numel(&v->value) * sizeof(float));
+      if (!v->grad.data) return nd__error(ND_ERR_NOMEM, "%s: out of memory for a gradient", v->op);
+    }
+    v->grad_ready = true;
+    *beta = 0.0f;
+  }
+  *g = v->grad.data;
+  return ND_OK;
+}
+
+nd_status nd__grad_acc(nd_tape *tp, nd_var *v, float **g) {
+  float beta;
+  ND_TRY(nd__grad(tp, v, g, &beta));
+  if (*g && beta == 0.0f) memset(*g, 0, (size_t)nd_tensor_numel(&v->value) * sizeof(float));
+  return ND_OK;
+}
+
+nd_status nd__grad_overwrite(nd_tape *tp, nd_var *v, float **g) {
+  float beta;
+  ND_TRY(nd__grad(tp, v, g, &beta));
+  if (*g && beta != 0.0f) {
+    *g = nd_arena_alloc(tp->arena, (size_t)nd_tensor_numel(&v->value) * sizeof(float));
+    if (!*g) return nd__error(ND_ERR_NOMEM, "%s: out of memory for gradient scratch", v->op);
+  }
+  return ND_OK;
+}
+
+void nd__gadd(float *g, float beta, float alpha, const float *src, int64_t n) {
+  if (beta == 0.0f) {
+    if (alpha == 1.0f)
+      memcpy(g, src, (size_t)n * sizeof(float));
+    else
+      for (int64_t j = 0; j < n; j++) g[j] = alpha * src[j];
+  } else {
+    nd_axpy(alpha, src, g, n);
+  }
+}
+
+void nd__grad_commit(nd_var *v, float *g) {
+  if (g && g != v->grad.data) nd_axpy(1.0f, g, v->grad.data, nd_tensor_numel(&v->value));
+}
+
+/* -------------------------------------------------------------- backward */
+nd_status nd_tape_backward_seed(nd_tape *tp, nd_var *out, const nd_tensor *seed) {
+  if (!tp) return nd__error(ND_ERR_INVALID_ARG, "backward: tape is NULL");
+  if (tp->status != ND_OK) return tp->status;
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "backward: output is NULL");
+  if (!out->requires_grad)
+    return nd__error(ND_ERR_INVALID_ARG,
+                     "backward: the output (%s) does not depend on any parameter or variable, or the tape was "
+                     "not recording",
+                     out->op);
+  if (seed && nd_tensor_numel(seed) != nd_tensor_numel(&out->value)) {
+    char a[64], b[64];
+    return nd__error(ND_ERR_SHAPE, "backward: seed is %s, output is %s", nd_tensor_shape_str(seed, a, 64),
+                     nd__shape(out, b));
+  }
+  /* Intermediate gradients are recomputed by every sweep; leaves accumulate. */
+  for (int64_t k = 0; k < tp->n_nodes; k++)
+    if (!tp->nodes[k]->leaf) tp->nodes[k]->grad_ready = false;
+  float *g, beta;
+  ND_TRY(nd__grad(tp, out, &g, &beta));
+  int64_t n = nd_tensor_numel(&out->value);
+  if (beta == 0.0f) memset(g, 0, (size_t)n * sizeof(float));
+  if (seed && nd_tensor_is_contiguous(seed)) {
+    nd_axpy(1.0f, seed->data, g, n);
+  } else if (seed) {
+    float *s = nd__scratch(tp, n);
+    if (!s) return nd__error(ND_ERR_NOMEM, "backward: out of memory for the seed");
+    nd_tensor tmp = nd_tensor_wrap(s, seed->ndim, seed->shape);
+    ND_TRY(nd_tensor_copy(&tmp, seed));
+    nd_axpy(1.0f, s, g, n);
+  } else {
+    for (int64_t j = 0; j < n; j++) g[j] += 1.0f;
+  }
+  for (int64_t k = tp->n_nodes - 1; k >= 0; k--) {
+    nd_var *v = tp->nodes[k];
+    if (!v->backward || !v->grad_ready) continue;
+    nd_status s = v->backward(tp, v);
+    if (s != ND_OK) {
+      nd__fail(tp, s);
+      return s;
+    }
+  }
+  return ND_OK;
+}
+
+nd_status nd_tape_backward(nd_tape *tp, nd_var *out) {
+  if (tp && tp->status == ND_OK && out && nd_tensor_numel(&out->value) != 1) {
+    char a[64];
+    return nd__error(ND_ERR_SHAPE, "backward: output %s is %s, not one element (use nd_tape_backward_seed)", out->op,
+                     nd__shape(out, a));
+  }
+  return nd_tape_backward_seed(tp, out, NULL);
+}
+
+/* ------------------------------------------------------------ custom VJP */
+typedef struct custom_saved {
+  nd_custom_fn backward;
+  void *user;
+} custom_saved;
+
+static nd_status custom_backward(nd_tape *tp, nd_var *v) {
+  const custom_saved *cs = v->saved;
+  nd_custom_args a;
+  memset(&a, 0, sizeof a);
+  nd_tensor dins[ND__AD_MAX_INPUTS];
+  a.tape = tp;
+  a.user = cs->user;
+  a.n_inputs = v->n_in;
+  a.output = &v->value;
+  a.doutput = &v->grad;
+  for (int k = 0; k < v->n_in; k++) {
+    a.inputs[k] = &v->in[k]->value;
+    float *g, beta;
+    ND_TRY(nd__grad(tp, v->in[k], &g, &beta));
+    if (!g) continue;
+    if (beta == 0.0f) memset(g, 0, (size_t)nd_tensor_numel(&v->in[k]->value) * sizeof(float));
+    dins[k] = v->in[k]->grad;
+    dins[k].owns_data = false;
+    a.dinputs[k] = &dins[k];
+    a.beta[k] = beta;
+  }
+  nd_status s = cs->backward(&a);
+  if (s != ND_OK && nd_last_error()[0] == '\0') nd__error(s, "custom op: backward callback failed");
+  return s;
+}
+
+nd_var *nd_ad_custom(nd_tape *tp, int n_inputs, nd_var *const *inputs, int out_ndim, const int64_t *out_shape,
+                     nd_custom_fn forward, nd_custom_fn backward, void *user) {
+  if (n_inputs < 0 || n_inputs > ND_CUSTOM_MAX_INPUTS) {
+    nd__error(ND_ERR_INVALID_ARG, "custom op: %d inputs, at most %d", n_inputs, ND_CUSTOM_MAX_INPUTS);
+    return nd__fail(tp, ND_ERR_INVALID_ARG);
+  }
+  if (!nd__inputs_ok(tp, "custom op", n_inputs, inputs)) return NULL;
+  if (!forward) return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "custom op: forward callback is NULL"));
+  if (out_ndim < 0 || out_ndim > ND_MAX_DIMS)
+    return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "custom op: output has %d dimensions", out_ndim));
+  nd_var *v = nd__new_node(tp, "custom op", out_ndim, out_shape, n_inputs, inputs, backward ? custom_backward : NULL);
+  if (!v) return NULL;
+  nd_custom_args a;
+  memset(&a, 0, sizeof a);
+  a.tape = tp;
+  a.user = user;
+  a.n_inputs = n_inputs;
+  for (int k = 0; k < n_inputs; k++) a.inputs[k] = &inputs[k]->value;
+  a.output = &v->value;
+  nd_clear_error();
+  nd_status s = forward(&a);
+  if (s != ND_OK) {
+    if (nd_last_error()[0] == '\0') nd__error(s, "custom op: forward callback failed");
+    return nd__fail(tp, s);
+  }
+  if (v->requires_grad) {
+    custom_saved *cs = nd_tape_alloc(tp, sizeof *cs);
+    if (!cs) return NULL;
+    cs->backward = backward;
+    cs->user = user;
+    v->saved = cs;
+  }
+  return v;
+}
