@@ -1,0 +1,57 @@
+/* CPU backend internals: one nd__cpu_<name> per kernel of kernels.h (same
+ * signature), plus helpers shared by the CPU source files. */
+#ifndef NEURODYN_BACKEND_CPU_H
+#define NEURODYN_BACKEND_CPU_H
+
+#include "neurodyn/kernels.h"
+
+/* Arrays shorter than this run on one thread: an OpenMP fork/join costs a few
+ * microseconds, about what one core needs for this many simple flops. */
+#define ND__OMP_MIN 32768
+#define ND__OMP_IF(n) if ((n) >= ND__OMP_MIN)
+
+#define ND__CPU_DECL(name) __typeof__(nd_##name) nd__cpu_##name
+ND__CPU_DECL(sgemm);
+ND__CPU_DECL(dgemm);
+ND__CPU_DECL(conv2d_workspace_floats);
+ND__CPU_DECL(conv2d_forward);
+ND__CPU_DECL(conv2d_backward_data);
+ND__CPU_DECL(conv2d_backward_filter);
+ND__CPU_DECL(conv_transpose2d_forward);
+ND__CPU_DECL(avgpool2d_forward);
+ND__CPU_DECL(avgpool2d_backward);
+ND__CPU_DECL(adaptive_avgpool2d_forward);
+ND__CPU_DECL(adaptive_avgpool2d_backward);
+ND__CPU_DECL(unary);
+ND__CPU_DECL(unary_backward);
+ND__CPU_DECL(prelu_forward);
+ND__CPU_DECL(prelu_backward);
+ND__CPU_DECL(add);
+ND__CPU_DECL(sub);
+ND__CPU_DECL(mul);
+ND__CPU_DECL(div);
+ND__CPU_DECL(axpy);
+ND__CPU_DECL(scale);
+ND__CPU_DECL(add_channel_bias);
+ND__CPU_DECL(channel_sum);
+ND__CPU_DECL(sum);
+ND__CPU_DECL(dot);
+ND__CPU_DECL(max_abs);
+ND__CPU_DECL(row_sum);
+ND__CPU_DECL(row_mean);
+ND__CPU_DECL(row_max);
+ND__CPU_DECL(row_argmax);
+ND__CPU_DECL(row_topk);
+ND__CPU_DECL(softmax);
+ND__CPU_DECL(log_softmax);
+ND__CPU_DECL(softmax_backward);
+ND__CPU_DECL(log_softmax_backward);
+ND__CPU_DECL(cross_entropy);
+
+static inline int64_t ND__MINI(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t ND__MAXI(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* y = beta*y + x, with beta == 0 overwriting (y may hold NaN). */
+static inline void nd__cpu_store_beta(float *y, float v, float beta) { *y = beta == 0.0f ? v : v + beta * *y; }
+
+#endif
