@@ -6,6 +6,8 @@
 #include "neurodyn/arena.h"
 #include "neurodyn/tensor.h"
 #include "neurodyn/rng.h"
+#include "neurodyn/io.h"
+#include "neurodyn/data.h"
 #include "neurodyn/kernels.h"
 #include "neurodyn/autodiff.h"
 #include "neurodyn/optim.h"

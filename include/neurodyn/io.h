@@ -1,0 +1,201 @@
+/* neurodyn file formats: IDX, safetensors, NPY, JSON Lines, PNG.
+ *
+ * Readers check everything a file claims against what the file holds and
+ * fail with ND_ERR_NOT_FOUND (no such file), ND_ERR_IO (cannot open or read)
+ * or ND_ERR_FORMAT (malformed content); nd_last_error() then names the file
+ * and what is wrong, e.g.
+ *   "data/train-images-idx3-ubyte: truncated: header says 60000x28x28 =
+ *    47040000 bytes of data, file has 1000".
+ * Each reader has an in-memory twin (nd_*_parse) that the file reader calls;
+ * `name` there is only used in messages.
+ *
+ * Writers (except the JSON Lines log) write to "<path>.tmp.<pid>" in the same
+ * directory, fsync it and rename it over <path> once complete; on any failure
+ * the temporary is removed, so a half-written file never appears at <path>. */
+#ifndef NEURODYN_IO_H
+#define NEURODYN_IO_H
+
+#include "neurodyn/core.h"
+#include "neurodyn/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------ typed arrays */
+
+typedef enum nd_dtype {
+  ND_DTYPE_U8 = 0,
+  ND_DTYPE_I8,
+  ND_DTYPE_I16,
+  ND_DTYPE_I32,
+  ND_DTYPE_I64,
+  ND_DTYPE_F16,
+  ND_DTYPE_BF16,
+  ND_DTYPE_F32,
+  ND_DTYPE_F64,
+  ND_DTYPE_BOOL,
+  ND_DTYPE_COUNT_
+} nd_dtype;
+
+/* Bytes per element (0 for an invalid dtype) and a short name ("f32"). */
+size_t nd_dtype_size(nd_dtype t);
+const char *nd_dtype_name(nd_dtype t);
+
+#define ND_ARRAY_MAX_DIMS 8
+
+/* A typed, contiguous, row-major array in native byte order whose data
+ * (malloc'ed, numel * nd_dtype_size(dtype) bytes) belongs to the struct. */
+typedef struct nd_array {
+  nd_dtype dtype;
+  int ndim;                          /* 0..ND_ARRAY_MAX_DIMS */
+  int64_t shape[ND_ARRAY_MAX_DIMS];  /* entries >= ndim are 1 */
+  int64_t numel;
+  void *data;
+} nd_array;
+
+/* Frees data and zeroes the struct.  NULL is fine. */
+void nd_array_free(nd_array *a);
+
+/* Copy of any array as float32 into a freshly allocated tensor (at most
+ * ND_MAX_DIMS dimensions, else ND_ERR_UNSUPPORTED). */
+nd_status nd_array_to_tensor(const nd_array *a, nd_tensor *out);
+
+/* ------------------------------------------------------------ IDX (MNIST)
+ * Magic 00 00 <type> <ndim>, ndim big-endian uint32 sizes, then the data
+ * big-endian.  Types: 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32,
+ * 0x0E f64.  Gzip files (first bytes 1f 8b) are inflated through zlib. */
+nd_status nd_idx_parse(const void *buf, size_t len, const char *name, nd_array *out);
+nd_status nd_idx_read(const char *path, nd_array *out);
+/* Writes an uncompressed IDX file (dtype u8, i8, i16, i32, f32 or f64). */
+nd_status nd_idx_write(const char *path, const nd_array *a);
+
+/* ------------------------------------------------------------ safetensors
+ * 8-byte little-endian header length N, N bytes of JSON
+ *   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ...,
+ *    "__metadata__": {"key": "value", ...}}
+ * then the byte buffer; offsets are relative to its start.  The reader
+ * validates the header length, the JSON, each dtype, shape and offset pair,
+ * and that the tensors tile the buffer exactly (no gap, no overlap), as the
+ * reference implementation does.  Dtypes read: F64 F32 F16 BF16 I64 I32 I16
+ * I8 U8 BOOL. */
+typedef struct nd_safetensors nd_safetensors;
+
+nd_status nd_safetensors_parse(const void *buf, size_t len, const char *name, nd_safetensors **out);
+nd_status nd_safetensors_read(const char *path, nd_safetensors **out);
+void nd_safetensors_free(nd_safetensors *st);
+
+/* Tensors in file order (by data offset). */
+int nd_safetensors_count(const nd_safetensors *st);
+const char *nd_safetensors_name(const nd_safetensors *st, int i);
+/* Dtype and shape of a named tensor (shape needs ND_ARRAY_MAX_DIMS slots;
+ * any output may be NULL).  ND_ERR_NOT_FOUND names the file and tensor. */
+nd_status nd_safetensors_info(const nd_safetensors *st, const char *name, nd_dtype *dtype, int *ndim,
+                              int64_t *shape);
+/* Named tensor converted to float32 in a freshly allocated tensor. */
+nd_status nd_safetensors_get(const nd_safetensors *st, const char *name, nd_tensor *out);
+/* Named tensor in its own dtype, native byte order. */
+nd_status nd_safetensors_get_array(const nd_safetensors *st, const char *name, nd_array *out);
+/* Metadata value for key, or NULL.  Keys in the order of the file. */
+const char *nd_safetensors_metadata(const nd_safetensors *st, const char *key);
+int nd_safetensors_metadata_count(const nd_safetensors *st);
+const char *nd_safetensors_metadata_key(const nd_safetensors *st, int i);
+
+/* Writes n float32 tensors (any strides; written contiguous) under the given
+ * names (unique, non-empty, not "__metadata__").  metadata is NULL or a
+ * NULL-terminated list of key, value strings: {"step", "100", NULL}.  Tensors
+ * are stored sorted by name; the header is padded with spaces to a multiple
+ * of 8 bytes, as the reference implementation does. */
+nd_status nd_safetensors_write(const char *path, int n, const char *const *names, const nd_tensor *const *tensors,
+                               const char *const *metadata);
+/* Same for typed arrays of any dtype (sorted by element size, then name). */
+nd_status nd_safetensors_write_arrays(const char *path, int n, const char *const *names,
+                                      const nd_array *const *arrays, const char *const *metadata);
+
+/* ------------------------------------------------------------ NPY
+ * Versions 1.0, 2.0 and 3.0; C order only (fortran_order True is refused).
+ * The float32 reader accepts '<f4', '>f4', '<f8', '>f8' (float64 is
+ * rounded); the float64 reader accepts the same and widens float32. */
+nd_status nd_npy_parse(const void *buf, size_t len, const char *name, nd_tensor *out);
+nd_status nd_npy_read(const char *path, nd_tensor *out);
+nd_status nd_npy_parse_f64(const void *buf, size_t len, const char *name, nd_array *out);
+nd_status nd_npy_read_f64(const char *path, nd_array *out);
+/* '<f4' file of t (any strides; written contiguous). */
+nd_status nd_npy_write(const char *path, const nd_tensor *t);
+/* '<f8' file of a row-major double array (ndim <= ND_ARRAY_MAX_DIMS). */
+nd_status nd_npy_write_f64(const char *path, int ndim, const int64_t *shape, const double *data);
+
+/* ------------------------------------------------------------ JSON Lines
+ * An append-only metrics log: one JSON object per line, flushed after each
+ * line.  Non-finite numbers are written as null. */
+typedef struct nd_jsonl nd_jsonl;
+
+typedef enum nd_jsonl_kind { ND_JSONL_NUM = 0, ND_JSONL_INT, ND_JSONL_STR, ND_JSONL_BOOL } nd_jsonl_kind;
+typedef struct nd_jsonl_field {
+  const char *name;
+  nd_jsonl_kind kind;
+  double num;      /* ND_JSONL_NUM */
+  int64_t i;       /* ND_JSONL_INT, ND_JSONL_BOOL (0 / 1) */
+  const char *str; /* ND_JSONL_STR (NULL is written as null) */
+} nd_jsonl_field;
+
+#define ND_JNUM(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_NUM, .num = (double)(v)})
+#define ND_JINT(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_INT, .i = (int64_t)(v)})
+#define ND_JSTR(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_STR, .str = (v)})
+#define ND_JBOOL(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_BOOL, .i = (v) ? 1 : 0})
+
+/* Creates (truncates) path. */
+nd_status nd_jsonl_open(const char *path, nd_jsonl **out);
+/* Opens path for appending (creates it if missing), e.g. on resume. */
+nd_status nd_jsonl_open_append(const char *path, nd_jsonl **out);
+/* Writes {"name": value, ...} and a newline, then flushes. */
+nd_status nd_jsonl_write(nd_jsonl *w, int n, const nd_jsonl_field *fields);
+/* Closes and frees w (NULL is fine); reports a failed final flush. */
+nd_status nd_jsonl_close(nd_jsonl *w);
+
+/* ------------------------------------------------------------ PNG */
+
+/* 8-bit images, rows top to bottom: gray has w*h bytes, RGB 3*w*h. */
+nd_status nd_png_write_gray(const char *path, int width, int height, const uint8_t *pixels);
+nd_status nd_png_write_rgb(const char *path, int width, int height, const uint8_t *pixels);
+
+typedef enum nd_colormap {
+  ND_CMAP_GRAY = 0, /* min -> black, max -> white */
+  ND_CMAP_BWR       /* -m -> blue, 0 -> white, +m -> red, m = max |x| (matplotlib 'bwr') */
+} nd_colormap;
+
+typedef struct nd_png_tiles_opts {
+  int cols;          /* tiles per row; <= 0: ceil(sqrt(n)) */
+  nd_colormap cmap;
+  int zoom;          /* each value becomes zoom x zoom pixels; <= 0: 1 */
+  bool global_range; /* one range for all tiles instead of one per tile */
+} nd_png_tiles_opts;
+
+/* n filters of h x w floats (filter k at filters + k*h*w), laid out in a grid
+ * with a 1-pixel border around every tile (mid gray for ND_CMAP_GRAY, black
+ * for ND_CMAP_BWR); empty grid cells are border-coloured.  Each tile is
+ * normalised on its own unless opts->global_range.  NaN maps to the middle of
+ * the colour map.  opts may be NULL (defaults: all zero). */
+nd_status nd_png_write_tiles(const char *path, const float *filters, int n, int h, int w,
+                             const nd_png_tiles_opts *opts);
+
+typedef struct nd_plot_series {
+  const double *x; /* NULL: 0, 1, ..., n-1 */
+  const double *y;
+  int n;
+} nd_plot_series;
+
+typedef struct nd_plot_opts {
+  int width, height; /* pixels; <= 0: 640 x 400 */
+  bool log_y;        /* logarithmic y axis; points with y <= 0 are skipped */
+} nd_plot_opts;
+
+/* Line plot of up to 10 series (colours of matplotlib's tab10 cycle) on white
+ * with axes, tick marks and numeric tick labels (built-in 5x7 font).  Points
+ * whose x or y is not finite break the line.  opts may be NULL. */
+nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series *series, const nd_plot_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,153 @@
+/* Data sets stored as IDX image/label pairs: MNIST and Fashion-MNIST. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/io_internal.h"
+#include "neurodyn/data.h"
+
+void nd_dataset_free(nd_dataset *d) {
+  if (!d) return;
+  nd_tensor_release(&d->images);
+  free(d->labels);
+  memset(d, 0, sizeof *d);
+}
+
+static bool is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool is_file(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+nd_status nd_data_dir(const char *dataset, char *buf, size_t len) {
+  if (!dataset || !*dataset || !buf || !len) return nd__error(ND_ERR_INVALID_ARG, "data_dir: bad arguments");
+  const char *env = getenv("ND_DATA_DIR");
+  const char *roots[3] = {env && *env ? env : NULL, "data",
+#ifdef ND_SOURCE_DIR
+                          ND_SOURCE_DIR "/data"
+#else
+                          NULL
+#endif
+  };
+  char tried[600] = "";
+  size_t used = 0;
+  for (int i = 0; i < 3; i++) {
+    if (!roots[i]) continue;
+    int k = snprintf(buf, len, "%s/%s", roots[i], dataset);
+    if (k < 0 || (size_t)k >= len) return nd__error(ND_ERR_INVALID_ARG, "data_dir: path buffer too small");
+    if (is_dir(buf)) return ND_OK;
+    if (used < sizeof tried) {
+      int t = snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", buf);
+      if (t > 0) used += (size_t)t;
+    }
+  }
+  buf[0] = 0;
+  return nd__error(ND_ERR_NOT_FOUND, "data set \"%s\" not found (looked in %s); fetch it with scripts/get-data.sh",
+                   dataset, tried);
+}
+
+nd_status nd_idx_dataset_load(const char *images_path, const char *labels_path, int64_t limit, nd_dataset *out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "idx_dataset_load: out is NULL");
+  memset(out, 0, sizeof *out);
+  if (!images_path || !labels_path) return nd__error(ND_ERR_INVALID_ARG, "idx_dataset_load: NULL path");
+  nd_array im, lb;
+  ND_TRY(nd_idx_read(images_path, &im));
+  nd_status s = nd_idx_read(labels_path, &lb);
+  if (s != ND_OK) {
+    nd_array_free(&im);
+    return s;
+  }
+  char shp[128];
+  if (im.dtype != ND_DTYPE_U8 || (im.ndim != 3 && im.ndim != 2)) {
+    s = nd__error(ND_ERR_FORMAT, "%s: expected u8 images [n, rows, cols] or [n, d], file holds %s %s", images_path,
+                  nd_dtype_name(im.dtype), nd__shape_str(im.ndim, im.shape, shp, sizeof shp));
+  } else if ((lb.dtype != ND_DTYPE_U8 && lb.dtype != ND_DTYPE_I32) || lb.ndim != 1) {
+    s = nd__error(ND_ERR_FORMAT, "%s: expected u8 or i32 labels [n], file holds %s %s", labels_path,
+                  nd_dtype_name(lb.dtype), nd__shape_str(lb.ndim, lb.shape, shp, sizeof shp));
+  } else if (lb.shape[0] != im.shape[0]) {
+    s = nd__error(ND_ERR_FORMAT, "%s holds %lld images but %s holds %lld labels", images_path,
+                  (long long)im.shape[0], labels_path, (long long)lb.shape[0]);
+  }
+  int64_t n = im.shape[0];
+  if (limit > 0 && limit < n) n = limit;
+  int64_t d = n ? im.numel / im.shape[0] : 0;
+  if (s == ND_OK) {
+    out->labels = malloc((size_t)(n ? n : 1) * sizeof *out->labels);
+    if (!out->labels) s = nd__error(ND_ERR_NOMEM, "%s: cannot allocate %lld labels", labels_path, (long long)n);
+  }
+  int32_t maxl = -1;
+  for (int64_t i = 0; s == ND_OK && i < n; i++) {
+    int32_t l = lb.dtype == ND_DTYPE_U8 ? ((const uint8_t *)lb.data)[i] : ((const int32_t *)lb.data)[i];
+    if (l < 0)
+      s = nd__error(ND_ERR_FORMAT, "%s: label %lld is negative (%d)", labels_path, (long long)i, (int)l);
+    out->labels[i] = l;
+    if (l > maxl) maxl = l;
+  }
+  if (s == ND_OK) s = nd_tensor_alloc(&out->images, 2, (const int64_t[]){n, d});
+  if (s == ND_OK) {
+    const uint8_t *src = im.data;
+    float *dst = out->images.data;
+    for (int64_t i = 0; i < n * d; i++) dst[i] = (float)src[i] * (1.0f / 255.0f);
+    out->n = n;
+    out->rows = im.ndim == 3 ? (int)im.shape[1] : 1;
+    out->cols = im.ndim == 3 ? (int)im.shape[2] : (int)im.shape[1];
+    out->num_classes = maxl + 1;
+  }
+  nd_array_free(&im);
+  nd_array_free(&lb);
+  if (s != ND_OK) nd_dataset_free(out);
+  return s;
+}
+
+/* dir/base or dir/base.gz, whichever exists. */
+static nd_status find_idx(const char *dir, const char *base, char *buf, size_t len) {
+  snprintf(buf, len, "%s/%s", dir, base);
+  if (is_file(buf)) return ND_OK;
+  snprintf(buf, len, "%s/%s.gz", dir, base);
+  if (is_file(buf)) return ND_OK;
+  return nd__error(ND_ERR_NOT_FOUND, "%s: neither %s nor %s.gz exists; fetch the data with scripts/get-data.sh", dir,
+                   base, base);
+}
+
+static nd_status load_mnist_like(const char *dataset, const char *dir, const char *split, int64_t limit,
+                                 nd_dataset *out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "%s: out is NULL", dataset);
+  memset(out, 0, sizeof *out);
+  const char *prefix;
+  if (split && strcmp(split, "train") == 0)
+    prefix = "train";
+  else if (split && strcmp(split, "test") == 0)
+    prefix = "t10k";
+  else
+    return nd__error(ND_ERR_INVALID_ARG, "%s: split must be \"train\" or \"test\", not \"%s\"", dataset,
+                     split ? split : "(null)");
+  char found[1024], ip[1100], lp[1100], base[64];
+  if (!dir) {
+    ND_TRY(nd_data_dir(dataset, found, sizeof found));
+    dir = found;
+  }
+  snprintf(base, sizeof base, "%s-images-idx3-ubyte", prefix);
+  ND_TRY(find_idx(dir, base, ip, sizeof ip));
+  snprintf(base, sizeof base, "%s-labels-idx1-ubyte", prefix);
+  ND_TRY(find_idx(dir, base, lp, sizeof lp));
+  ND_TRY(nd_idx_dataset_load(ip, lp, limit, out));
+  if (out->num_classes > 10) {
+    int top = out->num_classes - 1;
+    nd_dataset_free(out);
+    return nd__error(ND_ERR_FORMAT, "%s: labels go up to %d, %s has 10 classes", lp, top, dataset);
+  }
+  out->num_classes = 10;
+  return ND_OK;
+}
+
+nd_status nd_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out) {
+  return load_mnist_like("mnist", dir, split, limit, out);
+}
+
+nd_status nd_fashion_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out) {
+  return load_mnist_like("fashion-mnist", dir, split, limit, out);
+}

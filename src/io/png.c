@@ -1,0 +1,380 @@
+/* PNG output through libpng: plain 8-bit images, tiled filter grids with a
+ * grayscale or blue-white-red colour map, and simple line plots. */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <png.h>
+
+#include "io/io_internal.h"
+
+/* ---------------------------------------------------------------- writer */
+
+typedef struct png_ctx {
+  nd__afile f;
+  jmp_buf jmp;
+  char msg[200];
+} png_ctx;
+
+static void png_err(png_structp png, png_const_charp msg) {
+  png_ctx *c = png_get_error_ptr(png);
+  snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "libpng error");
+  longjmp(c->jmp, 1);
+}
+static void png_warn(png_structp png, png_const_charp msg) {
+  (void)png;
+  (void)msg; /* the library does not print */
+}
+static void png_write_cb(png_structp png, png_bytep data, size_t n) {
+  png_ctx *c = png_get_io_ptr(png);
+  if (nd__afile_write(&c->f, data, n) != ND_OK) png_error(png, "write failed");
+}
+static void png_flush_cb(png_structp png) { (void)png; }
+
+static nd_status write_png(const char *path, int width, int height, int channels, const uint8_t *pixels) {
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png: path is NULL");
+  if (width <= 0 || height <= 0 || width > 100000 || height > 100000 || !pixels)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: bad image %dx%d or NULL pixels", path, width, height);
+  /* Everything that changes after setjmp lives on the heap, so its value is
+   * well defined after a longjmp from libpng's error handler. */
+  png_ctx *c = calloc(1, sizeof *c);
+  if (!c) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate", path);
+  nd_status s = nd__afile_open(&c->f, path);
+  if (s != ND_OK) {
+    free(c);
+    return s;
+  }
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, png_err, png_warn);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  if (!png || !info) {
+    png_destroy_write_struct(&png, &info);
+    nd__afile_abort(&c->f);
+    free(c);
+    return nd__error(ND_ERR_NOMEM, "%s: cannot create the libpng writer", path);
+  }
+  if (setjmp(c->jmp)) {
+    png_destroy_write_struct(&png, &info);
+    s = c->f.status != ND_OK ? c->f.status : nd__error(ND_ERR_IO, "%s: libpng: %s", path, c->msg);
+    nd__afile_abort(&c->f);
+    free(c);
+    return s;
+  }
+  png_set_write_fn(png, c, png_write_cb, png_flush_cb);
+  png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+               channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (int y = 0; y < height; y++)
+    png_write_row(png, (png_const_bytep)(pixels + (size_t)y * (size_t)width * (size_t)channels));
+  png_write_end(png, NULL);
+  png_destroy_write_struct(&png, &info);
+  s = nd__afile_commit(&c->f);
+  free(c);
+  return s;
+}
+
+nd_status nd_png_write_gray(const char *path, int width, int height, const uint8_t *pixels) {
+  return write_png(path, width, height, 1, pixels);
+}
+
+nd_status nd_png_write_rgb(const char *path, int width, int height, const uint8_t *pixels) {
+  return write_png(path, width, height, 3, pixels);
+}
+
+/* ---------------------------------------------------------------- tiles */
+
+static uint8_t to_byte(double x) {
+  if (!(x > 0)) return 0;
+  if (x >= 1) return 255;
+  return (uint8_t)lround(x * 255.0);
+}
+
+/* Colour of value v under cmap with range [lo, hi] (gray) or [-m, m] (bwr). */
+static void colour(nd_colormap cmap, float v, double lo, double hi, uint8_t rgb[3]) {
+  if (cmap == ND_CMAP_BWR) {
+    double m = hi, t = 0;
+    if (isfinite(v) && m > 0) t = v / m;
+    if (t < -1) t = -1;
+    if (t > 1) t = 1;
+    /* matplotlib 'bwr': blue (0,0,1) at -m, white at 0, red (1,0,0) at +m. */
+    if (t < 0) {
+      rgb[0] = rgb[1] = to_byte(1 + t);
+      rgb[2] = 255;
+    } else {
+      rgb[0] = 255;
+      rgb[1] = rgb[2] = to_byte(1 - t);
+    }
+    return;
+  }
+  double g = 0.5;
+  if (isfinite(v) && hi > lo) g = (v - lo) / (hi - lo);
+  rgb[0] = rgb[1] = rgb[2] = to_byte(g);
+}
+
+static void tile_range(nd_colormap cmap, const float *p, int64_t n, double *lo, double *hi) {
+  double a = DBL_MAX, b = -DBL_MAX, m = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (!isfinite(p[i])) continue;
+    if (p[i] < a) a = p[i];
+    if (p[i] > b) b = p[i];
+    if (fabs(p[i]) > m) m = fabs(p[i]);
+  }
+  if (a > b) a = b = 0;
+  if (cmap == ND_CMAP_BWR) {
+    *lo = -m;
+    *hi = m;
+  } else {
+    *lo = a;
+    *hi = b;
+  }
+}
+
+nd_status nd_png_write_tiles(const char *path, const float *filters, int n, int h, int w,
+                             const nd_png_tiles_opts *opts) {
+  nd_png_tiles_opts o = {0};
+  if (opts) o = *opts;
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_write_tiles: path is NULL");
+  if (n <= 0 || h <= 0 || w <= 0 || !filters)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: need n, h, w > 0 and filters (got n=%d h=%d w=%d)", path, n, h, w);
+  if (o.cmap != ND_CMAP_GRAY && o.cmap != ND_CMAP_BWR)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: unknown colour map %d", path, (int)o.cmap);
+  int zoom = o.zoom > 0 ? o.zoom : 1;
+  int cols = o.cols > 0 ? o.cols : (int)ceil(sqrt((double)n));
+  if (cols > n) cols = n;
+  int rows = (n + cols - 1) / cols;
+  int64_t tw = (int64_t)w * zoom + 1, th = (int64_t)h * zoom + 1;
+  int64_t W = cols * tw + 1, H = rows * th + 1;
+  if (W > 100000 || H > 100000)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: image of %lldx%lld pixels is too large", path, (long long)W, (long long)H);
+  uint8_t *img = malloc((size_t)(W * H * 3));
+  if (!img) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
+  uint8_t border = o.cmap == ND_CMAP_GRAY ? 128 : 0;
+  memset(img, border, (size_t)(W * H * 3));
+  int64_t per = (int64_t)h * w;
+  double glo = 0, ghi = 0;
+  if (o.global_range) tile_range(o.cmap, filters, per * n, &glo, &ghi);
+  for (int k = 0; k < n; k++) {
+    const float *p = filters + per * k;
+    double lo = glo, hi = ghi;
+    if (!o.global_range) tile_range(o.cmap, p, per, &lo, &hi);
+    int64_t x0 = 1 + (k % cols) * tw, y0 = 1 + (k / cols) * th;
+    for (int i = 0; i < h; i++)
+      for (int j = 0; j < w; j++) {
+        uint8_t rgb[3];
+        colour(o.cmap, p[i * w + j], lo, hi, rgb);
+        for (int a = 0; a < zoom; a++)
+          for (int b = 0; b < zoom; b++) {
+            uint8_t *q = img + 3 * ((y0 + (int64_t)i * zoom + a) * W + x0 + (int64_t)j * zoom + b);
+            q[0] = rgb[0];
+            q[1] = rgb[1];
+            q[2] = rgb[2];
+          }
+      }
+  }
+  nd_status s;
+  if (o.cmap == ND_CMAP_GRAY) {
+    for (int64_t i = 0; i < W * H; i++) img[i] = img[3 * i]; /* in place: i <= 3i */
+    s = write_png(path, (int)W, (int)H, 1, img);
+  } else {
+    s = write_png(path, (int)W, (int)H, 3, img);
+  }
+  free(img);
+  return s;
+}
+
+/* ---------------------------------------------------------------- plots */
+
+/* 5x7 glyphs, one byte per row, bit 4 = leftmost column. */
+static const char font_chars[] = "0123456789.-+e";
+static const uint8_t font[][7] = {
+    {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}, {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E},
+    {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}, {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E},
+    {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}, {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E},
+    {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}, {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08},
+    {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}, {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C},
+    {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}, {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00},
+    {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00}, {0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E},
+};
+
+typedef struct canvas {
+  uint8_t *px;
+  int w, h;
+} canvas;
+
+static void set_px(canvas *c, int x, int y, const uint8_t rgb[3]) {
+  if (x < 0 || y < 0 || x >= c->w || y >= c->h) return;
+  uint8_t *q = c->px + 3 * ((size_t)y * (size_t)c->w + (size_t)x);
+  q[0] = rgb[0];
+  q[1] = rgb[1];
+  q[2] = rgb[2];
+}
+
+/* Text of width 6*len-1 with its top-left corner at (x, y). */
+static void draw_text(canvas *c, int x, int y, const char *s, const uint8_t rgb[3]) {
+  for (; *s; s++, x += 6) {
+    const char *k = strchr(font_chars, *s);
+    if (!k || !*s) continue;
+    const uint8_t *g = font[k - font_chars];
+    for (int r = 0; r < 7; r++)
+      for (int b = 0; b < 5; b++)
+        if (g[r] & (0x10 >> b)) set_px(c, x + b, y + r, rgb);
+  }
+}
+
+/* Bresenham line clipped to the rectangle [x0c, x1c] x [y0c, y1c]; 2 px wide. */
+static void draw_line(canvas *c, int x0, int y0, int x1, int y1, const uint8_t rgb[3], int xa, int xb, int ya, int yb) {
+  int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, err = dx + dy;
+  for (int guard = 0; guard < 100000; guard++) {
+    if (x0 >= xa && x0 <= xb && y0 >= ya && y0 <= yb) {
+      set_px(c, x0, y0, rgb);
+      if (y0 + 1 <= yb) set_px(c, x0, y0 + 1, rgb);
+    }
+    if (x0 == x1 && y0 == y1) break;
+    int e2 = 2 * err;
+    if (e2 >= dy) {
+      err += dy;
+      x0 += sx;
+    }
+    if (e2 <= dx) {
+      err += dx;
+      y0 += sy;
+    }
+  }
+}
+
+/* 1, 2 or 5 times a power of ten, at least x. */
+static double nice_step(double x) {
+  double p = pow(10, floor(log10(x))), f = x / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+static void fmt_tick(char *buf, size_t len, double v, double step) {
+  if (fabs(v) < step * 1e-9) v = 0;
+  double a = fabs(v);
+  if (v != 0 && (a >= 1e6 || a < 1e-4)) {
+    snprintf(buf, len, "%.0e", v);
+    /* "1e-05" -> "1e-5": drop exponent zeros */
+    char *e = strchr(buf, 'e');
+    if (e) {
+      char *d = e + 2;
+      while (*d == '0' && d[1]) memmove(d, d + 1, strlen(d));
+      if (e[1] == '+') memmove(e + 1, e + 2, strlen(e + 1));
+    }
+    return;
+  }
+  int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+  if (dec > 6) dec = 6;
+  snprintf(buf, len, "%.*f", dec, v);
+}
+
+static const uint8_t tab10[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
+                                     {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
+                                     {188, 189, 34},  {23, 190, 207}};
+
+nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series *series, const nd_plot_opts *opts) {
+  nd_plot_opts o = {0};
+  if (opts) o = *opts;
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_plot_lines: path is NULL");
+  if (n_series < 1 || n_series > 10 || !series)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: need 1..10 series, got %d", path, n_series);
+  int W = o.width > 0 ? o.width : 640, H = o.height > 0 ? o.height : 400;
+  if (W < 120 || H < 80 || W > 10000 || H > 10000)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: plot size %dx%d outside 120x80 .. 10000x10000", path, W, H);
+  /* Data ranges over the usable points. */
+  double xlo = DBL_MAX, xhi = -DBL_MAX, ylo = DBL_MAX, yhi = -DBL_MAX;
+  for (int s = 0; s < n_series; s++) {
+    if (series[s].n < 0 || (series[s].n > 0 && !series[s].y))
+      return nd__error(ND_ERR_INVALID_ARG, "%s: series %d has no y values", path, s);
+    for (int i = 0; i < series[s].n; i++) {
+      double x = series[s].x ? series[s].x[i] : i, y = series[s].y[i];
+      if (o.log_y) y = y > 0 ? log10(y) : NAN;
+      if (!isfinite(x) || !isfinite(y)) continue;
+      xlo = fmin(xlo, x);
+      xhi = fmax(xhi, x);
+      ylo = fmin(ylo, y);
+      yhi = fmax(yhi, y);
+    }
+  }
+  if (xlo > xhi) return nd__error(ND_ERR_INVALID_ARG, "%s: no finite%s points to plot", path, o.log_y ? " positive" : "");
+  if (xhi - xlo <= 0) {
+    xlo -= 1;
+    xhi += 1;
+  }
+  if (yhi - ylo <= 0) {
+    double d = fabs(ylo) > 0 ? fabs(ylo) * 0.1 : 1;
+    ylo -= d;
+    yhi += d;
+  }
+  double my = (yhi - ylo) * 0.05;
+  ylo -= my;
+  yhi += my;
+  canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
+  if (!c.px) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
+  memset(c.px, 255, (size_t)W * (size_t)H * 3);
+  const uint8_t black[3] = {0, 0, 0}, grid[3] = {225, 225, 225};
+  int L = 62, R = W - 12, T = 10, B = H - 24; /* plot area corners */
+  /* Ticks, grid and labels. */
+  char lab[32];
+  double xs = nice_step((xhi - xlo) / 6);
+  for (double v = ceil(xlo / xs) * xs; v <= xhi + xs * 1e-9; v += xs) {
+    int px = L + (int)lround((v - xlo) / (xhi - xlo) * (R - L));
+    for (int y = T; y <= B; y++) set_px(&c, px, y, grid);
+    for (int y = B; y <= B + 4; y++) set_px(&c, px, y, black);
+    fmt_tick(lab, sizeof lab, v, xs);
+    draw_text(&c, px - (6 * (int)strlen(lab) - 1) / 2, B + 7, lab, black);
+  }
+  double ys = o.log_y ? fmax(1, nice_step((yhi - ylo) / 5)) : nice_step((yhi - ylo) / 5);
+  bool log_decades = o.log_y && ceil(ylo) <= floor(yhi);
+  if (o.log_y && !log_decades) ys = nice_step((yhi - ylo) / 5);
+  for (double v = ceil(ylo / ys) * ys; v <= yhi + ys * 1e-9; v += ys) {
+    int py = B - (int)lround((v - ylo) / (yhi - ylo) * (B - T));
+    for (int x = L; x <= R; x++) set_px(&c, x, py, grid);
+    for (int x = L - 4; x <= L; x++) set_px(&c, x, py, black);
+    if (o.log_y) {
+      double val = pow(10, v);
+      if (log_decades)
+        snprintf(lab, sizeof lab, "1e%d", (int)lround(v));
+      else
+        fmt_tick(lab, sizeof lab, val, val * 1e-3);
+    } else {
+      fmt_tick(lab, sizeof lab, v, ys);
+    }
+    draw_text(&c, L - 7 - (6 * (int)strlen(lab) - 1), py - 3, lab, black);
+  }
+  /* Frame. */
+  for (int x = L; x <= R; x++) {
+    set_px(&c, x, T, black);
+    set_px(&c, x, B, black);
+  }
+  for (int y = T; y <= B; y++) {
+    set_px(&c, L, y, black);
+    set_px(&c, R, y, black);
+  }
+  /* Series, drawn inside the frame. */
+  for (int s = 0; s < n_series; s++) {
+    bool have = false;
+    int px0 = 0, py0 = 0;
+    for (int i = 0; i < series[s].n; i++) {
+      double x = series[s].x ? series[s].x[i] : i, y = series[s].y[i];
+      if (o.log_y) y = y > 0 ? log10(y) : NAN;
+      if (!isfinite(x) || !isfinite(y)) {
+        have = false;
+        continue;
+      }
+      int px = L + (int)lround((x - xlo) / (xhi - xlo) * (R - L));
+      int py = B - (int)lround((y - ylo) / (yhi - ylo) * (B - T));
+      if (have)
+        draw_line(&c, px0, py0, px, py, tab10[s], L + 1, R - 1, T + 1, B - 1);
+      else
+        draw_line(&c, px, py, px, py, tab10[s], L + 1, R - 1, T + 1, B - 1);
+      px0 = px;
+      py0 = py;
+      have = true;
+    }
+  }
+  nd_status st = write_png(path, W, H, 3, c.px);
+  free(c.px);
+  return st;
+}
