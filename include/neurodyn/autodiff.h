@@ -62,6 +62,9 @@ void nd_tape_set_recording(nd_tape *tp, bool on);
 bool nd_tape_is_recording(const nd_tape *tp);
 /* First failure since the last reset (ND_OK if none). */
 nd_status nd_tape_status(const nd_tape *tp);
+/* Records s as the sticky status if none is set yet (for code that builds
+ * graphs and finds an error of its own); returns s. */
+nd_status nd_tape_set_error(nd_tape *tp, nd_status s);
 /* Nodes recorded since the last reset, and arena bytes in use / held. */
 int64_t nd_tape_num_nodes(const nd_tape *tp);
 size_t nd_tape_bytes_used(const nd_tape *tp);

@@ -47,6 +47,11 @@ int64_t nd_tape_num_nodes(const nd_tape *tp) { return tp->n_nodes; }
 size_t nd_tape_bytes_used(const nd_tape *tp) { return nd_arena_used(tp->arena); }
 size_t nd_tape_bytes_held(const nd_tape *tp) { return nd_arena_capacity(tp->arena); }
 
+nd_status nd_tape_set_error(nd_tape *tp, nd_status s) {
+  nd__fail(tp, s);
+  return s;
+}
+
 nd_var *nd__fail(nd_tape *tp, nd_status s) {
   if (tp && tp->status == ND_OK) tp->status = s;
   return NULL;
