@@ -71,27 +71,6 @@ size_t nd__winograd_workspace_floats(const nd__conv_geom *g) {
   return n;
 }
 
-/* ---- 1-D transforms, applied to columns then rows ------------------------ */
-/* B^T v for a 6-vector (stride s in, stride o out). */
-static inline void bt6(const float *v, int64_t s, float *out, int64_t o) {
-  float d0 = v[0], d1 = v[s], d2 = v[2 * s], d3 = v[3 * s], d4 = v[4 * s], d5 = v[5 * s];
-  out[0] = 4 * d0 - 5 * d2 + d4;
-  out[o] = -4 * d1 - 4 * d2 + d3 + d4;
-  out[2 * o] = 4 * d1 - 4 * d2 - d3 + d4;
-  out[3 * o] = -2 * d1 - d2 + 2 * d3 + d4;
-  out[4 * o] = 2 * d1 - d2 - 2 * d3 + d4;
-  out[5 * o] = 4 * d1 - 5 * d3 + d5;
-}
-/* A^T m for a 6-vector -> 4-vector. */
-static inline void at6(const float *m, int64_t s, float *out, int64_t o) {
-  float m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
-  float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
-  out[0] = m0 + a + c;
-  out[o] = b + 2 * d;
-  out[2 * o] = a + 4 * c;
-  out[3 * o] = b + 8 * d + m5;
-}
-
 /* ---- filter transform U[xi][co][ci] = (G g G^T)[xi], 16 filters at a time -- */
 static inline float load_filter(const wino *p, int64_t co, int64_t ci, int tap) {
   if (!p->flip) return p->w[(co * p->Cin + ci) * 9 + tap];
@@ -137,58 +116,129 @@ static void filter_transform(const wino *p, int64_t k0, int64_t kb, float *U) {
   }
 }
 
-/* ---- input transform V[xi][ci][t] = (B^T d B)[xi] ----------------------- */
+/* ---- input transform V[xi][ci][t] = (B^T d B)[xi] ----------------------- 
+ * 16 consecutive tiles (lanes) at a time: patches are gathered into
+ * d[36][16], the transform runs across lanes (vectorised), and each of the
+ * 36 results is one contiguous 16-float store. */
+#define L ND__WINO_LANES
+
+static inline void tile_origin(const wino *p, int64_t t, int64_t *n, int64_t *h0, int64_t *w0) {
+  const int64_t per = p->th * p->tw, r = t % per;
+  *n = t / per;
+  *h0 = 4 * (r / p->tw) - p->ph;
+  *w0 = 4 * (r % p->tw) - p->pw;
+}
+
 static void input_transform(const wino *p, const float *x, float *V) {
-  const int64_t ld = p->Cin * p->T, jobs = p->N * p->Cin * p->th;
-#pragma omp parallel for schedule(static) ND__OMP_IF(jobs * p->tw * 36)
+  const int64_t ld = p->Cin * p->T, tblocks = (p->T + L - 1) / L, jobs = p->Cin * tblocks;
+#pragma omp parallel for schedule(static) ND__OMP_IF(jobs * L * 36)
   for (int64_t job = 0; job < jobs; job++) {
-    const int64_t i = job % p->th, ci = (job / p->th) % p->Cin, n = job / (p->th * p->Cin);
-    const float *xc = x + (n * p->Cin + ci) * p->H * p->W;
-    const int64_t h0 = 4 * i - p->ph;
-    float d[36], tmp[36], v[36];
-    for (int64_t j = 0; j < p->tw; j++) {
-      const int64_t w0 = 4 * j - p->pw, t = (n * p->th + i) * p->tw + j;
+    const int64_t ci = job / tblocks, t0 = (job % tblocks) * L, nl = ND__MINI(L, p->T - t0);
+    float d[36][L], tmp[36][L];
+    for (int64_t l = 0; l < L; l++) {
+      if (l >= nl) {
+        for (int e = 0; e < 36; e++) d[e][l] = 0;
+        continue;
+      }
+      int64_t n, h0, w0;
+      tile_origin(p, t0 + l, &n, &h0, &w0);
+      const float *xc = x + (n * p->Cin + ci) * p->H * p->W;
       if (h0 >= 0 && h0 + 6 <= p->H && w0 >= 0 && w0 + 6 <= p->W) {
-        for (int a = 0; a < 6; a++) memcpy(d + 6 * a, xc + (h0 + a) * p->W + w0, 6 * sizeof(float));
+        for (int a = 0; a < 6; a++)
+          for (int b = 0; b < 6; b++) d[6 * a + b][l] = xc[(h0 + a) * p->W + w0 + b];
       } else {
         for (int a = 0; a < 6; a++)
           for (int b = 0; b < 6; b++) {
             int64_t hh = h0 + a, ww = w0 + b;
-            d[6 * a + b] = hh >= 0 && hh < p->H && ww >= 0 && ww < p->W ? xc[hh * p->W + ww] : 0.0f;
+            d[6 * a + b][l] = hh >= 0 && hh < p->H && ww >= 0 && ww < p->W ? xc[hh * p->W + ww] : 0.0f;
           }
       }
-      for (int b = 0; b < 6; b++) bt6(d + b, 6, tmp + b, 6); /* columns: tmp = B^T d */
-      for (int a = 0; a < 6; a++) bt6(tmp + 6 * a, 1, v + 6 * a, 1); /* rows: v = tmp B */
-      float *dst = V + ci * p->T + t;
-      for (int xi = 0; xi < 36; xi++) dst[xi * ld] = v[xi];
     }
+    /* columns: tmp = B^T d; rows: v = tmp B (written back into d) */
+    for (int b = 0; b < 6; b++)
+#pragma omp simd
+      for (int l = 0; l < L; l++) {
+        float d0 = d[b][l], d1 = d[6 + b][l], d2 = d[12 + b][l], d3 = d[18 + b][l], d4 = d[24 + b][l],
+              d5 = d[30 + b][l];
+        tmp[b][l] = 4 * d0 - 5 * d2 + d4;
+        tmp[6 + b][l] = -4 * d1 - 4 * d2 + d3 + d4;
+        tmp[12 + b][l] = 4 * d1 - 4 * d2 - d3 + d4;
+        tmp[18 + b][l] = -2 * d1 - d2 + 2 * d3 + d4;
+        tmp[24 + b][l] = 2 * d1 - d2 - 2 * d3 + d4;
+        tmp[30 + b][l] = 4 * d1 - 5 * d3 + d5;
+      }
+    for (int a = 0; a < 6; a++)
+#pragma omp simd
+      for (int l = 0; l < L; l++) {
+        const int r = 6 * a;
+        float d0 = tmp[r][l], d1 = tmp[r + 1][l], d2 = tmp[r + 2][l], d3 = tmp[r + 3][l], d4 = tmp[r + 4][l],
+              d5 = tmp[r + 5][l];
+        d[r][l] = 4 * d0 - 5 * d2 + d4;
+        d[r + 1][l] = -4 * d1 - 4 * d2 + d3 + d4;
+        d[r + 2][l] = 4 * d1 - 4 * d2 - d3 + d4;
+        d[r + 3][l] = -2 * d1 - d2 + 2 * d3 + d4;
+        d[r + 4][l] = 2 * d1 - d2 - 2 * d3 + d4;
+        d[r + 5][l] = 4 * d1 - 5 * d3 + d5;
+      }
+    float *dst = V + ci * p->T + t0;
+    for (int xi = 0; xi < 36; xi++) memcpy(dst + xi * ld, d[xi], (size_t)nl * sizeof(float));
   }
 }
 
 /* ---- output transform y = A^T M A (+ bias, + beta*y) for channels k0..k0+kb-1 */
 static void output_transform(const wino *p, const float *M, int64_t k0, int64_t kb, const float *bias, float beta,
                              float *y) {
-  const int64_t ld = kb * p->T, jobs = p->N * kb * p->th;
-#pragma omp parallel for schedule(static) ND__OMP_IF(jobs * p->tw * 36)
+  const int64_t ld = kb * p->T, tblocks = (p->T + L - 1) / L, jobs = kb * tblocks;
+#pragma omp parallel for schedule(static) ND__OMP_IF(jobs * L * 36)
   for (int64_t job = 0; job < jobs; job++) {
-    const int64_t i = job % p->th, kk = (job / p->th) % kb, n = job / (p->th * kb), k = k0 + kk;
-    float *yc = y + (n * p->Cout + k) * p->P * p->Q;
+    const int64_t kk = job / tblocks, t0 = (job % tblocks) * L, nl = ND__MINI(L, p->T - t0), k = k0 + kk;
     const float bk = bias ? bias[k] : 0.0f;
-    float m[36], tmp[24], o[16];
-    for (int64_t j = 0; j < p->tw; j++) {
-      const int64_t t = (n * p->th + i) * p->tw + j;
-      const float *src = M + kk * p->T + t;
-      for (int xi = 0; xi < 36; xi++) m[xi] = src[xi * ld];
-      for (int b = 0; b < 6; b++) at6(m + b, 6, tmp + b, 6);        /* tmp (4x6) = A^T m */
-      for (int a = 0; a < 4; a++) at6(tmp + 6 * a, 1, o + 4 * a, 1); /* o (4x4) = tmp A */
-      const int64_t hn = ND__MINI(4, p->P - 4 * i), wn = ND__MINI(4, p->Q - 4 * j);
+    float m[36][L], tmp[24][L], o[16][L];
+    const float *src = M + kk * p->T + t0;
+    for (int xi = 0; xi < 36; xi++) {
+      memcpy(m[xi], src + xi * ld, (size_t)nl * sizeof(float));
+      for (int64_t l = nl; l < L; l++) m[xi][l] = 0;
+    }
+    /* A^T rows: [1,1,1,1,1,0], [0,1,-1,2,-2,0], [0,1,1,4,4,0], [0,1,-1,8,-8,1] */
+    for (int b = 0; b < 6; b++)
+#pragma omp simd
+      for (int l = 0; l < L; l++) {
+        float a_ = m[6 + b][l] + m[12 + b][l], b_ = m[6 + b][l] - m[12 + b][l];
+        float c_ = m[18 + b][l] + m[24 + b][l], d_ = m[18 + b][l] - m[24 + b][l];
+        tmp[b][l] = m[b][l] + a_ + c_;
+        tmp[6 + b][l] = b_ + 2 * d_;
+        tmp[12 + b][l] = a_ + 4 * c_;
+        tmp[18 + b][l] = b_ + 8 * d_ + m[30 + b][l];
+      }
+    for (int a = 0; a < 4; a++)
+#pragma omp simd
+      for (int l = 0; l < L; l++) {
+        const int r = 6 * a;
+        float a_ = tmp[r + 1][l] + tmp[r + 2][l], b_ = tmp[r + 1][l] - tmp[r + 2][l];
+        float c_ = tmp[r + 3][l] + tmp[r + 4][l], d_ = tmp[r + 3][l] - tmp[r + 4][l];
+        o[4 * a][l] = tmp[r][l] + a_ + c_ + bk;
+        o[4 * a + 1][l] = b_ + 2 * d_ + bk;
+        o[4 * a + 2][l] = a_ + 4 * c_ + bk;
+        o[4 * a + 3][l] = b_ + 8 * d_ + tmp[r + 5][l] + bk;
+      }
+    for (int64_t l = 0; l < nl; l++) {
+      int64_t n, h0, w0;
+      tile_origin(p, t0 + l, &n, &h0, &w0);
+      h0 += p->ph; /* output tile origin */
+      w0 += p->pw;
+      float *yc = y + (n * p->Cout + k) * p->P * p->Q;
+      const int64_t hn = ND__MINI(4, p->P - h0), wn = ND__MINI(4, p->Q - w0);
       for (int64_t a = 0; a < hn; a++) {
-        float *row = yc + (4 * i + a) * p->Q + 4 * j;
-        for (int64_t b = 0; b < wn; b++) nd__cpu_store_beta(&row[b], o[4 * a + b] + bk, beta);
+        float *row = yc + (h0 + a) * p->Q + w0;
+        if (beta == 0.0f)
+          for (int64_t b = 0; b < wn; b++) row[b] = o[4 * a + b][l];
+        else
+          for (int64_t b = 0; b < wn; b++) row[b] = o[4 * a + b][l] + beta * row[b];
       }
     }
   }
 }
+#undef L
 
 static void wino_run(const wino *p, const float *x, const float *bias, float beta, float *y, float *ws) {
   const int64_t kbmax = kblock(p->Cout, p->Cin);
@@ -197,8 +247,10 @@ static void wino_run(const wino *p, const float *x, const float *bias, float bet
   for (int64_t k0 = 0; k0 < p->Cout; k0 += kbmax) {
     const int64_t kb = ND__MINI(kbmax, p->Cout - k0);
     filter_transform(p, k0, kb, U);
+    nd__blas_single_thread();
+#pragma omp parallel for schedule(static)
     for (int xi = 0; xi < 36; xi++)
-      nd__cpu_sgemm(false, false, kb, p->T, p->Cin, 1.0f, U + xi * kb * p->Cin, p->Cin, V + xi * p->Cin * p->T, p->T,
+      nd__cpu_sgemm_serial(false, false, kb, p->T, p->Cin, 1.0f, U + xi * kb * p->Cin, p->Cin, V + xi * p->Cin * p->T, p->T,
                     0.0f, M + xi * kb * p->T, p->T);
     output_transform(p, M, k0, kb, bias, beta, y);
   }

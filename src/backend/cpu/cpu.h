@@ -48,6 +48,13 @@ ND__CPU_DECL(softmax_backward);
 ND__CPU_DECL(log_softmax_backward);
 ND__CPU_DECL(cross_entropy);
 
+/* BLAS runs single-threaded under the backend's OpenMP pool (gemm.c). */
+void nd__blas_single_thread(void);
+/* One-thread GEMM for callers that parallelise over several products
+ * themselves (call nd__blas_single_thread() before the parallel region). */
+void nd__cpu_sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                          int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 static inline int64_t ND__MINI(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t ND__MAXI(int64_t a, int64_t b) { return a > b ? a : b; }
 
