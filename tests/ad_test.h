@@ -40,6 +40,30 @@ static inline nd_tensor *ad_tensor(int ndim, const int64_t *shape, uint64_t seed
   return t;
 }
 
+/* Runs nd_gradcheck with options o and fails the test with details unless it passes. */
+static inline nd_gradcheck_result ad_gradcheck_opts(const char *what, nd_gradcheck_fn f, void *user, int n,
+                                                    nd_tensor *const *values, const nd_gradcheck_opts *o) {
+  nd_gradcheck_result r;
+  nd_assert_ok(nd_gradcheck(f, user, n, values, o, &r));
+  assert_true(r.checked > 0);
+  if (!r.passed)
+    fail_msg("%s: gradcheck failed: leaf %d element %lld analytic %.9g numeric %.9g (max abs err %.3g, max rel err "
+             "%.3g, %lld checked)",
+             what, r.worst_leaf, (long long)r.worst_index, r.worst_analytic, r.worst_numeric, r.max_abs_err,
+             r.max_rel_err, (long long)r.checked);
+  return r;
+}
+
+/* Same with a step, a per-leaf sample size (0 = all) and the default tolerances. */
+#define AD_GRADCHECK_STEP(what, f, user, step_, max_per_leaf_, ...)                                 \
+  do {                                                                                             \
+    nd_tensor *ad_vals_[] = {__VA_ARGS__};                                                         \
+    nd_gradcheck_opts ad_o_ = nd_gradcheck_default_opts();                                         \
+    ad_o_.step = (step_);                                                                          \
+    ad_o_.max_per_leaf = (max_per_leaf_);                                                          \
+    ad_gradcheck_opts(what, f, user, (int)(sizeof ad_vals_ / sizeof ad_vals_[0]), ad_vals_, &ad_o_); \
+  } while (0)
+
 /* Runs nd_gradcheck and fails the test with details unless it passes. */
 static inline nd_gradcheck_result ad_gradcheck(const char *what, nd_gradcheck_fn f, void *user, int n,
                                                nd_tensor *const *values, double atol, double rtol) {

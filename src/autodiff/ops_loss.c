@@ -74,6 +74,24 @@ nd_var *nd_ad_cross_entropy(nd_tape *tp, nd_var *logits, const int32_t *labels) 
 }
 
 /* ------------------------------------------------------------------- MSE */
+/* m as an int if it is a whole number in 1..32 (then powers are products,
+ * several times faster than pow and exact to rounding), else 0. */
+static int int_power(float m) {
+  return m >= 1.0f && m <= 32.0f && m == (float)(int)m ? (int)m : 0;
+}
+static inline float ipowf(float x, int k) {
+  float r = 1.0f;
+  for (; k > 0; k >>= 1, x *= x)
+    if (k & 1) r *= x;
+  return r;
+}
+static inline double ipow(double x, int k) {
+  double r = 1.0;
+  for (; k > 0; k >>= 1, x *= x)
+    if (k & 1) r *= x;
+  return r;
+}
+
 /* L = (1/n) sum (a-b)^2;  dL/da = 2(a-b)/n = -dL/db. */
 static nd_status pair_backward(nd_tape *tp, nd_var *v) {
   nd_var *a = v->in[0], *b = v->in[1];
@@ -83,6 +101,7 @@ static nd_status pair_backward(nd_tape *tp, nd_var *v) {
   bool mse = v->i[0] == 0;
   float m = v->f[0];
   float scale = mse ? 2.0f * dy / (float)n : dy * m;
+  int im = int_power(m);
   for (int k = 0; k < 2; k++) {
     float *g, beta;
     ND_TRY(nd__grad(tp, v->in[k], &g, &beta));
@@ -95,7 +114,7 @@ static nd_status pair_backward(nd_tape *tp, nd_var *v) {
       } else {
         /* d/dc |c-t|^m = m |c-t|^(m-1) sign(c-t)  (Krotov & Hopfield 2019, Eq. 12) */
         float ad = fabsf(d);
-        float p = m == 1.0f ? 1.0f : (m == 2.0f ? ad : powf(ad, m - 1.0f));
+        float p = im > 0 ? ipowf(ad, im - 1) : powf(ad, m - 1.0f);
         c = d > 0 ? sg * p : (d < 0 ? -sg * p : 0.0f);
       }
       g[j] = beta != 0.0f ? g[j] + c : c;
@@ -118,10 +137,11 @@ static nd_var *pair_loss(nd_tape *tp, const char *name, nd_var *a, nd_var *b, bo
   v->i[0] = mse ? 0 : 1;
   v->f[0] = m;
   const float *av = a->value.data, *bv = b->value.data;
+  int im = mse ? 2 : int_power(m);
   double s = 0.0;
   for (int64_t j = 0; j < n; j++) {
     double d = (double)av[j] - (double)bv[j];
-    s += mse ? d * d : pow(fabs(d), (double)m);
+    s += im > 0 ? ipow(fabs(d), im) : pow(fabs(d), (double)m);
   }
   v->value.data[0] = (float)(mse ? s / (double)n : s);
   return v;
