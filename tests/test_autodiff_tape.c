@@ -148,6 +148,37 @@ static nd_status copy_forward(const nd_custom_args *a) {
   return ND_OK;
 }
 
+/* y = a .* b; the VJP writes input 1 before input 0 and honours beta, so an
+ * input passed twice is only right if both slots accumulate. */
+static nd_status mul_forward(const nd_custom_args *a) {
+  nd_mul(a->inputs[0]->data, a->inputs[1]->data, a->output->data, nd_tensor_numel(a->output));
+  return ND_OK;
+}
+static nd_status mul_backward(const nd_custom_args *a) {
+  int64_t n = nd_tensor_numel(a->output);
+  for (int k = 1; k >= 0; k--) {
+    if (!a->dinputs[k]) continue;
+    float *g = a->dinputs[k]->data;
+    const float *other = a->inputs[1 - k]->data, *dy = a->doutput->data;
+    for (int64_t j = 0; j < n; j++) g[j] = dy[j] * other[j] + (a->beta[k] != 0.0f ? g[j] : 0.0f);
+  }
+  return ND_OK;
+}
+static nd_status f_custom_square(nd_tape *tp, nd_var *const *l, void *user, nd_var **out) {
+  (void)user;
+  nd_var *h = nd_ad_scale(tp, l[0], 1.0f); /* intermediate: fresh gradient buffer */
+  nd_var *in[2] = {h, h};
+  *out = nd_ad_custom(tp, 2, in, 1, ND_SHAPE(5), mul_forward, mul_backward, NULL);
+  return nd_tape_status(tp);
+}
+
+static void test_custom_aliased_inputs(void **state) {
+  (void)state;
+  nd_tensor *x = ad_tensor(1, ND_SHAPE(5), 1);
+  AD_GRADCHECK("custom op with one input passed twice", f_custom_square, NULL, x);
+  nd_tensor_free(x);
+}
+
 static void test_custom_edge_cases(void **state) {
   (void)state;
   nd_tensor *x = ad_tensor(1, ND_SHAPE(4), 1), *g = nd_tensor_create(1, ND_SHAPE(4));
@@ -405,6 +436,7 @@ int main(void) {
       cmocka_unit_test(test_custom_feedback_alignment),
       cmocka_unit_test(test_custom_gradcheck),
       cmocka_unit_test(test_custom_edge_cases),
+      cmocka_unit_test(test_custom_aliased_inputs),
       cmocka_unit_test(test_no_record),
       cmocka_unit_test(test_reset_reuse_no_growth),
       cmocka_unit_test(test_accumulation_and_seeds),

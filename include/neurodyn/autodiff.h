@@ -152,7 +152,7 @@ nd_var *nd_ad_mean(nd_tape *tp, nd_var *x); /* scalar: mean of all elements */
 nd_var *nd_ad_softmax(nd_tape *tp, nd_var *x);
 nd_var *nd_ad_log_softmax(nd_tape *tp, nd_var *x);
 /* Scalar mean cross-entropy of logits[B,C] against labels[B] in 0..C-1
- * (copied into the tape). */
+ * (read during the call only: the gradient is computed in the forward pass). */
 nd_var *nd_ad_cross_entropy(nd_tape *tp, nd_var *logits, const int32_t *labels);
 /* Scalar mean over all elements of (a - b)^2. */
 nd_var *nd_ad_mse(nd_tape *tp, nd_var *a, nd_var *b);

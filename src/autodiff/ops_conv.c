@@ -17,8 +17,9 @@ static bool is4d(nd_tape *tp, const char *op, const char *what, nd_var *v) {
 }
 
 static conv_saved *conv_prepare(nd_tape *tp, const char *op, const nd_conv2d_desc *d) {
-  if (nd_conv2d_check(d) != ND_OK) {
-    nd__fail(tp, ND_ERR_SHAPE);
+  nd_status st = nd_conv2d_check(d);
+  if (st != ND_OK) {
+    nd__fail(tp, st);
     return NULL;
   }
   conv_saved *cs = nd_tape_alloc(tp, sizeof *cs);
@@ -164,7 +165,8 @@ nd_var *nd_ad_avgpool2d(nd_tape *tp, nd_var *x, int64_t kernel_h, int64_t kernel
   nd_pool2d_desc d = {.batch = x->value.shape[0], .channels = x->value.shape[1], .in_h = x->value.shape[2],
                       .in_w = x->value.shape[3], .kernel_h = kernel_h, .kernel_w = kernel_w, .stride_h = stride_h,
                       .stride_w = stride_w, .pad_h = pad_h, .pad_w = pad_w, .count_include_pad = count_include_pad};
-  if (nd_pool2d_check(&d) != ND_OK) return nd__fail(tp, ND_ERR_SHAPE);
+  nd_status st = nd_pool2d_check(&d);
+  if (st != ND_OK) return nd__fail(tp, st);
   nd_pool2d_desc *saved = nd_tape_alloc(tp, sizeof *saved);
   if (!saved) return NULL;
   *saved = d;

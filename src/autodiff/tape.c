@@ -35,17 +35,20 @@ void nd_tape_free(nd_tape *tp) {
 }
 
 void nd_tape_reset(nd_tape *tp) {
+  if (!tp) return;
   nd_arena_reset(tp->arena);
   tp->n_nodes = 0;
   tp->status = ND_OK;
 }
 
-void nd_tape_set_recording(nd_tape *tp, bool on) { tp->recording = on; }
-bool nd_tape_is_recording(const nd_tape *tp) { return tp->recording; }
+void nd_tape_set_recording(nd_tape *tp, bool on) {
+  if (tp) tp->recording = on;
+}
+bool nd_tape_is_recording(const nd_tape *tp) { return tp && tp->recording; }
 nd_status nd_tape_status(const nd_tape *tp) { return tp ? tp->status : ND_ERR_INVALID_ARG; }
-int64_t nd_tape_num_nodes(const nd_tape *tp) { return tp->n_nodes; }
-size_t nd_tape_bytes_used(const nd_tape *tp) { return nd_arena_used(tp->arena); }
-size_t nd_tape_bytes_held(const nd_tape *tp) { return nd_arena_capacity(tp->arena); }
+int64_t nd_tape_num_nodes(const nd_tape *tp) { return tp ? tp->n_nodes : 0; }
+size_t nd_tape_bytes_used(const nd_tape *tp) { return tp ? nd_arena_used(tp->arena) : 0; }
+size_t nd_tape_bytes_held(const nd_tape *tp) { return tp ? nd_arena_capacity(tp->arena) : 0; }
 
 nd_status nd_tape_set_error(nd_tape *tp, nd_status s) {
   nd__fail(tp, s);
@@ -58,8 +61,12 @@ nd_var *nd__fail(nd_tape *tp, nd_status s) {
 }
 
 void *nd_tape_alloc(nd_tape *tp, size_t bytes) {
+  if (!tp) {
+    nd__error(ND_ERR_INVALID_ARG, "tape alloc: tape is NULL");
+    return NULL;
+  }
   void *p = nd_arena_alloc(tp->arena, bytes);
-  if (!p) nd__fail(tp, ND_ERR_NOMEM);
+  if (!p) nd__fail(tp, nd__error(ND_ERR_NOMEM, "tape alloc: out of memory for %zu bytes", bytes));
   return p;
 }
 
@@ -328,6 +335,11 @@ static nd_status custom_backward(nd_tape *tp, nd_var *v) {
     a.dinputs[k] = &dins[k];
     a.beta[k] = beta;
   }
+  /* An input passed twice shares one gradient buffer: every slot must then
+   * accumulate, whatever order the callback writes them in. */
+  for (int k = 0; k < v->n_in; k++)
+    for (int j = 0; j < v->n_in; j++)
+      if (j != k && v->in[j] == v->in[k]) a.beta[k] = 1.0f;
   nd_status s = cs->backward(&a);
   if (s != ND_OK && nd_last_error()[0] == '\0') nd__error(s, "custom op: backward callback failed");
   return s;
@@ -341,8 +353,9 @@ nd_var *nd_ad_custom(nd_tape *tp, int n_inputs, nd_var *const *inputs, int out_n
   }
   if (!nd__inputs_ok(tp, "custom op", n_inputs, inputs)) return NULL;
   if (!forward) return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "custom op: forward callback is NULL"));
-  if (out_ndim < 0 || out_ndim > ND_MAX_DIMS)
-    return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "custom op: output has %d dimensions", out_ndim));
+  if (out_ndim < 0 || out_ndim > ND_MAX_DIMS || (out_ndim > 0 && !out_shape))
+    return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "custom op: output has %d dimensions%s", out_ndim,
+                                  out_ndim > 0 && !out_shape ? " and no shape" : ""));
   nd_var *v = nd__new_node(tp, "custom op", out_ndim, out_shape, n_inputs, inputs, backward ? custom_backward : NULL);
   if (!v) return NULL;
   nd_custom_args a;

@@ -121,8 +121,10 @@ nd_status nd_mlp_create(const nd_mlp_config *c, nd_mlp **out) {
   if (s != ND_OK) {
     /* nd_tensor_alloc may fail after allocating nothing: release what is counted
      * plus a possibly half-made pair */
-    nd_tensor_release(&m->params[m->n_params]);
-    nd_tensor_release(&m->grads[m->n_params]);
+    if (m->n_params < MAXP) {
+      nd_tensor_release(&m->params[m->n_params]);
+      nd_tensor_release(&m->grads[m->n_params]);
+    }
     nd_mlp_free(m);
     return nd__error(ND_ERR_NOMEM, "mlp: out of memory for the parameters");
   }
@@ -163,6 +165,11 @@ nd_var *nd_mlp_forward(nd_mlp *m, nd_tape *tp, nd_var *x) {
 
 nd_var *nd_mlp_loss(nd_mlp *m, nd_tape *tp, nd_var *z, const int32_t *labels) {
   if (!z) return NULL;
+  if (!m || !labels) {
+    nd__error(ND_ERR_INVALID_ARG, "mlp loss: %s is NULL", m ? "labels" : "model");
+    nd_tape_set_error(tp, ND_ERR_INVALID_ARG);
+    return NULL;
+  }
   if (m->c.loss == ND_MLP_LOSS_CROSS_ENTROPY) return nd_ad_cross_entropy(tp, z, labels);
   /* Krotov & Hopfield 2019, Eq. 11-12: c = tanh(beta z), C = sum |c - t|^m, t = +-1 */
   const nd_tensor *zv = nd_var_value(z);
