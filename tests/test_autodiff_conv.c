@@ -65,6 +65,9 @@ static void test_conv2d(void **state) {
       {"7x7 stride 2 pad 3", 1, 2, 9, 8, 2, 7, 7, 2, 2, 3, 3, true, 0},
       {"1x3 stride 1x2 pad 0x1", 2, 2, 4, 7, 3, 1, 3, 1, 2, 0, 1, true, 0},
       {"5x2 stride 3x1 pad 2x0", 1, 2, 8, 5, 2, 5, 2, 3, 1, 2, 0, false, 0},
+      /* 16+ channels and 3x3 stride 1: the CPU backend's Winograd path */
+      {"3x3 stride 1 pad 1, 16 -> 17 channels", 1, 16, 6, 7, 17, 3, 3, 1, 1, 1, 1, true, 0},
+      {"3x3 stride 1 pad 0, 16 -> 16 channels", 2, 16, 6, 6, 16, 3, 3, 1, 1, 0, 0, false, 0},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     conv_case c = cases[k];
@@ -88,20 +91,24 @@ static void test_conv2d(void **state) {
     float *reff = malloc((size_t)ny * sizeof *reff);
     ref_conv(&c, x->data, w->data, c.bias ? b->data : NULL, P, Q, ref);
     for (int64_t j = 0; j < ny; j++) reff[j] = (float)ref[j];
-    nd_assert_arrays_close(yv->data, reff, ny, 1e-5, 1e-5, c.name);
+    /* The Winograd F(4x4,3x3) path (16+ channels) rounds differently from a
+     * direct sum: allow 2e-4 there, 1e-5 elsewhere. */
+    double tol = c.C >= 16 ? 2e-4 : 1e-5;
+    nd_assert_arrays_close(yv->data, reff, ny, tol, tol, c.name);
     free(ref);
     free(reff);
     nd_tape_free(tp);
     /* gradients on the three paths; conv is linear in each input, so a large
-     * step has no truncation error and little rounding error */
+     * step has no truncation error and divides the rounding error of the
+     * float32 output by more */
     for (int path = 0; path < 3; path++) {
       c.path = path;
       char what[128];
       snprintf(what, sizeof what, "conv2d %s, %s", c.name, path_name[path]);
       if (c.bias)
-        AD_GRADCHECK_STEP(what, f_conv, &c, 1e-2, 48, x, w, b);
+        AD_GRADCHECK_STEP(what, f_conv, &c, 0.1, 32, x, w, b);
       else
-        AD_GRADCHECK_STEP(what, f_conv, &c, 1e-2, 48, x, w);
+        AD_GRADCHECK_STEP(what, f_conv, &c, 0.1, 32, x, w);
     }
     nd_tensor_free(x);
     nd_tensor_free(w);
@@ -210,6 +217,7 @@ static void test_conv_transpose2d(void **state) {
       {"3x3 stride 1 pad 0", 1, 2, 4, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0, false, 0},
       {"2x2 stride 2", 2, 2, 3, 3, 2, 2, 2, 2, 2, 0, 0, 0, 0, true, 0},
       {"4x3 stride 3x2 pad 1x0 out_pad 2x1", 1, 2, 3, 3, 3, 4, 3, 3, 2, 1, 0, 2, 1, true, 0},
+      {"3x3 stride 1 pad 1, 16 -> 16 channels (Winograd)", 1, 16, 5, 6, 16, 3, 3, 1, 1, 1, 1, 0, 0, true, 0},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     convt_case c = cases[k];
@@ -244,7 +252,8 @@ static void test_conv_transpose2d(void **state) {
       int64_t ch = (j / (H * W)) % c.C;
       reff[j] = (float)(ref[j] + (c.bias ? b->data[ch] : 0.0));
     }
-    nd_assert_arrays_close(yv->data, reff, ny, 1e-5, 1e-5, c.name);
+    double tol = c.K >= 16 ? 2e-4 : 1e-5; /* Winograd path, as above */
+    nd_assert_arrays_close(yv->data, reff, ny, tol, tol, c.name);
     free(ref);
     free(reff);
     nd_tape_free(tp);
@@ -253,9 +262,9 @@ static void test_conv_transpose2d(void **state) {
       char what[128];
       snprintf(what, sizeof what, "conv_transpose2d %s, %s", c.name, path_name[path]);
       if (c.bias)
-        AD_GRADCHECK_STEP(what, f_convt, &c, 1e-2, 48, x, w, b);
+        AD_GRADCHECK_STEP(what, f_convt, &c, 0.1, 32, x, w, b);
       else
-        AD_GRADCHECK_STEP(what, f_convt, &c, 1e-2, 48, x, w);
+        AD_GRADCHECK_STEP(what, f_convt, &c, 0.1, 32, x, w);
     }
     nd_tensor_free(x);
     nd_tensor_free(w);
