@@ -305,6 +305,34 @@ static void test_nonfinite_and_config_errors(void **state) {
   nd_tensor_free(g);
 }
 
+/* Centred RMSProp with a constant gradient: v - ga^2 -> 0 and rounds to
+ * either side of it (for roughly one gradient value in ten); the update must
+ * stay finite. */
+static void test_rmsprop_centered_constant_gradient(void **state) {
+  (void)state;
+  const int64_t n = 4096;
+  nd_tensor *p = nd_tensor_create(1, ND_SHAPE(n)), *g = nd_tensor_create(1, ND_SHAPE(n));
+  nd_rng r;
+  nd_rng_init(&r, 3);
+  float *gs = malloc((size_t)n * sizeof *gs);
+  nd_rng_uniform(&r, gs, n, -4.0f, 4.0f);
+  nd_optim_config c = cfg(ND_OPTIM_RMSPROP, 1e-6f, 0);
+  c.centered = true;
+  c.alpha = 0.9f;
+  nd_optim *o;
+  nd_assert_ok(nd_optim_create(&c, 1, &p, &g, &o));
+  for (int t = 0; t < 400; t++) {
+    memcpy(g->data, gs, (size_t)n * sizeof *gs);
+    nd_assert_ok(nd_optim_step(o));
+  }
+  for (int64_t j = 0; j < n; j++)
+    if (!isfinite(p->data[j])) fail_msg("element %lld (gradient %.9g) became %g", (long long)j, gs[j], p->data[j]);
+  free(gs);
+  nd_optim_free(o);
+  nd_tensor_free(p);
+  nd_tensor_free(g);
+}
+
 /* ------------------------------------------------------------- clipping */
 static void test_clip_grad_norm(void **state) {
   (void)state;
@@ -439,6 +467,7 @@ int main(void) {
       cmocka_unit_test(test_many_params_parallel),
       cmocka_unit_test(test_reset_state),
       cmocka_unit_test(test_nonfinite_and_config_errors),
+      cmocka_unit_test(test_rmsprop_centered_constant_gradient),
       cmocka_unit_test(test_clip_grad_norm),
       cmocka_unit_test(test_schedules),
       cmocka_unit_test(test_optim_with_schedule),

@@ -236,7 +236,10 @@ static void rmsprop_update(const nd_optim_config *c, float lr, float *restrict p
     if (centered) {
       float ga = gavg[j] * a + oma * gj;
       gavg[j] = ga;
-      avg = sqrtf(s - ga * ga) + eps;
+      /* v - ga^2 >= 0 in exact arithmetic (Cauchy-Schwarz, the EMA weights
+       * sum to <= 1) but can round below 0 once it is tiny: clamp, where
+       * torch.optim would return NaN. */
+      avg = sqrtf(fmaxf(s - ga * ga, 0.0f)) + eps;
     } else {
       avg = sqrtf(s) + eps;
     }
