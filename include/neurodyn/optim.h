@@ -28,7 +28,7 @@
  *   schedule multiplier eta_t corresponds to lr / alpha.)
  * RMSProp (Hinton, Lecture 6e; centred variant Graves 2013 Eq. 38-40 with
  * eps outside the square root as in PyTorch):
- *   v = a v + (1-a) g^2;  centred: ga = a ga + (1-a) g, s = sqrt(v - ga^2) + eps,
+ *   v = a v + (1-a) g^2;  centred: ga = a ga + (1-a) g, s = sqrt(max(v - ga^2, 0)) + eps,
  *   else s = sqrt(v) + eps;  momentum mu > 0: b = mu b + g / s, p -= lr b;
  *   else p -= lr g / s. */
 #ifndef NEURODYN_OPTIM_H
