@@ -170,7 +170,12 @@ static void test_bad_raw(void **state) {
   /* Sizes whose product overflows 64 bits must not wrap around. */
   const unsigned char ov[] = {0, 0, 0x0E, 4, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
                               0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1,    2};
-  io_assert_error(nd_idx_parse(ov, sizeof ov, "ov", &a), ND_ERR_FORMAT, "ov", "truncated");
+  io_assert_error(nd_idx_parse(ov, sizeof ov, "ov", &a), ND_ERR_FORMAT, "ov", "overflow");
+  /* A zero size does not excuse the others: 0 x 2^32-1 x 2^32-1 x 2^32-1 would
+   * overflow the strides of a tensor made from it. */
+  const unsigned char z0[] = {0, 0, 0x08, 4, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+                              0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 1};
+  io_assert_error(nd_idx_parse(z0, sizeof z0, "z0", &a), ND_ERR_FORMAT, "z0", "overflow");
   /* Missing file and a directory. */
   path_in(p, "no-such-file");
   io_assert_error(nd_idx_read(p, &a), ND_ERR_NOT_FOUND, p, "No such file");

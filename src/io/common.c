@@ -160,23 +160,24 @@ nd_status nd__afile_commit(nd__afile *a) {
 
 bool nd__shape_bytes(int ndim, const int64_t *shape, size_t elem_size, uint64_t limit, int64_t *numel,
                      uint64_t *bytes) {
+  /* The product of the non-zero sizes must stay far from INT64_MAX even when
+   * another size is 0: nd_tensor computes strides from it (a 0 x 2^40 x 2^40
+   * header would otherwise overflow them). */
+  const uint64_t cap = (uint64_t)INT64_MAX / 16;
   uint64_t n = 1;
   bool zero = false;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0) return false;
-    if (shape[i] == 0) zero = true;
-  }
-  if (zero) {
-    if (numel) *numel = 0;
-    if (bytes) *bytes = 0;
-    return true;
-  }
-  for (int i = 0; i < ndim; i++) {
+    if (shape[i] == 0) {
+      zero = true;
+      continue;
+    }
     uint64_t d = (uint64_t)shape[i];
-    if (n > limit / d) return false;
+    if (n > cap / d) return false;
     n *= d;
   }
-  if (elem_size && n > limit / elem_size) return false;
+  if (zero) n = 0;
+  if (n > limit || (elem_size && n > limit / elem_size)) return false;
   if (numel) *numel = (int64_t)n;
   if (bytes) *bytes = n * elem_size;
   return true;

@@ -114,8 +114,8 @@ static nd_status parse_raw(const unsigned char *b, size_t len, const char *name,
     if (nd__shape_bytes(h.ndim, h.shape, esz, UINT64_MAX / 2, NULL, &bytes))
       return nd__error(ND_ERR_FORMAT, "%s: truncated: header says %s (%s) = %llu bytes of data, file has %zu", name,
                        shp, nd_dtype_name(h.dtype), (unsigned long long)bytes, have);
-    return nd__error(ND_ERR_FORMAT, "%s: truncated: header says %s (%s), more bytes than 2^63, file has %zu", name,
-                     shp, nd_dtype_name(h.dtype), have);
+    return nd__error(ND_ERR_FORMAT, "%s: header says %s (%s): the sizes overflow (product above 2^59), file has %zu bytes of data",
+                     name, shp, nd_dtype_name(h.dtype), have);
   }
   if (bytes < have)
     return nd__error(ND_ERR_FORMAT, "%s: header says %s (%s) = %llu bytes of data, file has %zu (%llu trailing bytes)",

@@ -33,8 +33,9 @@ void nd__afile_abort(nd__afile *a);
  * been written in total by one nd__afile (simulated disk full). */
 extern long long nd__io_fail_after_bytes;
 
-/* numel of a shape with overflow check: false if any size is negative or the
- * product (times elem_size) exceeds limit. */
+/* numel of a shape with overflow check: false if any size is negative, the
+ * product of the non-zero sizes exceeds INT64_MAX / 16 (even when another
+ * size is 0), or the product (times elem_size) exceeds limit. */
 bool nd__shape_bytes(int ndim, const int64_t *shape, size_t elem_size, uint64_t limit, int64_t *numel,
                      uint64_t *bytes);
 

@@ -161,12 +161,11 @@ static nd_status parse_header(const unsigned char *b, size_t len, const char *na
   uint64_t bytes;
   char shp[160];
   nd__shape_str(info->ndim, info->shape, shp, sizeof shp);
-  if (!nd__shape_bytes(info->ndim, info->shape, (size_t)info->esize, (uint64_t)have, &info->numel, &bytes))
-    return nd__error(ND_ERR_FORMAT, "%s: truncated: header says %s of %s, more than the %zu bytes of data in the file",
-                     name, shp, descr, have);
+  if (!nd__shape_bytes(info->ndim, info->shape, (size_t)info->esize, UINT64_MAX / 2, &info->numel, &bytes))
+    return nd__error(ND_ERR_FORMAT, "%s: header: shape %s: the sizes overflow (product above 2^59)", name, shp);
   if (bytes != have)
-    return nd__error(ND_ERR_FORMAT, "%s: header says %s of %s = %llu bytes of data, file has %zu", name, shp, descr,
-                     (unsigned long long)bytes, have);
+    return nd__error(ND_ERR_FORMAT, "%s: %sheader says %s of %s = %llu bytes of data, file has %zu", name,
+                     bytes > have ? "truncated: " : "", shp, descr, (unsigned long long)bytes, have);
   return ND_OK;
 }
 

@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Writes the seed corpora under fuzz/corpus/<target>/: small valid files and
+near-valid ones (truncated, wrong sizes, odd headers).  Deterministic; run it
+with Debian's /usr/bin/python3 (needs numpy) from anywhere:
+    /usr/bin/python3 fuzz/make_corpus.py
+"""
+import gzip
+import io
+import json
+import os
+import struct
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def out(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---------------------------------------------------------------- IDX
+IDX_TYPES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E}
+
+
+def idx(arr):
+    t = IDX_TYPES[arr.dtype.type]
+    head = bytes([0, 0, t, arr.ndim]) + b"".join(struct.pack(">I", s) for s in arr.shape)
+    return head + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
+
+
+def gz(b):
+    # mtime=0 keeps the output identical from run to run
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as f:
+        f.write(b)
+    return buf.getvalue()
+
+
+rng = np.random.default_rng(1)
+images = rng.integers(0, 256, size=(3, 4, 4), dtype=np.uint8)
+labels = np.array([5, 0, 9], dtype=np.uint8)
+out("fuzz_idx", "images-u8-3x4x4", idx(images))
+out("fuzz_idx", "labels-u8-3", idx(labels))
+out("fuzz_idx", "images-u8-3x4x4.gz", gz(idx(images)))
+out("fuzz_idx", "labels-two-members.gz", gz(idx(labels)[:5]) + gz(idx(labels)[5:]))
+out("fuzz_idx", "i8-2x3", idx(np.array([[-1, 2, -3], [4, -5, 127]], dtype=np.int8)))
+out("fuzz_idx", "i16-4", idx(np.array([258, -2, 0, 32767], dtype=np.int16)))
+out("fuzz_idx", "i32-2x2", idx(np.array([[1, -1], [1 << 30, -(1 << 30)]], dtype=np.int32)))
+out("fuzz_idx", "f32-5", idx(np.array([1.5, -2, 0, np.inf, np.nan], dtype=np.float32)))
+out("fuzz_idx", "f64-1x1x1x2", idx(np.array([[[[0.1, -1e300]]]], dtype=np.float64)))
+out("fuzz_idx", "empty-0x28", idx(np.zeros((0, 28), dtype=np.uint8)))
+out("fuzz_idx", "truncated", idx(images)[:30])
+out("fuzz_idx", "trailing", idx(labels) + b"\x07")
+out("fuzz_idx", "truncated.gz", gz(idx(images))[:-9])
+
+# ---------------------------------------------------------------- NPY
+
+
+def npy(arr, version=None):
+    buf = io.BytesIO()
+    if version is None:
+        np.save(buf, arr)
+    else:
+        np.lib.format.write_array(buf, arr, version=version)
+    return buf.getvalue()
+
+
+out("fuzz_npy", "f32-2x3.npy", npy(np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5))
+out("fuzz_npy", "f64-4.npy", npy(np.array([0.1, -2.0, np.inf, np.nan])))
+out("fuzz_npy", "f32-be-3.npy", npy(np.array([1, 2, 3], dtype=">f4")))
+out("fuzz_npy", "f64-be-scalar.npy", npy(np.array(3.25, dtype=">f8")))
+out("fuzz_npy", "f32-2x0x3.npy", npy(np.zeros((2, 0, 3), dtype=np.float32)))
+out("fuzz_npy", "f32-v2.npy", npy(np.ones((1, 1, 2), dtype=np.float32), version=(2, 0)))
+out("fuzz_npy", "f32-v3.npy", npy(np.ones((2,), dtype=np.float32), version=(3, 0)))
+out("fuzz_npy", "f64-6d.npy", npy(np.zeros((1, 1, 1, 1, 1, 2))))
+out("fuzz_npy", "fortran.npy", npy(np.asfortranarray(np.ones((2, 3), dtype=np.float32))))
+out("fuzz_npy", "i32.npy", npy(np.arange(3, dtype=np.int32)))
+out("fuzz_npy", "truncated.npy", npy(np.arange(6, dtype=np.float32))[:-5])
+
+# ---------------------------------------------------------------- safetensors
+
+
+def st(tensors, metadata=None, pad=True, lie=None):
+    """tensors: list of (name, dtype string, shape, raw bytes)."""
+    header, off, blobs = {}, 0, []
+    for name, dt, shape, raw in tensors:
+        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + len(raw)]}
+        off += len(raw)
+        blobs.append(raw)
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    h = json.dumps(header, separators=(",", ":")).encode()
+    if lie:
+        h = lie(h)
+    if pad:
+        h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+f32 = np.arange(6, dtype="<f4") - 1.5
+out("fuzz_safetensors", "one-f32.safetensors", st([("w", "F32", (2, 3), f32.tobytes())]))
+out("fuzz_safetensors", "mixed.safetensors", st([
+    ("a", "F64", (2,), np.array([1.0, -2.0], "<f8").tobytes()),
+    ("b", "F32", (1, 2), np.array([0.5, 3], "<f4").tobytes()),
+    ("c", "I64", (1,), np.array([-7], "<i8").tobytes()),
+    ("d", "I32", (), np.array(9, "<i4").tobytes()),
+    ("e", "F16", (2,), np.array([1.5, -0.25], "<f2").tobytes()),
+    ("f", "BF16", (1,), b"\x80\x3f"),
+    ("g", "I16", (1,), np.array([-3], "<i2").tobytes()),
+    ("h", "I8", (2,), b"\xff\x01"),
+    ("i", "U8", (1,), b"\xfe"),
+    ("j", "BOOL", (2,), b"\x00\x01"),
+], metadata={"format": "pt", "step": "100"}))
+out("fuzz_safetensors", "empty.safetensors", st([], metadata={}))
+out("fuzz_safetensors", "zero-size.safetensors", st([("z", "F32", (0, 4), b"")]))
+out("fuzz_safetensors", "six-dims.safetensors", st([("s", "U8", (1, 1, 1, 1, 1, 2), b"\x01\x02")]))
+out("fuzz_safetensors", "lying-shape.safetensors", st([("w", "F32", (2, 4), f32.tobytes())]))
+out("fuzz_safetensors", "overlap.safetensors",
+    st([("a", "F32", (2,), f32[:2].tobytes()), ("b", "F32", (2,), f32[2:4].tobytes())],
+       lie=lambda h: h.replace(b"[8,16]", b"[4,12]")))
+out("fuzz_safetensors", "bad-json.safetensors", st([("w", "F32", (2, 3), f32.tobytes())], lie=lambda h: h[:-3]))
+out("fuzz_safetensors", "truncated.safetensors", st([("w", "F32", (2, 3), f32.tobytes())])[:-4])
