@@ -22,6 +22,15 @@ static nd_status decay_rhs(double t, const float *y, float *dy, void *user) {
   return ND_OK;
 }
 
+/* the same with two components */
+static nd_status decay_rhs2(double t, const float *y, float *dy, void *user) {
+  (void)t;
+  decay_ctx *c = user;
+  c->calls++;
+  for (int i = 0; i < 2; i++) dy[i] = (float)(-c->lambda[i] * y[i]);
+  return ND_OK;
+}
+
 /* ---- harmonic oscillator x' = v, v' = -w^2 x ---- */
 static nd_status osc_rhs(double t, const float *y, float *dy, void *user) {
   (void)t;
@@ -226,6 +235,16 @@ static void test_tolerance_observer_max_steps(void **state) {
   assert_int_equal(r.steps, 3);
   nd_assert_close(r.t, 0.3, 1e-12, 0);
 
+  /* a smaller system on the same integrator (capacity 3): only y[0..2) moves */
+  const double lam2[3] = {1.0, 2.0, 4.0};
+  decay_ctx c2 = {lam2, 0};
+  nd_system small = {2, decay_rhs2, &c2};
+  float s2[3] = {1, 1, 123};
+  nd_assert_ok(nd_integrate(it, &small, 0.0, 1.0, 0.1, s2, NULL, &r));
+  nd_assert_close(s2[0], exp(-1.0), 1e-5, 0);
+  nd_assert_close(s2[1], exp(-2.0), 1e-5, 0);
+  assert_true(s2[2] == 123.0f);
+
   /* an empty interval takes no step and reports f(t0, y0) */
   float u[3] = {1, 1, 1};
   nd_assert_ok(nd_integrate(it, &sys, 2.0, 2.0, 0.1, u, NULL, &r));
@@ -270,6 +289,8 @@ static void test_errors(void **state) {
   nd_system bad_dim = {2, cos_rhs, NULL};
   assert_int_equal(nd_integrator_step(it, &bad_dim, 0, 0.1, y), ND_ERR_SHAPE);
   assert_non_null(strstr(nd_last_error(), "dim"));
+  bad_dim.dim = 0;
+  assert_int_equal(nd_integrator_step(it, &bad_dim, 0, 0.1, y), ND_ERR_SHAPE);
   nd_system no_rhs = {1, NULL, NULL};
   assert_int_equal(nd_integrate(it, &no_rhs, 0, 1, 0.1, y, NULL, NULL), ND_ERR_INVALID_ARG);
   nd_system ok = {1, cos_rhs, NULL};

@@ -56,14 +56,16 @@ int nd_integrator_stages(nd_integrator_kind kind);
 
 typedef struct nd_integrator nd_integrator;
 
-/* Allocates the stage buffers for states of `dim` floats (dim >= 1). */
+/* Allocates the stage buffers for states of up to `dim` floats (dim >= 1):
+ * a system of any dim in 1..dim can be stepped (a batched model sizes the
+ * integrator for its largest batch and runs a short last batch as is). */
 nd_status nd_integrator_create(nd_integrator_kind kind, int64_t dim, nd_integrator **out);
 void nd_integrator_free(nd_integrator *it); /* NULL is fine */
 nd_integrator_kind nd_integrator_kind_of(const nd_integrator *it);
 int64_t nd_integrator_dim(const nd_integrator *it);
 
-/* One step from (t, y) to (t + dt, y), in place.  sys->dim must equal the
- * integrator's dim (ND_ERR_SHAPE otherwise); dt may be negative (backward in
+/* One step from (t, y) to (t + dt, y), in place.  sys->dim must be in
+ * 1..the integrator's dim (ND_ERR_SHAPE otherwise); dt may be negative (backward in
  * time) but must be finite and non-zero.  Allocates nothing. */
 nd_status nd_integrator_step(nd_integrator *it, const nd_system *sys, double t, double dt, float *y);
 
