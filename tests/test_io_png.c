@@ -177,6 +177,8 @@ static void test_tiles_gray(void **state) {
   io_assert_error(nd_png_write_tiles(p, f, 0, 2, 2, NULL), ND_ERR_INVALID_ARG, p, "n=0");
   io_assert_error(nd_png_write_tiles(p, f, 1, 2, 2, &(nd_png_tiles_opts){.cmap = (nd_colormap)7}),
                   ND_ERR_INVALID_ARG, p, "colour map 7");
+  io_assert_error(nd_png_write_tiles(p, f, 1, 2, 2, &(nd_png_tiles_opts){.zoom = 1 << 30}), ND_ERR_INVALID_ARG, p,
+                  "too large");
 }
 
 static long count_colour(const decoded *d, const uint8_t c[3]) {
@@ -225,8 +227,18 @@ static void test_line_plot(void **state) {
   assert_int_equal(d.h, 400);
   assert_true(count_colour(&d, blue) > 400);
   free(d.rgb);
+  /* A tiny range far from 0: tick steps below half an ulp of the values used
+   * to stall the tick loop ("v += step" never advanced). */
+  double bx[3] = {1e15, 1e15 + 0.125, 1e15 + 0.25}, by[3] = {1, 2, 3};
+  nd_assert_ok(nd_png_plot_lines(p, 1, (nd_plot_series[]){{bx, by, 3}}, NULL));
+  d = decode(p);
+  assert_true(count_colour(&d, blue) > 100);
+  free(d.rgb);
   /* Errors name the file and leave none behind. */
   path_in(p, "bad-plot.png");
+  double wide[2] = {-1.5e308, 1.5e308};
+  io_assert_error(nd_png_plot_lines(p, 1, (nd_plot_series[]){{NULL, wide, 2}}, NULL), ND_ERR_INVALID_ARG, p,
+                  "span more than");
   io_assert_error(nd_png_plot_lines(p, 0, s, NULL), ND_ERR_INVALID_ARG, p, "1..10 series");
   io_assert_error(nd_png_plot_lines(p, 1, s, &(nd_plot_opts){.width = 50, .height = 50}), ND_ERR_INVALID_ARG, p,
                   "50x50");

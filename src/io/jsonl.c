@@ -88,7 +88,9 @@ static bool put_num(nd_jsonl *w, double v) {
 }
 
 nd_status nd_jsonl_write(nd_jsonl *w, int n, const nd_jsonl_field *fields) {
-  if (!w || n < 0 || (n > 0 && !fields)) return nd__error(ND_ERR_INVALID_ARG, "jsonl_write: bad arguments");
+  if (!w) return nd__error(ND_ERR_INVALID_ARG, "jsonl_write: writer is NULL");
+  if (n < 0 || (n > 0 && !fields))
+    return nd__error(ND_ERR_INVALID_ARG, "%s: jsonl_write: %d fields%s", w->path, n, fields ? "" : " and no field array");
   w->len = 0;
   bool ok = put(w, "{", 1);
   for (int i = 0; ok && i < n; i++) {

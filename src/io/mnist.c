@@ -68,6 +68,9 @@ nd_status nd_idx_dataset_load(const char *images_path, const char *labels_path, 
   } else if ((lb.dtype != ND_DTYPE_U8 && lb.dtype != ND_DTYPE_I32) || lb.ndim != 1) {
     s = nd__error(ND_ERR_FORMAT, "%s: expected u8 or i32 labels [n], file holds %s %s", labels_path,
                   nd_dtype_name(lb.dtype), nd__shape_str(lb.ndim, lb.shape, shp, sizeof shp));
+  } else if (im.shape[1] > INT32_MAX || (im.ndim == 3 && im.shape[2] > INT32_MAX)) {
+    s = nd__error(ND_ERR_FORMAT, "%s: image size %s does not fit an int", images_path,
+                  nd__shape_str(im.ndim, im.shape, shp, sizeof shp));
   } else if (lb.shape[0] != im.shape[0]) {
     s = nd__error(ND_ERR_FORMAT, "%s holds %lld images but %s holds %lld labels", images_path,
                   (long long)im.shape[0], labels_path, (long long)lb.shape[0]);

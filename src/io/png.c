@@ -141,6 +141,8 @@ nd_status nd_png_write_tiles(const char *path, const float *filters, int n, int 
   if (o.cmap != ND_CMAP_GRAY && o.cmap != ND_CMAP_BWR)
     return nd__error(ND_ERR_INVALID_ARG, "%s: unknown colour map %d", path, (int)o.cmap);
   int zoom = o.zoom > 0 ? o.zoom : 1;
+  if ((int64_t)w * zoom > 100000 || (int64_t)h * zoom > 100000)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: tiles of %dx%d values at zoom %d are too large", path, h, w, zoom);
   int cols = o.cols > 0 ? o.cols : (int)ceil(sqrt((double)n));
   if (cols > n) cols = n;
   int rows = (n + cols - 1) / cols;
@@ -244,6 +246,14 @@ static void draw_line(canvas *c, int x0, int y0, int x1, int y1, const uint8_t r
   }
 }
 
+/* Pixel offset, clamped far outside any canvas (and NaN to the far left) so
+ * the int arithmetic of the line drawing cannot overflow. */
+static int to_px(double v) {
+  if (!(v > -1e6)) return -1000000;
+  if (v > 1e6) return 1000000;
+  return (int)lround(v);
+}
+
 /* 1, 2 or 5 times a power of ten, at least x. */
 static double nice_step(double x) {
   double p = pow(10, floor(log10(x))), f = x / p;
@@ -310,6 +320,9 @@ nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series
   double my = (yhi - ylo) * 0.05;
   ylo -= my;
   yhi += my;
+  if (!isfinite(xhi - xlo) || !isfinite(yhi - ylo))
+    return nd__error(ND_ERR_INVALID_ARG, "%s: the %s values span more than the range of a double", path,
+                     isfinite(xhi - xlo) ? "y" : "x");
   canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
   if (!c.px) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
   memset(c.px, 255, (size_t)W * (size_t)H * 3);
@@ -318,8 +331,13 @@ nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series
   /* Ticks, grid and labels. */
   char lab[32];
   double xs = nice_step((xhi - xlo) / 6);
-  for (double v = ceil(xlo / xs) * xs; v <= xhi + xs * 1e-9; v += xs) {
-    int px = L + (int)lround((v - xlo) / (xhi - xlo) * (R - L));
+  /* Ticks by an integer counter: "v += step" stalls when the step is below
+   * half an ulp of v (x = 1e15 .. 1e15 + 0.25), and at most 100 ticks. */
+  double x0 = ceil(xlo / xs) * xs;
+  for (int k = 0; k < 100 && isfinite(x0); k++) {
+    double v = x0 + k * xs;
+    if (!(v <= xhi + xs * 1e-9)) break;
+    int px = L + to_px((v - xlo) / (xhi - xlo) * (R - L));
     for (int y = T; y <= B; y++) set_px(&c, px, y, grid);
     for (int y = B; y <= B + 4; y++) set_px(&c, px, y, black);
     fmt_tick(lab, sizeof lab, v, xs);
@@ -328,8 +346,11 @@ nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series
   double ys = o.log_y ? fmax(1, nice_step((yhi - ylo) / 5)) : nice_step((yhi - ylo) / 5);
   bool log_decades = o.log_y && ceil(ylo) <= floor(yhi);
   if (o.log_y && !log_decades) ys = nice_step((yhi - ylo) / 5);
-  for (double v = ceil(ylo / ys) * ys; v <= yhi + ys * 1e-9; v += ys) {
-    int py = B - (int)lround((v - ylo) / (yhi - ylo) * (B - T));
+  double y0 = ceil(ylo / ys) * ys;
+  for (int k = 0; k < 100 && isfinite(y0); k++) {
+    double v = y0 + k * ys;
+    if (!(v <= yhi + ys * 1e-9)) break;
+    int py = B - to_px((v - ylo) / (yhi - ylo) * (B - T));
     for (int x = L; x <= R; x++) set_px(&c, x, py, grid);
     for (int x = L - 4; x <= L; x++) set_px(&c, x, py, black);
     if (o.log_y) {
@@ -363,8 +384,8 @@ nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series
         have = false;
         continue;
       }
-      int px = L + (int)lround((x - xlo) / (xhi - xlo) * (R - L));
-      int py = B - (int)lround((y - ylo) / (yhi - ylo) * (B - T));
+      int px = L + to_px((x - xlo) / (xhi - xlo) * (R - L));
+      int py = B - to_px((y - ylo) / (yhi - ylo) * (B - T));
       if (have)
         draw_line(&c, px0, py0, px, py, tab10[s], L + 1, R - 1, T + 1, B - 1);
       else
