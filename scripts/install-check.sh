@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# install-check.sh BUILD_DIR: prove that an installed neurodyn can be used.
+#   1. cmake --install BUILD_DIR into a fresh temporary prefix;
+#   2. compile every examples/*.c against it through pkg-config and run it
+#      (LD_LIBRARY_PATH pointing at the installed library only);
+#   3. configure a tiny CMake project that does find_package(neurodyn) and links
+#      neurodyn::neurodyn, build every example with it and run examples/hello.c;
+#   4. run the installed `neurodyn --version` when the program was built.
+# Nothing is written outside the temporary directory, which is removed at exit.
+# Exits non-zero with a message naming the step that failed.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 BUILD_DIR" >&2
+  exit 2
+fi
+SRC="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD="$(cd "$1" && pwd)" || { echo "install-check: no build directory '$1'" >&2; exit 2; }
+[ -f "$BUILD/CMakeCache.txt" ] || { echo "install-check: $BUILD is not a CMake build directory" >&2; exit 2; }
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/neurodyn-install-check.XXXXXX")"
+trap 'rm -rf "$TMP"' EXIT
+P="$TMP/prefix"
+CC="${CC:-cc}"
+fail() {
+  echo "install-check: $*" >&2
+  exit 1
+}
+
+echo "install-check: installing $BUILD into $P"
+cmake --install "$BUILD" --prefix "$P" >"$TMP/install.log" 2>&1 || { cat "$TMP/install.log" >&2; fail "cmake --install failed"; }
+
+# GNUInstallDirs picks lib/ or lib/<multiarch>/ depending on the prefix given
+# at configure time; find whichever holds the pkg-config file.
+PCFILE="$(find "$P" -name neurodyn.pc -path '*/pkgconfig/*' | head -n 1)"
+[ -n "$PCFILE" ] || fail "no neurodyn.pc under $P"
+PCDIR="$(dirname "$PCFILE")"
+LIBDIR="$(dirname "$PCDIR")"
+[ -e "$LIBDIR/libneurodyn.so" ] || fail "no libneurodyn.so in $LIBDIR"
+[ -f "$P/include/neurodyn/neurodyn.h" ] || fail "no include/neurodyn/neurodyn.h under $P"
+
+CFLAGS_LIBS="$(PKG_CONFIG_PATH="$PCDIR" pkg-config --cflags --libs neurodyn)" || fail "pkg-config cannot read $PCFILE"
+case "$CFLAGS_LIBS" in
+  *"$P"*) ;;
+  *) fail "pkg-config flags do not point into the install prefix: $CFLAGS_LIBS" ;;
+esac
+echo "install-check: pkg-config: $CFLAGS_LIBS"
+
+shopt -s nullglob
+EXAMPLES=("$SRC"/examples/*.c)
+[ ${#EXAMPLES[@]} -gt 0 ] || fail "no examples/*.c"
+
+# Run from the source tree so examples that read data/ find it; only the
+# installed library is on the loader path.
+run_example() { # run_example BINARY NAME
+  local rc=0
+  (cd "$SRC" && LD_LIBRARY_PATH="$LIBDIR" ND_NUM_THREADS="${ND_NUM_THREADS:-2}" timeout 600 "$1") \
+    >"$TMP/$2.out" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    cat "$TMP/$2.out" >&2
+    fail "example $2 failed (exit $rc)"
+  fi
+}
+
+mkdir -p "$TMP/pc"
+for src in "${EXAMPLES[@]}"; do
+  name="$(basename "$src" .c)"
+  # shellcheck disable=SC2086  # word splitting of the flags is intended
+  "$CC" -std=c11 -Wall -Wextra -Werror -O2 "$src" -o "$TMP/pc/$name" $CFLAGS_LIBS -lm \
+    || fail "example $name does not compile against the installed headers/library"
+  if ldd "$TMP/pc/$name" 2>/dev/null | grep -q "libneurodyn.so.* => $BUILD"; then
+    fail "example $name resolved libneurodyn from the build tree"
+  fi
+  run_example "$TMP/pc/$name" "$name"
+  echo "install-check: pkg-config example $name: ok"
+done
+
+# CMake package: find_package(neurodyn) + neurodyn::neurodyn.
+mkdir -p "$TMP/cmake-project"
+cat >"$TMP/cmake-project/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.25)
+project(neurodyn_consumer LANGUAGES C)
+find_package(neurodyn 0.1 REQUIRED)
+foreach(src IN ITEMS $(printf '"%s" ' "${EXAMPLES[@]}"))
+  get_filename_component(name \${src} NAME_WE)
+  add_executable(\${name} \${src})
+  target_link_libraries(\${name} PRIVATE neurodyn::neurodyn m)
+endforeach()
+add_executable(hello_static "$SRC/examples/hello.c")
+target_link_libraries(hello_static PRIVATE neurodyn::neurodyn_static m)
+CMAKE
+cmake -S "$TMP/cmake-project" -B "$TMP/cmake-build" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_BUILD_TYPE=Release \
+  >"$TMP/cmake-configure.log" 2>&1 || { cat "$TMP/cmake-configure.log" >&2; fail "find_package(neurodyn) failed"; }
+cmake --build "$TMP/cmake-build" -j "${JOBS:-2}" >"$TMP/cmake-build.log" 2>&1 \
+  || { cat "$TMP/cmake-build.log" >&2; fail "building against neurodyn::neurodyn failed"; }
+run_example "$TMP/cmake-build/hello" hello-cmake
+run_example "$TMP/cmake-build/hello_static" hello-static
+echo "install-check: CMake package (neurodyn::neurodyn, neurodyn::neurodyn_static): ok"
+
+if [ -x "$P/bin/neurodyn" ]; then
+  v="$(LD_LIBRARY_PATH="$LIBDIR" "$P/bin/neurodyn" --version)" || fail "installed neurodyn --version failed"
+  echo "install-check: installed program: $v"
+fi
+echo "install-check: passed"
