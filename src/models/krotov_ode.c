@@ -1,0 +1,364 @@
+/* Krotov-Hopfield full model: hidden dynamics with global inhibition (Eq. 8),
+ * activity function (Eq. 9) and plasticity (Eq. 3) of Krotov & Hopfield,
+ * PNAS 116(16):7723, 2019.  See include/neurodyn/krotov_ode.h for the
+ * equations and docs/krotov.md ("The full ODE model") for the user guide.
+ *
+ * One minibatch, V [n, D] rows = samples, W [H, D]:
+ *   1. Wp = sign(W) |W|^(p-1)                          (Eq. 2 metric; Wp == W for p = 2)
+ *   2. I = V Wp^T                                      GEMM [n, H]      (Eq. 8 input current)
+ *   3. h = 0; integrate tau dh/dt = I - w_inh (S - r(h)) - h,  S_b = sum_nu r(h_b,nu)
+ *                                                      (Eq. 8, Euler or RK4, O(H) per sample)
+ *   4. G = g(h)                                        [n, H]           (Eq. 9)
+ *   5. ds = R^p G^T V - diag(sum_b G o I) W            GEMM [H, D]      (Eq. 3 right-hand side)
+ *   6. W += (lr / tau_L) ds / n                        (Euler step in learning time, batch mean) */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "neurodyn/kernels.h"
+#include "neurodyn/krotov_ode.h"
+#include "neurodyn/rng.h"
+
+struct nd_krotov_ode {
+  nd_krotov_ode_config c;
+  nd_tensor w_view; /* [H, D] view of w */
+  float *w;         /* [H, D] weights */
+  float *wp;        /* [H, D] sign(W)|W|^(p-1); == w when p == 2 */
+  float *cur;       /* [B, H] currents I */
+  float *h;         /* [B, H] hidden state */
+  float *g;         /* [B, H] g(h) */
+  float *xx;        /* [H] sum_b g o I */
+  float *ds;        /* [H, D] Eq. 3 right-hand side (batch sum) */
+  nd_integrator *integ; /* capacity B*H */
+  int64_t n_cur;    /* rows of the current system */
+  nd_krotov_ode_stats stats;
+  int64_t *perm;    /* [perm_cap] epoch permutation */
+  int64_t perm_cap;
+  float *vbuf;      /* [B, D] gathered minibatch (epoch) */
+  nd_rng shuffle;
+  int64_t epoch;
+};
+
+nd_krotov_ode_config nd_krotov_ode_defaults(void) {
+  nd_krotov_ode_config c;
+  memset(&c, 0, sizeof c);
+  c.hidden = 100;
+  c.visible = 784;
+  c.batch = 100;
+  c.p = 2.0;
+  c.w_inh = 0.7;
+  c.delta = 0.4;
+  c.h_star = 0.5;
+  c.tau = 1.0;
+  c.tau_L = 100.0;
+  c.R = 1.0;
+  c.integrator = ND_INTEGRATOR_RK4;
+  c.dt = 0.05;
+  c.t_max = 20.0;
+  c.tol = 1e-4;
+  c.init_mean = 0.0;
+  c.init_std = 0.05;
+  c.seed = 0;
+  return c;
+}
+
+static nd_status check_config(const nd_krotov_ode_config *c) {
+#define KO_POS(field)                                                                                \
+  if (!(c->field > 0) || !isfinite(c->field))                                                        \
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: " #field " = %g, must be finite and > 0", c->field);
+  if (!c) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: config is NULL");
+  if (c->hidden < 1) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: hidden = %lld, must be >= 1", (long long)c->hidden);
+  if (c->visible < 1)
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: visible = %lld, must be >= 1", (long long)c->visible);
+  if (c->batch < 1) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: batch = %lld, must be >= 1", (long long)c->batch);
+  if (!(c->p >= 1.0) || !isfinite(c->p)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: p = %g, must be >= 1", c->p);
+  if (!(c->w_inh >= 0) || !isfinite(c->w_inh))
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: w_inh = %g, must be finite and >= 0", c->w_inh);
+  if (!isfinite(c->delta)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: delta = %g is not finite", c->delta);
+  if (!(c->h_star >= 0) || !isfinite(c->h_star))
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: h_star = %g, must be finite and >= 0", c->h_star);
+  KO_POS(tau)
+  KO_POS(tau_L)
+  KO_POS(R)
+  KO_POS(dt)
+  KO_POS(t_max)
+  if (!isfinite(c->tol)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: tol = %g is not finite", c->tol);
+  if (c->integrator != ND_INTEGRATOR_EULER && c->integrator != ND_INTEGRATOR_RK4)
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: integrator = %d is not ND_INTEGRATOR_EULER or _RK4",
+                     (int)c->integrator);
+  if (!(c->init_std >= 0) || !isfinite(c->init_std) || !isfinite(c->init_mean))
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: init N(%g, %g^2) is not valid", c->init_mean, c->init_std);
+  if (c->t_max / c->dt > 1e9)
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: t_max / dt = %g steps is too many", c->t_max / c->dt);
+  double hd = (double)c->hidden * (double)c->visible;
+  if (hd > 4e9 || (double)c->batch * (double)c->hidden > 4e9 || (double)c->batch * (double)c->visible > 4e9)
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: hidden %lld x visible %lld x batch %lld is too large",
+                     (long long)c->hidden, (long long)c->visible, (long long)c->batch);
+  return ND_OK;
+#undef KO_POS
+}
+
+void nd_krotov_ode_free(nd_krotov_ode *m) {
+  if (!m) return;
+  if (m->wp != m->w) nd_aligned_free(m->wp);
+  nd_aligned_free(m->w);
+  nd_aligned_free(m->cur);
+  nd_aligned_free(m->h);
+  nd_aligned_free(m->g);
+  nd_aligned_free(m->xx);
+  nd_aligned_free(m->ds);
+  nd_aligned_free(m->vbuf);
+  nd_integrator_free(m->integ);
+  free(m->perm);
+  free(m);
+}
+
+nd_status nd_krotov_ode_create(const nd_krotov_ode_config *c, nd_krotov_ode **out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: output pointer is NULL");
+  *out = NULL;
+  ND_TRY(check_config(c));
+  nd_krotov_ode *m = calloc(1, sizeof *m);
+  if (!m) return nd__error(ND_ERR_NOMEM, "krotov_ode: out of memory");
+  m->c = *c;
+  const size_t H = (size_t)c->hidden, D = (size_t)c->visible, B = (size_t)c->batch;
+  m->w = nd_aligned_alloc(H * D * sizeof(float));
+  m->wp = c->p == 2.0 ? m->w : nd_aligned_alloc(H * D * sizeof(float));
+  m->cur = nd_aligned_alloc(B * H * sizeof(float));
+  m->h = nd_aligned_alloc(B * H * sizeof(float));
+  m->g = nd_aligned_alloc(B * H * sizeof(float));
+  m->xx = nd_aligned_alloc(H * sizeof(float));
+  m->ds = nd_aligned_alloc(H * D * sizeof(float));
+  m->vbuf = nd_aligned_alloc(B * D * sizeof(float));
+  if (!m->w || !m->wp || !m->cur || !m->h || !m->g || !m->xx || !m->ds || !m->vbuf) {
+    nd_krotov_ode_free(m);
+    return nd__error(ND_ERR_NOMEM, "krotov_ode: cannot allocate buffers for hidden %lld, visible %lld, batch %lld",
+                     (long long)c->hidden, (long long)c->visible, (long long)c->batch);
+  }
+  nd_status s = nd_integrator_create(c->integrator, c->batch * c->hidden, &m->integ);
+  if (s != ND_OK) {
+    nd_krotov_ode_free(m);
+    return s;
+  }
+  m->w_view = nd_tensor_wrap(m->w, 2, ND_SHAPE(c->hidden, c->visible));
+  nd_rng root;
+  nd_rng_init(&root, c->seed);
+  nd_rng init = nd_rng_split(&root, 1);
+  nd_rng_normal(&init, m->w, (int64_t)(H * D), (float)c->init_mean, (float)c->init_std);
+  m->shuffle = nd_rng_split(&root, 2);
+  *out = m;
+  return ND_OK;
+}
+
+const nd_krotov_ode_config *nd_krotov_ode_config_of(const nd_krotov_ode *m) { return &m->c; }
+const nd_tensor *nd_krotov_ode_weights(const nd_krotov_ode *m) { return &m->w_view; }
+
+nd_status nd_krotov_ode_set_weights(nd_krotov_ode *m, const nd_tensor *w) {
+  if (!m || !w) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: set_weights: model or tensor is NULL");
+  ND_TRY(nd_tensor_check_shape(w, "krotov_ode weights", 2, ND_SHAPE(m->c.hidden, m->c.visible)));
+  return nd_tensor_copy(&m->w_view, w);
+}
+
+nd_krotov_ode_state nd_krotov_ode_get_state(const nd_krotov_ode *m) {
+  nd_krotov_ode_state s = {m->epoch, m->shuffle.key, m->shuffle.counter};
+  return s;
+}
+
+nd_status nd_krotov_ode_set_state(nd_krotov_ode *m, const nd_krotov_ode_state *s) {
+  if (!m || !s) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: set_state: model or state is NULL");
+  if (s->epoch < 0) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: state epoch = %lld < 0", (long long)s->epoch);
+  m->epoch = s->epoch;
+  m->shuffle.key = s->rng_key;
+  m->shuffle.counter = s->rng_counter;
+  return ND_OK;
+}
+
+nd_krotov_ode_stats nd_krotov_ode_last_stats(const nd_krotov_ode *m) { return m->stats; }
+
+/* Eq. 9: g(h) = 1 (h >= h*), -delta (0 < h < h*), 0 (h <= 0).  With
+ * h* = 0 the middle branch is empty. */
+float nd_krotov_ode_g(float h, float h_star, float delta) {
+  if (h >= h_star && h > 0) return 1.0f;
+  if (h > 0) return -delta;
+  return 0.0f;
+}
+
+void nd_krotov_ode_norms(const nd_krotov_ode *m, double *norms) {
+  const int64_t H = m->c.hidden, D = m->c.visible;
+  const double p = m->c.p;
+  for (int64_t u = 0; u < H; u++) {
+    const float *row = m->w + u * D;
+    double s = 0;
+    if (p == 2.0) {
+      for (int64_t i = 0; i < D; i++) s += (double)row[i] * row[i];
+      norms[u] = sqrt(s);
+    } else {
+      for (int64_t i = 0; i < D; i++) s += pow(fabs((double)row[i]), p);
+      norms[u] = pow(s, 1.0 / p);
+    }
+  }
+}
+
+static nd_status check_batch(const nd_krotov_ode *m, const void *v, int64_t n, const char *what) {
+  if (!m || !v) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: %s: model or input is NULL", what);
+  if (n < 1 || n > m->c.batch)
+    return nd__error(ND_ERR_SHAPE, "krotov_ode: %s: %lld samples, must be in 1..batch (%lld)", what, (long long)n,
+                     (long long)m->c.batch);
+  return ND_OK;
+}
+
+/* Steps 1-2: Wp = sign(W)|W|^(p-1) (Eq. 2), I = V Wp^T (Eq. 8). */
+static void compute_currents(nd_krotov_ode *m, const float *v, int64_t n, float *cur) {
+  const int64_t H = m->c.hidden, D = m->c.visible;
+  if (m->wp != m->w) {
+    const int64_t hd = H * D;
+    const float pm1 = (float)(m->c.p - 1.0);
+    float *restrict wp = m->wp;
+    const float *restrict w = m->w;
+    if (m->c.p == 3.0) {
+#pragma omp parallel for schedule(static) if (hd > 65536)
+      for (int64_t i = 0; i < hd; i++) wp[i] = w[i] * fabsf(w[i]);
+    } else if (m->c.p == 1.0) {
+#pragma omp parallel for schedule(static) if (hd > 65536)
+      for (int64_t i = 0; i < hd; i++) wp[i] = (float)((w[i] > 0) - (w[i] < 0));
+    } else {
+#pragma omp parallel for schedule(static) if (hd > 65536)
+      for (int64_t i = 0; i < hd; i++) wp[i] = copysignf(powf(fabsf(w[i]), pm1), w[i]);
+    }
+  }
+  nd_sgemm(false, true, n, H, D, 1.0f, v, D, m->wp, D, 0.0f, cur, H);
+}
+
+/* Eq. 8 for the n samples of the current system, state y = h [n, H]. */
+static nd_status hidden_rhs(double t, const float *y, float *dy, void *user) {
+  (void)t;
+  const nd_krotov_ode *m = user;
+  const int64_t H = m->c.hidden, n = m->n_cur;
+  const float w_inh = (float)m->c.w_inh, inv_tau = (float)(1.0 / m->c.tau);
+  const float *cur = m->cur;
+#pragma omp parallel for schedule(static) if (n * H > 32768)
+  for (int64_t b = 0; b < n; b++) {
+    const float *restrict hb = y + b * H, *restrict ib = cur + b * H;
+    float *restrict db = dy + b * H;
+    float total = 0; /* sum_nu r(h_nu) */
+    for (int64_t u = 0; u < H; u++) total += hb[u] > 0 ? hb[u] : 0.0f;
+    for (int64_t u = 0; u < H; u++) {
+      float r = hb[u] > 0 ? hb[u] : 0.0f;
+      /* tau dh/dt = I - w_inh sum_{nu != mu} r(h_nu) - h   (Eq. 8) */
+      db[u] = (ib[u] - w_inh * (total - r) - hb[u]) * inv_tau;
+    }
+  }
+  return ND_OK;
+}
+
+/* Steps 1-3: currents into m->cur and the steady state into m->h. */
+static nd_status steady_state(nd_krotov_ode *m, const float *v, int64_t n) {
+  const int64_t H = m->c.hidden;
+  compute_currents(m, v, n, m->cur);
+  memset(m->h, 0, (size_t)(n * H) * sizeof(float));
+  m->n_cur = n;
+  nd_system sys = {n * H, hidden_rhs, m};
+  nd_integrate_opts opts = {NULL, NULL, m->c.tol, 0};
+  nd_integrate_result r;
+  nd_status s = nd_integrate(m->integ, &sys, 0.0, m->c.t_max, m->c.dt, m->h, &opts, &r);
+  m->stats.steps = r.steps;
+  m->stats.t = r.t;
+  m->stats.residual = r.residual;
+  m->stats.converged = r.converged;
+  if (s != ND_OK)
+    return nd__error(s, "krotov_ode: hidden dynamics (Eq. 8): %s (dt = %g, w_inh = %g, tau = %g)", nd_last_error(),
+                     m->c.dt, m->c.w_inh, m->c.tau);
+  /* step 4: G = g(h) (Eq. 9), and activity statistics */
+  const float hs = (float)m->c.h_star, dl = (float)m->c.delta;
+  int64_t act = 0, hebb = 0, anti = 0;
+  for (int64_t i = 0; i < n * H; i++) {
+    float h = m->h[i];
+    m->g[i] = nd_krotov_ode_g(h, hs, dl);
+    act += h > 0;
+    hebb += h > 0 && h >= hs;
+    anti += h > 0 && h < hs;
+  }
+  m->stats.frac_active = (double)act / (double)(n * H);
+  m->stats.frac_hebb = (double)hebb / (double)(n * H);
+  m->stats.frac_anti = (double)anti / (double)(n * H);
+  return ND_OK;
+}
+
+nd_status nd_krotov_ode_currents(nd_krotov_ode *m, const float *v, int64_t n, float *currents) {
+  ND_TRY(check_batch(m, v, n, "currents"));
+  if (!currents) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: currents: output is NULL");
+  compute_currents(m, v, n, currents);
+  return ND_OK;
+}
+
+nd_status nd_krotov_ode_hidden(nd_krotov_ode *m, const float *v, int64_t n, float *h, nd_krotov_ode_stats *stats) {
+  ND_TRY(check_batch(m, v, n, "hidden"));
+  if (!h) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: hidden: output is NULL");
+  ND_TRY(steady_state(m, v, n));
+  memcpy(h, m->h, (size_t)(n * m->c.hidden) * sizeof(float));
+  if (stats) *stats = m->stats;
+  return ND_OK;
+}
+
+nd_status nd_krotov_ode_minibatch(nd_krotov_ode *m, const float *v, int64_t n, double lr) {
+  ND_TRY(check_batch(m, v, n, "minibatch"));
+  if (!isfinite(lr)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: minibatch: lr = %g is not finite", lr);
+  const int64_t H = m->c.hidden, D = m->c.visible;
+  ND_TRY(steady_state(m, v, n));
+  /* step 5: ds = R^p G^T V - diag(xx) W,  xx_mu = sum_b g_b,mu I_b,mu   (Eq. 3, batch sum) */
+  for (int64_t u = 0; u < H; u++) m->xx[u] = 0;
+  for (int64_t b = 0; b < n; b++) {
+    const float *gb = m->g + b * H, *ib = m->cur + b * H;
+    for (int64_t u = 0; u < H; u++) m->xx[u] += gb[u] * ib[u];
+  }
+  const float rp = (float)pow(m->c.R, m->c.p);
+  nd_sgemm(true, false, H, D, n, rp, m->g, H, v, D, 0.0f, m->ds, D);
+  const float *restrict w = m->w;
+  float *restrict ds = m->ds;
+  bool finite = true;
+#pragma omp parallel for schedule(static) reduction(&& : finite) if (H * D > 65536)
+  for (int64_t u = 0; u < H; u++) {
+    const float x = m->xx[u];
+    float *restrict dr = ds + u * D;
+    const float *restrict wr = w + u * D;
+    float acc = 0;
+    for (int64_t i = 0; i < D; i++) {
+      dr[i] -= x * wr[i];
+      acc += dr[i] * 0.0f;
+    }
+    finite = finite && acc == 0.0f; /* NaN/Inf anywhere in the row makes acc NaN */
+  }
+  if (!finite) return nd__error(ND_ERR_NUMERIC, "krotov_ode: minibatch: the Eq. 3 update is not finite (W unchanged)");
+  /* step 6: W += (lr / tau_L) ds / n   (explicit Euler in learning time, batch mean) */
+  const float step = (float)(lr / m->c.tau_L / (double)n);
+  float *restrict wm = m->w;
+#pragma omp parallel for schedule(static) if (H * D > 65536)
+  for (int64_t i = 0; i < H * D; i++) wm[i] += step * ds[i];
+  return ND_OK;
+}
+
+nd_status nd_krotov_ode_epoch(nd_krotov_ode *m, const float *data, int64_t n, double lr,
+                              nd_krotov_ode_progress_fn progress, void *user) {
+  if (!m || !data) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: epoch: model or data is NULL");
+  const int64_t B = m->c.batch, D = m->c.visible;
+  if (n < B)
+    return nd__error(ND_ERR_SHAPE, "krotov_ode: epoch: %lld samples, fewer than one minibatch (%lld)", (long long)n,
+                     (long long)B);
+  if (!isfinite(lr)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: epoch: lr = %g is not finite", lr);
+  if (n > m->perm_cap) {
+    int64_t *p = realloc(m->perm, (size_t)n * sizeof *p);
+    if (!p) return nd__error(ND_ERR_NOMEM, "krotov_ode: epoch: cannot allocate a permutation of %lld", (long long)n);
+    m->perm = p;
+    m->perm_cap = n;
+  }
+  nd_rng_permutation(&m->shuffle, m->perm, n);
+  const int64_t nb = n / B;
+  for (int64_t k = 0; k < nb; k++) {
+    for (int64_t b = 0; b < B; b++)
+      memcpy(m->vbuf + b * D, data + m->perm[k * B + b] * D, (size_t)D * sizeof(float));
+    ND_TRY(nd_krotov_ode_minibatch(m, m->vbuf, B, lr));
+    if (progress) progress(k + 1, nb, user);
+  }
+  m->epoch++;
+  return ND_OK;
+}
