@@ -137,7 +137,7 @@ static void test_steady_state_random_vs_active_sets(void **state) {
       c.integrator = (nd_integrator_kind)k;
       c.init_std = 0.5;
       c.t_max = 200.0;
-      c.dt = k ? 0.05 : 0.02;
+      c.dt = 0.05;
       c.tol = 3e-5; /* above the float32 floor ulp(h) / (2 dt) */
       c.seed = 100 + (uint64_t)wi;
       nd_krotov_ode *m;
@@ -171,7 +171,7 @@ static void test_euler_vs_rk4(void **state) {
     nd_krotov_ode_config c = small_config(30, 16, 4);
     c.w_inh = 0.6;
     c.integrator = (nd_integrator_kind)k;
-    c.dt = k ? 0.04 : 0.01; /* m active units: Euler needs dt < 2/(1 + (m-1) w) */
+    c.dt = k ? 0.1 : 0.05; /* m active units: Euler needs dt < 2/(1 + (m-1) w), RK4 about 2.8/(...) */
     c.t_max = 100;
     c.tol = 3e-5;
     c.init_std = 0.3;
@@ -286,6 +286,7 @@ static void test_norms_converge_to_R(void **state) {
     c.h_star = 0.05;
     c.delta = 0.4;
     c.tau_L = 10.0;
+    c.dt = 0.2; /* RK4 is stable here up to about 2.8 / (1 + 5 * 0.2) */
     c.t_max = 30;
     c.tol = 1e-4;
     c.seed = 77;
@@ -309,9 +310,9 @@ static void test_norms_converge_to_R(void **state) {
     double norms[6], dev0, dev;
     nd_krotov_ode_norms(m, norms);
     spread(norms, H, c.R, &dev0);
-    /* learning-time steps 2 then 0.5 (an explicit step of size c biases the
+    /* learning-time steps 3 then 0.5 (an explicit step of size c biases the
      * norm up by O(c^2 (|v|^2 - I^2)), so the end uses small steps) */
-    for (int e = 0; e < 40; e++) nd_assert_ok(nd_krotov_ode_epoch(m, data, N, e < 30 ? 2.0 : 0.5, NULL, NULL));
+    for (int e = 0; e < 24; e++) nd_assert_ok(nd_krotov_ode_epoch(m, data, N, e < 16 ? 3.0 : 0.5, NULL, NULL));
     nd_krotov_ode_norms(m, norms);
     spread(norms, H, c.R, &dev);
     print_message("p = %g: max |norm/R - 1| %.3f -> %.4f (norms %.4f %.4f %.4f %.4f %.4f %.4f)\n", c.p, dev0, dev,
@@ -332,6 +333,8 @@ static void test_epoch_resume_and_determinism(void **state) {
   const int H = 5, D = 8, B = 4, N = 18; /* 4 minibatches, remainder 2 skipped */
   nd_krotov_ode_config c = small_config(H, D, B);
   c.init_std = 0.5;
+  c.dt = 0.1;
+  c.tol = 1e-4;
   c.seed = 5;
   static float data[18 * 8];
   nd_rng r;
@@ -435,5 +438,7 @@ int main(void) {
       cmocka_unit_test(test_epoch_resume_and_determinism),
       cmocka_unit_test(test_errors),
   };
+  const char *filter = getenv("ND_TEST_FILTER"); /* run a subset: ND_TEST_FILTER='test_g*' */
+  if (filter) cmocka_set_test_filter(filter);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,10 +69,14 @@ typedef struct nd_krotov_ode_config {
 } nd_krotov_ode_config;
 
 /* hidden 100, visible 784, batch 100, p 2, w_inh 0.7, delta 0.4, h_star 0.5,
- * tau 1, tau_L 100, R 1, RK4, dt 0.05, t_max 20, tol 1e-4, init N(0, 0.05^2),
- * seed 0.  delta, tau and tau_L are the notebook's BioNeurons defaults; p is
- * the notebook's MNIST run; w_inh, h_star, dt, t_max, tol and the init scale
- * are chosen for MNIST pixels in [0, 1] (see docs/krotov.md). */
+ * tau 1, tau_L 100, R 1, RK4, dt 0.05, t_max 20, tol 1e-4, init N(0, 1),
+ * seed 0.  delta, tau and tau_L are the notebook's BioNeurons defaults; p
+ * and the N(0, 1) init are those of the notebook's MNIST runs (the init
+ * matters: rows far outside the p-sphere receive large currents, so units
+ * that have not learned yet win the competition until they shrink to R);
+ * w_inh, h_star, dt, t_max and tol are chosen for MNIST pixels in [0, 1]
+ * (see docs/krotov.md).  tol must exceed the float32 floor of the residual,
+ * about ulp(max |h|) / (2 dt). */
 nd_krotov_ode_config nd_krotov_ode_defaults(void);
 
 /* Everything besides W that an exact resume of nd_krotov_ode_epoch needs. */

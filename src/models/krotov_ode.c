@@ -58,7 +58,7 @@ nd_krotov_ode_config nd_krotov_ode_defaults(void) {
   c.t_max = 20.0;
   c.tol = 1e-4;
   c.init_mean = 0.0;
-  c.init_std = 0.05;
+  c.init_std = 1.0;
   c.seed = 0;
   return c;
 }
