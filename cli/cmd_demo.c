@@ -14,6 +14,7 @@
 
 /* The demos (each in cli/demo_<name>.c). */
 int nd_demo_mlp(int argc, char **argv);
+int nd_demo_krotov(int argc, char **argv);
 
 typedef struct demo {
   const char *name;
@@ -22,9 +23,10 @@ typedef struct demo {
 } demo;
 
 static const demo demos[] = {
+    {"krotov", nd_demo_krotov, "Krotov-Hopfield competing hidden units + top layer on MNIST; test accuracy, receptive-field PNG"},
     {"mlp", nd_demo_mlp, "784-256-10 MLP trained with Adam on MNIST (autodiff tape); prints test accuracy"},
 };
-static const char *const demo_default = "mlp";
+static const char *const demo_default = "krotov";
 static const int n_demos = (int)(sizeof demos / sizeof demos[0]);
 
 static void list_demos(void) {

@@ -9,5 +9,7 @@ int nd_cli_data(int argc, char **argv);
 int nd_cli_inspect(int argc, char **argv);
 int nd_cli_convert(int argc, char **argv);
 int nd_cli_demo(int argc, char **argv);
+int nd_cli_train(int argc, char **argv);
+int nd_cli_eval(int argc, char **argv);
 
 #endif

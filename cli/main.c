@@ -1,6 +1,7 @@
 /* neurodyn: the command-line program.  `neurodyn <command> [options]`; every
  * command takes --help.  Exit codes: 0 success, 1 runtime failure, 2 bad
  * input or usage. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +15,12 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"data", nd_cli_data, "fetch (data fetch) or check (data check) the MNIST and Fashion-MNIST files"},
+    {"inspect", nd_cli_inspect, "show the tensors, dtypes and shapes in an IDX, NPY or safetensors file"},
+    {"convert", nd_cli_convert, "convert a tensor file between .npy and .safetensors"},
     {"demo", nd_cli_demo, "run a demonstration (neurodyn demo --list)"},
+    {"train", nd_cli_train, "train a model: krotov, krotov-top, mlp-baseline (neurodyn train MODEL --help)"},
+    {"eval", nd_cli_eval, "print the test error of a saved model (neurodyn eval --model DIR)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
@@ -28,6 +34,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* A write beyond the file-size limit then fails with EFBIG and is reported
+   * (and the partial temporary removed) instead of killing the program. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     usage(stderr);
     return 2;

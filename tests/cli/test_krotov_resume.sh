@@ -1,0 +1,34 @@
+#!/bin/bash
+# `neurodyn train krotov --resume` continues an interrupted run exactly: 4
+# epochs in one go and 2 + 2 (interrupted with --stop-after, then resumed)
+# give bitwise identical weights and rule state.  Small --limit subset (fast).
+set -u
+CLI="$1"
+if ! "$CLI" train krotov --help >/dev/null 2>&1; then echo "train krotov unavailable"; exit 1; fi
+if [ ! -d "${ND_DATA_DIR:-${ND_SOURCE_DIR:-.}/data}/mnist" ]; then
+  echo "SKIP: MNIST not present (make data)"; exit 77
+fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+COMMON=(--hidden 16 --p 3 --k 3 --epochs 4 --batch 50 --limit 500 --seed 7 --png-every 2 --quiet)
+"$CLI" train krotov "${COMMON[@]}" --out "$T/full" >/dev/null || { echo "full run failed"; exit 1; }
+"$CLI" train krotov "${COMMON[@]}" --stop-after 2 --out "$T/part" >/dev/null || { echo "first half failed"; exit 1; }
+grep -c . "$T/part/metrics.jsonl" | grep -qx 2 || { echo "interrupted run should have 2 metric lines"; exit 1; }
+cmp -s "$T/full/checkpoint.safetensors" "$T/part/checkpoint.safetensors" && { echo "2-epoch checkpoint equals the 4-epoch one"; exit 1; }
+"$CLI" train krotov --resume "$T/part" --quiet >/dev/null || { echo "resume failed"; exit 1; }
+# checkpoints hold W, the rule state (epoch, RNG key/counter) and the history: byte-identical files
+cmp "$T/full/checkpoint.safetensors" "$T/part/checkpoint.safetensors" || { echo "resumed checkpoint differs"; exit 1; }
+cmp "$T/full/W.safetensors" "$T/part/W.safetensors" || { echo "resumed W differs"; exit 1; }
+[ "$(grep -c . "$T/part/metrics.jsonl")" = 4 ] || { echo "metrics.jsonl should have 4 lines after resume"; exit 1; }
+for f in fields.png convergence.png fields_epoch0002.png fields_epoch0004.png config.json; do
+  [ -s "$T/part/$f" ] || { echo "missing $f"; exit 1; }
+done
+# a different seed must give different weights (the comparison can fail)
+"$CLI" train krotov "${COMMON[@]}" --seed 8 --out "$T/other" >/dev/null || exit 1
+cmp -s "$T/full/W.safetensors" "$T/other/W.safetensors" && { echo "seed has no effect"; exit 1; }
+# bad input: exit 2 with a one-line message naming the option
+"$CLI" train krotov --hidden 0 --out "$T/bad" 2>"$T/err" >/dev/null; rc=$?
+[ $rc = 2 ] || { echo "--hidden 0 gave exit $rc, want 2"; exit 1; }
+"$CLI" train krotov --resume "$T/nonexistent" 2>"$T/err" >/dev/null; rc=$?
+[ $rc = 2 ] || { echo "--resume of a missing dir gave exit $rc, want 2"; cat "$T/err"; exit 1; }
+echo "ok"
