@@ -19,12 +19,12 @@ int nd_demo_mlp(int argc, char **argv) {
   const char *data_dir;
   nd_cli_common common;
   const nd_option table[] = {
-      {"epochs", ND_OPT_INT, &epochs, "3", "passes over the training set", NULL, NULL},
-      {"hidden", ND_OPT_INT, &hidden, "256", "hidden units", NULL, NULL},
-      {"batch", ND_OPT_INT, &batch, "64", "minibatch size", NULL, NULL},
-      {"lr", ND_OPT_DOUBLE, &lr, "0.001", "Adam learning rate", NULL, NULL},
-      {"limit", ND_OPT_INT64, &limit, "0", "use only the first N training examples (0: all)", NULL, NULL},
-      {"data", ND_OPT_STRING, &data_dir, NULL, "MNIST directory (default: found by nd_data_dir)", NULL, "DIR"},
+      {"epochs", ND_OPT_INT, &epochs, "3", "passes over the training set", NULL},
+      {"hidden", ND_OPT_INT, &hidden, "256", "hidden units", NULL},
+      {"batch", ND_OPT_INT, &batch, "64", "minibatch size", NULL},
+      {"lr", ND_OPT_DOUBLE, &lr, "0.001", "Adam learning rate", NULL},
+      {"limit", ND_OPT_INT64, &limit, "0", "use only the first N training examples (0: all)", NULL},
+      {"data", ND_OPT_STRING, &data_dir, NULL, "MNIST directory (default: found by nd_data_dir)", NULL},
       ND_OPT_COMMON(&common),
       ND_OPT_END,
   };

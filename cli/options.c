@@ -66,13 +66,18 @@ void nd_cli_common_apply(const nd_cli_common *c) {
 
 /* ------------------------------------------------------------ helpers */
 
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 static const char *type_metavar(const nd_option *o) {
-  if (o->metavar) return o->metavar;
   switch (o->type) {
     case ND_OPT_INT:
     case ND_OPT_INT64: return "N";
     case ND_OPT_DOUBLE: return "X";
-    case ND_OPT_STRING: return "S";
+    case ND_OPT_STRING:
+      return !strcmp(o->name, "out") || !strcmp(o->name, "data") || ends_with(o->name, "-dir") ? "DIR" : "FILE";
     default: return "";
   }
 }

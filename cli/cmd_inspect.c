@@ -1,0 +1,93 @@
+/* neurodyn inspect FILE...: what an IDX, NPY or safetensors file holds. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "io/io_internal.h"
+#include "options.h"
+#include "tensorfile.h"
+
+static double element(const nd_array *a, int64_t i) {
+  switch (a->dtype) {
+    case ND_DTYPE_U8: return ((const uint8_t *)a->data)[i];
+    case ND_DTYPE_BOOL: return ((const uint8_t *)a->data)[i] != 0;
+    case ND_DTYPE_I8: return ((const int8_t *)a->data)[i];
+    case ND_DTYPE_I16: return ((const int16_t *)a->data)[i];
+    case ND_DTYPE_I32: return ((const int32_t *)a->data)[i];
+    case ND_DTYPE_I64: return (double)((const int64_t *)a->data)[i];
+    case ND_DTYPE_F16: return nd__f16_to_f32(((const uint16_t *)a->data)[i]);
+    case ND_DTYPE_BF16: return nd__bf16_to_f32(((const uint16_t *)a->data)[i]);
+    case ND_DTYPE_F32: return ((const float *)a->data)[i];
+    case ND_DTYPE_F64: return ((const double *)a->data)[i];
+    default: return NAN;
+  }
+}
+
+static void print_tensor(const char *name, const nd_array *a, bool stats) {
+  char shape[160];
+  nd__shape_str(a->ndim, a->shape, shape, sizeof shape);
+  printf("  %-24s %-5s %-20s %" PRId64 " elements, %" PRIu64 " bytes", name, nd_dtype_name(a->dtype), shape,
+         a->numel, (uint64_t)a->numel * nd_dtype_size(a->dtype));
+  if (stats && a->numel > 0) {
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    int64_t nonfinite = 0;
+    for (int64_t i = 0; i < a->numel; i++) {
+      double v = element(a, i);
+      if (!isfinite(v)) {
+        nonfinite++;
+        continue;
+      }
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+      sum += v;
+    }
+    if (nonfinite < a->numel)
+      printf(", min %.6g max %.6g mean %.6g", lo, hi, sum / (double)(a->numel - nonfinite));
+    if (nonfinite) printf(", %" PRId64 " non-finite", nonfinite);
+  }
+  printf("\n");
+}
+
+int nd_cli_inspect(int argc, char **argv) {
+  const char *prog = "neurodyn inspect";
+  bool stats;
+  const nd_option table[] = {
+      {"stats", ND_OPT_BOOL, &stats, "true", "print min, max and mean of every tensor", NULL},
+      ND_OPT_END,
+  };
+  const nd_opts spec = {prog, "[options] FILE...",
+                        "Prints the format, tensor names, dtypes and shapes (and safetensors metadata) of\n"
+                        "IDX (MNIST, raw or gzip), NPY and safetensors files.  The format comes from the\n"
+                        "extension (.idx, *-ubyte[.gz], .npy, .safetensors), else from the first bytes.\n"
+                        "A missing or malformed file is reported on one line and the exit code is 2.",
+                        table, 1, -1};
+  nd_args args;
+  int rc = nd_opts_parse(&spec, argc, argv, &args);
+  if (rc != ND_OPTS_CONTINUE) return rc;
+  rc = 0;
+  for (int f = 0; f < args.npos; f++) {
+    const char *path = args.pos[f];
+    nd_cli_tensors t;
+    nd_status s = nd_cli_tensors_read(path, &t);
+    if (s != ND_OK) {
+      /* Bad input, including unreadable files (exit 2); the library's
+       * message names the file; make sure of it. */
+      const char *msg = nd_last_error();
+      if (strstr(msg, path))
+        nd_cli_fail(2, prog, "%s", msg);
+      else
+        nd_cli_fail(2, prog, "%s: %s", path, msg[0] ? msg : nd_status_str(s));
+      rc = 2;
+      continue;
+    }
+    printf("%s: %s, %d tensor%s\n", path, nd_cli_format_name(t.format), t.n, t.n == 1 ? "" : "s");
+    for (int i = 0; i < t.n; i++) print_tensor(t.names[i], &t.arrays[i], stats);
+    for (int i = 0; i < t.n_meta; i++) printf("  metadata %s = %s\n", t.meta[2 * i], t.meta[2 * i + 1]);
+    nd_cli_tensors_free(&t);
+  }
+  fflush(stdout);
+  nd_args_release(&args);
+  return rc;
+}
