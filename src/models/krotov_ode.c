@@ -229,6 +229,19 @@ static void compute_currents(nd_krotov_ode *m, const float *v, int64_t n, float 
   nd_sgemm(false, true, n, H, D, 1.0f, v, D, m->wp, D, 0.0f, cur, H);
 }
 
+/* Eq. 8 for one sample: tau dh/dt = I - w_inh (S - r(h)) - h, S = sum_nu r(h_nu). */
+static inline void hidden_rhs_row(const float *restrict hb, const float *restrict ib, float *restrict db, int64_t H,
+                                  float w_inh, float inv_tau) {
+  float total = 0; /* sum_nu r(h_nu) */
+#pragma omp simd reduction(+ : total)
+  for (int64_t u = 0; u < H; u++) total += hb[u] > 0 ? hb[u] : 0.0f;
+#pragma omp simd
+  for (int64_t u = 0; u < H; u++) {
+    float r = hb[u] > 0 ? hb[u] : 0.0f;
+    db[u] = (ib[u] - w_inh * (total - r) - hb[u]) * inv_tau; /* Eq. 8 */
+  }
+}
+
 /* Eq. 8 for the n samples of the current system, state y = h [n, H]. */
 static nd_status hidden_rhs(double t, const float *y, float *dy, void *user) {
   (void)t;
@@ -236,17 +249,11 @@ static nd_status hidden_rhs(double t, const float *y, float *dy, void *user) {
   const int64_t H = m->c.hidden, n = m->n_cur;
   const float w_inh = (float)m->c.w_inh, inv_tau = (float)(1.0 / m->c.tau);
   const float *cur = m->cur;
-#pragma omp parallel for schedule(static) if (n * H > 32768)
-  for (int64_t b = 0; b < n; b++) {
-    const float *restrict hb = y + b * H, *restrict ib = cur + b * H;
-    float *restrict db = dy + b * H;
-    float total = 0; /* sum_nu r(h_nu) */
-    for (int64_t u = 0; u < H; u++) total += hb[u] > 0 ? hb[u] : 0.0f;
-    for (int64_t u = 0; u < H; u++) {
-      float r = hb[u] > 0 ? hb[u] : 0.0f;
-      /* tau dh/dt = I - w_inh sum_{nu != mu} r(h_nu) - h   (Eq. 8) */
-      db[u] = (ib[u] - w_inh * (total - r) - hb[u]) * inv_tau;
-    }
+  if (n * H >= 65536) {
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n; b++) hidden_rhs_row(y + b * H, cur + b * H, dy + b * H, H, w_inh, inv_tau);
+  } else {
+    for (int64_t b = 0; b < n; b++) hidden_rhs_row(y + b * H, cur + b * H, dy + b * H, H, w_inh, inv_tau);
   }
   return ND_OK;
 }
