@@ -46,7 +46,7 @@ int nd_demo_mlp(int argc, char **argv) {
   if (!data_dir) {
     if (nd_data_dir("mnist", dir, sizeof dir) != ND_OK) {
       nd_args_release(&args);
-      return nd_cli_fail(2, prog, "MNIST not found (%s); fetch it with `make data` or `neurodyn data fetch`",
+      return nd_cli_fail(2, prog, "MNIST not found: %s (or run `make data` or `neurodyn data fetch`)",
                          nd_last_error());
     }
     data_dir = dir;
@@ -66,7 +66,7 @@ int nd_demo_mlp(int argc, char **argv) {
   s = nd_mnist_load(data_dir, "train", limit, &train);
   if (s == ND_OK) s = nd_mnist_load(data_dir, "test", 0, &test);
   if (s != ND_OK) {
-    rc = nd_cli_fail(2, prog, "%s; fetch MNIST with `make data` or `neurodyn data fetch`", nd_last_error());
+    rc = nd_cli_fail(2, prog, "%s (or run `make data` or `neurodyn data fetch`)", nd_last_error());
     goto done;
   }
   if (common.out) {
