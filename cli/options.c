@@ -77,7 +77,10 @@ static const char *type_metavar(const nd_option *o) {
     case ND_OPT_INT64: return "N";
     case ND_OPT_DOUBLE: return "X";
     case ND_OPT_STRING:
-      return !strcmp(o->name, "out") || !strcmp(o->name, "data") || ends_with(o->name, "-dir") ? "DIR" : "FILE";
+      return !strcmp(o->name, "out") || !strcmp(o->name, "data") || ends_with(o->name, "-dir") ||
+                     (o->help && strstr(o->help, " DIR"))
+                 ? "DIR"
+                 : "FILE";
     default: return "";
   }
 }
@@ -417,7 +420,25 @@ int nd_opts_parse(const nd_opts *spec, int argc, char **argv, nd_args *args) {
 
 void nd_opts_print_help(const nd_opts *spec) {
   printf("usage: %s %s\n", spec->prog, spec->usage ? spec->usage : "[options]");
-  if (spec->description) printf("\n%s\n", spec->description);
+  if (spec->description) {
+    /* Wrap lines longer than 88 columns at spaces. */
+    printf("\n");
+    const char *line = spec->description;
+    while (*line) {
+      size_t len = strcspn(line, "\n");
+      while (len > 88) {
+        size_t cut = 88;
+        while (cut > 0 && line[cut] != ' ') cut--;
+        if (cut == 0) break;
+        printf("%.*s\n", (int)cut, line);
+        line += cut + 1;
+        len -= cut + 1;
+      }
+      printf("%.*s\n", (int)len, line);
+      line += len;
+      if (*line == '\n') line++;
+    }
+  }
   printf("\noptions:\n");
   for (const nd_option *o = spec->options; o && o->name; o++) {
     char left[160];
