@@ -8,20 +8,24 @@
  *    "gflops_nominal"   (2*2*H*D*N flops of the notebook's two GEMMs / time),
  *    "gemm_peer_gflops" (the same GEMM shapes, 600 x (I = V Wp^T and g^T V),
  *                        by direct cblas_sgemm / cblas_dgemm calls),
- *    "pct_of_gemm_rate" (gflops_nominal / gemm_peer_gflops)}
- * and, with --numpy bench/krotov_numpy.py, runs that NumPy peer (float64, the
- * notebook loop, same thread count) afterwards and prints its line and a
- * "krotov_epoch_vs_numpy" ratio line.
+ *    "pct_of_gemm_rate" (gflops_nominal / gemm_peer_gflops),
+ *    "igemm_only_seconds" (600 x I = V Wp^T alone through nd_sgemm/nd_dgemm:
+ *                          the sparse form's floor)}
+ * and then runs the NumPy peer bench/krotov_numpy.py (float64, the notebook
+ * loop, same thread count; found relative to the working directory, so run
+ * from the source tree, or give --numpy PATH; --numpy none skips it) and
+ * prints its line and a "krotov_epoch_vs_numpy" ratio line.
  *
  * Options: --threads 2 (default; sets ND_NUM_THREADS-equivalent), --reps 2
  * (epochs timed per mode, minimum reported), --limit N (rows of MNIST used),
- * --numpy PATH (NumPy peer script), --numpy-batches 60 (minibatches it times),
+ * --numpy PATH|none (NumPy peer script), --numpy-batches 60 (minibatches it times),
  * --python /usr/bin/python3 (interpreter with numpy for the peer).
  * Data: data/mnist (scripts/get-data.sh); a "skipped" line if absent. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench_common.h"
 #include "neurodyn/data.h"
@@ -73,11 +77,45 @@ static double gemm_peer(bool f64, int64_t H, int64_t D, int64_t B, int64_t nb, i
   return 4.0 * (double)H * (double)D * (double)B * (double)nb / t * 1e-9;
 }
 
+/* Seconds for nb products I[B,H] = V[B,D] Wp[H,D]^T through nd_sgemm /
+ * nd_dgemm (OpenMP panels, as the rule calls it): the floor of the sparse
+ * form's epoch, whose only O(H*D*B) work is this product. */
+static double igemm_floor(bool f64, int64_t H, int64_t D, int64_t B, int64_t nb, int reps) {
+  size_t sz = f64 ? sizeof(double) : sizeof(float);
+  void *w = malloc((size_t)(H * D) * sz), *v = malloc((size_t)(B * D) * sz), *in = malloc((size_t)(B * H) * sz);
+  /* real values in every page (calloc'ed zero pages would all share one
+   * physical page and make the product look cache-resident) */
+  float *r = bench_rand((size_t)(H * D), 2);
+  for (int64_t i = 0; i < H * D; i++) {
+    if (f64) ((double *)w)[i] = r[i];
+    else ((float *)w)[i] = r[i];
+  }
+  for (int64_t i = 0; i < B * D; i++) {
+    if (f64) ((double *)v)[i] = r[i] + 0.5;
+    else ((float *)v)[i] = r[i] + 0.5f;
+  }
+  free(r);
+  double t;
+  BENCH_MIN_TIME(t, 1, reps, {
+    for (int64_t b = 0; b < nb; b++) {
+      if (f64)
+        nd_dgemm(false, true, B, H, D, 1.0, v, D, w, D, 0.0, in, H);
+      else
+        nd_sgemm(false, true, B, H, D, 1.0f, v, D, w, D, 0.0f, in, H);
+    }
+  });
+  free(w), free(v), free(in);
+  return t;
+}
+
 int main(int argc, char **argv) {
   const int threads = atoi(bench_arg(argc, argv, "--threads", "2"));
   const int reps = atoi(bench_arg(argc, argv, "--reps", "2"));
   const int64_t limit = atoll(bench_arg(argc, argv, "--limit", "0"));
-  const char *numpy = bench_arg(argc, argv, "--numpy", NULL);
+  /* The NumPy peer runs by default when started from the source tree (as
+   * bench/run.sh does); --numpy none skips it. */
+  const char *numpy = bench_arg(argc, argv, "--numpy", "bench/krotov_numpy.py");
+  if (strcmp(numpy, "none") == 0 || access(numpy, R_OK) != 0) numpy = NULL;
   const char *numpy_batches = bench_arg(argc, argv, "--numpy-batches", "60");
   const char *python = bench_arg(argc, argv, "--python", "/usr/bin/python3");
   nd_set_num_threads(threads);
@@ -90,8 +128,9 @@ int main(int argc, char **argv) {
   }
   const int64_t H = 2000, D = 784, B = 100, N = ds.n, nb = N / B;
   const double nominal = 4.0 * (double)H * (double)D * (double)(nb * B); /* 2*2*H*D*N */
-  double peer[2];
+  double peer[2], floor_s[2];
   for (int f64 = 0; f64 < 2; f64++) peer[f64] = gemm_peer(f64, H, D, B, nb, threads, reps);
+  for (int f64 = 0; f64 < 2; f64++) floor_s[f64] = igemm_floor(f64, H, D, B, nb, reps);
 
   double best_f32 = 0;
   for (int prec = 0; prec < 2; prec++)
@@ -122,9 +161,9 @@ int main(int argc, char **argv) {
       printf("{\"bench\":\"krotov_epoch\",\"precision\":\"%s\",\"update\":\"%s\",\"hidden\":%lld,\"visible\":%lld,"
              "\"samples\":%lld,\"batch\":%lld,\"p\":3,\"k\":7,\"threads\":%d,\"seconds_per_epoch\":%.4f,"
              "\"gflops_nominal\":%.2f,\"gemm_peer\":\"cblas_%cgemm\",\"gemm_peer_gflops\":%.2f,"
-             "\"pct_of_gemm_rate\":%.1f}\n",
+             "\"pct_of_gemm_rate\":%.1f,\"igemm_only_seconds\":%.4f}\n",
              prec ? "f64" : "f32", upd ? "gemm" : "sparse", (long long)H, (long long)D, (long long)(nb * B),
-             (long long)B, threads, t, gf, prec ? 'd' : 's', peer[prec], 100.0 * gf / peer[prec]);
+             (long long)B, threads, t, gf, prec ? 'd' : 's', peer[prec], 100.0 * gf / peer[prec], floor_s[prec]);
       fflush(stdout);
     }
 

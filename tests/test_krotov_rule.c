@@ -174,6 +174,16 @@ static void test_rank_ties(void **state) {
   nd_assert_ok(nd_krotov_rank(c, 1, 4, 2, &top, &kth));
   assert_int_equal(top, 1);
   assert_int_equal(kth, 0); /* NaN ranks as -inf; ties to the lower index */
+  /* a NaN first in a later block of the running list must not hide the block */
+  float e[100];
+  for (int i = 0; i < 100; i++) e[i] = 0.01f * (float)i;
+  e[64] = NAN;
+  e[70] = 10;
+  e[96] = NAN;
+  e[97] = 20;
+  nd_assert_ok(nd_krotov_rank(e, 1, 100, 2, &top, &kth));
+  assert_int_equal(top, 97);
+  assert_int_equal(kth, 70);
   /* the same ties through the quickselect path (k > 16) */
   float d[40];
   for (int i = 0; i < 40; i++) d[i] = (float)(i % 4);

@@ -492,16 +492,26 @@ static void KR_FN(kr_rank_row)(const KR_T *restrict x, int64_t cols, int64_t k, 
      * value (ties stay with the lower, earlier index). */
     KR_PAIR list[KR_LIST_MAX_K];
     int64_t len = 0;
-    for (int64_t i = 0; i < cols; i++) {
-      KR_T v = KR_KEY(x[i]);
-      if (len == k && !(v > list[k - 1].v)) continue;
-      int64_t pos = len < k ? len : k - 1;
-      while (pos > 0 && v > list[pos - 1].v) {
-        list[pos] = list[pos - 1];
-        pos--;
+    for (int64_t c0 = 0; c0 < cols; c0 += 32) {
+      const int64_t c1 = c0 + 32 < cols ? c0 + 32 : cols;
+      if (len == k) {
+        /* skip a whole block when none of it beats the k-th best (a
+         * vectorisable max; NaN never wins a > comparison, as KR_KEY ranks it) */
+        KR_T m = -INFINITY;
+        for (int64_t i = c0; i < c1; i++) m = x[i] > m ? x[i] : m;
+        if (!(m > list[k - 1].v)) continue;
       }
-      list[pos] = (KR_PAIR){v, i};
-      if (len < k) len++;
+      for (int64_t i = c0; i < c1; i++) {
+        KR_T v = KR_KEY(x[i]);
+        if (len == k && !(v > list[k - 1].v)) continue;
+        int64_t pos = len < k ? len : k - 1;
+        while (pos > 0 && v > list[pos - 1].v) {
+          list[pos] = list[pos - 1];
+          pos--;
+        }
+        list[pos] = (KR_PAIR){v, i};
+        if (len < k) len++;
+      }
     }
     *top = list[0].i;
     *kth = list[k - 1].i;
