@@ -99,6 +99,7 @@ echo "install-check: CMake package (neurodyn::neurodyn, neurodyn::neurodyn_stati
 
 if [ -x "$P/bin/neurodyn" ]; then
   v="$(LD_LIBRARY_PATH="$LIBDIR" "$P/bin/neurodyn" --version)" || fail "installed neurodyn --version failed"
+  [ -f "$P/share/neurodyn/get-data.sh" ] || fail "no share/neurodyn/get-data.sh for neurodyn data fetch"
   echo "install-check: installed program: $v"
 fi
 echo "install-check: passed"

@@ -60,6 +60,15 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 a.pop("out"); b.pop("out")
 assert a == b, (a, b)
 PY
+# Progress: silent with quiet (from the config file); with --no-quiet and
+# stderr not a terminal, plain lines (no carriage returns), at most one per
+# 10 % plus the final one.
+[ -z "$err" ] || fail "quiet run wrote to stderr"
+expect_ok "$ND" demo mlp --config "$TMP/run.json" --no-quiet
+case "$err" in *$'\r'*) fail "progress to a non-terminal used carriage returns" ;; esac
+n="$(printf '%s\n' "$err" | grep -c '^epoch 1/1 ')"
+[ "$n" -ge 1 ] && [ "$n" -le 11 ] || fail "expected 1..11 progress lines, got $n"
+printf '%s\n' "$err" | tail -n 1 | grep -Eq '^epoch 1/1 100% 4/4 .* loss=' || fail "last progress line"
 # Same seed and settings: same model.
 cmp -s "$TMP/run1/model.safetensors" "$TMP/run2/model.safetensors" || fail "same config, different model"
 echo "ok"
