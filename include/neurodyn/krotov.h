@@ -24,7 +24,9 @@
  * Randomness: W ~ N(init_mean, init_std^2) from the Philox stream
  * nd_rng_split(seed, 1); the per-epoch permutations from stream
  * nd_rng_split(seed, 2), whose (key, counter) is part of nd_krotov_state, so
- * a checkpoint that stores W and the state resumes a run bit for bit. */
+ * a checkpoint that stores W and the state resumes a run bit for bit when it
+ * runs on the same number of threads (float32 GEMM panels split per thread
+ * round differently at their edges; float64 was identical across counts). */
 #ifndef NEURODYN_KROTOV_H
 #define NEURODYN_KROTOV_H
 
