@@ -1,7 +1,7 @@
 # Sourced by tests/cli/test_*.sh (run as `bash test_x.sh path/to/neurodyn`).
 # Provides $ND (the program), $TMP (removed at exit), run, fail, and checks
 # for the CLI contract's error format.
-set -euo pipefail
+set -eu  # no pipefail: `printf ... | grep -q` may end the writer early
 ND="${1:?usage: bash $0 path/to/neurodyn}"
 [ -x "$ND" ] || { echo "FAIL: no program $ND" >&2; exit 1; }
 PY=/usr/bin/python3
