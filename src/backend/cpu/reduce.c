@@ -6,8 +6,9 @@
 
 #include "backend/cpu/cpu.h"
 
-/* Blocks of float partial sums (vectorised) folded into a double total: the
- * error stays that of a 256-term float sum, not of an n-term one. */
+/* Blocks of double partial sums (vectorised; float -> double conversion is
+ * exact, so products in dot are exact too) folded into a double total.  A
+ * float partial sum would lose whole terms next to a large one (2^24 + 1). */
 #define ND__BLOCK 256
 
 double nd__cpu_sum(const float *x, int64_t n) {
@@ -16,9 +17,9 @@ double nd__cpu_sum(const float *x, int64_t n) {
 #pragma omp parallel for reduction(+ : total) schedule(static) ND__OMP_IF(n)
   for (int64_t b = 0; b < nb; b++) {
     int64_t lo = b * ND__BLOCK, hi = lo + ND__BLOCK < n ? lo + ND__BLOCK : n;
-    float part = 0;
+    double part = 0;
 #pragma omp simd reduction(+ : part)
-    for (int64_t i = lo; i < hi; i++) part += x[i];
+    for (int64_t i = lo; i < hi; i++) part += (double)x[i];
     total += part;
   }
   return total;
@@ -30,9 +31,9 @@ double nd__cpu_dot(const float *a, const float *b, int64_t n) {
 #pragma omp parallel for reduction(+ : total) schedule(static) ND__OMP_IF(n)
   for (int64_t k = 0; k < nb; k++) {
     int64_t lo = k * ND__BLOCK, hi = lo + ND__BLOCK < n ? lo + ND__BLOCK : n;
-    float part = 0;
+    double part = 0;
 #pragma omp simd reduction(+ : part)
-    for (int64_t i = lo; i < hi; i++) part += a[i] * b[i];
+    for (int64_t i = lo; i < hi; i++) part += (double)a[i] * (double)b[i];
     total += part;
   }
   return total;

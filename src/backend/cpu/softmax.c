@@ -35,8 +35,11 @@ void nd__cpu_log_softmax(const float *x, int64_t rows, int64_t cols, float *y) {
     float m = row_max(xr, cols);
     double s = 0;
     for (int64_t i = 0; i < cols; i++) s += exp((double)(xr[i] - m));
-    float lse = m + (float)log(s);
-    for (int64_t i = 0; i < cols; i++) yr[i] = xr[i] - lse;
+    /* (x - m) is exact; subtracting log(s) last keeps the result accurate
+     * relative to itself even when |x| is large (x - (m + log s) would carry
+     * the rounding error of m + log s, an ulp of m). */
+    const float ls = (float)log(s);
+    for (int64_t i = 0; i < cols; i++) yr[i] = (xr[i] - m) - ls;
   }
 }
 
