@@ -91,16 +91,11 @@ static double dmax_abs(const double *x, int64_t n) {
   return m;
 }
 
-/* Runs every kernel on one shape with the current forced path and checks it. */
-static void run_case(const conv_case *t, bool own_workspace) {
+/* Runs every kernel on one shape with the current forced path and checks it
+ * against the references ry, rdx, rdw, rdb. */
+static void run_checks(const conv_case *t, bool own_workspace, const float *x, const float *w, const float *bias,
+                       const float *dy, const double *ry, const double *rdx, const double *rdw, const double *rdb) {
   const nd_conv2d_desc *d = &t->d;
-  nd_assert_ok(nd_conv2d_check(d));
-  float *x = kt_rand(t->nx, -1, 1), *w = kt_rand(t->nw, -1, 1), *bias = kt_rand(d->out_channels, -1, 1);
-  float *dy = kt_rand(t->ny, -1, 1);
-  double *ry = malloc(t->ny * sizeof *ry), *rdx = malloc(t->nx * sizeof *rdx), *rdw = malloc(t->nw * sizeof *rdw),
-         *rdb = malloc(d->out_channels * sizeof *rdb);
-  ref_forward(t, x, w, bias, ry);
-  ref_backward(t, x, w, dy, rdx, rdw, rdb);
   size_t wsn = nd_conv2d_workspace_floats(d);
   float *ws = own_workspace ? malloc((wsn ? wsn : 1) * sizeof(float)) : NULL;
   if (ws) memset(ws, 0xff, (wsn ? wsn : 1) * sizeof(float)); /* NaN garbage */
@@ -144,10 +139,12 @@ static void run_case(const conv_case *t, bool own_workspace) {
   check(dw, rdw, t->nw, tol_w, dmax_abs(rdw, t->nw), "backward_filter beta=0", t);
   check(db, rdb, d->out_channels, tol_w, dmax_abs(rdb, d->out_channels), "bias grad beta=0", t);
   nd_assert_ok(nd_conv2d_backward_filter(d, x, dy, 1.0f, dw, db, ws));
-  for (int64_t i = 0; i < t->nw; i++) rdw[i] *= 2;
-  for (int64_t i = 0; i < d->out_channels; i++) rdb[i] *= 2;
-  check(dw, rdw, t->nw, tol_w, dmax_abs(rdw, t->nw), "backward_filter beta=1", t);
-  check(db, rdb, d->out_channels, tol_w, dmax_abs(rdb, d->out_channels), "bias grad beta=1", t);
+  double *rdw2 = malloc(t->nw * sizeof *rdw2), *rdb2 = malloc(d->out_channels * sizeof *rdb2);
+  for (int64_t i = 0; i < t->nw; i++) rdw2[i] = 2 * rdw[i];
+  for (int64_t i = 0; i < d->out_channels; i++) rdb2[i] = 2 * rdb[i];
+  check(dw, rdw2, t->nw, tol_w, dmax_abs(rdw2, t->nw), "backward_filter beta=1", t);
+  check(db, rdb2, d->out_channels, tol_w, dmax_abs(rdb2, d->out_channels), "bias grad beta=1", t);
+  free(rdw2), free(rdb2);
 
   /* adjoint identities: <conv(x), v> = <x, conv^T(v)> and <conv_w(x), v> = <w, dW(x, v)> */
   nd_assert_ok(nd_conv2d_forward(d, x, w, NULL, 0.0f, y, ws));
@@ -158,18 +155,31 @@ static void run_case(const conv_case *t, bool own_workspace) {
   nd_assert_close(lhs, rhs, 1e-4 * mag, 0);
   nd_assert_close(lhs, rhs_w, 1e-4 * mag, 0);
 
-  free(x), free(w), free(bias), free(dy), free(ry), free(rdx), free(rdw), free(rdb), free(ws), free(y), free(y0);
-  free(dx), free(dx0), free(tb), free(dw), free(db);
+  free(ws), free(y), free(y0), free(dx), free(dx0), free(tb), free(dw), free(db);
 }
 
-static void run_all_paths(const conv_case *t) {
-  for (int path = 0; path <= 2; path++) {
-    nd__conv_force_path = path;
-    run_case(t, path != 1);
-    if (path == 0) run_case(t, false);
+/* Random operands, the naive references once, then the kernels on each
+ * (forced path, workspace) pair: automatic with and without a workspace,
+ * im2col + GEMM only, Winograd wherever valid; or automatic only. */
+static void run_shape(const conv_case *t, bool all_paths) {
+  const nd_conv2d_desc *d = &t->d;
+  nd_assert_ok(nd_conv2d_check(d));
+  float *x = kt_rand(t->nx, -1, 1), *w = kt_rand(t->nw, -1, 1), *bias = kt_rand(d->out_channels, -1, 1);
+  float *dy = kt_rand(t->ny, -1, 1);
+  double *ry = malloc(t->ny * sizeof *ry), *rdx = malloc(t->nx * sizeof *rdx), *rdw = malloc(t->nw * sizeof *rdw),
+         *rdb = malloc(d->out_channels * sizeof *rdb);
+  ref_forward(t, x, w, bias, ry);
+  ref_backward(t, x, w, dy, rdx, rdw, rdb);
+  const int paths[4] = {0, 0, 1, 2};
+  const bool own[4] = {true, false, false, true};
+  for (int i = 0; i < (all_paths ? 4 : 2); i++) {
+    nd__conv_force_path = paths[i];
+    run_checks(t, own[i], x, w, bias, dy, ry, rdx, rdw, rdb);
   }
   nd__conv_force_path = 0;
+  free(x), free(w), free(bias), free(dy), free(ry), free(rdx), free(rdw), free(rdb);
 }
+static void run_all_paths(const conv_case *t) { run_shape(t, true); }
 
 static void test_conv_fixed_shapes(void **state) {
   (void)state;
@@ -214,8 +224,7 @@ static void test_conv_winograd_auto(void **state) {
   nd__conv_geom g;
   nd__conv_geom_init(&g, &t.d);
   assert_true(nd__winograd_applies(&g));
-  run_case(&t, true);
-  run_case(&t, false);
+  run_shape(&t, false);
 }
 
 static void test_conv_check(void **state) {
