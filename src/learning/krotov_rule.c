@@ -492,14 +492,15 @@ static void KR_FN(kr_rank_row)(const KR_T *restrict x, int64_t cols, int64_t k, 
      * value (ties stay with the lower, earlier index). */
     KR_PAIR list[KR_LIST_MAX_K];
     int64_t len = 0;
-    for (int64_t c0 = 0; c0 < cols; c0 += 32) {
-      const int64_t c1 = c0 + 32 < cols ? c0 + 32 : cols;
+    for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+      const int64_t c1 = c0 + 16 < cols ? c0 + 16 : cols;
       if (len == k) {
         /* skip a whole block when none of it beats the k-th best (a
-         * vectorisable max; NaN never wins a > comparison, as KR_KEY ranks it) */
-        KR_T m = -INFINITY;
-        for (int64_t i = c0; i < c1; i++) m = x[i] > m ? x[i] : m;
-        if (!(m > list[k - 1].v)) continue;
+         * vectorised compare; NaN never passes x > thr, as KR_KEY ranks it) */
+        const KR_T thr = list[k - 1].v;
+        int any = 0;
+        for (int64_t i = c0; i < c1; i++) any |= x[i] > thr;
+        if (!any) continue;
       }
       for (int64_t i = c0; i < c1; i++) {
         KR_T v = KR_KEY(x[i]);
