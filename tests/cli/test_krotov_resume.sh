@@ -31,4 +31,16 @@ cmp -s "$T/full/W.safetensors" "$T/other/W.safetensors" && { echo "seed has no e
 [ $rc = 2 ] || { echo "--hidden 0 gave exit $rc, want 2"; exit 1; }
 "$CLI" train krotov --resume "$T/nonexistent" 2>"$T/err" >/dev/null; rc=$?
 [ $rc = 2 ] || { echo "--resume of a missing dir gave exit $rc, want 2"; cat "$T/err"; exit 1; }
+# the ODE model resumes exactly too
+ODE=(--rule ode --hidden 12 --epochs 3 --limit 300 --seed 3 --png-every 0 --quiet)
+"$CLI" train krotov "${ODE[@]}" --out "$T/ode-full" >/dev/null || { echo "ode run failed"; exit 1; }
+"$CLI" train krotov "${ODE[@]}" --stop-after 1 --out "$T/ode-part" >/dev/null || exit 1
+"$CLI" train krotov --resume "$T/ode-part" --quiet >/dev/null || { echo "ode resume failed"; exit 1; }
+cmp "$T/ode-full/checkpoint.safetensors" "$T/ode-part/checkpoint.safetensors" || { echo "ode resume differs"; exit 1; }
+# top layer on the learned W, then eval of the saved model reproduces the reported test error
+"$CLI" train krotov-top --features "$T/full/W.safetensors" --epochs 2 --limit 500 --quiet --out "$T/top" >"$T/top.txt" ||
+  { echo "krotov-top failed"; exit 1; }
+want=$(grep -o 'test error [0-9.]*%' "$T/top.txt")
+got=$("$CLI" eval --model "$T/top" --limit 500 | grep -o 'test error [0-9.]*%')
+[ -n "$want" ] && [ "$want" = "$got" ] || { echo "eval gave '$got', training reported '$want'"; exit 1; }
 echo "ok"
