@@ -12,19 +12,27 @@
  * is itself such a convolution (filters transposed and rotated by 180
  * degrees, padding 2 - p), so it runs here too. */
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "backend/cpu/conv_impl.h"
 
 int nd__conv_force_path = 0;
 
 #define ND__WINO_LANES 16
+#ifndef ND__WINO_U_FLOATS
+#define ND__WINO_U_FLOATS (1 << 20)
+#endif
 
-/* Output channels transformed and multiplied per block: keeps the transformed
- * filters of a block (36 * KB * Cin floats) cache-sized. */
-static int64_t kblock(int64_t cout, int64_t cin) {
-  int64_t kb = (1 << 20) / (36 * cin); /* about 4 MiB */
-  kb = ND__MAXI(16, kb - kb % 16);
-  return ND__MINI(kb, cout);
+/* Output channels in flight at once, over all threads: the transformed
+ * filters (36 x KB x Cin) and products (36 x KB x T) of KB channels take at
+ * most about ND__WINO_BUDGET floats, so the workspace does not depend on the
+ * thread count; each of nt threads works on KB/nt channels at a time. */
+#define ND__WINO_BUDGET ((int64_t)1 << 22) /* 16 MiB */
+static int64_t kblock(int64_t cout, int64_t cin, int64_t tiles) {
+  int64_t kb = ND__WINO_BUDGET / (36 * (cin + tiles));
+  return ND__MINI(cout, ND__MAXI(kb, 32));
 }
 
 /* A Winograd convolution problem: input [N, Cin, H, W], output [N, Cout, P, Q],
@@ -45,8 +53,8 @@ static void wino_init(wino *p, int64_t N, int64_t Cin, int64_t Cout, int64_t H, 
 }
 
 static size_t wino_floats(const wino *p) {
-  int64_t kb = kblock(p->Cout, p->Cin);
-  return (size_t)(36 * p->Cin * p->T + 36 * kb * p->Cin + 36 * kb * p->T);
+  int64_t kb = kblock(p->Cout, p->Cin, p->T);
+  return (size_t)(36 * p->Cin * p->T + 36 * kb * (p->Cin + p->T));
 }
 
 bool nd__winograd_applies(const nd__conv_geom *g) {
@@ -77,10 +85,10 @@ static inline float load_filter(const wino *p, int64_t co, int64_t ci, int tap) 
   return p->w[(ci * p->Cout + co) * 9 + (8 - tap)]; /* (2-r)*3 + (2-s) = 8 - tap */
 }
 
+/* Serial: called by each thread for its own channels k0..k0+kb-1. */
 static void filter_transform(const wino *p, int64_t k0, int64_t kb, float *U) {
   const int64_t pairs = kb * p->Cin, ld = kb * p->Cin;
   const int64_t blocks = (pairs + ND__WINO_LANES - 1) / ND__WINO_LANES;
-#pragma omp parallel for schedule(static) ND__OMP_IF(pairs * 64)
   for (int64_t b = 0; b < blocks; b++) {
     const int64_t p0 = b * ND__WINO_LANES, nl = ND__MINI(ND__WINO_LANES, pairs - p0);
     float g[9][ND__WINO_LANES], t[6][3][ND__WINO_LANES], u[36][ND__WINO_LANES];
@@ -129,9 +137,10 @@ static inline void tile_origin(const wino *p, int64_t t, int64_t *n, int64_t *h0
   *w0 = 4 * (r % p->tw) - p->pw;
 }
 
+/* Work-shared: called inside the parallel region of wino_run (or serially). */
 static void input_transform(const wino *p, const float *x, float *V) {
   const int64_t ld = p->Cin * p->T, tblocks = (p->T + L - 1) / L, jobs = p->Cin * tblocks;
-#pragma omp parallel for schedule(static) ND__OMP_IF(jobs * L * 36)
+#pragma omp for schedule(static)
   for (int64_t job = 0; job < jobs; job++) {
     const int64_t ci = job / tblocks, t0 = (job % tblocks) * L, nl = ND__MINI(L, p->T - t0);
     float d[36][L], tmp[36][L];
@@ -186,10 +195,10 @@ static void input_transform(const wino *p, const float *x, float *V) {
 }
 
 /* ---- output transform y = A^T M A (+ bias, + beta*y) for channels k0..k0+kb-1 */
+/* Serial: called by each thread for its own channels. */
 static void output_transform(const wino *p, const float *M, int64_t k0, int64_t kb, const float *bias, float beta,
                              float *y) {
   const int64_t ld = kb * p->T, tblocks = (p->T + L - 1) / L, jobs = kb * tblocks;
-#pragma omp parallel for schedule(static) ND__OMP_IF(jobs * L * 36)
   for (int64_t job = 0; job < jobs; job++) {
     const int64_t kk = job / tblocks, t0 = (job % tblocks) * L, nl = ND__MINI(L, p->T - t0), k = k0 + kk;
     const float bk = bias ? bias[k] : 0.0f;
@@ -240,19 +249,39 @@ static void output_transform(const wino *p, const float *M, int64_t k0, int64_t 
 }
 #undef L
 
+/* One parallel region with a single barrier: all threads transform the
+ * input tiles, then each thread takes a contiguous range of output channels
+ * and, KB/nt channels at a time, transforms their filters, runs the 36
+ * products (serial GEMMs) and the output transform into its own buffers.
+ * Few synchronisation points matter on a shared machine: an OpenMP barrier
+ * waits for the slowest thread, which may be descheduled. */
 static void wino_run(const wino *p, const float *x, const float *bias, float beta, float *y, float *ws) {
-  const int64_t kbmax = kblock(p->Cout, p->Cin);
-  float *V = ws, *U = V + 36 * p->Cin * p->T, *M = U + 36 * kbmax * p->Cin;
-  input_transform(p, x, V);
-  for (int64_t k0 = 0; k0 < p->Cout; k0 += kbmax) {
-    const int64_t kb = ND__MINI(kbmax, p->Cout - k0);
-    filter_transform(p, k0, kb, U);
-    nd__blas_single_thread();
-#pragma omp parallel for schedule(static)
-    for (int xi = 0; xi < 36; xi++)
-      nd__cpu_sgemm_serial(false, false, kb, p->T, p->Cin, 1.0f, U + xi * kb * p->Cin, p->Cin, V + xi * p->Cin * p->T, p->T,
-                    0.0f, M + xi * kb * p->T, p->T);
-    output_transform(p, M, k0, kb, bias, beta, y);
+  const int64_t KB = kblock(p->Cout, p->Cin, p->T);
+  float *V = ws, *slots = V + 36 * p->Cin * p->T;
+  int nthr = 1;
+#ifdef _OPENMP
+  nthr = (int)ND__MINI(omp_in_parallel() ? 1 : omp_get_max_threads(), KB); /* KB/nt >= 1 slot rows each */
+#endif
+  nd__blas_single_thread();
+#pragma omp parallel num_threads(nthr)
+  {
+    input_transform(p, x, V); /* ends with the barrier */
+    int nt = 1, t = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads();
+    t = omp_get_thread_num();
+#endif
+    const int64_t kbs = ND__MAXI(1, KB / nt); /* channels per step of this thread */
+    float *U = slots + (int64_t)t * 36 * kbs * (p->Cin + p->T), *M = U + 36 * kbs * p->Cin;
+    const int64_t lo = p->Cout * t / nt, hi = p->Cout * (t + 1) / nt;
+    for (int64_t k0 = lo; k0 < hi; k0 += kbs) {
+      const int64_t kb = ND__MINI(kbs, hi - k0);
+      filter_transform(p, k0, kb, U);
+      for (int xi = 0; xi < 36; xi++)
+        nd__cpu_sgemm_serial(false, false, kb, p->T, p->Cin, 1.0f, U + xi * kb * p->Cin, p->Cin,
+                             V + xi * p->Cin * p->T, p->T, 0.0f, M + xi * kb * p->T, p->T);
+      output_transform(p, M, k0, kb, bias, beta, y);
+    }
   }
 }
 

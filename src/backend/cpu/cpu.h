@@ -48,6 +48,10 @@ ND__CPU_DECL(softmax_backward);
 ND__CPU_DECL(log_softmax_backward);
 ND__CPU_DECL(cross_entropy);
 
+/* Does nothing; calling it links the load-time OpenBLAS kernel selection
+ * (blas_core.c) into static builds. */
+void nd__blas_core_link(void);
+
 /* BLAS runs single-threaded under the backend's OpenMP pool (gemm.c). */
 void nd__blas_single_thread(void);
 /* One-thread GEMM for callers that parallelise over several products

@@ -17,6 +17,7 @@ int openblas_get_num_threads(void) __attribute__((weak));
 void openblas_set_num_threads(int) __attribute__((weak));
 
 void nd__blas_single_thread(void) {
+  nd__blas_core_link(); /* links blas_core.c's constructor into static builds */
   if (openblas_get_num_threads && openblas_set_num_threads && openblas_get_num_threads() != 1)
     openblas_set_num_threads(1);
 }
