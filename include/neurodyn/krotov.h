@@ -121,7 +121,8 @@ typedef void (*nd_krotov_progress_fn)(int64_t batches_done, int64_t batches_tota
  * floor(n / batch) full minibatches are applied in order (the notebook's
  * range(Ns // Num): a remainder is skipped); then the counter becomes e + 1.
  * The permutation buffer is allocated on the first call (and when n grows).
- * progress may be NULL. */
+ * progress may be NULL.  On a failing minibatch the epoch counter and the
+ * shuffle stream are restored and W keeps the minibatches applied before it. */
 nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_progress_fn progress, void *user);
 
 /* Per-sample ranking used by the rule (exposed for tests): for each of the
