@@ -8,6 +8,9 @@
  * y_n = W[K, CRS] * col_n.  Small images are lowered several at a time
  * (col [CRS, g*PQ]) so the GEMM is wide enough to run at full speed. */
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "backend/cpu/conv_impl.h"
 #include "core/internal.h"
@@ -104,14 +107,36 @@ static void col2im_channel(const nd__conv_geom *g, const float *col, int64_t ldc
     }
 }
 
-/* Lower images n0..n0+gn-1 into col [CRS, gn*PQ]. */
+/* Lower images n0..n0+gn-1 into col [CRS, gn*PQ].  Work-shared: called by
+ * every thread of a parallel region (ends with its barrier), or serially. */
 static void im2col_group(const nd__conv_geom *g, const float *x, int64_t n0, int64_t gn, float *col) {
   const int64_t ld = gn * g->PQ, jobs = gn * g->C;
-#pragma omp parallel for schedule(static) ND__OMP_IF(g->CRS * ld)
+#pragma omp for schedule(static)
   for (int64_t j = 0; j < jobs; j++) {
     int64_t i = j / g->C, c = j % g->C;
     im2col_channel(g, x + (n0 + i) * g->C * g->HW, c, col + i * g->PQ, ld);
   }
+}
+
+/* Threads for a GEMM-path region that splits the K output channels: at most
+ * one per channel, one when already inside a parallel region. */
+static int k_threads(const nd__conv_geom *g) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;
+  return (int)ND__MINI(omp_get_max_threads(), g->K);
+#else
+  (void)g;
+  return 1;
+#endif
+}
+static void thread_rows(int64_t K, int64_t *lo, int64_t *hi) {
+  int nt = 1, t = 0;
+#ifdef _OPENMP
+  nt = omp_get_num_threads();
+  t = omp_get_thread_num();
+#endif
+  *lo = K * t / nt;
+  *hi = K * (t + 1) / nt;
 }
 
 /* a[n0+i, k, :] (an [N,K,PQ] array) into buf [K, gn*PQ]. */
@@ -135,31 +160,46 @@ static nd_status nomem(const char *fn, size_t floats) {
   return nd__error(ND_ERR_NOMEM, "%s: cannot allocate a workspace of %zu floats", fn, floats);
 }
 
+/* One parallel region: per group of images, all threads lower the input
+ * (one barrier), then each thread multiplies its own range of output
+ * channels (serial GEMM) and stores them; a second barrier before the next
+ * group reuses the buffers. */
 nd_status nd__conv2d_forward_gemm(const nd__conv_geom *g, const float *x, const float *w, const float *bias, float beta,
                                   float *y, float *ws) {
   float *col = ws, *tmp = ws + (g->pointwise ? 0 : g->CRS * g->group * g->PQ);
-  for (int64_t n0 = 0; n0 < g->N; n0 += g->group) {
-    const int64_t gn = ND__MINI(g->group, g->N - n0), ld = gn * g->PQ;
-    const float *b = g->pointwise ? x + n0 * g->C * g->HW : col;
-    if (!g->pointwise) im2col_group(g, x, n0, gn, col);
-    if (gn == 1) {
-      float *yn = y + n0 * g->K * g->PQ;
-      nd__cpu_sgemm(false, false, g->K, g->PQ, g->CRS, 1.0f, w, g->CRS, b, ld, beta, yn, g->PQ);
-      if (bias) nd__cpu_add_channel_bias(yn, bias, 1, g->K, g->PQ);
-      continue;
-    }
-    nd__cpu_sgemm(false, false, g->K, ld, g->CRS, 1.0f, w, g->CRS, b, ld, 0.0f, tmp, ld);
-    const int64_t jobs = gn * g->K;
-#pragma omp parallel for schedule(static) ND__OMP_IF(g->K * ld)
-    for (int64_t j = 0; j < jobs; j++) {
-      int64_t i = j / g->K, k = j % g->K;
-      const float *src = tmp + k * ld + i * g->PQ;
-      float *dst = y + ((n0 + i) * g->K + k) * g->PQ;
-      float bk = bias ? bias[k] : 0.0f;
-      if (beta == 0.0f)
-        for (int64_t t = 0; t < g->PQ; t++) dst[t] = src[t] + bk;
-      else
-        for (int64_t t = 0; t < g->PQ; t++) dst[t] = src[t] + bk + beta * dst[t];
+  nd__blas_single_thread();
+#pragma omp parallel num_threads(k_threads(g))
+  {
+    int64_t klo, khi;
+    thread_rows(g->K, &klo, &khi);
+    for (int64_t n0 = 0; n0 < g->N; n0 += g->group) {
+      const int64_t gn = ND__MINI(g->group, g->N - n0), ld = gn * g->PQ;
+      const float *b = g->pointwise ? x + n0 * g->C * g->HW : col;
+      if (!g->pointwise) im2col_group(g, x, n0, gn, col);
+      if (khi > klo) {
+        const float *wk = w + klo * g->CRS;
+        if (gn == 1) {
+          float *yn = y + (n0 * g->K + klo) * g->PQ;
+          nd__cpu_sgemm_serial(false, false, khi - klo, g->PQ, g->CRS, 1.0f, wk, g->CRS, b, ld, beta, yn, g->PQ);
+          if (bias) nd__cpu_add_channel_bias(yn, bias + klo, 1, khi - klo, g->PQ);
+        } else {
+          float *tk = tmp + klo * ld;
+          nd__cpu_sgemm_serial(false, false, khi - klo, ld, g->CRS, 1.0f, wk, g->CRS, b, ld, 0.0f, tk, ld);
+          for (int64_t i = 0; i < gn; i++)
+            for (int64_t k = klo; k < khi; k++) {
+              const float *src = tmp + k * ld + i * g->PQ;
+              float *dst = y + ((n0 + i) * g->K + k) * g->PQ;
+              const float bk = bias ? bias[k] : 0.0f;
+              if (beta == 0.0f)
+                for (int64_t t = 0; t < g->PQ; t++) dst[t] = src[t] + bk;
+              else
+                for (int64_t t = 0; t < g->PQ; t++) dst[t] = src[t] + bk + beta * dst[t];
+            }
+        }
+      }
+      if (n0 + g->group < g->N) {
+#pragma omp barrier
+      }
     }
   }
   return ND_OK;
@@ -224,6 +264,8 @@ nd_status nd__cpu_conv2d_backward_data(const nd_conv2d_desc *d, const float *dy,
   return st;
 }
 
+/* Same structure as the forward GEMM path: per group, a shared lowering of
+ * the input, then each thread accumulates its own rows of dW (and db). */
 nd_status nd__cpu_conv2d_backward_filter(const nd_conv2d_desc *d, const float *x, const float *dy, float beta, float *dw,
                                          float *db, float *workspace) {
   nd__conv_geom g;
@@ -232,18 +274,33 @@ nd_status nd__cpu_conv2d_backward_filter(const nd_conv2d_desc *d, const float *x
   float *owned, *ws = nd__conv_workspace(workspace, floats, &owned);
   if (!ws && floats) return nomem("nd_conv2d_backward_filter", floats);
   float *col = ws, *tmp = ws + (g.pointwise ? 0 : g.CRS * g.group * g.PQ);
-  for (int64_t n0 = 0; n0 < g.N; n0 += g.group) {
-    const int64_t gn = ND__MINI(g.group, g.N - n0), ld = gn * g.PQ;
-    const float *a = dy + n0 * g.K * g.PQ, *b = g.pointwise ? x + n0 * g.C * g.HW : col;
-    if (gn > 1) {
-      gather_group(&g, dy, n0, gn, tmp);
-      a = tmp;
+  nd__blas_single_thread();
+#pragma omp parallel num_threads(k_threads(&g))
+  {
+    int64_t klo, khi;
+    thread_rows(g.K, &klo, &khi);
+    for (int64_t n0 = 0; n0 < g.N; n0 += g.group) {
+      const int64_t gn = ND__MINI(g.group, g.N - n0), ld = gn * g.PQ;
+      const float *b = g.pointwise ? x + n0 * g.C * g.HW : col;
+      if (!g.pointwise) im2col_group(&g, x, n0, gn, col);
+      if (khi > klo) {
+        const float *a = dy + (n0 * g.K + klo) * g.PQ;
+        if (gn > 1) { /* this thread's rows of dy for the group, side by side: [khi-klo, ld] */
+          for (int64_t k = klo; k < khi; k++)
+            for (int64_t i = 0; i < gn; i++)
+              memcpy(tmp + k * ld + i * g.PQ, dy + ((n0 + i) * g.K + k) * g.PQ, (size_t)g.PQ * sizeof *tmp);
+          a = tmp + klo * ld;
+        }
+        /* dW[klo:khi, CRS] (+)= dy_group[klo:khi, ld] col[CRS, ld]^T */
+        nd__cpu_sgemm_serial(false, true, khi - klo, g.CRS, ld, 1.0f, a, ld, b, ld, n0 == 0 ? beta : 1.0f,
+                             dw + klo * g.CRS, g.CRS);
+      }
+      if (n0 + g.group < g.N) {
+#pragma omp barrier
+      }
     }
-    if (!g.pointwise) im2col_group(&g, x, n0, gn, col);
-    /* dW[K, CRS] (+)= dy_group[K, ld] col[CRS, ld]^T */
-    nd__cpu_sgemm(false, true, g.K, g.CRS, ld, 1.0f, a, ld, b, ld, n0 == 0 ? beta : 1.0f, dw, g.CRS);
+    if (db && khi > klo) nd__cpu_channel_sum_rows(dy, g.N, g.K, g.PQ, klo, khi, beta, db);
   }
-  if (db) nd__cpu_channel_sum(dy, g.N, g.K, g.PQ, beta, db);
   nd_aligned_free(owned);
   return ND_OK;
 }

@@ -59,6 +59,10 @@ void nd__blas_single_thread(void);
 void nd__cpu_sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* nd__cpu_channel_sum for channels c0..c1-1 only, serial (callers inside a parallel region). */
+void nd__cpu_channel_sum_rows(const float *dy, int64_t outer, int64_t channels, int64_t inner, int64_t c0, int64_t c1,
+                              float beta, float *db);
+
 static inline int64_t ND__MINI(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t ND__MAXI(int64_t a, int64_t b) { return a > b ? a : b; }
 

@@ -154,7 +154,12 @@ void nd__cpu_add_channel_bias(float *x, const float *bias, int64_t outer, int64_
 
 void nd__cpu_channel_sum(const float *dy, int64_t outer, int64_t channels, int64_t inner, float beta, float *db) {
 #pragma omp parallel for schedule(static) ND__OMP_IF(outer * channels * inner)
-  for (int64_t c = 0; c < channels; c++) {
+  for (int64_t c = 0; c < channels; c++) nd__cpu_channel_sum_rows(dy, outer, channels, inner, c, c + 1, beta, db);
+}
+
+void nd__cpu_channel_sum_rows(const float *dy, int64_t outer, int64_t channels, int64_t inner, int64_t c0, int64_t c1,
+                              float beta, float *db) {
+  for (int64_t c = c0; c < c1; c++) {
     double acc = 0;
     for (int64_t o = 0; o < outer; o++) {
       const float *r = dy + (o * channels + c) * inner;
