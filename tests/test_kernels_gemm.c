@@ -3,9 +3,11 @@
  * than the row length, odd m, n, k, degenerate sizes, and products large
  * enough to take the multi-threaded panel split of gemm.c. */
 #include <string.h>
+#include <strings.h>
 
 #include "nd_test.h"
 #include "kernels_test_util.h"
+#include "neurodyn/backend.h"
 #include "neurodyn/kernels.h"
 
 /* C[i,j] = alpha * sum_p op(A)[i,p] op(B)[p,j] + beta * C0[i,j] */
@@ -117,12 +119,34 @@ static void test_gemm_degenerate(void **state) {
   nd_assert_close(c[0], 42, 0, 0);
 }
 
+/* blas_core.c: on an AVX-512 CPU, with ND_BLAS_CORETYPE unset or "auto",
+ * OpenBLAS runs AVX-512 kernels whatever OPENBLAS_CORETYPE says (the
+ * products above were computed with them). */
+static void test_blas_core_selection(void **state) {
+  (void)state;
+  const char *blas = nd_backend_blas_name(), *core = nd_backend_blas_core(), *want = getenv("ND_BLAS_CORETYPE");
+  if (strcmp(blas, "openblas") != 0 || (want && *want && strcasecmp(want, "auto") != 0)) skip();
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")))
+    skip();
+  if (strcasecmp(core, "SkylakeX") != 0 && strcasecmp(core, "Cooperlake") != 0 &&
+      strcasecmp(core, "SapphireRapids") != 0)
+    fail_msg("OpenBLAS core %s on an AVX-512 CPU (OPENBLAS_CORETYPE=%s)", core,
+             getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)");
+#else
+  skip();
+#endif
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gemm_transpose_combos),
       cmocka_unit_test(test_gemm_random_odd_shapes),
       cmocka_unit_test(test_gemm_threaded_split),
       cmocka_unit_test(test_gemm_degenerate),
+      cmocka_unit_test(test_blas_core_selection),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

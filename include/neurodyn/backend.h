@@ -25,9 +25,12 @@ int nd_backend_count(void);
 const char *nd_backend_name_at(int i);
 
 /* Name of the BLAS library the CPU backend was linked against ("openblas" or
- * "blis") and, for OpenBLAS, the core type it selected at load time (e.g.
- * "SkylakeX", "Haswell"; "" when unknown).  Useful for checking that the fast
- * path is in use: see docs/RESULTS.md ("Kernels") about OPENBLAS_CORETYPE. */
+ * "blis") and the kernels it runs: for OpenBLAS its core type (e.g.
+ * "SkylakeX", "Haswell"), for BLIS its sub-configuration (e.g. "zen3"); ""
+ * when unknown.  With OpenBLAS, neurodyn switches to the AVX-512 kernels at
+ * load time on AVX-512 CPUs even when OPENBLAS_CORETYPE names an older core;
+ * $ND_BLAS_CORETYPE=keep turns that off, $ND_BLAS_CORETYPE=<core> forces a
+ * core (see src/backend/cpu/blas_core.c and docs/RESULTS.md, "Kernels"). */
 const char *nd_backend_blas_name(void);
 const char *nd_backend_blas_core(void);
 

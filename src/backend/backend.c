@@ -37,6 +37,8 @@ nd_status nd_backend_select(const char *name) {
 char *openblas_get_corename(void) __attribute__((weak));
 char *openblas_get_config(void) __attribute__((weak));
 const char *bli_info_get_version_str(void) __attribute__((weak));
+int bli_arch_query_id(void) __attribute__((weak));              /* arch_t, an enum */
+const char *bli_arch_string(int id) __attribute__((weak));
 
 const char *nd_backend_blas_name(void) {
   if (openblas_get_corename) return "openblas";
@@ -46,6 +48,10 @@ const char *nd_backend_blas_name(void) {
 const char *nd_backend_blas_core(void) {
   if (openblas_get_corename) {
     const char *s = openblas_get_corename();
+    return s ? s : "";
+  }
+  if (bli_arch_query_id && bli_arch_string) { /* BLIS: the sub-configuration it runs, e.g. "zen3" */
+    const char *s = bli_arch_string(bli_arch_query_id());
     return s ? s : "";
   }
   return "";
