@@ -102,11 +102,13 @@ static void pnorm_stats(const float *w, int64_t h, int64_t d, double p, double *
   *frac = (double)conv / (double)h;
 }
 
-/* Receptive fields as a signed (blue-white-red) grid with one colour range for
- * all tiles, as the notebook's draw_weights (cmap 'bwr', vmin = -max|W|). */
+/* Receptive fields as a signed (blue-white-red) grid, the notebook's
+ * draw_weights colour map ('bwr', symmetric range).  Each tile is scaled to its
+ * own max |W_mu|: with one range for all tiles (the notebook's choice) the few
+ * units that have not yet shrunk to unit norm wash out every other tile. */
 static nd_status write_fields(const char *path, const float *w, int64_t h, int rows, int cols) {
   int n = (int)(h > 400 ? 400 : h); /* at most a 20 x 20 grid */
-  nd_png_tiles_opts o = {.cols = 0, .cmap = ND_CMAP_BWR, .zoom = 2, .global_range = true};
+  nd_png_tiles_opts o = {.cols = 0, .cmap = ND_CMAP_BWR, .zoom = 2, .global_range = false};
   return nd_png_write_tiles(path, w, n, rows, cols, &o);
 }
 

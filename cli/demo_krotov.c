@@ -42,7 +42,7 @@ int nd_demo_krotov(int argc, char **argv) {
   int64_t k;
   nd_cli_common common;
   const nd_option table[] = {
-      KOPT("hidden", ND_OPT_INT64, &hidden, "400", "hidden units", NULL),
+      KOPT("hidden", ND_OPT_INT64, &hidden, "800", "hidden units", NULL),
       KOPT("p", ND_OPT_DOUBLE, &p, "2", "Lebesgue exponent p", NULL),
       KOPT("k", ND_OPT_INT64, &k, "2", "rank that receives -delta", NULL),
       KOPT("epochs", ND_OPT_INT64, &epochs, "60", "epochs of the unsupervised rule", NULL),
