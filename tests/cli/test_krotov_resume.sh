@@ -37,6 +37,12 @@ ODE=(--rule ode --hidden 12 --epochs 3 --limit 300 --seed 3 --png-every 0 --quie
 "$CLI" train krotov "${ODE[@]}" --stop-after 1 --out "$T/ode-part" >/dev/null || exit 1
 "$CLI" train krotov --resume "$T/ode-part" --quiet >/dev/null || { echo "ode resume failed"; exit 1; }
 cmp "$T/ode-full/checkpoint.safetensors" "$T/ode-part/checkpoint.safetensors" || { echo "ode resume differs"; exit 1; }
+# float64 mode: the checkpoint carries W in float64 and resumes exactly
+F64=(--precision f64 --hidden 10 --p 3 --k 2 --epochs 3 --batch 50 --limit 300 --png-every 0 --quiet)
+"$CLI" train krotov "${F64[@]}" --out "$T/f64-full" >/dev/null || { echo "f64 run failed"; exit 1; }
+"$CLI" train krotov "${F64[@]}" --stop-after 2 --out "$T/f64-part" >/dev/null || exit 1
+"$CLI" train krotov --resume "$T/f64-part" --quiet >/dev/null || { echo "f64 resume failed"; exit 1; }
+cmp "$T/f64-full/checkpoint.safetensors" "$T/f64-part/checkpoint.safetensors" || { echo "f64 resume differs"; exit 1; }
 # top layer on the learned W, then eval of the saved model reproduces the reported test error
 "$CLI" train krotov-top --features "$T/full/W.safetensors" --epochs 2 --limit 500 --quiet --out "$T/top" >"$T/top.txt" ||
   { echo "krotov-top failed"; exit 1; }
