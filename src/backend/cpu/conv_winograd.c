@@ -29,7 +29,9 @@ int nd__conv_force_path = 0;
  * filters (36 x KB x Cin) and products (36 x KB x T) of KB channels take at
  * most about ND__WINO_BUDGET floats, so the workspace does not depend on the
  * thread count; each of nt threads works on KB/nt channels at a time. */
+#ifndef ND__WINO_BUDGET
 #define ND__WINO_BUDGET ((int64_t)1 << 22) /* 16 MiB */
+#endif
 static int64_t kblock(int64_t cout, int64_t cin, int64_t tiles) {
   int64_t kb = ND__WINO_BUDGET / (36 * (cin + tiles));
   return ND__MINI(cout, ND__MAXI(kb, 32));
@@ -79,6 +81,17 @@ size_t nd__winograd_workspace_floats(const nd__conv_geom *g) {
   return n;
 }
 
+/* dst[xi * ld + l] = src[xi][l] for the 36 rows and the first nl lanes; a
+ * full block is a fixed-size copy the compiler inlines (a libc memcpy call
+ * per 64-byte row cost about a tenth of the convolution). */
+static inline void copy_lanes36(float *dst, int64_t ld, const float (*src)[ND__WINO_LANES], int64_t nl) {
+  if (nl == ND__WINO_LANES) {
+    for (int xi = 0; xi < 36; xi++) memcpy(dst + xi * ld, src[xi], ND__WINO_LANES * sizeof(float));
+  } else {
+    for (int xi = 0; xi < 36; xi++) memcpy(dst + xi * ld, src[xi], (size_t)nl * sizeof(float));
+  }
+}
+
 /* ---- filter transform U[xi][co][ci] = (G g G^T)[xi], 16 filters at a time -- */
 static inline float load_filter(const wino *p, int64_t co, int64_t ci, int tap) {
   if (!p->flip) return p->w[(co * p->Cin + ci) * 9 + tap];
@@ -120,7 +133,7 @@ static void filter_transform(const wino *p, int64_t k0, int64_t kb, float *U) {
         u[r * 6 + 4][l] = v0 * (1.0f / 24) - v1 * (1.0f / 12) + v2 * (1.0f / 6);
         u[r * 6 + 5][l] = v2;
       }
-    for (int xi = 0; xi < 36; xi++) memcpy(U + xi * ld + p0, u[xi], (size_t)nl * sizeof(float));
+    copy_lanes36(U + p0, ld, u, nl);
   }
 }
 
@@ -190,7 +203,7 @@ static void input_transform(const wino *p, const float *x, float *V) {
         d[r + 5][l] = 4 * d1 - 5 * d3 + d5;
       }
     float *dst = V + ci * p->T + t0;
-    for (int xi = 0; xi < 36; xi++) memcpy(dst + xi * ld, d[xi], (size_t)nl * sizeof(float));
+    copy_lanes36(dst, ld, d, nl);
   }
 }
 
@@ -204,9 +217,13 @@ static void output_transform(const wino *p, const float *M, int64_t k0, int64_t 
     const float bk = bias ? bias[k] : 0.0f;
     float m[36][L], tmp[24][L], o[16][L];
     const float *src = M + kk * p->T + t0;
-    for (int xi = 0; xi < 36; xi++) {
-      memcpy(m[xi], src + xi * ld, (size_t)nl * sizeof(float));
-      for (int64_t l = nl; l < L; l++) m[xi][l] = 0;
+    if (nl == L) {
+      for (int xi = 0; xi < 36; xi++) memcpy(m[xi], src + xi * ld, sizeof m[xi]); /* fixed size: inlined */
+    } else {
+      for (int xi = 0; xi < 36; xi++) {
+        memcpy(m[xi], src + xi * ld, (size_t)nl * sizeof(float));
+        for (int64_t l = nl; l < L; l++) m[xi][l] = 0;
+      }
     }
     /* A^T rows: [1,1,1,1,1,0], [0,1,-1,2,-2,0], [0,1,1,4,4,0], [0,1,-1,8,-8,1] */
     for (int b = 0; b < 6; b++)
