@@ -41,16 +41,19 @@ int bli_arch_query_id(void) __attribute__((weak));              /* arch_t, an en
 const char *bli_arch_string(int id) __attribute__((weak));
 
 const char *nd_backend_blas_name(void) {
+  const char *lib = nd__blas_library(); /* where cblas_sgemm lives (static links: by symbol) */
+  if (strcmp(lib, "unknown") != 0) return lib;
   if (openblas_get_corename) return "openblas";
   if (bli_info_get_version_str) return "blis";
   return "unknown";
 }
 const char *nd_backend_blas_core(void) {
-  if (openblas_get_corename) {
+  const char *lib = nd_backend_blas_name();
+  if (strcmp(lib, "openblas") == 0 && openblas_get_corename) {
     const char *s = openblas_get_corename();
     return s ? s : "";
   }
-  if (bli_arch_query_id && bli_arch_string) { /* BLIS: the sub-configuration it runs, e.g. "zen3" */
+  if (strcmp(lib, "blis") == 0 && bli_arch_query_id && bli_arch_string) { /* BLIS: the sub-configuration it runs, e.g. "zen3" */
     const char *s = bli_arch_string(bli_arch_query_id());
     return s ? s : "";
   }

@@ -17,7 +17,8 @@
  *
  * nd_backend_blas_core() reports the kernels in use.  $OPENBLAS_CORETYPE is
  * restored afterwards, so child processes see the environment unchanged.
- * With BLIS (or a non-dynamic OpenBLAS) nothing happens. */
+ * Nothing happens when cblas_sgemm is not OpenBLAS's (a BLIS build, even
+ * with OpenBLAS loaded for LAPACK) or OpenBLAS is not a DYNAMIC_ARCH build. */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include <ctype.h>
 #include <dlfcn.h>
@@ -65,12 +66,24 @@ static void reselect(const char *name) {
   }
 }
 
+const char *nd__blas_library(void) {
+  Dl_info info;
+  if (dladdr(nd__cblas_sgemm_address(), &info) && info.dli_fname) {
+    const char *base = strrchr(info.dli_fname, '/');
+    base = base ? base + 1 : info.dli_fname;
+    if (strstr(base, "openblas")) return "openblas";
+    if (strstr(base, "blis")) return "blis";
+  }
+  return "unknown";
+}
+
 /* Called from gemm.c so that a static link pulls this file (and its
  * constructor) in whenever GEMM is used. */
 void nd__blas_core_link(void) {}
 
 __attribute__((constructor)) static void nd__blas_core_init(void) {
   if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+  if (strcmp(nd__blas_library(), "openblas") != 0) return; /* GEMM runs elsewhere (BLIS) */
   const char *want = getenv("ND_BLAS_CORETYPE");
   if (want && strcasecmp(want, "keep") == 0) return;
   const char *core = openblas_get_corename();

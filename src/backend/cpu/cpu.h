@@ -48,6 +48,13 @@ ND__CPU_DECL(softmax_backward);
 ND__CPU_DECL(log_softmax_backward);
 ND__CPU_DECL(cross_entropy);
 
+/* The cblas_sgemm the backend calls, and which library it lives in:
+ * "openblas", "blis" or "unknown" (by the file name of its shared object, so
+ * the answer is right when both libraries are loaded, e.g. BLIS for GEMM and
+ * OpenBLAS through LAPACK). */
+const void *nd__cblas_sgemm_address(void);
+const char *nd__blas_library(void);
+
 /* Does nothing; calling it links the load-time OpenBLAS kernel selection
  * (blas_core.c) into static builds. */
 void nd__blas_core_link(void);

@@ -16,6 +16,8 @@
 int openblas_get_num_threads(void) __attribute__((weak));
 void openblas_set_num_threads(int) __attribute__((weak));
 
+const void *nd__cblas_sgemm_address(void) { return (const void *)&cblas_sgemm; }
+
 void nd__blas_single_thread(void) {
   nd__blas_core_link(); /* links blas_core.c's constructor into static builds */
   if (openblas_get_num_threads && openblas_set_num_threads && openblas_get_num_threads() != 1)
