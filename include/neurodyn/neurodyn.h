@@ -12,5 +12,9 @@
 #include "neurodyn/autodiff.h"
 #include "neurodyn/optim.h"
 #include "neurodyn/mlp.h"
+#include "neurodyn/dynamics.h"
+#include "neurodyn/krotov.h"
+#include "neurodyn/krotov_ode.h"
+#include "neurodyn/krotov_top.h"
 
 #endif
