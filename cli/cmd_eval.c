@@ -3,7 +3,6 @@
  * backprop baseline (mlp.safetensors from `train mlp-baseline`) on the test
  * split of the data set it was trained on (or --dataset). */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,20 +17,6 @@
 #include "neurodyn/neurodyn.h"
 #include "neurodyn/krotov_top.h"
 
-static int fail(const char *cmd, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "neurodyn %s: ", cmd);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return code;
-}
-
-static int lib_fail(const char *cmd, nd_status s) {
-  const char *m = nd_last_error();
-  return fail(cmd, nd_cli_status_code(s), "%s", m && m[0] ? m : nd_status_str(s));
-}
 
 typedef struct eval_args {
   const char *model, *dataset;
@@ -119,10 +104,10 @@ static nd_status eval_mlp(const nd_safetensors *st, const char *path, const nd_d
 static int run_eval(const eval_args *a) {
   const char *cmd = "eval";
   if (a->threads > 0) nd_set_num_threads((int)a->threads);
-  if (!a->model || !a->model[0]) return fail(cmd, 2, "--model DIR_or_FILE is required");
+  if (!a->model || !a->model[0]) return nd_cli_cmd_fail(cmd, 2, "--model DIR_or_FILE is required");
   char path[4096];
   struct stat sb;
-  if (stat(a->model, &sb) != 0) return fail(cmd, 2, "%s: no such file or directory", a->model);
+  if (stat(a->model, &sb) != 0) return nd_cli_cmd_fail(cmd, 2, "%s: no such file or directory", a->model);
   if (S_ISDIR(sb.st_mode)) {
     const char *cands[] = {"top.safetensors", "mlp.safetensors"};
     path[0] = 0;
@@ -131,19 +116,19 @@ static int run_eval(const eval_args *a) {
       if (stat(path, &sb) == 0) break;
       path[0] = 0;
     }
-    if (!path[0]) return fail(cmd, 2, "%s: holds neither top.safetensors nor mlp.safetensors", a->model);
+    if (!path[0]) return nd_cli_cmd_fail(cmd, 2, "%s: holds neither top.safetensors nor mlp.safetensors", a->model);
   } else {
     snprintf(path, sizeof path, "%s", a->model);
   }
   nd_safetensors *st = NULL;
   nd_status s = nd_safetensors_read(path, &st);
-  if (s != ND_OK) return lib_fail(cmd, s);
+  if (s != ND_OK) return nd_cli_lib_fail(cmd, s);
   const char *kind = nd_safetensors_metadata(st, "model");
   const char *ds = a->dataset && a->dataset[0] ? a->dataset : nd_safetensors_metadata(st, "dataset");
   if (!ds) ds = "mnist";
   if (!kind || (strcmp(kind, "krotov-top") != 0 && strcmp(kind, "mlp-baseline") != 0)) {
     nd_safetensors_free(st);
-    return fail(cmd, 2, "%s: metadata 'model' is %s, need krotov-top or mlp-baseline", path, kind ? kind : "missing");
+    return nd_cli_cmd_fail(cmd, 2, "%s: metadata 'model' is %s, need krotov-top or mlp-baseline", path, kind ? kind : "missing");
   }
   nd_dataset te;
   memset(&te, 0, sizeof te);
@@ -151,12 +136,12 @@ static int run_eval(const eval_args *a) {
                                        : nd_mnist_load(NULL, "test", a->limit, &te);
   if (s != ND_OK) {
     nd_safetensors_free(st);
-    return fail(cmd, 2, "%s (run `make data` to download it)", nd_last_error());
+    return nd_cli_cmd_fail(cmd, 2, "%s (run `make data` to download it)", nd_last_error());
   }
   double err = 1;
   s = strcmp(kind, "krotov-top") == 0 ? eval_top(st, path, &te, &err) : eval_mlp(st, path, &te, &err);
   int rc = 0;
-  if (s != ND_OK) rc = lib_fail(cmd, s);
+  if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   else
     printf("%s on %s test (%lld examples): test error %.2f%% (accuracy %.2f%%)\n", kind, ds, (long long)te.n,
            100 * err, 100 * (1 - err));
@@ -189,7 +174,7 @@ int nd_cli_eval(int argc, char **argv) {
   if (!a.model && args.npos == 1) a.model = args.pos[0];
   if (threads > 0) nd_set_num_threads(threads);
   a.dataset = dataset ? eval_datasets[dataset] : NULL;
-  if (a.limit < 0) rc = fail("eval", 2, "--limit %lld: need >= 0", (long long)a.limit);
+  if (a.limit < 0) rc = nd_cli_cmd_fail("eval", 2, "--limit %lld: need >= 0", (long long)a.limit);
   else rc = run_eval(&a);
   nd_args_release(&args);
   return rc;

@@ -7,7 +7,6 @@
  * Every run writes into --out: config.json, metrics.jsonl, checkpoints
  * (safetensors, atomic) and PNG figures.  docs/krotov.md lists every flag. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,28 +27,11 @@
 
 /* ------------------------------------------------------------ shared helpers */
 
-static int fail(const char *cmd, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "neurodyn %s: ", cmd);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return code;
-}
-
-/* Library failure -> exit code of the CLI contract: bad input 2, runtime 1. */
-static int lib_fail(const char *cmd, nd_status s) {
-  int code = nd_cli_status_code(s);
-  const char *m = nd_last_error();
-  return fail(cmd, code, "%s", m && m[0] ? m : nd_status_str(s));
-}
-
 static double wall_now(void) { return nd_cli_now(); }
 
 static int make_dir(const char *cmd, const char *dir) {
   nd_status s = nd_cli_mkdirs(dir);
-  return s == ND_OK ? 0 : fail(cmd, 1, "%s", nd_last_error());
+  return s == ND_OK ? 0 : nd_cli_cmd_fail(cmd, 1, "%s", nd_last_error());
 }
 
 static nd_status load_split(const char *dataset, const char *split, int64_t limit, nd_dataset *out) {
@@ -63,7 +45,7 @@ static int load_data(const char *cmd, const char *dataset, int64_t limit, nd_dat
   nd_status s = load_split(dataset, "train", limit, train);
   if (s == ND_OK && test) s = load_split(dataset, "test", limit, test);
   if (s != ND_OK) {
-    int rc = fail(cmd, 2, "%s (run `make data` or `neurodyn data fetch` to download it)", nd_last_error());
+    int rc = nd_cli_cmd_fail(cmd, 2, "%s (run `make data` or `neurodyn data fetch` to download it)", nd_last_error());
     nd_dataset_free(train);
     if (test) nd_dataset_free(test);
     return rc;
@@ -284,7 +266,7 @@ static int train_krotov(const krotov_args *a_in) {
     if (s0 == ND_OK) s0 = resume_meta(rst, rp, &a);
     if (s0 != ND_OK) {
       nd_safetensors_free(rst);
-      return lib_fail(cmd, s0);
+      return nd_cli_lib_fail(cmd, s0);
     }
     if (!a.out || !a.out[0]) a.out = a.resume;
   }
@@ -292,7 +274,7 @@ static int train_krotov(const krotov_args *a_in) {
   bool use_ode = strcmp(a.rule, "ode") == 0;
   if (use_ode && strcmp(a.precision, "f64") == 0) {
     nd_safetensors_free(rst);
-    return fail(cmd, 2, "--precision f64: the ODE model (--rule ode) runs in float32 only");
+    return nd_cli_cmd_fail(cmd, 2, "--precision f64: the ODE model (--rule ode) runs in float32 only");
   }
 
   nd_krotov_config c = nd_krotov_defaults();
@@ -316,7 +298,7 @@ static int train_krotov(const krotov_args *a_in) {
   if (train.n < c.batch) {
     nd_dataset_free(&train);
     nd_safetensors_free(rst);
-    return fail(cmd, 2, "--batch %lld is larger than the %lld training examples", (long long)c.batch, (long long)train.n);
+    return nd_cli_cmd_fail(cmd, 2, "--batch %lld is larger than the %lld training examples", (long long)c.batch, (long long)train.n);
   }
 
   rule rr = {NULL, NULL, a.ode_lr, a.ode_lr_end, a.epochs};
@@ -344,7 +326,7 @@ static int train_krotov(const krotov_args *a_in) {
   if (s != ND_OK) {
     nd_dataset_free(&train);
     nd_safetensors_free(rst);
-    return lib_fail(cmd, s);
+    return nd_cli_lib_fail(cmd, s);
   }
   double *hist_pn = calloc((size_t)c.epochs + 1, sizeof(double));
   double *hist_fr = calloc((size_t)c.epochs + 1, sizeof(double));
@@ -385,14 +367,14 @@ static int train_krotov(const krotov_args *a_in) {
     nd_array_free(&sa);
     nd_array_free(&w64);
     nd_tensor_release(&w);
-    if (s != ND_OK) rc = lib_fail(cmd, s);
+    if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
 
   nd_jsonl *log = NULL;
   if (!rc) {
     join(path, sizeof path, a.out, "metrics.jsonl");
     s = start > 0 ? nd_jsonl_open_append(path, &log) : nd_jsonl_open(path, &log);
-    if (s != ND_OK) rc = lib_fail(cmd, s);
+    if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
   int64_t end = c.epochs;
   if (a.stop_after > 0 && start + a.stop_after < end) end = start + a.stop_after;
@@ -408,7 +390,7 @@ static int train_krotov(const krotov_args *a_in) {
     (void)batches;
     s = rule_epoch(kr, train.images.data, train.n, eps, on_batch, &bc);
     if (s != ND_OK) {
-      rc = lib_fail(cmd, s);
+      rc = nd_cli_lib_fail(cmd, s);
       break;
     }
     double secs = wall_now() - t0;
@@ -434,7 +416,7 @@ static int train_krotov(const krotov_args *a_in) {
         s = write_convergence(path, hist_pn, hist_fr, e + 1);
       }
     }
-    if (s != ND_OK) rc = lib_fail(cmd, s);
+    if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
   nd_progress_end(&bar);
   if (!rc) {
@@ -447,7 +429,7 @@ static int train_krotov(const krotov_args *a_in) {
     snprintf(pv, sizeof pv, "%.17g", c.p);
     const char *meta[] = {"model", "krotov", "dataset", a.dataset, "p", pv, NULL};
     s = nd_safetensors_write(path, 1, names, ts, meta);
-    if (s != ND_OK) rc = lib_fail(cmd, s);
+    if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
     else if (!a.quiet) {
       int64_t last = end - 1;
       fprintf(stderr, "neurodyn train krotov: %lld/%lld epochs, mean p-norm %.4f, %.1f%% of units converged, %.1f s\n",
@@ -505,10 +487,10 @@ static nd_status save_top(const char *path, const nd_tensor *w, nd_krotov_top *t
 static int train_top(const top_args *a) {
   const char *cmd = "train krotov-top";
   if (a->threads > 0) nd_set_num_threads((int)a->threads);
-  if (!a->features || !a->features[0]) return fail(cmd, 2, "--features FILE is required (W.safetensors from `train krotov`)");
+  if (!a->features || !a->features[0]) return nd_cli_cmd_fail(cmd, 2, "--features FILE is required (W.safetensors from `train krotov`)");
   nd_tensor w = {0};
   nd_status s = read_hidden_weights(a->features, &w);
-  if (s != ND_OK) return lib_fail(cmd, s);
+  if (s != ND_OK) return nd_cli_lib_fail(cmd, s);
   nd_dataset tr, te;
   int rc = load_data(cmd, a->dataset, a->limit, &tr, &te);
   if (rc) {
@@ -516,7 +498,7 @@ static int train_top(const top_args *a) {
     return rc;
   }
   if (w.shape[1] != tr.images.shape[1]) {
-    rc = fail(cmd, 2, "%s: W is %lldx%lld but %s images have %lld pixels", a->features, (long long)w.shape[0],
+    rc = nd_cli_cmd_fail(cmd, 2, "%s: W is %lldx%lld but %s images have %lld pixels", a->features, (long long)w.shape[0],
               (long long)w.shape[1], a->dataset, (long long)tr.images.shape[1]);
     goto done_data;
   }
@@ -528,7 +510,7 @@ static int train_top(const top_args *a) {
   s = nd_krotov_features(&w, tr.images.data, tr.n, w.shape[1], (float)a->n, (float)a->lebesgue_p, &f);
   if (s == ND_OK) s = nd_krotov_features(&w, te.images.data, te.n, w.shape[1], (float)a->n, (float)a->lebesgue_p, &ft);
   if (s != ND_OK) {
-    rc = lib_fail(cmd, s);
+    rc = nd_cli_lib_fail(cmd, s);
     goto done_feat;
   }
   double t_feat = wall_now() - t_start;
@@ -559,7 +541,7 @@ static int train_top(const top_args *a) {
   join(path, sizeof path, a->out, "metrics.jsonl");
   if (s == ND_OK) s = nd_jsonl_open(path, &log);
   if (s != ND_OK) {
-    rc = lib_fail(cmd, s);
+    rc = nd_cli_lib_fail(cmd, s);
     goto done_top;
   }
   nd_rng rng;
@@ -575,14 +557,14 @@ static int train_top(const top_args *a) {
     if (s == ND_OK) s = nd_krotov_top_error(top, &f, tr.labels, &err_tr);
     if (s == ND_OK) s = nd_krotov_top_error(top, &ft, te.labels, &err_te);
     if (s != ND_OK) {
-      rc = lib_fail(cmd, s);
+      rc = nd_cli_lib_fail(cmd, s);
       break;
     }
     nd_jsonl_field fl[6] = {ND_JINT("epoch", e + 1), ND_JNUM("loss", loss), ND_JNUM("train_error", err_tr),
                             ND_JNUM("test_error", err_te), ND_JNUM("lr", lr), ND_JNUM("seconds", wall_now() - t0)};
     s = nd_jsonl_write(log, 6, fl);
     if (s != ND_OK) {
-      rc = lib_fail(cmd, s);
+      rc = nd_cli_lib_fail(cmd, s);
       break;
     }
     nd_progress_update(&bar, e + 1, "loss=%.4f test_err=%.2f%%", loss, 100 * err_te);
@@ -591,7 +573,7 @@ static int train_top(const top_args *a) {
   if (!rc) {
     join(path, sizeof path, a->out, "top.safetensors");
     s = save_top(path, &w, top, a);
-    if (s != ND_OK) rc = lib_fail(cmd, s);
+    if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
   if (!rc) {
     printf("krotov-top: hidden %lld, n %g, m %g, beta %.6g, %lld epochs: train error %.2f%%, test error %.2f%% "
@@ -662,7 +644,7 @@ static int train_mlp(const mlp_args *a) {
   join(path, sizeof path, a->out, "metrics.jsonl");
   if (s == ND_OK) s = nd_jsonl_open(path, &log);
   if (s != ND_OK) {
-    rc = lib_fail(cmd, s);
+    rc = nd_cli_lib_fail(cmd, s);
     goto done_m;
   }
   nd_rng rng;
@@ -678,14 +660,14 @@ static int train_mlp(const mlp_args *a) {
     if (s == ND_OK) s = nd_mlp_accuracy(m, tr.images.data, tr.labels, tr.n, 1000, &acc_tr);
     if (s == ND_OK) s = nd_mlp_accuracy(m, te.images.data, te.labels, te.n, 1000, &acc);
     if (s != ND_OK) {
-      rc = lib_fail(cmd, s);
+      rc = nd_cli_lib_fail(cmd, s);
       break;
     }
     nd_jsonl_field fl[6] = {ND_JINT("epoch", e + 1), ND_JNUM("loss", loss), ND_JNUM("train_error", 1 - acc_tr),
                             ND_JNUM("test_error", 1 - acc), ND_JNUM("lr", lr), ND_JNUM("seconds", wall_now() - t0)};
     s = nd_jsonl_write(log, 6, fl);
     if (s != ND_OK) {
-      rc = lib_fail(cmd, s);
+      rc = nd_cli_lib_fail(cmd, s);
       break;
     }
     nd_progress_update(&bar, e + 1, "loss=%.4f test_err=%.2f%%", loss, 100 * (1 - acc));
@@ -707,7 +689,7 @@ static int train_mlp(const mlp_args *a) {
     snprintf(bv, sizeof bv, "%.9g", a->beta);
     const char *meta[] = {"model", "mlp-baseline", "dataset", a->dataset, "hidden", hv, "n", nv, "m", mv, "beta", bv, NULL};
     s = nd_safetensors_write(path, np, names, ts, meta);
-    if (s != ND_OK) rc = lib_fail(cmd, s);
+    if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
   if (!rc) {
     printf("mlp-baseline: 784-%lld-10, relu^%g, |c-t|^%g, beta %g, %lld epochs: train error %.2f%%, test error %.2f%% "
@@ -738,7 +720,7 @@ static int write_config(const char *cmd, const nd_opts *spec, const char *out) {
   if (make_dir(cmd, out)) return 1;
   join(path, sizeof path, out, "config.json");
   nd_status s = nd_opts_write_config(spec, path);
-  return s == ND_OK ? 0 : lib_fail(cmd, s);
+  return s == ND_OK ? 0 : nd_cli_lib_fail(cmd, s);
 }
 
 static int cmd_krotov(int argc, char **argv) {
@@ -792,18 +774,18 @@ static int cmd_krotov(int argc, char **argv) {
   a.quiet = common.quiet;
   a.out = common.out ? common.out : (a.resume ? a.resume : "runs/krotov");
   const char *cmd = "train krotov";
-  if (a.hidden < 1) rc = fail(cmd, 2, "--hidden %lld: need >= 1", (long long)a.hidden);
-  else if (!(a.p >= 1.0)) rc = fail(cmd, 2, "--p %g: need p >= 1", a.p);
-  else if (a.k < 1 || a.k > a.hidden) rc = fail(cmd, 2, "--k %lld: need 1 <= k <= --hidden (%lld)", (long long)a.k, (long long)a.hidden);
-  else if (a.epochs < 1) rc = fail(cmd, 2, "--epochs %lld: need >= 1", (long long)a.epochs);
-  else if (a.batch < 1) rc = fail(cmd, 2, "--batch %lld: need >= 1", (long long)a.batch);
-  else if (!(a.eps0 > 0.0)) rc = fail(cmd, 2, "--eps0 %g: need > 0", a.eps0);
-  else if (a.limit < 0 || a.png_every < 0 || a.stop_after < 0) rc = fail(cmd, 2, "--limit, --png-every and --stop-after must be >= 0");
+  if (a.hidden < 1) rc = nd_cli_cmd_fail(cmd, 2, "--hidden %lld: need >= 1", (long long)a.hidden);
+  else if (!(a.p >= 1.0)) rc = nd_cli_cmd_fail(cmd, 2, "--p %g: need p >= 1", a.p);
+  else if (a.k < 1 || a.k > a.hidden) rc = nd_cli_cmd_fail(cmd, 2, "--k %lld: need 1 <= k <= --hidden (%lld)", (long long)a.k, (long long)a.hidden);
+  else if (a.epochs < 1) rc = nd_cli_cmd_fail(cmd, 2, "--epochs %lld: need >= 1", (long long)a.epochs);
+  else if (a.batch < 1) rc = nd_cli_cmd_fail(cmd, 2, "--batch %lld: need >= 1", (long long)a.batch);
+  else if (!(a.eps0 > 0.0)) rc = nd_cli_cmd_fail(cmd, 2, "--eps0 %g: need > 0", a.eps0);
+  else if (a.limit < 0 || a.png_every < 0 || a.stop_after < 0) rc = nd_cli_cmd_fail(cmd, 2, "--limit, --png-every and --stop-after must be >= 0");
   else if (a.resume) {
     struct stat sb;
     char rp[4096];
     join(rp, sizeof rp, a.resume, "checkpoint.safetensors");
-    if (stat(rp, &sb) != 0) rc = fail(cmd, 2, "--resume %s: no checkpoint.safetensors there", a.resume);
+    if (stat(rp, &sb) != 0) rc = nd_cli_cmd_fail(cmd, 2, "--resume %s: no checkpoint.safetensors there", a.resume);
   }
   if (!rc && !a.resume) rc = write_config(cmd, &spec, a.out);
   if (!rc) rc = train_krotov(&a);
@@ -847,12 +829,12 @@ static int cmd_top(int argc, char **argv) {
   a.quiet = common.quiet;
   a.out = common.out ? common.out : "runs/krotov-top";
   const char *cmd = "train krotov-top";
-  if (!(a.n > 0)) rc = fail(cmd, 2, "--n %g: need > 0", a.n);
-  else if (!(a.m >= 1)) rc = fail(cmd, 2, "--m %g: need >= 1", a.m);
-  else if (a.beta < 0) rc = fail(cmd, 2, "--beta %g: need >= 0", a.beta);
-  else if (a.epochs < 1 || a.batch < 1) rc = fail(cmd, 2, "--epochs and --batch must be >= 1");
-  else if (!(a.lr > 0) || a.lr_final < 0) rc = fail(cmd, 2, "--lr must be > 0 and --lr-final >= 0");
-  else if (a.limit < 0) rc = fail(cmd, 2, "--limit %lld: need >= 0", (long long)a.limit);
+  if (!(a.n > 0)) rc = nd_cli_cmd_fail(cmd, 2, "--n %g: need > 0", a.n);
+  else if (!(a.m >= 1)) rc = nd_cli_cmd_fail(cmd, 2, "--m %g: need >= 1", a.m);
+  else if (a.beta < 0) rc = nd_cli_cmd_fail(cmd, 2, "--beta %g: need >= 0", a.beta);
+  else if (a.epochs < 1 || a.batch < 1) rc = nd_cli_cmd_fail(cmd, 2, "--epochs and --batch must be >= 1");
+  else if (!(a.lr > 0) || a.lr_final < 0) rc = nd_cli_cmd_fail(cmd, 2, "--lr must be > 0 and --lr-final >= 0");
+  else if (a.limit < 0) rc = nd_cli_cmd_fail(cmd, 2, "--limit %lld: need >= 0", (long long)a.limit);
   if (!rc) rc = write_config(cmd, &spec, a.out);
   if (!rc) rc = train_top(&a);
   nd_args_release(&args);
@@ -893,10 +875,10 @@ static int cmd_mlp(int argc, char **argv) {
   a.quiet = common.quiet;
   a.out = common.out ? common.out : "runs/mlp-baseline";
   const char *cmd = "train mlp-baseline";
-  if (a.hidden < 1 || a.epochs < 1 || a.batch < 1) rc = fail(cmd, 2, "--hidden, --epochs and --batch must be >= 1");
-  else if (!(a.n > 0) || !(a.m >= 1) || !(a.beta > 0)) rc = fail(cmd, 2, "need --n > 0, --m >= 1, --beta > 0");
-  else if (!(a.lr > 0) || a.lr_final < 0) rc = fail(cmd, 2, "--lr must be > 0 and --lr-final >= 0");
-  else if (a.limit < 0) rc = fail(cmd, 2, "--limit %lld: need >= 0", (long long)a.limit);
+  if (a.hidden < 1 || a.epochs < 1 || a.batch < 1) rc = nd_cli_cmd_fail(cmd, 2, "--hidden, --epochs and --batch must be >= 1");
+  else if (!(a.n > 0) || !(a.m >= 1) || !(a.beta > 0)) rc = nd_cli_cmd_fail(cmd, 2, "need --n > 0, --m >= 1, --beta > 0");
+  else if (!(a.lr > 0) || a.lr_final < 0) rc = nd_cli_cmd_fail(cmd, 2, "--lr must be > 0 and --lr-final >= 0");
+  else if (a.limit < 0) rc = nd_cli_cmd_fail(cmd, 2, "--limit %lld: need >= 0", (long long)a.limit);
   if (!rc) rc = write_config(cmd, &spec, a.out);
   if (!rc) rc = train_mlp(&a);
   nd_args_release(&args);
@@ -923,5 +905,5 @@ int nd_cli_train(int argc, char **argv) {
   if (!strcmp(m, "krotov")) return cmd_krotov(argc - 1, argv + 1);
   if (!strcmp(m, "krotov-top")) return cmd_top(argc - 1, argv + 1);
   if (!strcmp(m, "mlp-baseline")) return cmd_mlp(argc - 1, argv + 1);
-  return fail("train", 2, "unknown model '%s' (krotov, krotov-top, mlp-baseline)", m);
+  return nd_cli_cmd_fail("train", 2, "unknown model '%s' (krotov, krotov-top, mlp-baseline)", m);
 }

@@ -14,17 +14,35 @@
 #include "io/io_internal.h"
 #include "progress.h"
 
-int nd_cli_fail(int code, const char *prog, const char *fmt, ...) {
+static int cli_vfail(int code, const char *prefix, const char *prog, const char *fmt, va_list ap) {
   char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   /* One line: newlines inside a message become spaces. */
   for (char *c = msg; *c; c++)
     if (*c == '\n' || *c == '\r') *c = ' ';
-  fprintf(stderr, "%s: %s\n", prog, msg);
+  fprintf(stderr, "%s%s: %s\n", prefix, prog, msg);
   return code;
+}
+
+int nd_cli_fail(int code, const char *prog, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = cli_vfail(code, "", prog, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int nd_cli_cmd_fail(const char *cmd, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = cli_vfail(code, "neurodyn ", cmd, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int nd_cli_lib_fail(const char *cmd, nd_status s) {
+  const char *m = nd_last_error();
+  return nd_cli_cmd_fail(cmd, nd_cli_status_code(s), "%s", m && m[0] ? m : nd_status_str(s));
 }
 
 int nd_cli_status_code(nd_status s) {

@@ -133,6 +133,14 @@ int nd_cli_fail(int code, const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* The same with the program name "neurodyn <cmd>" (cmd e.g. "train krotov"). */
+int nd_cli_cmd_fail(const char *cmd, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* A library failure: prints nd_last_error() and returns nd_cli_status_code(s). */
+int nd_cli_lib_fail(const char *cmd, nd_status s);
 
 /* Exit code for a failing library status: 2 for bad input (invalid argument,
  * shape, missing or malformed file, unknown name), 1 for runtime failures. */
