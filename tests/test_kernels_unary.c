@@ -52,7 +52,8 @@ static const op_case cases[] = {
     {ND_POW, "pow3", 3, -2, 2, 0},
     {ND_POW, "pow1.5", 1.5f, -2, 2, 1e-2},
     {ND_RELU_POW, "relu_pow3", 3, -2, 2, 1e-2},
-    {ND_RELU_POW, "relu_pow4.5", 4.5f, -2, 2, 1e-2},
+    {ND_RELU_POW, "relu_pow4.5", 4.5f, -2, 2, 1e-2}, /* half-integer fast path */
+    {ND_RELU_POW, "relu_pow2.7", 2.7f, -2, 2, 1e-2}, /* powf path */
     {ND_SOFT_THRESHOLD, "soft_threshold", 0.5f, -2, 2, 1e-2},
     {ND_HARD_THRESHOLD, "hard_threshold", 0.5f, -2, 2, 1e-2},
     {ND_NONNEG_THRESHOLD, "nonneg_threshold", 0.5f, -2, 2, 1e-2},
