@@ -136,6 +136,10 @@ static void test_bad_input(void **state) {
   assert_int_equal(nd_krotov_top_create(&cfg, &top), ND_ERR_INVALID_ARG);
   assert_non_null(strstr(nd_last_error(), "m = 0.5"));
   cfg = nd_krotov_top_defaults(4, 3);
+  cfg.dropout = 1.0f;
+  assert_int_equal(nd_krotov_top_create(&cfg, &top), ND_ERR_INVALID_ARG);
+  assert_non_null(strstr(nd_last_error(), "dropout = 1"));
+  cfg = nd_krotov_top_defaults(4, 3);
   nd_assert_ok(nd_krotov_top_create(&cfg, &top));
   float fd[2 * 5] = {0};
   nd_tensor f = nd_tensor_wrap(fd, 2, ND_SHAPE(2, 5));
@@ -146,9 +150,10 @@ static void test_bad_input(void **state) {
 }
 
 /* Four classes, each with its own prototype over 12 rectified-power features
- * plus noise: Adam on Eq. 12 must reach 100% training and held-out accuracy. */
-static void test_separable_trains(void **state) {
-  (void)state;
+ * plus noise: Adam on Eq. 12 must reach 100% training and held-out accuracy,
+ * with and without dropout on the features; dropout must work on a copy (the
+ * caller's features unchanged) and change the trajectory. */
+static void run_separable(float dropout, float *s_out) {
   const int64_t n = 200, d = 12, h = 12, k = 4;
   float *v = malloc(sizeof(float) * n * d), *vt = malloc(sizeof(float) * n * d);
   int32_t *y = malloc(sizeof(int32_t) * n), *yt = malloc(sizeof(int32_t) * n);
@@ -171,7 +176,10 @@ static void test_separable_trains(void **state) {
   nd_assert_ok(nd_krotov_features(&wt, v, n, d, 4.5f, 0.0f, &f));
   nd_assert_ok(nd_krotov_features(&wt, vt, n, d, 4.5f, 0.0f, &ft));
 
+  float *f_copy = malloc(sizeof(float) * (size_t)(n * h));
+  memcpy(f_copy, f.data, sizeof(float) * (size_t)(n * h));
   nd_krotov_top_config cfg = nd_krotov_top_defaults(h, k);
+  cfg.dropout = dropout;
   cfg.beta = nd_krotov_top_auto_beta(&f);
   assert_true(cfg.beta > 0.0f && isfinite(cfg.beta));
   nd_krotov_top *top;
@@ -193,6 +201,9 @@ static void test_separable_trains(void **state) {
   nd_assert_ok(nd_krotov_top_error(top, &ft, yt, &err));
   nd_assert_close(err, 0.0, 0.0, 0.0);
   assert_true(err0 > 0.2); /* it did learn something */
+  nd_assert_arrays_close(f.data, f_copy, n * h, 0, 0, "features after training");
+  memcpy(s_out, nd_krotov_top_weights(top)->data, sizeof(float) * (size_t)(k * h));
+  free(f_copy);
   nd_optim_free(opt);
   nd_krotov_top_free(top);
   nd_tensor_release(&f);
@@ -202,6 +213,16 @@ static void test_separable_trains(void **state) {
   free(vt);
   free(y);
   free(yt);
+}
+
+static void test_separable_trains(void **state) {
+  (void)state;
+  float s_plain[4 * 12], s_drop[4 * 12];
+  run_separable(0.0f, s_plain);
+  run_separable(0.3f, s_drop);
+  double diff = 0;
+  for (int i = 0; i < 4 * 12; i++) diff = fmax(diff, fabs(s_plain[i] - s_drop[i]));
+  assert_true(diff > 1e-3); /* dropout really masked something */
 }
 
 int main(void) {

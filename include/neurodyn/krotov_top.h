@@ -44,6 +44,9 @@ typedef struct nd_krotov_top_config {
   float beta;         /* readout gain, > 0 */
   float init_std;     /* S ~ N(0, init_std^2) */
   uint64_t seed;      /* initialisation of S */
+  float dropout;      /* training only: each feature f_mu zeroed with this probability and
+                         the rest scaled by 1/(1-dropout) (inverted dropout; not in the
+                         paper, a regulariser option), 0 <= dropout < 1, default 0 */
 } nd_krotov_top_config;
 
 /* Paper values n = 4.5, m = 6; beta = 1 (set it, e.g. with

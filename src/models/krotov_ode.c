@@ -335,7 +335,11 @@ nd_status nd_krotov_ode_minibatch(nd_krotov_ode *m, const float *v, int64_t n, d
     }
     finite = finite && acc == 0.0f; /* NaN/Inf anywhere in the row makes acc NaN */
   }
-  if (!finite) return nd__error(ND_ERR_NUMERIC, "krotov_ode: minibatch: the Eq. 3 update is not finite (W unchanged)");
+  if (!finite)
+    return nd__error(ND_ERR_NUMERIC,
+                     "krotov_ode: minibatch: the Eq. 3 update is not finite (W unchanged); an explicit Euler step "
+                     "lr/tau_L = %g is unstable once lr/tau_L * <W,v> exceeds about 1: lower the learning rate",
+                     lr / m->c.tau_L);
   /* step 6: W += (lr / tau_L) ds / n   (explicit Euler in learning time, batch mean) */
   const float step = (float)(lr / m->c.tau_L / (double)n);
   float *restrict wm = m->w;

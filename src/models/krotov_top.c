@@ -13,6 +13,7 @@ struct nd_krotov_top {
   nd_tensor ds;      /* dloss/dS, same shape */
   nd_tape *tape;
   float *fbuf;       /* gathered minibatch of features [batch, hidden] */
+  float *mask;       /* dropout uniforms [batch, hidden], only when dropout > 0 */
   int32_t *ybuf;     /* labels of the gathered batch */
   int64_t *perm;
   int64_t buf_rows, perm_n;
@@ -42,6 +43,8 @@ static nd_status check_config(const nd_krotov_top_config *c) {
     return nd__error(ND_ERR_INVALID_ARG, "krotov_top: loss exponent m = %g, need a finite m >= 1", (double)c->m);
   if (!(c->beta > 0.0f) || !isfinite(c->beta))
     return nd__error(ND_ERR_INVALID_ARG, "krotov_top: beta = %g, need a finite beta > 0", (double)c->beta);
+  if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_top: dropout = %g, need 0 <= dropout < 1", (double)c->dropout);
   if (!(c->init_std >= 0.0f) || !isfinite(c->init_std))
     return nd__error(ND_ERR_INVALID_ARG, "krotov_top: init_std = %g, need a finite value >= 0", (double)c->init_std);
   return ND_OK;
@@ -53,6 +56,7 @@ void nd_krotov_top_free(nd_krotov_top *t) {
   nd_tensor_release(&t->ds);
   nd_tape_free(t->tape);
   free(t->fbuf);
+  free(t->mask);
   free(t->ybuf);
   free(t->perm);
   free(t);
@@ -203,7 +207,9 @@ static nd_status grow(nd_krotov_top *t, int64_t rows, int64_t n) {
     if (fb) t->fbuf = fb;
     int32_t *yb = realloc(t->ybuf, (size_t)rows * sizeof(int32_t));
     if (yb) t->ybuf = yb;
-    if (!fb || !yb) return nd__error(ND_ERR_NOMEM, "krotov_top: out of memory for a %lld-row batch", (long long)rows);
+    float *mb = t->c.dropout > 0.0f ? realloc(t->mask, (size_t)(rows * t->c.hidden) * sizeof(float)) : t->mask;
+    if (mb) t->mask = mb;
+    if (!fb || !yb || (t->c.dropout > 0.0f && !mb)) return nd__error(ND_ERR_NOMEM, "krotov_top: out of memory for a %lld-row batch", (long long)rows);
     t->buf_rows = rows;
   }
   if (n > t->perm_n) {
@@ -213,6 +219,15 @@ static nd_status grow(nd_krotov_top *t, int64_t rows, int64_t n) {
     t->perm_n = n;
   }
   return ND_OK;
+}
+
+/* Inverted dropout on the gathered (constant) features: no autodiff op is
+ * needed because f does not depend on S. */
+static void drop_features(nd_krotov_top *t, nd_rng *rng, int64_t rows) {
+  int64_t n = rows * t->c.hidden;
+  const float keep = 1.0f - t->c.dropout, scale = 1.0f / keep;
+  nd_rng_uniform(rng, t->mask, n, 0.0f, 1.0f);
+  for (int64_t i = 0; i < n; i++) t->fbuf[i] = t->mask[i] < keep ? t->fbuf[i] * scale : 0.0f;
 }
 
 nd_status nd_krotov_top_train_epoch(nd_krotov_top *t, nd_optim *opt, const nd_tensor *features,
@@ -234,6 +249,7 @@ nd_status nd_krotov_top_train_epoch(nd_krotov_top *t, nd_optim *opt, const nd_te
       memcpy(t->fbuf + r * h, features->data + src * h, (size_t)h * sizeof(float));
       t->ybuf[r] = labels[src];
     }
+    if (t->c.dropout > 0.0f) drop_features(t, rng, rows);
     nd_tape_reset(tp);
     nd_optim_zero_grad(opt);
     nd_tensor fb = nd_tensor_wrap(t->fbuf, 2, ND_SHAPE(rows, h));
