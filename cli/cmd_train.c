@@ -98,8 +98,10 @@ static nd_status write_convergence(const char *path, const double *pn, const dou
   double *x = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
   if (!x) return ND_ERR_NOMEM;
   for (int64_t i = 0; i < n; i++) x[i] = (double)(i + 1);
-  nd_plot_series s[2] = {{x, pn, (int)n}, {x, fr, (int)n}};
-  nd_plot_opts o = {640, 400, false};
+  nd_plot_series s[2] = {{.x = x, .y = pn, .n = (int)n, .label = "mean p-norm"},
+                         {.x = x, .y = fr, .n = (int)n, .label = "fraction of units converged (|norm - 1| <= 1%)"}};
+  nd_plot_opts o = {.width = 640, .height = 400, .title = "Krotov-Hopfield hidden layer convergence",
+                    .x_label = "epoch"};
   nd_status st = nd_png_plot_lines(path, 2, s, &o);
   free(x);
   return st;

@@ -1,6 +1,7 @@
 /* PNG output read back with libpng's own decoder (png_image API): raw gray
  * and RGB images, tiled filters with both colour maps checked pixel by pixel
- * at chosen points, and line plots (valid PNG, stated size, series colours). */
+ * at chosen points, line plots (valid PNG, stated size, series colours), and
+ * their text (title, axis labels, legend, font), found by scanning the image. */
 #include "io_test_util.h"
 
 #include <png.h>
@@ -199,7 +200,7 @@ static void test_line_plot(void **state) {
     y2[i] = 0.5 * cos(x[i]);
   }
   y2[20] = NAN; /* breaks the second line */
-  nd_plot_series s[2] = {{x, y1, 50}, {x, y2, 50}};
+  nd_plot_series s[2] = {{.x = x, .y = y1, .n = 50}, {.x = x, .y = y2, .n = 50}};
   nd_assert_ok(nd_png_plot_lines(p, 2, s, &(nd_plot_opts){.width = 300, .height = 200}));
   decoded d = decode(p);
   assert_int_equal(d.w, 300);
@@ -221,7 +222,7 @@ static void test_line_plot(void **state) {
   double ly[30];
   for (int i = 0; i < 30; i++) ly[i] = pow(10, -i / 6.0);
   ly[3] = -1; /* skipped on a log axis */
-  nd_assert_ok(nd_png_plot_lines(p, 1, (nd_plot_series[]){{NULL, ly, 30}}, &(nd_plot_opts){.log_y = true}));
+  nd_assert_ok(nd_png_plot_lines(p, 1, (nd_plot_series[]){{.y = ly, .n = 30}}, &(nd_plot_opts){.log_y = true}));
   d = decode(p);
   assert_int_equal(d.w, 640);
   assert_int_equal(d.h, 400);
@@ -230,22 +231,229 @@ static void test_line_plot(void **state) {
   /* A tiny range far from 0: tick steps below half an ulp of the values used
    * to stall the tick loop ("v += step" never advanced). */
   double bx[3] = {1e15, 1e15 + 0.125, 1e15 + 0.25}, by[3] = {1, 2, 3};
-  nd_assert_ok(nd_png_plot_lines(p, 1, (nd_plot_series[]){{bx, by, 3}}, NULL));
+  nd_assert_ok(nd_png_plot_lines(p, 1, (nd_plot_series[]){{.x = bx, .y = by, .n = 3}}, NULL));
   d = decode(p);
   assert_true(count_colour(&d, blue) > 100);
   free(d.rgb);
   /* Errors name the file and leave none behind. */
   path_in(p, "bad-plot.png");
   double wide[2] = {-1.5e308, 1.5e308};
-  io_assert_error(nd_png_plot_lines(p, 1, (nd_plot_series[]){{NULL, wide, 2}}, NULL), ND_ERR_INVALID_ARG, p,
+  io_assert_error(nd_png_plot_lines(p, 1, (nd_plot_series[]){{.y = wide, .n = 2}}, NULL), ND_ERR_INVALID_ARG, p,
                   "span more than");
   io_assert_error(nd_png_plot_lines(p, 0, s, NULL), ND_ERR_INVALID_ARG, p, "1..10 series");
   io_assert_error(nd_png_plot_lines(p, 1, s, &(nd_plot_opts){.width = 50, .height = 50}), ND_ERR_INVALID_ARG, p,
                   "50x50");
   double nan[2] = {NAN, NAN};
-  io_assert_error(nd_png_plot_lines(p, 1, (nd_plot_series[]){{NULL, nan, 2}}, NULL), ND_ERR_INVALID_ARG, p,
+  io_assert_error(nd_png_plot_lines(p, 1, (nd_plot_series[]){{.y = nan, .n = 2}}, NULL), ND_ERR_INVALID_ARG, p,
                   "no finite");
   assert_false(io_exists(p));
+}
+
+/* ------------------------------------------------------------ plot text */
+
+static bool is_black(const uint8_t *q) { return q[0] == 0 && q[1] == 0 && q[2] == 0; }
+
+/* The black frame of the plot area, found from the image alone: its top and
+ * bottom are the rows, its sides the columns, that are more than half black. */
+static void find_frame(const decoded *d, int *L, int *T, int *R, int *B) {
+  *L = *T = *R = *B = -1;
+  for (int y = 0; y < d->h; y++) {
+    int n = 0;
+    for (int x = 0; x < d->w; x++) n += is_black(px(d, x, y));
+    if (2 * n > d->w) {
+      if (*T < 0) *T = y;
+      *B = y;
+    }
+  }
+  for (int x = 0; x < d->w; x++) {
+    int n = 0;
+    for (int y = 0; y < d->h; y++) n += is_black(px(d, x, y));
+    if (2 * n > d->h) {
+      if (*L < 0) *L = x;
+      *R = x;
+    }
+  }
+  if (*T < 0 || *L < 0) fail_msg("no plot frame found");
+}
+
+/* Pixels of colour c in the rectangle [x0, x1] x [y0, y1], and the bounding
+ * box of those pixels (bb = {xmin, ymin, xmax, ymax}; xmin > xmax if none). */
+static long count_in(const decoded *d, const uint8_t c[3], int x0, int y0, int x1, int y1, int bb[4]) {
+  long n = 0;
+  int tmp[4];
+  if (!bb) bb = tmp;
+  bb[0] = bb[1] = INT32_MAX;
+  bb[2] = bb[3] = -1;
+  for (int y = y0; y <= y1; y++)
+    for (int x = x0; x <= x1; x++)
+      if (!memcmp(px(d, x, y), c, 3)) {
+        n++;
+        if (x < bb[0]) bb[0] = x;
+        if (y < bb[1]) bb[1] = y;
+        if (x > bb[2]) bb[2] = x;
+        if (y > bb[3]) bb[3] = y;
+      }
+  return n;
+}
+
+static double mean_row(const decoded *d, const uint8_t c[3], int x0, int y0, int x1, int y1) {
+  double sum = 0;
+  long n = 0;
+  for (int y = y0; y <= y1; y++)
+    for (int x = x0; x <= x1; x++)
+      if (!memcmp(px(d, x, y), c, 3)) {
+        sum += y;
+        n++;
+      }
+  return n ? sum / (double)n : -1;
+}
+
+static decoded render(const char *name, int n_series, const nd_plot_series *s, const nd_plot_opts *o) {
+  char p[256];
+  path_in(p, name);
+  nd_assert_ok(nd_png_plot_lines(p, n_series, s, o));
+  return decode(p);
+}
+
+static void assert_same_image(const decoded *a, const decoded *b, const char *what) {
+  assert_int_equal(a->w, b->w);
+  assert_int_equal(a->h, b->h);
+  if (memcmp(a->rgb, b->rgb, (size_t)a->w * (size_t)a->h * 3)) fail_msg("%s: images differ", what);
+}
+
+/* Title, legend and axis labels.  The data stay in the lower left (decaying
+ * from 1 at x = 0 to ~0), so the top-right corner of the plot area holds no
+ * series pixels unless the legend puts them there. */
+static void test_plot_text(void **state) {
+  (void)state;
+  enum { W = 400, H = 300, N = 50 };
+  double x[N], y0[N], y1[N], y2[N];
+  for (int i = 0; i < N; i++) {
+    x[i] = 10.0 * i / (N - 1);
+    y0[i] = exp(-x[i]);
+    y1[i] = 0.5 * exp(-x[i]);
+    y2[i] = 0.2 * exp(-2 * x[i]);
+  }
+  const uint8_t blue[3] = {31, 119, 180}, orange[3] = {255, 127, 14}, green[3] = {44, 160, 44},
+                black[3] = {0, 0, 0};
+  nd_plot_series plain_s[3] = {{.x = x, .y = y0, .n = N}, {.x = x, .y = y1, .n = N}, {.x = x, .y = y2, .n = N}};
+
+  /* (c) No text: the plot area of the layout without text options, and the
+   * same pixels whether the text fields are left out, NULL or "". */
+  decoded plain = render("plain.png", 3, plain_s, &(nd_plot_opts){.width = W, .height = H});
+  int L, T, R, B;
+  find_frame(&plain, &L, &T, &R, &B);
+  if (L != 62 || T != 10 || R != W - 12 || B != H - 24)
+    fail_msg("plain frame %d..%d x %d..%d, expected 62..%d x 10..%d", L, R, T, B, W - 12, H - 24);
+  nd_plot_series null_s[3] = {{x, y0, N, NULL}, {x, y1, N, NULL}, {x, y2, N, NULL}};
+  decoded d = render("null.png", 3, null_s, &(nd_plot_opts){W, H, false, NULL, NULL, NULL});
+  assert_same_image(&plain, &d, "explicit NULL text");
+  free(d.rgb);
+  nd_plot_series empty_s[3] = {{x, y0, N, ""}, {x, y1, N, ""}, {x, y2, N, ""}};
+  d = render("empty.png", 3, empty_s, &(nd_plot_opts){W, H, false, "", "", ""});
+  assert_same_image(&plain, &d, "empty text");
+  free(d.rgb);
+  /* The legend's corner is free of series pixels without labels. */
+  int lx0 = (L + R) / 2, ly1 = T + 40;
+  assert_int_equal(count_in(&plain, blue, lx0, T + 1, R - 1, ly1, NULL), 0);
+  assert_int_equal(count_in(&plain, orange, lx0, T + 1, R - 1, ly1, NULL), 0);
+  assert_int_equal(count_in(&plain, black, lx0, T + 1, R - 1, ly1, NULL), 0);
+  assert_int_equal(count_in(&plain, black, 0, 0, W - 1, 6, NULL), 0); /* nothing in the title band */
+
+  /* Title and a legend of two of the three series. */
+  nd_plot_series lab_s[3] = {{.x = x, .y = y0, .n = N, .label = "Hidden A"},
+                             {.x = x, .y = y1, .n = N, .label = "mean p-norm (|W| <= 1%)"},
+                             {.x = x, .y = y2, .n = N}};
+  const char *title = "HELLO PLOT TITLE"; /* H and E fill both edge columns of their cells */
+  d = render("title.png", 3, lab_s, &(nd_plot_opts){.width = W, .height = H, .title = title});
+  int tL, tT, tR, tB, bb[4];
+  find_frame(&d, &tL, &tT, &tR, &tB);
+  assert_true(tT > T); /* the top margin grew ... */
+  assert_int_equal(tL, L);
+  assert_int_equal(tR, R);
+  assert_int_equal(tB, B); /* ... and nothing else moved */
+  /* (b) The title: black text in the band above the frame, one 7-pixel row
+   * of 16 cells of 6 pixels less the last gap, centred over the plot area. */
+  long nt = count_in(&d, black, 0, 0, W - 1, tT - 2, bb);
+  if (nt < 40) fail_msg("title band has %ld black pixels", nt);
+  assert_int_equal(bb[2] - bb[0] + 1, 6 * (int)strlen(title) - 1);
+  assert_int_equal(bb[3] - bb[1] + 1, 7);
+  assert_true(abs((bb[0] + bb[2]) - (L + R)) <= 2);
+  /* (a) The legend: in the top-right corner, a line in each labelled
+   * series' colour (2 px x at least 10 px), the first above the second, the
+   * label text in black, and nothing of the unlabelled third series. */
+  long lb = count_in(&d, blue, lx0, tT + 1, R - 1, tT + 40, NULL);
+  long lo = count_in(&d, orange, lx0, tT + 1, R - 1, tT + 40, NULL);
+  if (lb < 20 || lo < 20) fail_msg("legend: %ld blue and %ld orange pixels", lb, lo);
+  assert_int_equal(count_in(&d, green, lx0, tT + 1, R - 1, tT + 40, NULL), 0);
+  assert_true(mean_row(&d, blue, lx0, tT + 1, R - 1, tT + 40) < mean_row(&d, orange, lx0, tT + 1, R - 1, tT + 40));
+  /* The longest label is drawn in full: from the first column of 'm' to
+   * the fourth of ')', 23 cells. */
+  assert_true(count_in(&d, black, lx0, tT + 1, R - 1, tT + 40, bb) > 40);
+  assert_int_equal(bb[2] - bb[0] + 1, 6 * 22 + 4);
+  free(d.rgb);
+
+  /* Axis labels: x_label centred below the x tick labels, y_label above the
+   * y axis left of the plot area; each grows its own margin. */
+  d = render("axes.png", 3, plain_s, &(nd_plot_opts){.width = W, .height = H, .x_label = "XLABEL", .y_label = "YY"});
+  find_frame(&d, &tL, &tT, &tR, &tB);
+  assert_true(tT > T);
+  assert_true(tB < B);
+  assert_true(count_in(&d, black, 0, tB + 15, W - 1, H - 1, bb) > 20);
+  assert_int_equal(bb[2] - bb[0] + 1, 6 * 6 - 1); /* X and L fill the edge columns of their cells */
+  assert_int_equal(bb[3] - bb[1] + 1, 7);
+  assert_true(abs((bb[0] + bb[2]) - (L + R)) <= 2);
+  assert_true(count_in(&d, black, 0, 0, L - 1, tT - 4, bb) > 0);
+  assert_true(bb[3] < tT - 4 && bb[2] < L);
+  free(d.rgb);
+
+  /* A label longer than the plot is wide is cut inside the box: nothing
+   * right of the frame, the y axis still drawn. */
+  char longl[200];
+  memset(longl, 'W', sizeof longl - 1);
+  longl[sizeof longl - 1] = 0;
+  lab_s[0].label = longl;
+  d = render("long.png", 3, lab_s, &(nd_plot_opts){.width = W, .height = H});
+  assert_int_equal(count_in(&d, black, R + 1, T, W - 1, B, NULL), 0);
+  for (int yy = T; yy <= T + 40; yy++) assert_true(is_black(px(&d, L, yy))); /* the box left the y axis alone */
+  assert_true(count_in(&d, black, lx0, T + 1, R - 1, T + 40, NULL) > 100);
+  free(d.rgb);
+  free(plain.rgb);
+}
+
+/* Every character of the font draws a glyph of its own (no blank or
+ * duplicated entry), space and unknown characters draw nothing. */
+static void test_plot_font(void **state) {
+  (void)state;
+  const char *chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789()[]<>,:/%_=|'.-+";
+  enum { W = 200, H = 120 }; /* small, but the frame is still over half the width and height */
+  int n = (int)strlen(chars);
+  uint8_t(*band)[W * 7] = calloc((size_t)n, sizeof *band);
+  double y[2] = {0, 1};
+  nd_plot_series one[1] = {{.y = y, .n = 2}};
+  const uint8_t black[3] = {0, 0, 0};
+  for (int i = 0; i < n; i++) {
+    char t[2] = {chars[i], 0};
+    decoded d = render("font.png", 1, one, &(nd_plot_opts){W, H, false, t, NULL, NULL});
+    int L, T, R, B;
+    find_frame(&d, &L, &T, &R, &B);
+    long k = count_in(&d, black, 0, 0, W - 1, T - 2, NULL);
+    if (k < 2) fail_msg("'%c' draws %ld pixels", chars[i], k);
+    for (int r = 0; r < 7; r++)
+      for (int x = 0; x < W; x++) band[i][r * W + x] = is_black(px(&d, x, 7 + r));
+    free(d.rgb);
+    for (int j = 0; j < i; j++)
+      if (!memcmp(band[i], band[j], sizeof band[i])) fail_msg("'%c' and '%c' look the same", chars[i], chars[j]);
+  }
+  free(band);
+  decoded a = render("space.png", 1, one, &(nd_plot_opts){W, H, false, "   ", NULL, NULL});
+  decoded b = render("tilde.png", 1, one, &(nd_plot_opts){W, H, false, "~\t@", NULL, NULL});
+  assert_same_image(&a, &b, "space vs unknown characters");
+  int L, T, R, B;
+  find_frame(&a, &L, &T, &R, &B);
+  assert_int_equal(count_in(&a, black, 0, 0, W - 1, T - 2, NULL), 0);
+  free(a.rgb);
+  free(b.rgb);
 }
 
 int main(void) {
@@ -254,6 +462,8 @@ int main(void) {
       cmocka_unit_test(test_tiles_bwr),
       cmocka_unit_test(test_tiles_gray),
       cmocka_unit_test(test_line_plot),
+      cmocka_unit_test(test_plot_text),
+      cmocka_unit_test(test_plot_font),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

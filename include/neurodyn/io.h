@@ -183,16 +183,27 @@ typedef struct nd_plot_series {
   const double *x; /* NULL: 0, 1, ..., n-1 */
   const double *y;
   int n;
+  const char *label; /* legend text; NULL or "": not in the legend */
 } nd_plot_series;
 
+/* New fields go at the end so positional initialisers ({640, 400, false})
+ * keep compiling. */
 typedef struct nd_plot_opts {
   int width, height; /* pixels; <= 0: 640 x 400 */
   bool log_y;        /* logarithmic y axis; points with y <= 0 are skipped */
+  const char *title, *x_label, *y_label; /* NULL or "": none */
 } nd_plot_opts;
 
 /* Line plot of up to 10 series (colours of matplotlib's tab10 cycle) on white
- * with axes, tick marks and numeric tick labels (built-in 5x7 font).  Points
- * whose x or y is not finite break the line.  opts may be NULL. */
+ * with axes, tick marks and numeric tick labels, in a built-in 5x7 font that
+ * has digits, A-Z, a-z, space and ( ) [ ] < > , : / % _ = | ' . - + (other
+ * characters draw as nothing).  Optional text: the title centred above the
+ * plot area, x_label centred below the x tick labels, y_label horizontal above
+ * the y axis, and a legend box in the top-right corner of the plot area with
+ * one row per series that has a label.  The margins grow only for the text
+ * given; without any, the plot area spans x = 62 .. width-12 and
+ * y = 10 .. height-24 (the layout of plots that have no text options).
+ * Points whose x or y is not finite break the line.  opts may be NULL. */
 nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series *series, const nd_plot_opts *opts);
 
 #ifdef __cplusplus
