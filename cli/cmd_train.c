@@ -454,7 +454,7 @@ static int train_krotov(const krotov_args *a_in) {
 
 typedef struct top_args {
   const char *features, *dataset, *out;
-  double n, m, beta, lr, lr_final, lebesgue_p, init_std;
+  double n, m, beta, lr, lr_final, lebesgue_p, init_std, dropout, weight_decay;
   int64_t epochs, batch, seed, limit, threads;
   bool quiet;
 } top_args;
@@ -522,13 +522,16 @@ static int train_top(const top_args *a) {
   c.beta = a->beta > 0 ? (float)a->beta : nd_krotov_top_auto_beta(&f);
   c.init_std = (float)a->init_std;
   c.seed = (uint64_t)a->seed;
+  c.dropout = (float)a->dropout;
   nd_krotov_top *top = NULL;
   nd_optim *opt = NULL;
   nd_jsonl *log = NULL;
   s = nd_krotov_top_create(&c, &top);
   if (s == ND_OK) {
-    nd_optim_config oc = nd_optim_defaults(ND_OPTIM_ADAM);
+    /* AdamW (decoupled decay, Loshchilov & Hutter 2019) only when a decay is asked for */
+    nd_optim_config oc = nd_optim_defaults(a->weight_decay > 0 ? ND_OPTIM_ADAMW : ND_OPTIM_ADAM);
     oc.lr = (float)a->lr;
+    oc.weight_decay = (float)a->weight_decay;
     nd_tensor *pp[1] = {nd_krotov_top_weights(top)}, *gg[1] = {nd_krotov_top_grad(top)};
     s = nd_optim_create(&oc, 1, pp, gg, &opt);
   }
@@ -811,6 +814,8 @@ static int cmd_top(int argc, char **argv) {
       KOPT("lr-final", ND_OPT_DOUBLE, &a.lr_final, "0.0001", "learning rate at the end of the cosine anneal", NULL),
       KOPT("batch", ND_OPT_INT64, &a.batch, "100", "minibatch size", NULL),
       KOPT("init-std", ND_OPT_DOUBLE, &a.init_std, "0.01", "S ~ N(0, init_std^2)", NULL),
+      KOPT("dropout", ND_OPT_DOUBLE, &a.dropout, "0", "training-only dropout rate on the features f (not in the paper)", NULL),
+      KOPT("weight-decay", ND_OPT_DOUBLE, &a.weight_decay, "0", "decoupled weight decay on S, AdamW (not in the paper)", NULL),
       KOPT("dataset", ND_OPT_CHOICE, &dataset, "mnist", "data: mnist or fashion-mnist", datasets),
       KOPT("limit", ND_OPT_INT64, &a.limit, "0", "use only the first N training and test examples (0: all)", NULL),
       ND_OPT_COMMON(&common),

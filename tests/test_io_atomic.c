@@ -52,7 +52,7 @@ static nd_status run_writer(int k, const char *p) {
     case W_IDX: return nd_idx_write(p, &a);
     case W_PNG: return nd_png_write_gray(p, 64, 64, u);
     case W_TILES: return nd_png_write_tiles(p, f, 16, 10, 10, &(nd_png_tiles_opts){.cmap = ND_CMAP_BWR});
-    case W_PLOT: return nd_png_plot_lines(p, 1, (nd_plot_series[]){{NULL, y, 100}}, NULL);
+    case W_PLOT: return nd_png_plot_lines(p, 1, (nd_plot_series[]){{.y = y, .n = 100}}, NULL);
   }
   return ND_ERR_INTERNAL;
 }
