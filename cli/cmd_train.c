@@ -398,11 +398,14 @@ static int train_krotov(const krotov_args *a_in) {
     double secs = wall_now() - t0;
     const nd_tensor *w = rule_weights(kr);
     pnorm_stats(w->data, c.hidden, c.visible, c.p, &hist_pn[e], &hist_fr[e]);
-    nd_jsonl_field f[6] = {ND_JINT("epoch", e + 1), ND_JNUM("eps", eps), ND_JNUM("mean_pnorm", hist_pn[e]),
+    /* winners (fast rule only): units ranked first at least once this epoch; a
+     * collapsing layer shows a handful (docs/krotov.md, Fashion-MNIST) */
+    nd_jsonl_field f[7] = {ND_JINT("epoch", e + 1), ND_JNUM("eps", eps), ND_JNUM("mean_pnorm", hist_pn[e]),
                            ND_JNUM("frac_converged", hist_fr[e]), ND_JNUM("seconds", secs),
-                           ND_JNUM("elapsed", wall_now() - t_run)};
+                           ND_JNUM("elapsed", wall_now() - t_run),
+                           ND_JINT("winners", kr->fast ? nd_krotov_winners(kr->fast) : 0)};
     s = save_krotov_checkpoint(ckpt, kr, &c, &a, e + 1, hist_pn, hist_fr);
-    if (s == ND_OK) s = nd_jsonl_write(log, 6, f);
+    if (s == ND_OK) s = nd_jsonl_write(log, kr->fast ? 7 : 6, f);
     bool png = a.png_every > 0 && ((e + 1) % a.png_every == 0 || e + 1 == c.epochs);
     if (s == ND_OK && png) {
       char name[64];

@@ -339,14 +339,34 @@ static void test_epoch_matches_minibatches(void **state) {
   assert_int_equal(prog[1], 5);
   nd_krotov_state st = nd_krotov_get_state(b);
   nd_rng sh = {.key = st.rng_key, .counter = st.rng_counter};
+  /* the second epoch's winners, ranked independently (p = 2: I = W v, full sort in double) */
+  int won[25] = {0}, winners = 0;
+  double col[25];
+  int64_t order[25];
   for (int e = 0; e < 2; e++) {
     nd_rng_permutation(&sh, perm, N);
     for (int64_t mb = 0; mb < N / B; mb++) {
       for (int64_t i = 0; i < B; i++) memcpy(v + i * D, data + perm[mb * B + i] * D, D * sizeof *v);
+      const float *w = nd_krotov_weights(b)->data;
+      for (int64_t i = 0; e == 1 && i < B; i++) {
+        for (int64_t h = 0; h < H; h++) {
+          double acc = 0;
+          for (int64_t j = 0; j < D; j++) acc += (double)w[h * D + j] * v[i * D + j];
+          col[h] = acc;
+        }
+        full_sort_rank(col, H, order);
+        if (!won[order[0]]) won[order[0]] = 1, winners++;
+      }
       nd_assert_ok(nd_krotov_minibatch(b, v, B, 0.02 * (1.0 - e / 10.0)));
     }
   }
   assert_memory_equal(nd_krotov_weights(a)->data, nd_krotov_weights(b)->data, H * D * sizeof(float));
+  assert_true(winners > 1);
+  assert_int_equal(nd_krotov_winners(a), winners);
+  /* an epoch of one repeated sample has exactly one winner: the count restarts each epoch */
+  for (int64_t i = 0; i < B; i++) memcpy(v + i * D, data, D * sizeof *v);
+  nd_assert_ok(nd_krotov_epoch(a, v, B, NULL, NULL));
+  assert_int_equal(nd_krotov_winners(a), 1);
   nd_krotov_free(a), nd_krotov_free(b);
   free(data), free(v);
 }

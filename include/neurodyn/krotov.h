@@ -125,6 +125,12 @@ typedef void (*nd_krotov_progress_fn)(int64_t batches_done, int64_t batches_tota
  * shuffle stream are restored and W keeps the minibatches applied before it. */
 nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_progress_fn progress, void *user);
 
+/* Number of distinct units ranked first for at least one sample since the
+ * last nd_krotov_epoch began (or since creation).  A healthy layer has most
+ * units winning; a collapsed one (all samples won by a few units, e.g. the
+ * paper's MNIST setting on Fashion-MNIST, docs/krotov.md) only a handful. */
+int64_t nd_krotov_winners(const nd_krotov *k);
+
 /* Per-sample ranking used by the rule (exposed for tests): for each of the
  * rows of x [rows, cols], the index of the largest entry (top) and of the
  * k-th largest (kth), by partial selection; ties go to the lower index, NaN

@@ -67,6 +67,8 @@ struct nd_krotov {
   /* ranking and bookkeeping, shared by both precisions */
   int64_t *top, *kth;   /* [B] */
   int64_t *slot;        /* [H] touched-row slot of each unit, -1 if untouched */
+  int64_t *won;         /* [H] 1 if the unit was ranked first since the epoch began */
+  int64_t winners;      /* number of units with won == 1 */
   int64_t *units;       /* [2B] unit of each slot */
   int64_t *start;       /* [2B+1] CSR offsets of each slot's (sample, coefficient) list */
   int64_t *ent_b;       /* [2B] sample of each entry */
@@ -170,7 +172,7 @@ static int max_threads(void) {
 void nd_krotov_free(nd_krotov *k) {
   if (!k) return;
   void *bufs[] = {k->w, k->v, k->in, k->ds, k->g, k->xx, k->w64, k->v64, k->in64, k->ds64, k->g64, k->xx64,
-                  k->w_conv, k->top, k->kth, k->slot, k->units, k->start, k->ent_b, k->ent_c, k->fill, k->scratch};
+                  k->w_conv, k->top, k->kth, k->slot, k->won, k->units, k->start, k->ent_b, k->ent_c, k->fill, k->scratch};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nd_aligned_free(bufs[i]);
   if (k->wp && k->wp != k->w) nd_aligned_free(k->wp);
   if (k->wp64 && k->wp64 != k->w64) nd_aligned_free(k->wp64);
@@ -219,6 +221,7 @@ nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out) {
   k->top = kalloc(B, sizeof(int64_t), &failed);
   k->kth = kalloc(B, sizeof(int64_t), &failed);
   k->slot = kalloc(H, sizeof(int64_t), &failed);
+  k->won = kalloc(H, sizeof(int64_t), &failed);
   k->units = kalloc(2 * B, sizeof(int64_t), &failed);
   k->start = kalloc(2 * B + 1, sizeof(int64_t), &failed);
   k->ent_b = kalloc(2 * B, sizeof(int64_t), &failed);
@@ -232,7 +235,7 @@ nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out) {
     return nd__error(ND_ERR_NOMEM, "krotov: no memory for buffers (hidden %lld, visible %lld, batch %lld)",
                      (long long)c->hidden, (long long)c->visible, (long long)c->batch);
   }
-  for (size_t h = 0; h < H; h++) k->slot[h] = -1;
+  for (size_t h = 0; h < H; h++) k->slot[h] = -1, k->won[h] = 0;
 
   /* W ~ N(mu, sigma^2) (notebook: synapses = np.random.normal(mu, sigma, (Kx*Ky, N))) */
   nd_rng base;
@@ -358,6 +361,8 @@ nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_
   /* notebook: M = M[np.random.permutation(Ns), :] */
   nd_krotov_state saved = nd_krotov_get_state(k);
   nd_rng_permutation(&k->shuffle, k->perm, n);
+  memset(k->won, 0, (size_t)k->c.hidden * sizeof *k->won);
+  k->winners = 0;
   for (int64_t b = 0; b < nb; b++) {
     const int64_t *rows = k->perm + b * B;
     nd_status s;
@@ -379,6 +384,8 @@ nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_
   k->epoch++;
   return ND_OK;
 }
+
+int64_t nd_krotov_winners(const nd_krotov *k) { return k ? k->winners : 0; }
 
 nd_status nd_krotov_rank(const float *x, int64_t rows, int64_t cols, int64_t k, int64_t *top, int64_t *kth) {
   if (!x || !top || !kth) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_rank: NULL argument");
@@ -555,6 +562,14 @@ static nd_status KR_FN(kr_step)(nd_krotov *k, int64_t n, double eps) {
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < n; b++) KR_FN(kr_rank_row)(in + b * H, H, K, scratch, top + b, kth + b);
   }
+
+  /* Winners of this epoch: a collapsing layer (every sample won by a handful
+   * of units, see docs/krotov.md) shows up as a small count. */
+  for (int64_t b = 0; b < n; b++)
+    if (!k->won[top[b]]) {
+      k->won[top[b]] = 1;
+      k->winners++;
+    }
 
   /* Touched units and, per unit, its list of (sample, g) entries.  g_top = 1
    * is assigned before g_kth = -delta, so with k = 1 the unit gets -delta as
