@@ -225,11 +225,49 @@ static void test_separable_trains(void **state) {
   assert_true(diff > 1e-3); /* dropout really masked something */
 }
 
+/* Dropout's rate, measured through the loss: two classes, feature f_a = 1 for
+ * class a, S = 20 (2I - 1) so a kept row has c = t exactly (loss 0) and a
+ * dropped row has c = 0 (loss 2).  One minibatch of all n rows, so the loss
+ * is computed before S moves: mean loss = 2 * (fraction dropped). */
+static void test_dropout_rate(void **state) {
+  (void)state;
+  const int64_t n = 4000;
+  float *fd = calloc((size_t)(2 * n), sizeof(float));
+  int32_t *y = malloc(sizeof(int32_t) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) y[i] = (int32_t)(i % 2), fd[i * 2 + y[i]] = 1.0f;
+  nd_tensor f = nd_tensor_wrap(fd, 2, ND_SHAPE(n, 2));
+  float sd[4] = {20, -20, -20, 20};
+  nd_tensor s = nd_tensor_wrap(sd, 2, ND_SHAPE(2, 2));
+  const float rates[3] = {0.0f, 0.3f, 0.7f};
+  for (int r = 0; r < 3; r++) {
+    nd_krotov_top_config cfg = nd_krotov_top_defaults(2, 2);
+    cfg.dropout = rates[r];
+    nd_krotov_top *top;
+    nd_assert_ok(nd_krotov_top_create(&cfg, &top));
+    nd_assert_ok(nd_krotov_top_set_weights(top, &s));
+    nd_optim_config oc = nd_optim_defaults(ND_OPTIM_SGD);
+    nd_optim *opt;
+    nd_tensor *pp[1] = {nd_krotov_top_weights(top)}, *gg[1] = {nd_krotov_top_grad(top)};
+    nd_assert_ok(nd_optim_create(&oc, 1, pp, gg, &opt));
+    nd_rng rng;
+    nd_rng_init(&rng, 5);
+    double loss = -1;
+    nd_assert_ok(nd_krotov_top_train_epoch(top, opt, &f, y, n, &rng, &loss));
+    /* binomial: sd of the dropped fraction is sqrt(d(1-d)/n) <= 0.008 */
+    if (!(fabs(loss - 2.0 * rates[r]) <= 0.05))
+      fail_msg("dropout %g: mean loss %g, want %g", (double)rates[r], loss, 2.0 * rates[r]);
+    nd_optim_free(opt);
+    nd_krotov_top_free(top);
+  }
+  free(fd);
+  free(y);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_features_naive),        cmocka_unit_test(test_gradcheck),
       cmocka_unit_test(test_zero_feature_zero_grad), cmocka_unit_test(test_bad_input),
-      cmocka_unit_test(test_separable_trains),
+      cmocka_unit_test(test_separable_trains),      cmocka_unit_test(test_dropout_rate),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
