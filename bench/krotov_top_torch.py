@@ -16,17 +16,7 @@ import argparse, json, math, os, struct, sys, time
 import numpy as np
 import torch
 
-
-def read_safetensors_w(path):
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    hlen = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + hlen])
-    t = header["W"]
-    if t["dtype"] != "F32":
-        sys.exit(f"{path}: tensor W has dtype {t['dtype']}, need F32")
-    s, e = t["data_offsets"]
-    return np.frombuffer(raw[8 + hlen + s:8 + hlen + e], dtype=np.float32).reshape(t["shape"])
+from krotov_w_variants import load as load_w  # the safetensors reader, in the same folder
 
 
 def read_idx(path):
@@ -75,7 +65,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    w = torch.from_numpy(read_safetensors_w(a.weights).copy())
+    w = torch.from_numpy(load_w(a.weights)[1].copy())
     xtr, ytr = load_split(a.data_dir, "train")
     xte, yte = load_split(a.data_dir, "t10k")
     ftr, fte = features(w, xtr, a.n), features(w, xte, a.n)

@@ -18,6 +18,8 @@ def load(path):
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
     t = header["W"]
+    if t["dtype"] != "F32":
+        sys.exit(f"{path}: tensor W has dtype {t['dtype']}, need F32")
     s, e = t["data_offsets"]
     return header.get("__metadata__", {}), np.frombuffer(raw[8 + n + s:8 + n + e], dtype=np.float32).reshape(t["shape"])
 
