@@ -457,10 +457,33 @@ static int train_krotov(const krotov_args *a_in) {
 
 typedef struct top_args {
   const char *features, *dataset, *out;
-  double n, m, beta, lr, lr_final, lebesgue_p, init_std, dropout, weight_decay;
+  const char *optimizer;
+  double n, m, beta, lr, lr_final, lr_decay, lebesgue_p, init_std, dropout, weight_decay;
   int64_t epochs, batch, seed, limit, threads;
   bool quiet;
 } top_args;
+
+/* Adam (AdamW with a decay), or the DAM notebook's max-normalised momentum
+ * steps with weights clipped to [-1, 1] (optim.h, ND_OPTIM_MAXNORM). */
+static nd_optim_config top_optimizer(const top_args *a) {
+  bool maxnorm = strcmp(a->optimizer, "maxnorm") == 0;
+  nd_optim_config oc =
+      nd_optim_defaults(maxnorm ? ND_OPTIM_MAXNORM : a->weight_decay > 0 ? ND_OPTIM_ADAMW : ND_OPTIM_ADAM);
+  oc.lr = (float)a->lr;
+  if (!maxnorm) oc.weight_decay = (float)a->weight_decay;
+  return oc;
+}
+
+/* Cosine from lr to lr_final over all steps, or with --lr-decay the DAM
+ * notebook's lr * decay^epoch. */
+static nd_schedule top_schedule(const top_args *a, int64_t steps_per_epoch) {
+  if (a->lr_decay > 0)
+    return (nd_schedule){.kind = ND_SCHED_STEP, .base_lr = (float)a->lr, .step_size = steps_per_epoch,
+                         .gamma = (float)a->lr_decay};
+  int64_t steps = a->epochs * steps_per_epoch;
+  return (nd_schedule){.kind = ND_SCHED_COSINE, .base_lr = (float)a->lr, .final_lr = (float)a->lr_final,
+                       .total_steps = steps > 0 ? steps : 1};
+}
 
 static nd_status read_hidden_weights(const char *path, nd_tensor *w) {
   nd_safetensors *st = NULL;
@@ -531,18 +554,12 @@ static int train_top(const top_args *a) {
   nd_jsonl *log = NULL;
   s = nd_krotov_top_create(&c, &top);
   if (s == ND_OK) {
-    /* AdamW (decoupled decay, Loshchilov & Hutter 2019) only when a decay is asked for */
-    nd_optim_config oc = nd_optim_defaults(a->weight_decay > 0 ? ND_OPTIM_ADAMW : ND_OPTIM_ADAM);
-    oc.lr = (float)a->lr;
-    oc.weight_decay = (float)a->weight_decay;
+    nd_optim_config oc = top_optimizer(a);
     nd_tensor *pp[1] = {nd_krotov_top_weights(top)}, *gg[1] = {nd_krotov_top_grad(top)};
     s = nd_optim_create(&oc, 1, pp, gg, &opt);
   }
   if (s == ND_OK) {
-    /* cosine anneal from lr to lr_final over all steps */
-    int64_t steps = a->epochs * ((tr.n + a->batch - 1) / a->batch);
-    nd_schedule sch = {.kind = ND_SCHED_COSINE, .base_lr = (float)a->lr, .final_lr = (float)a->lr_final,
-                       .total_steps = steps > 0 ? steps : 1};
+    nd_schedule sch = top_schedule(a, (tr.n + a->batch - 1) / a->batch);
     s = nd_optim_set_schedule(opt, &sch);
   }
   char path[4096];
@@ -722,6 +739,7 @@ static const char *const rules[] = {"fast", "ode", NULL};
 static const char *const datasets[] = {"mnist", "fashion-mnist", NULL};
 static const char *const precisions[] = {"f32", "f64", NULL};
 static const char *const integrators[] = {"rk4", "euler", NULL};
+static const char *const optimizers[] = {"adam", "maxnorm", NULL};
 
 static int write_config(const char *cmd, const nd_opts *spec, const char *out) {
   char path[4096];
@@ -805,7 +823,7 @@ static int cmd_top(int argc, char **argv) {
   top_args a;
   memset(&a, 0, sizeof a);
   nd_cli_common common;
-  int dataset = 0;
+  int dataset = 0, optimizer = 0;
   const nd_option table[] = {
       KOPT("features", ND_OPT_STRING, &a.features, NULL, "safetensors file holding the frozen hidden weights W [H, 784] (required)", NULL),
       KOPT("n", ND_OPT_DOUBLE, &a.n, "4.5", "power of the rectified power units f = max(h,0)^n, Eq. 11", NULL),
@@ -815,6 +833,8 @@ static int cmd_top(int argc, char **argv) {
       KOPT("epochs", ND_OPT_INT64, &a.epochs, "100", "epochs of Adam", NULL),
       KOPT("lr", ND_OPT_DOUBLE, &a.lr, "0.01", "initial Adam learning rate", NULL),
       KOPT("lr-final", ND_OPT_DOUBLE, &a.lr_final, "0.0001", "learning rate at the end of the cosine anneal", NULL),
+      KOPT("lr-decay", ND_OPT_DOUBLE, &a.lr_decay, "0", "> 0: lr * decay^epoch instead of the cosine (DAM notebook: 0.998)", NULL),
+      KOPT("optimizer", ND_OPT_CHOICE, &optimizer, "adam", "adam, or maxnorm: the DAM notebook's max-normalised momentum 0.6 with S clipped to [-1, 1]", optimizers),
       KOPT("batch", ND_OPT_INT64, &a.batch, "100", "minibatch size", NULL),
       KOPT("init-std", ND_OPT_DOUBLE, &a.init_std, "0.01", "S ~ N(0, init_std^2)", NULL),
       KOPT("dropout", ND_OPT_DOUBLE, &a.dropout, "0", "training-only dropout rate on the features f (not in the paper)", NULL),
@@ -838,12 +858,16 @@ static int cmd_top(int argc, char **argv) {
   a.seed = common.seed;
   a.quiet = common.quiet;
   a.out = common.out ? common.out : "runs/krotov-top";
+  a.optimizer = optimizers[optimizer];
   const char *cmd = "train krotov-top";
   if (!(a.n > 0)) rc = nd_cli_cmd_fail(cmd, 2, "--n %g: need > 0", a.n);
   else if (!(a.m >= 1)) rc = nd_cli_cmd_fail(cmd, 2, "--m %g: need >= 1", a.m);
   else if (a.beta < 0) rc = nd_cli_cmd_fail(cmd, 2, "--beta %g: need >= 0", a.beta);
   else if (a.epochs < 1 || a.batch < 1) rc = nd_cli_cmd_fail(cmd, 2, "--epochs and --batch must be >= 1");
   else if (!(a.lr > 0) || a.lr_final < 0) rc = nd_cli_cmd_fail(cmd, 2, "--lr must be > 0 and --lr-final >= 0");
+  else if (a.lr_decay < 0 || a.lr_decay > 1) rc = nd_cli_cmd_fail(cmd, 2, "--lr-decay %g: need 0 (cosine) or 0 < decay <= 1", a.lr_decay);
+  else if (a.weight_decay > 0 && strcmp(a.optimizer, "maxnorm") == 0)
+    rc = nd_cli_cmd_fail(cmd, 2, "--weight-decay: only with --optimizer adam");
   else if (a.limit < 0) rc = nd_cli_cmd_fail(cmd, 2, "--limit %lld: need >= 0", (long long)a.limit);
   if (!rc) rc = write_config(cmd, &spec, a.out);
   if (!rc) rc = train_top(&a);

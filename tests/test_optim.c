@@ -13,7 +13,9 @@
  *   RMSProp (Hinton, Lecture 6e; centred: Graves 2013 Eq. 38-40; PyTorch's
  *     placement of eps): v = a v + (1-a) g^2;  ga = a ga + (1-a) g (centred);
  *     s = sqrt(v - ga^2) + eps (centred) or sqrt(v) + eps;
- *     momentum: b = mu b + g / s, p -= lr b; else p -= lr g / s. */
+ *     momentum: b = mu b + g / s, p -= lr b; else p -= lr g / s.
+ *   Max-normalised momentum (Krotov & Hopfield's DAM notebook):
+ *     b = mu b + g / max|g|;  p -= lr b;  p clipped to [-clip, clip]. */
 #include <string.h>
 
 #include "nd_test.h"
@@ -39,6 +41,8 @@ static void ref_step(ref_state *r, const nd_optim_config *c, double lr, const do
   r->t++;
   const int t = r->t;
   const double wd = c->weight_decay;
+  double gmax = 1e-30;
+  for (int j = 0; j < NP; j++) gmax = fmax(gmax, fabs(g[j]));
   for (int j = 0; j < NP; j++) {
     double p = r->p[j], d = g[j];
     switch (c->kind) {
@@ -83,6 +87,13 @@ static void ref_step(ref_state *r, const nd_optim_config *c, double lr, const do
         } else {
           p -= lr * d / s;
         }
+        break;
+      }
+      case ND_OPTIM_MAXNORM: {
+        double b = c->momentum * r->s1[j] + d / gmax;
+        r->s1[j] = b;
+        p -= lr * b;
+        if (c->clip > 0) p = fmin(fmax(p, -c->clip), c->clip);
         break;
       }
       default: fail_msg("unknown kind");
@@ -142,6 +153,8 @@ static void test_updates_vs_reference(void **state) {
       {"rmsprop weight decay", cfg(ND_OPTIM_RMSPROP, 0.01f, 0.1f)},
       {"rmsprop momentum", cfg(ND_OPTIM_RMSPROP, 0.01f, 0)},
       {"rmsprop centered momentum", cfg(ND_OPTIM_RMSPROP, 0.01f, 0)},
+      {"maxnorm (DAM notebook), clip hit", cfg(ND_OPTIM_MAXNORM, 0.3f, 0)},
+      {"maxnorm no clip", cfg(ND_OPTIM_MAXNORM, 0.3f, 0)},
   };
   cases[2].c.momentum = 0.9f;
   cases[3].c.momentum = 0.8f;
@@ -155,6 +168,8 @@ static void test_updates_vs_reference(void **state) {
   cases[12].c.momentum = 0.5f;
   cases[12].c.centered = true;
   cases[12].c.alpha = 0.9f;
+  cases[13].c.clip = 1.0f; /* p0 = -2 is clipped to -1 at the first step */
+  cases[14].c.clip = 0.0f;
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) run_case(&cases[k]);
 }
 

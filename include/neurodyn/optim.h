@@ -30,7 +30,13 @@
  * eps outside the square root as in PyTorch):
  *   v = a v + (1-a) g^2;  centred: ga = a ga + (1-a) g, s = sqrt(max(v - ga^2, 0)) + eps,
  *   else s = sqrt(v) + eps;  momentum mu > 0: b = mu b + g / s, p -= lr b;
- *   else p -= lr g / s. */
+ *   else p -= lr g / s.
+ * Max-normalised momentum (the training loop of Krotov & Hopfield's Dense
+ * Associative Memory notebook, NIPS 2016 code; methods.md section 1): with
+ * G = max over all parameters of |g| (floor 1e-30),
+ *   b = mu b + g / G;  p -= lr b;  clip > 0: p = min(max(p, -clip), clip).
+ *   The largest step of a parameter is lr (times the momentum gain); the
+ *   notebook uses lr = 0.04 decayed by 0.998 per epoch, mu = 0.6, clip = 1. */
 #ifndef NEURODYN_OPTIM_H
 #define NEURODYN_OPTIM_H
 
@@ -46,6 +52,7 @@ typedef enum nd_optim_kind {
   ND_OPTIM_ADAM,
   ND_OPTIM_ADAMW,
   ND_OPTIM_RMSPROP,
+  ND_OPTIM_MAXNORM,
   ND_OPTIM_KIND_COUNT_
 } nd_optim_kind;
 
@@ -93,11 +100,14 @@ typedef struct nd_optim_config {
   /* RMSProp */
   float alpha;          /* smoothing constant of the squared-gradient average */
   bool centered;
+  /* max-normalised momentum */
+  float clip;           /* > 0: parameters clipped to [-clip, clip] after each step */
 } nd_optim_config;
 
 /* PyTorch's defaults for the kind: SGD lr 1e-2 (PyTorch has none), momentum 0;
  * Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8; AdamW the same with
- * weight_decay 1e-2; RMSProp lr 1e-2, alpha 0.99, eps 1e-8. */
+ * weight_decay 1e-2; RMSProp lr 1e-2, alpha 0.99, eps 1e-8; max-normalised
+ * momentum: the DAM notebook's lr 0.04, momentum 0.6, clip 1. */
 nd_optim_config nd_optim_defaults(nd_optim_kind kind);
 nd_status nd_optim_config_check(const nd_optim_config *c);
 

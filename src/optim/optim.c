@@ -36,6 +36,7 @@ nd_optim_config nd_optim_defaults(nd_optim_kind kind) {
     case ND_OPTIM_ADAM: c.lr = 1e-3f; break;
     case ND_OPTIM_ADAMW: c.lr = 1e-3f; c.weight_decay = 1e-2f; break;
     case ND_OPTIM_RMSPROP: c.lr = 1e-2f; break;
+    case ND_OPTIM_MAXNORM: c.lr = 0.04f; c.momentum = 0.6f; c.clip = 1.0f; break;
     default: break;
   }
   return c;
@@ -47,6 +48,7 @@ static const char *kind_name(nd_optim_kind k) {
     case ND_OPTIM_ADAM: return "adam";
     case ND_OPTIM_ADAMW: return "adamw";
     case ND_OPTIM_RMSPROP: return "rmsprop";
+    case ND_OPTIM_MAXNORM: return "maxnorm";
     default: return "optim";
   }
 }
@@ -61,7 +63,12 @@ nd_status nd_optim_config_check(const nd_optim_config *c) {
                                 (double)c->field, #cond)
   CHECK(c->lr >= 0.0f && isfinite(c->lr), lr);
   CHECK(c->weight_decay >= 0.0f && isfinite(c->weight_decay), weight_decay);
-  if (c->kind == ND_OPTIM_SGD || c->kind == ND_OPTIM_RMSPROP) CHECK(c->momentum >= 0.0f && c->momentum < 1.0f, momentum);
+  if (c->kind == ND_OPTIM_SGD || c->kind == ND_OPTIM_RMSPROP || c->kind == ND_OPTIM_MAXNORM)
+    CHECK(c->momentum >= 0.0f && c->momentum < 1.0f, momentum);
+  if (c->kind == ND_OPTIM_MAXNORM) {
+    CHECK(c->clip >= 0.0f && isfinite(c->clip), clip);
+    CHECK(c->weight_decay == 0.0f, weight_decay); /* the notebook has none */
+  }
   if (c->kind == ND_OPTIM_SGD) {
     CHECK(c->dampening >= 0.0f && c->dampening <= 1.0f, dampening);
     if (c->nesterov && (c->momentum <= 0.0f || c->dampening != 0.0f))
@@ -71,7 +78,7 @@ nd_status nd_optim_config_check(const nd_optim_config *c) {
     CHECK(c->beta1 >= 0.0f && c->beta1 < 1.0f, beta1);
     CHECK(c->beta2 >= 0.0f && c->beta2 < 1.0f, beta2);
   }
-  if (c->kind != ND_OPTIM_SGD) CHECK(c->eps >= 0.0f && isfinite(c->eps), eps);
+  if (c->kind != ND_OPTIM_SGD && c->kind != ND_OPTIM_MAXNORM) CHECK(c->eps >= 0.0f && isfinite(c->eps), eps);
   if (c->kind == ND_OPTIM_RMSPROP) CHECK(c->alpha >= 0.0f && c->alpha < 1.0f, alpha);
 #undef CHECK
   return ND_OK;
@@ -221,6 +228,31 @@ static void adam_update(const nd_optim_config *c, int64_t t, float lr, float *re
   }
 }
 
+/* DAM notebook step (optim.h): b = mu b + g / gmax; p -= lr b; clip. */
+static void maxnorm_update(const nd_optim_config *c, float lr, float inv_gmax, float *restrict p,
+                           const float *restrict g, float *restrict b, int64_t n) {
+  const float mu = c->momentum, clip = c->clip;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+  for (int64_t j = 0; j < n; j++) {
+    float bj = mu * b[j] + g[j] * inv_gmax;
+    b[j] = bj;
+    float pj = p[j] - lr * bj;
+    if (clip > 0.0f) pj = pj < -clip ? -clip : pj > clip ? clip : pj;
+    p[j] = pj;
+  }
+}
+
+/* Largest |g| over every gradient, floored at 1e-30 as the notebook does. */
+static float max_abs_grad(const nd_optim *o) {
+  float m = 0.0f;
+  for (int i = 0; i < o->n; i++) {
+    const float *g = o->grads[i]->data;
+    int64_t n = nd_tensor_numel(o->grads[i]);
+    for (int64_t j = 0; j < n; j++) m = fmaxf(m, fabsf(g[j]));
+  }
+  return m > 1e-30f ? m : 1e-30f;
+}
+
 static void rmsprop_update(const nd_optim_config *c, float lr, float *restrict p, const float *restrict g,
                            float *restrict sq, float *restrict buf, float *restrict gavg, int64_t n) {
   const float a = c->alpha, oma = (float)(1.0 - (double)c->alpha), eps = c->eps, mu = c->momentum,
@@ -273,6 +305,7 @@ nd_status nd_optim_step(nd_optim *o) {
   float lr = nd_optim_lr(o);
   bool first = o->t == 0;
   o->t++;
+  const float inv_gmax = o->c.kind == ND_OPTIM_MAXNORM ? 1.0f / max_abs_grad(o) : 0.0f;
   for (int i = 0; i < o->n; i++) {
     float *p = o->params[i]->data;
     const float *g = o->grads[i]->data;
@@ -284,6 +317,7 @@ nd_status nd_optim_step(nd_optim *o) {
       case ND_OPTIM_RMSPROP:
         rmsprop_update(&o->c, lr, p, g, o->s1[i], o->s2 ? o->s2[i] : NULL, o->s3 ? o->s3[i] : NULL, n);
         break;
+      case ND_OPTIM_MAXNORM: maxnorm_update(&o->c, lr, inv_gmax, p, g, o->s1[i], n); break;
       default: return nd__error(ND_ERR_INTERNAL, "optim: unknown kind %d", (int)o->c.kind);
     }
   }
