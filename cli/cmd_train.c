@@ -257,7 +257,9 @@ static nd_status resume_meta(const nd_safetensors *st, const char *path, krotov_
   return ND_OK;
 }
 
-static int train_krotov(const krotov_args *a_in) {
+static int write_config(const char *cmd, const nd_opts *spec, const char *out);
+
+static int train_krotov(const krotov_args *a_in, const nd_opts *spec) {
   const char *cmd = "train krotov";
   krotov_args a = *a_in;
   nd_safetensors *rst = NULL;
@@ -333,7 +335,8 @@ static int train_krotov(const krotov_args *a_in) {
   double *hist_pn = calloc((size_t)c.epochs + 1, sizeof(double));
   double *hist_fr = calloc((size_t)c.epochs + 1, sizeof(double));
   char path[4096], ckpt[4096];
-  rc = make_dir(cmd, a.out);
+  /* config.json only once the data loaded: bad input leaves nothing behind */
+  rc = a.resume ? make_dir(cmd, a.out) : write_config(cmd, spec, a.out);
   join(ckpt, sizeof ckpt, a.out, "checkpoint.safetensors");
   int64_t start = 0;
   if (!rc && rst) {
@@ -512,7 +515,7 @@ static nd_status save_top(const char *path, const nd_tensor *w, nd_krotov_top *t
   return nd_safetensors_write(path, 2, names, ts, meta);
 }
 
-static int train_top(const top_args *a) {
+static int train_top(const top_args *a, const nd_opts *spec) {
   const char *cmd = "train krotov-top";
   if (a->threads > 0) nd_set_num_threads((int)a->threads);
   if (!a->features || !a->features[0]) return nd_cli_cmd_fail(cmd, 2, "--features FILE is required (W.safetensors from `train krotov`)");
@@ -530,7 +533,7 @@ static int train_top(const top_args *a) {
               (long long)w.shape[1], a->dataset, (long long)tr.images.shape[1]);
     goto done_data;
   }
-  rc = make_dir(cmd, a->out);
+  rc = write_config(cmd, spec, a->out); /* only once W and the data are known to be good */
   if (rc) goto done_data;
   double t_start = wall_now();
   /* the hidden layer is frozen: features once for each split (Eq. 11) */
@@ -633,13 +636,13 @@ typedef struct mlp_args {
 /* 784 -> hidden (max(.,0)^n) -> 10, c = tanh(beta z), loss sum |c - t|^m
  * (divided by the batch size, see mlp.h), no biases: the Krotov-Hopfield
  * architecture with both layers trained end to end by backprop. */
-static int train_mlp(const mlp_args *a) {
+static int train_mlp(const mlp_args *a, const nd_opts *spec) {
   const char *cmd = "train mlp-baseline";
   if (a->threads > 0) nd_set_num_threads((int)a->threads);
   nd_dataset tr, te;
   int rc = load_data(cmd, a->dataset, a->limit, &tr, &te);
   if (rc) return rc;
-  rc = make_dir(cmd, a->out);
+  rc = write_config(cmd, spec, a->out); /* only once the data loaded */
   if (rc) goto done;
   int64_t sizes[3] = {tr.images.shape[1], a->hidden, 10};
   nd_mlp_config c = nd_mlp_defaults(3, sizes);
@@ -813,8 +816,7 @@ static int cmd_krotov(int argc, char **argv) {
     join(rp, sizeof rp, a.resume, "checkpoint.safetensors");
     if (stat(rp, &sb) != 0) rc = nd_cli_cmd_fail(cmd, 2, "--resume %s: no checkpoint.safetensors there", a.resume);
   }
-  if (!rc && !a.resume) rc = write_config(cmd, &spec, a.out);
-  if (!rc) rc = train_krotov(&a);
+  if (!rc) rc = train_krotov(&a, &spec);
   nd_args_release(&args);
   return rc;
 }
@@ -868,9 +870,10 @@ static int cmd_top(int argc, char **argv) {
   else if (a.lr_decay < 0 || a.lr_decay > 1) rc = nd_cli_cmd_fail(cmd, 2, "--lr-decay %g: need 0 (cosine) or 0 < decay <= 1", a.lr_decay);
   else if (a.weight_decay > 0 && strcmp(a.optimizer, "maxnorm") == 0)
     rc = nd_cli_cmd_fail(cmd, 2, "--weight-decay: only with --optimizer adam");
+  else if (!(a.dropout >= 0 && a.dropout < 1)) rc = nd_cli_cmd_fail(cmd, 2, "--dropout %g: need 0 <= rate < 1", a.dropout);
+  else if (a.weight_decay < 0) rc = nd_cli_cmd_fail(cmd, 2, "--weight-decay %g: need >= 0", a.weight_decay);
   else if (a.limit < 0) rc = nd_cli_cmd_fail(cmd, 2, "--limit %lld: need >= 0", (long long)a.limit);
-  if (!rc) rc = write_config(cmd, &spec, a.out);
-  if (!rc) rc = train_top(&a);
+  if (!rc) rc = train_top(&a, &spec);
   nd_args_release(&args);
   return rc;
 }
@@ -913,8 +916,7 @@ static int cmd_mlp(int argc, char **argv) {
   else if (!(a.n > 0) || !(a.m >= 1) || !(a.beta > 0)) rc = nd_cli_cmd_fail(cmd, 2, "need --n > 0, --m >= 1, --beta > 0");
   else if (!(a.lr > 0) || a.lr_final < 0) rc = nd_cli_cmd_fail(cmd, 2, "--lr must be > 0 and --lr-final >= 0");
   else if (a.limit < 0) rc = nd_cli_cmd_fail(cmd, 2, "--limit %lld: need >= 0", (long long)a.limit);
-  if (!rc) rc = write_config(cmd, &spec, a.out);
-  if (!rc) rc = train_mlp(&a);
+  if (!rc) rc = train_mlp(&a, &spec);
   nd_args_release(&args);
   return rc;
 }

@@ -42,6 +42,14 @@ expect_error 2 "neurodyn convert:" "too many arguments" "$ND" convert a.npy b.np
 expect_error 2 "neurodyn data:" "frob" "$ND" data frob
 expect_error 2 "neurodyn demo:" "nosuchdemo" "$ND" demo nosuchdemo
 
+# train krotov-top: bad values and a missing features file exit 2 and write nothing.
+expect_error 2 "neurodyn train krotov-top:" "--lr-decay" "$ND" train krotov-top --features x --lr-decay 2 --out "$TMP/top-bad"
+expect_error 2 "neurodyn train krotov-top:" "--dropout" "$ND" train krotov-top --features x --dropout 1 --out "$TMP/top-bad"
+expect_error 2 "neurodyn train krotov-top:" "--optimizer" "$ND" train krotov-top --features x --optimizer sgd --out "$TMP/top-bad"
+expect_error 2 "neurodyn train krotov-top:" "--weight-decay" "$ND" train krotov-top --features x --optimizer maxnorm --weight-decay 0.1 --out "$TMP/top-bad"
+expect_error 2 "neurodyn train krotov-top:" "no-such.safetensors" "$ND" train krotov-top --features "$TMP/no-such.safetensors" --out "$TMP/top-bad"
+[ ! -e "$TMP/top-bad" ] || fail "a refused krotov-top run left $TMP/top-bad behind"
+
 # Demo table: --list names mlp; the demo's --help shows its options.
 expect_ok "$ND" demo --list
 printf '%s\n' "$out" | grep -Eq '^  mlp ' || fail "demo --list does not list mlp"
