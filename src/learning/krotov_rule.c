@@ -388,33 +388,11 @@ nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_
 int64_t nd_krotov_winners(const nd_krotov *k) { return k ? k->winners : 0; }
 
 nd_status nd_krotov_rank(const float *x, int64_t rows, int64_t cols, int64_t k, int64_t *top, int64_t *kth) {
-  if (!x || !top || !kth) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_rank: NULL argument");
-  if (rows < 0 || cols < 1 || k < 1 || k > cols)
-    return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_rank: rows %lld, cols %lld, k %lld (need 1 <= k <= cols)",
-                     (long long)rows, (long long)cols, (long long)k);
-  kr_pair_f *scratch = NULL;
-  if (k > KR_LIST_MAX_K) {
-    scratch = malloc((size_t)cols * sizeof *scratch);
-    if (!scratch) return nd__error(ND_ERR_NOMEM, "nd_krotov_rank: no memory");
-  }
-  for (int64_t r = 0; r < rows; r++) kr_rank_row_f(x + r * cols, cols, k, scratch, top + r, kth + r);
-  free(scratch);
-  return ND_OK;
+  return kr_rank_rows_f(x, rows, cols, k, top, kth, "nd_krotov_rank");
 }
 
 nd_status nd_krotov_rank_f64(const double *x, int64_t rows, int64_t cols, int64_t k, int64_t *top, int64_t *kth) {
-  if (!x || !top || !kth) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_rank_f64: NULL argument");
-  if (rows < 0 || cols < 1 || k < 1 || k > cols)
-    return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_rank_f64: rows %lld, cols %lld, k %lld (need 1 <= k <= cols)",
-                     (long long)rows, (long long)cols, (long long)k);
-  kr_pair_d *scratch = NULL;
-  if (k > KR_LIST_MAX_K) {
-    scratch = malloc((size_t)cols * sizeof *scratch);
-    if (!scratch) return nd__error(ND_ERR_NOMEM, "nd_krotov_rank_f64: no memory");
-  }
-  for (int64_t r = 0; r < rows; r++) kr_rank_row_d(x + r * cols, cols, k, scratch, top + r, kth + r);
-  free(scratch);
-  return ND_OK;
+  return kr_rank_rows_d(x, rows, cols, k, top, kth, "nd_krotov_rank_f64");
 }
 
 #else /* ---------------------------------------------------------------- template (KR_T) */
@@ -535,6 +513,23 @@ static void KR_FN(kr_rank_row)(const KR_T *restrict x, int64_t cols, int64_t k, 
   KR_FN(kr_select)(scratch, 0, cols - 1, k - 1);
   *top = best;
   *kth = scratch[k - 1].i;
+}
+
+/* The public ranking (nd_krotov_rank[_f64]) over rows of x, with its own scratch. */
+static nd_status KR_FN(kr_rank_rows)(const KR_T *x, int64_t rows, int64_t cols, int64_t k, int64_t *top, int64_t *kth,
+                                     const char *who) {
+  if (!x || !top || !kth) return nd__error(ND_ERR_INVALID_ARG, "%s: NULL argument", who);
+  if (rows < 0 || cols < 1 || k < 1 || k > cols)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: rows %lld, cols %lld, k %lld (need 1 <= k <= cols)", who,
+                     (long long)rows, (long long)cols, (long long)k);
+  KR_PAIR *scratch = NULL;
+  if (k > KR_LIST_MAX_K) {
+    scratch = malloc((size_t)cols * sizeof *scratch);
+    if (!scratch) return nd__error(ND_ERR_NOMEM, "%s: no memory", who);
+  }
+  for (int64_t r = 0; r < rows; r++) KR_FN(kr_rank_row)(x + r * cols, cols, k, scratch, top + r, kth + r);
+  free(scratch);
+  return ND_OK;
 }
 
 /* One minibatch on the n samples already in the V buffer. */
