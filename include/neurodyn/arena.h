@@ -15,20 +15,20 @@ extern "C" {
 typedef struct nd_arena nd_arena;
 
 /* capacity: bytes of the first block (0 picks 1 MiB). */
-nd_arena *nd_arena_create(size_t capacity);
-void nd_arena_free(nd_arena *a);
+ND_API nd_arena *nd_arena_create(size_t capacity);
+ND_API void nd_arena_free(nd_arena *a);
 
 /* Returns 64-byte aligned, uninitialised memory, or NULL (with an error set)
  * if the system is out of memory. */
-void *nd_arena_alloc(nd_arena *a, size_t bytes);
+ND_API void *nd_arena_alloc(nd_arena *a, size_t bytes);
 /* Same, zero-filled. */
-void *nd_arena_calloc(nd_arena *a, size_t bytes);
+ND_API void *nd_arena_calloc(nd_arena *a, size_t bytes);
 
 /* Forget every allocation; keep the memory for reuse. */
-void nd_arena_reset(nd_arena *a);
+ND_API void nd_arena_reset(nd_arena *a);
 
-size_t nd_arena_used(const nd_arena *a);      /* bytes handed out since reset */
-size_t nd_arena_capacity(const nd_arena *a);  /* bytes held from the system */
+ND_API size_t nd_arena_used(const nd_arena *a);      /* bytes handed out since reset */
+ND_API size_t nd_arena_capacity(const nd_arena *a);  /* bytes held from the system */
 
 #ifdef __cplusplus
 }

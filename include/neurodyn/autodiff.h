@@ -52,113 +52,113 @@ typedef struct nd_var nd_var;
 /* ------------------------------------------------------------------ tape */
 /* arena_bytes: first block of the node arena (0 picks 1 MiB; it grows by
  * chaining blocks as needed).  NULL (error set) if out of memory. */
-nd_tape *nd_tape_create(size_t arena_bytes);
-void nd_tape_free(nd_tape *tp);
+ND_API nd_tape *nd_tape_create(size_t arena_bytes);
+ND_API void nd_tape_free(nd_tape *tp);
 /* Drops every node and the sticky error; keeps the memory; recording stays as set. */
-void nd_tape_reset(nd_tape *tp);
+ND_API void nd_tape_reset(nd_tape *tp);
 /* Recording on (default): ops register VJPs for inputs that need gradients.
  * Off: ops only compute values (evaluation / no-grad mode). */
-void nd_tape_set_recording(nd_tape *tp, bool on);
-bool nd_tape_is_recording(const nd_tape *tp);
+ND_API void nd_tape_set_recording(nd_tape *tp, bool on);
+ND_API bool nd_tape_is_recording(const nd_tape *tp);
 /* First failure since the last reset (ND_OK if none). */
-nd_status nd_tape_status(const nd_tape *tp);
+ND_API nd_status nd_tape_status(const nd_tape *tp);
 /* Records s as the sticky status if none is set yet (for code that builds
  * graphs and finds an error of its own); returns s. */
-nd_status nd_tape_set_error(nd_tape *tp, nd_status s);
+ND_API nd_status nd_tape_set_error(nd_tape *tp, nd_status s);
 /* Nodes recorded since the last reset, and arena bytes in use / held. */
-int64_t nd_tape_num_nodes(const nd_tape *tp);
-size_t nd_tape_bytes_used(const nd_tape *tp);
-size_t nd_tape_bytes_held(const nd_tape *tp);
+ND_API int64_t nd_tape_num_nodes(const nd_tape *tp);
+ND_API size_t nd_tape_bytes_used(const nd_tape *tp);
+ND_API size_t nd_tape_bytes_held(const nd_tape *tp);
 /* Scratch memory in the tape's arena, valid until the next reset (for custom
  * ops).  NULL (sticky error set) on failure. */
-void *nd_tape_alloc(nd_tape *tp, size_t bytes);
+ND_API void *nd_tape_alloc(nd_tape *tp, size_t bytes);
 
 /* ---------------------------------------------------------------- leaves */
 /* A leaf that needs no gradient (inputs, targets).  The value is a view of
  * x's data (no copy): it must stay alive and unchanged until backward. */
-nd_var *nd_tape_constant(nd_tape *tp, const nd_tensor *x);
+ND_API nd_var *nd_tape_constant(nd_tape *tp, const nd_tensor *x);
 /* A parameter: value and grad (same shape, contiguous) belong to the caller;
  * backward adds dL/dvalue into grad.  grad == NULL makes it a constant. */
-nd_var *nd_tape_param(nd_tape *tp, nd_tensor *value, nd_tensor *grad);
+ND_API nd_var *nd_tape_param(nd_tape *tp, nd_tensor *value, nd_tensor *grad);
 /* A leaf that needs a gradient kept in the tape (zero-filled, readable with
  * nd_var_grad after backward, until the next reset).  Value is a view of x. */
-nd_var *nd_tape_variable(nd_tape *tp, const nd_tensor *x);
+ND_API nd_var *nd_tape_variable(nd_tape *tp, const nd_tensor *x);
 
 /* ------------------------------------------------------------- accessors */
 /* The node's value (contiguous).  Mutating a leaf's value after ops used it
  * invalidates their saved data. */
-nd_tensor *nd_var_value(nd_var *v);
+ND_API nd_tensor *nd_var_value(nd_var *v);
 /* dL/dvalue after nd_tape_backward, or NULL if no gradient reached v (or v
  * needs none). */
-const nd_tensor *nd_var_grad(const nd_var *v);
-bool nd_var_requires_grad(const nd_var *v);
+ND_API const nd_tensor *nd_var_grad(const nd_var *v);
+ND_API bool nd_var_requires_grad(const nd_var *v);
 /* value->data[0] (convenience for scalar losses); NaN for NULL. */
-float nd_var_item(const nd_var *v);
+ND_API float nd_var_item(const nd_var *v);
 
 /* -------------------------------------------------------------- backward */
 /* Backward from a one-element output (seed 1). */
-nd_status nd_tape_backward(nd_tape *tp, nd_var *out);
+ND_API nd_status nd_tape_backward(nd_tape *tp, nd_var *out);
 /* Backward from any output with seed gradient `seed` (out's shape; NULL means
  * all ones): computes the VJP seed^T * d(out)/d(leaves). */
-nd_status nd_tape_backward_seed(nd_tape *tp, nd_var *out, const nd_tensor *seed);
+ND_API nd_status nd_tape_backward_seed(nd_tape *tp, nd_var *out, const nd_tensor *seed);
 
 /* ------------------------------------------------------------ linear ops */
 /* op(a)[m,k] * op(b)[k,n]; a, b 2-D; trans_* transposes the stored matrix. */
-nd_var *nd_ad_matmul(nd_tape *tp, nd_var *a, nd_var *b, bool trans_a, bool trans_b);
+ND_API nd_var *nd_ad_matmul(nd_tape *tp, nd_var *a, nd_var *b, bool trans_a, bool trans_b);
 /* x[B,in] * W[out,in]^T + b[out] (b may be NULL).  One GEMM per batch. */
-nd_var *nd_ad_linear(nd_tape *tp, nd_var *x, nd_var *w, nd_var *b);
-nd_var *nd_ad_add(nd_tape *tp, nd_var *a, nd_var *b); /* a + b (b broadcast, see above) */
-nd_var *nd_ad_sub(nd_tape *tp, nd_var *a, nd_var *b); /* a - b */
-nd_var *nd_ad_mul(nd_tape *tp, nd_var *a, nd_var *b); /* a * b elementwise */
-nd_var *nd_ad_scale(nd_tape *tp, nd_var *x, float alpha); /* alpha * x */
+ND_API nd_var *nd_ad_linear(nd_tape *tp, nd_var *x, nd_var *w, nd_var *b);
+ND_API nd_var *nd_ad_add(nd_tape *tp, nd_var *a, nd_var *b); /* a + b (b broadcast, see above) */
+ND_API nd_var *nd_ad_sub(nd_tape *tp, nd_var *a, nd_var *b); /* a - b */
+ND_API nd_var *nd_ad_mul(nd_tape *tp, nd_var *a, nd_var *b); /* a * b elementwise */
+ND_API nd_var *nd_ad_scale(nd_tape *tp, nd_var *x, float alpha); /* alpha * x */
 /* Same data, new shape (same element count; one entry may be -1). */
-nd_var *nd_ad_reshape(nd_tape *tp, nd_var *x, int ndim, const int64_t *shape);
+ND_API nd_var *nd_ad_reshape(nd_tape *tp, nd_var *x, int ndim, const int64_t *shape);
 
 /* -------------------------------------------------------- convolutions */
 /* x[N,C,H,W] (*) w[K,C,R,S] + b[K] (b may be NULL) -> [N,K,P,Q]. */
-nd_var *nd_ad_conv2d(nd_tape *tp, nd_var *x, nd_var *w, nd_var *b, int64_t stride_h, int64_t stride_w,
+ND_API nd_var *nd_ad_conv2d(nd_tape *tp, nd_var *x, nd_var *w, nd_var *b, int64_t stride_h, int64_t stride_w,
                      int64_t pad_h, int64_t pad_w);
 /* Adjoint of that convolution: x[N,K,P,Q], w[K,C,R,S], b[C] -> [N,C,H,W] with
  * H = (P-1)*stride_h - 2*pad_h + R + out_pad_h (out_pad < stride; likewise W). */
-nd_var *nd_ad_conv_transpose2d(nd_tape *tp, nd_var *x, nd_var *w, nd_var *b, int64_t stride_h, int64_t stride_w,
+ND_API nd_var *nd_ad_conv_transpose2d(nd_tape *tp, nd_var *x, nd_var *w, nd_var *b, int64_t stride_h, int64_t stride_w,
                                int64_t pad_h, int64_t pad_w, int64_t out_pad_h, int64_t out_pad_w);
-nd_var *nd_ad_avgpool2d(nd_tape *tp, nd_var *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h,
+ND_API nd_var *nd_ad_avgpool2d(nd_tape *tp, nd_var *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h,
                         int64_t stride_w, int64_t pad_h, int64_t pad_w, bool count_include_pad);
-nd_var *nd_ad_adaptive_avgpool2d(nd_tape *tp, nd_var *x, int64_t out_h, int64_t out_w);
+ND_API nd_var *nd_ad_adaptive_avgpool2d(nd_tape *tp, nd_var *x, int64_t out_h, int64_t out_w);
 
 /* ---------------------------------------------------------- elementwise */
 /* y = f(x; param) for any nd_unary_op (see kernels.h for each definition). */
-nd_var *nd_ad_unary(nd_tape *tp, nd_unary_op op, float param, nd_var *x);
-nd_var *nd_ad_relu(nd_tape *tp, nd_var *x);
-nd_var *nd_ad_leaky_relu(nd_tape *tp, nd_var *x, float slope);
-nd_var *nd_ad_tanh(nd_tape *tp, nd_var *x);
-nd_var *nd_ad_sigmoid(nd_tape *tp, nd_var *x);
-nd_var *nd_ad_softplus(nd_tape *tp, nd_var *x);
-nd_var *nd_ad_abs(nd_tape *tp, nd_var *x);
-nd_var *nd_ad_pow(nd_tape *tp, nd_var *x, float p);        /* sign(x)|x|^p */
-nd_var *nd_ad_relu_pow(nd_tape *tp, nd_var *x, float n);   /* max(x,0)^n, rectified power unit */
-nd_var *nd_ad_soft_threshold(nd_tape *tp, nd_var *x, float lambda);
-nd_var *nd_ad_hard_threshold(nd_tape *tp, nd_var *x, float lambda);
-nd_var *nd_ad_exp(nd_tape *tp, nd_var *x);
-nd_var *nd_ad_log(nd_tape *tp, nd_var *x);
-nd_var *nd_ad_square(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_unary(nd_tape *tp, nd_unary_op op, float param, nd_var *x);
+ND_API nd_var *nd_ad_relu(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_leaky_relu(nd_tape *tp, nd_var *x, float slope);
+ND_API nd_var *nd_ad_tanh(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_sigmoid(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_softplus(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_abs(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_pow(nd_tape *tp, nd_var *x, float p);        /* sign(x)|x|^p */
+ND_API nd_var *nd_ad_relu_pow(nd_tape *tp, nd_var *x, float n);   /* max(x,0)^n, rectified power unit */
+ND_API nd_var *nd_ad_soft_threshold(nd_tape *tp, nd_var *x, float lambda);
+ND_API nd_var *nd_ad_hard_threshold(nd_tape *tp, nd_var *x, float lambda);
+ND_API nd_var *nd_ad_exp(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_log(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_square(nd_tape *tp, nd_var *x);
 /* Parametric ReLU, one slope per channel (dimension 1 of x, ndim >= 2). */
-nd_var *nd_ad_prelu(nd_tape *tp, nd_var *x, nd_var *slope);
+ND_API nd_var *nd_ad_prelu(nd_tape *tp, nd_var *x, nd_var *slope);
 
 /* -------------------------------------------------- reductions, losses */
-nd_var *nd_ad_sum(nd_tape *tp, nd_var *x);  /* scalar: sum of all elements */
-nd_var *nd_ad_mean(nd_tape *tp, nd_var *x); /* scalar: mean of all elements */
+ND_API nd_var *nd_ad_sum(nd_tape *tp, nd_var *x);  /* scalar: sum of all elements */
+ND_API nd_var *nd_ad_mean(nd_tape *tp, nd_var *x); /* scalar: mean of all elements */
 /* Row-wise over the last dimension (x viewed as [numel/cols, cols]). */
-nd_var *nd_ad_softmax(nd_tape *tp, nd_var *x);
-nd_var *nd_ad_log_softmax(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_softmax(nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_ad_log_softmax(nd_tape *tp, nd_var *x);
 /* Scalar mean cross-entropy of logits[B,C] against labels[B] in 0..C-1
  * (read during the call only: the gradient is computed in the forward pass). */
-nd_var *nd_ad_cross_entropy(nd_tape *tp, nd_var *logits, const int32_t *labels);
+ND_API nd_var *nd_ad_cross_entropy(nd_tape *tp, nd_var *logits, const int32_t *labels);
 /* Scalar mean over all elements of (a - b)^2. */
-nd_var *nd_ad_mse(nd_tape *tp, nd_var *a, nd_var *b);
+ND_API nd_var *nd_ad_mse(nd_tape *tp, nd_var *a, nd_var *b);
 /* Scalar sum over all elements of |c - t|^m, m >= 1 (Krotov & Hopfield 2019,
  * Eq. 12, top-layer loss with m = 6). */
-nd_var *nd_ad_abs_power_loss(nd_tape *tp, nd_var *c, nd_var *t, float m);
+ND_API nd_var *nd_ad_abs_power_loss(nd_tape *tp, nd_var *c, nd_var *t, float m);
 
 /* ------------------------------------------------------------ custom VJP */
 #define ND_CUSTOM_MAX_INPUTS 8
@@ -185,7 +185,7 @@ typedef nd_status (*nd_custom_fn)(const nd_custom_args *args);
 /* An op with a user forward and a user VJP (feedback alignment, implicit
  * differentiation, reversible layers ...).  `user` must outlive backward.
  * backward may be NULL for an op that passes no gradient. */
-nd_var *nd_ad_custom(nd_tape *tp, int n_inputs, nd_var *const *inputs, int out_ndim, const int64_t *out_shape,
+ND_API nd_var *nd_ad_custom(nd_tape *tp, int n_inputs, nd_var *const *inputs, int out_ndim, const int64_t *out_shape,
                      nd_custom_fn forward, nd_custom_fn backward, void *user);
 
 /* ------------------------------------------------------------- gradcheck */
@@ -212,7 +212,7 @@ typedef struct nd_gradcheck_result {
 } nd_gradcheck_result;
 
 /* Defaults listed above. */
-nd_gradcheck_opts nd_gradcheck_default_opts(void);
+ND_API nd_gradcheck_opts nd_gradcheck_default_opts(void);
 
 /* Compares the tape's gradient of f with central differences.  values[i] are
  * the caller's float32 tensors (contiguous); they are perturbed in place
@@ -220,7 +220,7 @@ nd_gradcheck_opts nd_gradcheck_default_opts(void);
  * accumulated in double; the denominator uses the float32 step actually
  * taken, (float)(x+h) - (float)(x-h).  Returns ND_OK whether or not the check
  * passed (see res->passed); an error status if f fails. */
-nd_status nd_gradcheck(nd_gradcheck_fn f, void *user, int n_leaves, nd_tensor *const *values,
+ND_API nd_status nd_gradcheck(nd_gradcheck_fn f, void *user, int n_leaves, nd_tensor *const *values,
                        const nd_gradcheck_opts *opts, nd_gradcheck_result *res);
 
 #ifdef __cplusplus

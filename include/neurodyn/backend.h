@@ -14,15 +14,15 @@ extern "C" {
 #endif
 
 /* Name of the active backend ("cpu" by default). */
-const char *nd_backend_name(void);
+ND_API const char *nd_backend_name(void);
 
 /* Make the backend called `name` active.  ND_ERR_NOT_FOUND (message lists the
  * available backends) if this build has no such backend. */
-nd_status nd_backend_select(const char *name);
+ND_API nd_status nd_backend_select(const char *name);
 
 /* Number of backends compiled in, and the name of backend i (NULL if out of range). */
-int nd_backend_count(void);
-const char *nd_backend_name_at(int i);
+ND_API int nd_backend_count(void);
+ND_API const char *nd_backend_name_at(int i);
 
 /* Name of the BLAS library the CPU backend was linked against ("openblas" or
  * "blis") and the kernels it runs: for OpenBLAS its core type (e.g.
@@ -31,8 +31,8 @@ const char *nd_backend_name_at(int i);
  * load time on AVX-512 CPUs even when OPENBLAS_CORETYPE names an older core;
  * $ND_BLAS_CORETYPE=keep turns that off, $ND_BLAS_CORETYPE=<core> forces a
  * core (see src/backend/cpu/blas_core.c and docs/RESULTS.md, "Kernels"). */
-const char *nd_backend_blas_name(void);
-const char *nd_backend_blas_core(void);
+ND_API const char *nd_backend_blas_name(void);
+ND_API const char *nd_backend_blas_core(void);
 
 #ifdef __cplusplus
 }

@@ -15,13 +15,21 @@
 extern "C" {
 #endif
 
+/* ND_API marks the public functions: the shared library is built with
+ * -fvisibility=hidden, so only what carries this mark is exported. */
+#if defined(ND_BUILDING_LIBRARY) && defined(__GNUC__)
+#define ND_API __attribute__((visibility("default")))
+#else
+#define ND_API
+#endif
+
 #define ND_VERSION_MAJOR 0
 #define ND_VERSION_MINOR 1
 #define ND_VERSION_PATCH 0
 #define ND_VERSION_STRING "0.1.0"
 
 /* Returns ND_VERSION_STRING of the library actually linked. */
-const char *nd_version(void);
+ND_API const char *nd_version(void);
 
 typedef enum nd_status {
   ND_OK = 0,
@@ -38,11 +46,11 @@ typedef enum nd_status {
 } nd_status;
 
 /* Short constant description of a status code ("invalid argument", ...). */
-const char *nd_status_str(nd_status s);
+ND_API const char *nd_status_str(nd_status s);
 
 /* Detailed message of the last failure on this thread ("" if none). */
-const char *nd_last_error(void);
-void nd_clear_error(void);
+ND_API const char *nd_last_error(void);
+ND_API void nd_clear_error(void);
 
 /* Logging.  Levels follow the usual order; the default callback writes
  * WARN and above to stderr.  Pass NULL to restore the default. */
@@ -54,18 +62,18 @@ typedef enum nd_log_level {
   ND_LOG_OFF = 4
 } nd_log_level;
 typedef void (*nd_log_fn)(nd_log_level level, const char *msg, void *user);
-void nd_set_log_callback(nd_log_fn fn, void *user);
-void nd_set_log_level(nd_log_level level);
-nd_log_level nd_get_log_level(void);
+ND_API void nd_set_log_callback(nd_log_fn fn, void *user);
+ND_API void nd_set_log_level(nd_log_level level);
+ND_API nd_log_level nd_get_log_level(void);
 
 /* Threads used by OpenMP regions and BLAS.  Defaults to $ND_NUM_THREADS if
  * set, else to the number of cores.  n <= 0 restores that default. */
-void nd_set_num_threads(int n);
-int nd_get_num_threads(void);
+ND_API void nd_set_num_threads(int n);
+ND_API int nd_get_num_threads(void);
 
 /* Aligned allocation (64 bytes) used for every tensor buffer. */
-void *nd_aligned_alloc(size_t bytes);
-void nd_aligned_free(void *p);
+ND_API void *nd_aligned_alloc(size_t bytes);
+ND_API void nd_aligned_free(void *p);
 
 #ifdef __cplusplus
 }

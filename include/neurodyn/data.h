@@ -23,22 +23,22 @@ typedef struct nd_dataset {
   int num_classes;    /* 1 + largest label */
 } nd_dataset;
 
-void nd_dataset_free(nd_dataset *d);
+ND_API void nd_dataset_free(nd_dataset *d);
 
 /* Directory of a named data set ("mnist", "fashion-mnist"): the first of
  * $ND_DATA_DIR/<name>, ./data/<name> and <source tree>/data/<name> that
  * exists.  ND_ERR_NOT_FOUND says where it looked and how to fetch it. */
-nd_status nd_data_dir(const char *dataset, char *buf, size_t len);
+ND_API nd_status nd_data_dir(const char *dataset, char *buf, size_t len);
 
 /* Loads split "train" (60000) or "test" (10000) from dir (NULL: nd_data_dir).
  * limit > 0 keeps only the first limit examples.  Images and labels must
  * agree in count; labels must be < 10. */
-nd_status nd_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out);
-nd_status nd_fashion_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out);
+ND_API nd_status nd_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out);
+ND_API nd_status nd_fashion_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out);
 
 /* Any pair of IDX files: images u8 [n, rows, cols] (or [n, d]) and labels u8
  * or i32 [n]. */
-nd_status nd_idx_dataset_load(const char *images_path, const char *labels_path, int64_t limit, nd_dataset *out);
+ND_API nd_status nd_idx_dataset_load(const char *images_path, const char *labels_path, int64_t limit, nd_dataset *out);
 
 #ifdef __cplusplus
 }

@@ -46,28 +46,28 @@ typedef enum nd_integrator_kind {
 } nd_integrator_kind;
 
 /* "euler", "rk4" (NULL for an unknown kind). */
-const char *nd_integrator_name(nd_integrator_kind kind);
+ND_API const char *nd_integrator_name(nd_integrator_kind kind);
 /* ND_OK and *out set for "euler" / "rk4"; ND_ERR_INVALID_ARG otherwise. */
-nd_status nd_integrator_parse(const char *name, nd_integrator_kind *out);
+ND_API nd_status nd_integrator_parse(const char *name, nd_integrator_kind *out);
 /* Order of accuracy (1 or 4; 0 for an unknown kind). */
-int nd_integrator_order(nd_integrator_kind kind);
+ND_API int nd_integrator_order(nd_integrator_kind kind);
 /* Right-hand-side evaluations per step (1 or 4; 0 for an unknown kind). */
-int nd_integrator_stages(nd_integrator_kind kind);
+ND_API int nd_integrator_stages(nd_integrator_kind kind);
 
 typedef struct nd_integrator nd_integrator;
 
 /* Allocates the stage buffers for states of up to `dim` floats (dim >= 1):
  * a system of any dim in 1..dim can be stepped (a batched model sizes the
  * integrator for its largest batch and runs a short last batch as is). */
-nd_status nd_integrator_create(nd_integrator_kind kind, int64_t dim, nd_integrator **out);
-void nd_integrator_free(nd_integrator *it); /* NULL is fine */
-nd_integrator_kind nd_integrator_kind_of(const nd_integrator *it);
-int64_t nd_integrator_dim(const nd_integrator *it);
+ND_API nd_status nd_integrator_create(nd_integrator_kind kind, int64_t dim, nd_integrator **out);
+ND_API void nd_integrator_free(nd_integrator *it); /* NULL is fine */
+ND_API nd_integrator_kind nd_integrator_kind_of(const nd_integrator *it);
+ND_API int64_t nd_integrator_dim(const nd_integrator *it);
 
 /* One step from (t, y) to (t + dt, y), in place.  sys->dim must be in
  * 1..the integrator's dim (ND_ERR_SHAPE otherwise); dt may be negative (backward in
  * time) but must be finite and non-zero.  Allocates nothing. */
-nd_status nd_integrator_step(nd_integrator *it, const nd_system *sys, double t, double dt, float *y);
+ND_API nd_status nd_integrator_step(nd_integrator *it, const nd_system *sys, double t, double dt, float *y);
 
 /* Observer: called with step = 0 at (t0, y0) before the first step and after
  * every step with the step count, the new time and state.  Return 0 to go
@@ -94,7 +94,7 @@ typedef struct nd_integrate_result {
  * The residual costs at most one extra f-call (none when the tolerance test
  * stops the run: k1 of the next step is the residual).  ND_ERR_NUMERIC if
  * the final state or residual is not finite.  Allocates nothing. */
-nd_status nd_integrate(nd_integrator *it, const nd_system *sys, double t0, double t1, double dt, float *y,
+ND_API nd_status nd_integrate(nd_integrator *it, const nd_system *sys, double t0, double t1, double dt, float *y,
                        const nd_integrate_opts *opts, nd_integrate_result *result);
 
 #ifdef __cplusplus

@@ -39,8 +39,8 @@ typedef enum nd_dtype {
 } nd_dtype;
 
 /* Bytes per element (0 for an invalid dtype) and a short name ("f32"). */
-size_t nd_dtype_size(nd_dtype t);
-const char *nd_dtype_name(nd_dtype t);
+ND_API size_t nd_dtype_size(nd_dtype t);
+ND_API const char *nd_dtype_name(nd_dtype t);
 
 #define ND_ARRAY_MAX_DIMS 8
 
@@ -55,20 +55,20 @@ typedef struct nd_array {
 } nd_array;
 
 /* Frees data and zeroes the struct.  NULL is fine. */
-void nd_array_free(nd_array *a);
+ND_API void nd_array_free(nd_array *a);
 
 /* Copy of any array as float32 into a freshly allocated tensor (at most
  * ND_MAX_DIMS dimensions, else ND_ERR_UNSUPPORTED). */
-nd_status nd_array_to_tensor(const nd_array *a, nd_tensor *out);
+ND_API nd_status nd_array_to_tensor(const nd_array *a, nd_tensor *out);
 
 /* ------------------------------------------------------------ IDX (MNIST)
  * Magic 00 00 <type> <ndim>, ndim big-endian uint32 sizes, then the data
  * big-endian.  Types: 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32,
  * 0x0E f64.  Gzip files (first bytes 1f 8b) are inflated through zlib. */
-nd_status nd_idx_parse(const void *buf, size_t len, const char *name, nd_array *out);
-nd_status nd_idx_read(const char *path, nd_array *out);
+ND_API nd_status nd_idx_parse(const void *buf, size_t len, const char *name, nd_array *out);
+ND_API nd_status nd_idx_read(const char *path, nd_array *out);
 /* Writes an uncompressed IDX file (dtype u8, i8, i16, i32, f32 or f64). */
-nd_status nd_idx_write(const char *path, const nd_array *a);
+ND_API nd_status nd_idx_write(const char *path, const nd_array *a);
 
 /* ------------------------------------------------------------ safetensors
  * 8-byte little-endian header length N, N bytes of JSON
@@ -81,49 +81,49 @@ nd_status nd_idx_write(const char *path, const nd_array *a);
  * I8 U8 BOOL. */
 typedef struct nd_safetensors nd_safetensors;
 
-nd_status nd_safetensors_parse(const void *buf, size_t len, const char *name, nd_safetensors **out);
-nd_status nd_safetensors_read(const char *path, nd_safetensors **out);
-void nd_safetensors_free(nd_safetensors *st);
+ND_API nd_status nd_safetensors_parse(const void *buf, size_t len, const char *name, nd_safetensors **out);
+ND_API nd_status nd_safetensors_read(const char *path, nd_safetensors **out);
+ND_API void nd_safetensors_free(nd_safetensors *st);
 
 /* Tensors in file order (by data offset). */
-int nd_safetensors_count(const nd_safetensors *st);
-const char *nd_safetensors_name(const nd_safetensors *st, int i);
+ND_API int nd_safetensors_count(const nd_safetensors *st);
+ND_API const char *nd_safetensors_name(const nd_safetensors *st, int i);
 /* Dtype and shape of a named tensor (shape needs ND_ARRAY_MAX_DIMS slots;
  * any output may be NULL).  ND_ERR_NOT_FOUND names the file and tensor. */
-nd_status nd_safetensors_info(const nd_safetensors *st, const char *name, nd_dtype *dtype, int *ndim,
+ND_API nd_status nd_safetensors_info(const nd_safetensors *st, const char *name, nd_dtype *dtype, int *ndim,
                               int64_t *shape);
 /* Named tensor converted to float32 in a freshly allocated tensor. */
-nd_status nd_safetensors_get(const nd_safetensors *st, const char *name, nd_tensor *out);
+ND_API nd_status nd_safetensors_get(const nd_safetensors *st, const char *name, nd_tensor *out);
 /* Named tensor in its own dtype, native byte order. */
-nd_status nd_safetensors_get_array(const nd_safetensors *st, const char *name, nd_array *out);
+ND_API nd_status nd_safetensors_get_array(const nd_safetensors *st, const char *name, nd_array *out);
 /* Metadata value for key, or NULL.  Keys in the order of the file. */
-const char *nd_safetensors_metadata(const nd_safetensors *st, const char *key);
-int nd_safetensors_metadata_count(const nd_safetensors *st);
-const char *nd_safetensors_metadata_key(const nd_safetensors *st, int i);
+ND_API const char *nd_safetensors_metadata(const nd_safetensors *st, const char *key);
+ND_API int nd_safetensors_metadata_count(const nd_safetensors *st);
+ND_API const char *nd_safetensors_metadata_key(const nd_safetensors *st, int i);
 
 /* Writes n float32 tensors (any strides; written contiguous) under the given
  * names (unique, non-empty, not "__metadata__").  metadata is NULL or a
  * NULL-terminated list of key, value strings: {"step", "100", NULL}.  Tensors
  * are stored sorted by name; the header is padded with spaces to a multiple
  * of 8 bytes, as the reference implementation does. */
-nd_status nd_safetensors_write(const char *path, int n, const char *const *names, const nd_tensor *const *tensors,
+ND_API nd_status nd_safetensors_write(const char *path, int n, const char *const *names, const nd_tensor *const *tensors,
                                const char *const *metadata);
 /* Same for typed arrays of any dtype (sorted by element size, then name). */
-nd_status nd_safetensors_write_arrays(const char *path, int n, const char *const *names,
+ND_API nd_status nd_safetensors_write_arrays(const char *path, int n, const char *const *names,
                                       const nd_array *const *arrays, const char *const *metadata);
 
 /* ------------------------------------------------------------ NPY
  * Versions 1.0, 2.0 and 3.0; C order only (fortran_order True is refused).
  * The float32 reader accepts '<f4', '>f4', '<f8', '>f8' (float64 is
  * rounded); the float64 reader accepts the same and widens float32. */
-nd_status nd_npy_parse(const void *buf, size_t len, const char *name, nd_tensor *out);
-nd_status nd_npy_read(const char *path, nd_tensor *out);
-nd_status nd_npy_parse_f64(const void *buf, size_t len, const char *name, nd_array *out);
-nd_status nd_npy_read_f64(const char *path, nd_array *out);
+ND_API nd_status nd_npy_parse(const void *buf, size_t len, const char *name, nd_tensor *out);
+ND_API nd_status nd_npy_read(const char *path, nd_tensor *out);
+ND_API nd_status nd_npy_parse_f64(const void *buf, size_t len, const char *name, nd_array *out);
+ND_API nd_status nd_npy_read_f64(const char *path, nd_array *out);
 /* '<f4' file of t (any strides; written contiguous). */
-nd_status nd_npy_write(const char *path, const nd_tensor *t);
+ND_API nd_status nd_npy_write(const char *path, const nd_tensor *t);
 /* '<f8' file of a row-major double array (ndim <= ND_ARRAY_MAX_DIMS). */
-nd_status nd_npy_write_f64(const char *path, int ndim, const int64_t *shape, const double *data);
+ND_API nd_status nd_npy_write_f64(const char *path, int ndim, const int64_t *shape, const double *data);
 
 /* ------------------------------------------------------------ JSON Lines
  * An append-only metrics log: one JSON object per line, flushed after each
@@ -145,19 +145,19 @@ typedef struct nd_jsonl_field {
 #define ND_JBOOL(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_BOOL, .i = (v) ? 1 : 0})
 
 /* Creates (truncates) path. */
-nd_status nd_jsonl_open(const char *path, nd_jsonl **out);
+ND_API nd_status nd_jsonl_open(const char *path, nd_jsonl **out);
 /* Opens path for appending (creates it if missing), e.g. on resume. */
-nd_status nd_jsonl_open_append(const char *path, nd_jsonl **out);
+ND_API nd_status nd_jsonl_open_append(const char *path, nd_jsonl **out);
 /* Writes {"name": value, ...} and a newline, then flushes. */
-nd_status nd_jsonl_write(nd_jsonl *w, int n, const nd_jsonl_field *fields);
+ND_API nd_status nd_jsonl_write(nd_jsonl *w, int n, const nd_jsonl_field *fields);
 /* Closes and frees w (NULL is fine); reports a failed final flush. */
-nd_status nd_jsonl_close(nd_jsonl *w);
+ND_API nd_status nd_jsonl_close(nd_jsonl *w);
 
 /* ------------------------------------------------------------ PNG */
 
 /* 8-bit images, rows top to bottom: gray has w*h bytes, RGB 3*w*h. */
-nd_status nd_png_write_gray(const char *path, int width, int height, const uint8_t *pixels);
-nd_status nd_png_write_rgb(const char *path, int width, int height, const uint8_t *pixels);
+ND_API nd_status nd_png_write_gray(const char *path, int width, int height, const uint8_t *pixels);
+ND_API nd_status nd_png_write_rgb(const char *path, int width, int height, const uint8_t *pixels);
 
 typedef enum nd_colormap {
   ND_CMAP_GRAY = 0, /* min -> black, max -> white */
@@ -176,7 +176,7 @@ typedef struct nd_png_tiles_opts {
  * for ND_CMAP_BWR); empty grid cells are border-coloured.  Each tile is
  * normalised on its own unless opts->global_range.  NaN maps to the middle of
  * the colour map.  opts may be NULL (defaults: all zero). */
-nd_status nd_png_write_tiles(const char *path, const float *filters, int n, int h, int w,
+ND_API nd_status nd_png_write_tiles(const char *path, const float *filters, int n, int h, int w,
                              const nd_png_tiles_opts *opts);
 
 typedef struct nd_plot_series {
@@ -204,7 +204,7 @@ typedef struct nd_plot_opts {
  * given; without any, the plot area spans x = 62 .. width-12 and
  * y = 10 .. height-24 (the layout of plots that have no text options).
  * Points whose x or y is not finite break the line.  opts may be NULL. */
-nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series *series, const nd_plot_opts *opts);
+ND_API nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series *series, const nd_plot_opts *opts);
 
 #ifdef __cplusplus
 }

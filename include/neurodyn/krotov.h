@@ -71,7 +71,7 @@ typedef struct nd_krotov_config {
 /* The notebook's values: hidden 100, visible 784, p 2, k 2, delta 0.4,
  * eps0 0.02, epochs 200, batch 100, init N(0, 1), prec 1e-30, float32,
  * sparse update, seed 0. */
-nd_krotov_config nd_krotov_defaults(void);
+ND_API nd_krotov_config nd_krotov_defaults(void);
 
 /* Everything besides W that an exact resume needs. */
 typedef struct nd_krotov_state {
@@ -84,34 +84,34 @@ typedef struct nd_krotov nd_krotov;
 
 /* Validates c (ND_ERR_INVALID_ARG naming the field), allocates every buffer
  * and draws W. */
-nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out);
-void nd_krotov_free(nd_krotov *k);
-const nd_krotov_config *nd_krotov_config_of(const nd_krotov *k);
+ND_API nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out);
+ND_API void nd_krotov_free(nd_krotov *k);
+ND_API const nd_krotov_config *nd_krotov_config_of(const nd_krotov *k);
 
 /* W [hidden, visible] as float32.  In F32 mode the model's own weights
  * (valid until the next update); in F64 mode a float32 copy refreshed by
  * this call.  Do not write through it: use nd_krotov_set_weights. */
-const nd_tensor *nd_krotov_weights(nd_krotov *k);
+ND_API const nd_tensor *nd_krotov_weights(nd_krotov *k);
 /* Copies W (row-major [hidden, visible]) out in double (either precision). */
-void nd_krotov_weights_f64(const nd_krotov *k, double *out);
+ND_API void nd_krotov_weights_f64(const nd_krotov *k, double *out);
 /* Replaces W; w must be [hidden, visible] (ND_ERR_SHAPE otherwise). */
-nd_status nd_krotov_set_weights(nd_krotov *k, const nd_tensor *w);
-nd_status nd_krotov_set_weights_f64(nd_krotov *k, const double *w);
+ND_API nd_status nd_krotov_set_weights(nd_krotov *k, const nd_tensor *w);
+ND_API nd_status nd_krotov_set_weights_f64(nd_krotov *k, const double *w);
 
-nd_krotov_state nd_krotov_get_state(const nd_krotov *k);
+ND_API nd_krotov_state nd_krotov_get_state(const nd_krotov *k);
 /* ND_ERR_INVALID_ARG if epoch < 0. */
-nd_status nd_krotov_set_state(nd_krotov *k, const nd_krotov_state *s);
+ND_API nd_status nd_krotov_set_state(nd_krotov *k, const nd_krotov_state *s);
 
 /* eps0 (1 - epoch / epochs), the notebook's anneal (not clamped: epochs past
  * Nep give eps <= 0, as the notebook would). */
-double nd_krotov_eps(const nd_krotov_config *c, int64_t epoch);
+ND_API double nd_krotov_eps(const nd_krotov_config *c, int64_t epoch);
 
 /* One update of W from n samples V [n, visible] (1 <= n <= batch) with step
  * eps.  The F64 model converts V to double; nd_krotov_minibatch_f64 takes
  * double samples (either precision).  ND_ERR_NUMERIC (W unchanged) if the
  * update is not finite. */
-nd_status nd_krotov_minibatch(nd_krotov *k, const float *v, int64_t n, double eps);
-nd_status nd_krotov_minibatch_f64(nd_krotov *k, const double *v, int64_t n, double eps);
+ND_API nd_status nd_krotov_minibatch(nd_krotov *k, const float *v, int64_t n, double eps);
+ND_API nd_status nd_krotov_minibatch_f64(nd_krotov *k, const double *v, int64_t n, double eps);
 
 /* Called after every minibatch of an epoch. */
 typedef void (*nd_krotov_progress_fn)(int64_t batches_done, int64_t batches_total, void *user);
@@ -123,20 +123,20 @@ typedef void (*nd_krotov_progress_fn)(int64_t batches_done, int64_t batches_tota
  * The permutation buffer is allocated on the first call (and when n grows).
  * progress may be NULL.  On a failing minibatch the epoch counter and the
  * shuffle stream are restored and W keeps the minibatches applied before it. */
-nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_progress_fn progress, void *user);
+ND_API nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_progress_fn progress, void *user);
 
 /* Number of distinct units ranked first for at least one sample since the
  * last nd_krotov_epoch began (or since creation).  A healthy layer has most
  * units winning; a collapsed one (all samples won by a few units, e.g. the
  * paper's MNIST setting on Fashion-MNIST, docs/krotov.md) only a handful. */
-int64_t nd_krotov_winners(const nd_krotov *k);
+ND_API int64_t nd_krotov_winners(const nd_krotov *k);
 
 /* Per-sample ranking used by the rule (exposed for tests): for each of the
  * rows of x [rows, cols], the index of the largest entry (top) and of the
  * k-th largest (kth), by partial selection; ties go to the lower index, NaN
  * ranks as -infinity.  1 <= k <= cols. */
-nd_status nd_krotov_rank(const float *x, int64_t rows, int64_t cols, int64_t k, int64_t *top, int64_t *kth);
-nd_status nd_krotov_rank_f64(const double *x, int64_t rows, int64_t cols, int64_t k, int64_t *top, int64_t *kth);
+ND_API nd_status nd_krotov_rank(const float *x, int64_t rows, int64_t cols, int64_t k, int64_t *top, int64_t *kth);
+ND_API nd_status nd_krotov_rank_f64(const double *x, int64_t rows, int64_t cols, int64_t k, int64_t *top, int64_t *kth);
 
 #ifdef __cplusplus
 }

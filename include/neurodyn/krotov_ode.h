@@ -77,7 +77,7 @@ typedef struct nd_krotov_ode_config {
  * w_inh, h_star, dt, t_max and tol are chosen for MNIST pixels in [0, 1]
  * (see docs/krotov.md).  tol must exceed the float32 floor of the residual,
  * about ulp(max |h|) / (2 dt). */
-nd_krotov_ode_config nd_krotov_ode_defaults(void);
+ND_API nd_krotov_ode_config nd_krotov_ode_defaults(void);
 
 /* Everything besides W that an exact resume of nd_krotov_ode_epoch needs. */
 typedef struct nd_krotov_ode_state {
@@ -101,35 +101,35 @@ typedef struct nd_krotov_ode nd_krotov_ode;
 
 /* Validates c (ND_ERR_INVALID_ARG naming the field), allocates every buffer
  * and draws W. */
-nd_status nd_krotov_ode_create(const nd_krotov_ode_config *c, nd_krotov_ode **out);
-void nd_krotov_ode_free(nd_krotov_ode *m); /* NULL is fine */
-const nd_krotov_ode_config *nd_krotov_ode_config_of(const nd_krotov_ode *m);
+ND_API nd_status nd_krotov_ode_create(const nd_krotov_ode_config *c, nd_krotov_ode **out);
+ND_API void nd_krotov_ode_free(nd_krotov_ode *m); /* NULL is fine */
+ND_API const nd_krotov_ode_config *nd_krotov_ode_config_of(const nd_krotov_ode *m);
 
 /* W [hidden, visible] (the model's own weights, valid until the next update;
  * do not write through it). */
-const nd_tensor *nd_krotov_ode_weights(const nd_krotov_ode *m);
+ND_API const nd_tensor *nd_krotov_ode_weights(const nd_krotov_ode *m);
 /* Replaces W; w must be [hidden, visible] (ND_ERR_SHAPE otherwise). */
-nd_status nd_krotov_ode_set_weights(nd_krotov_ode *m, const nd_tensor *w);
+ND_API nd_status nd_krotov_ode_set_weights(nd_krotov_ode *m, const nd_tensor *w);
 
-nd_krotov_ode_state nd_krotov_ode_get_state(const nd_krotov_ode *m);
-nd_status nd_krotov_ode_set_state(nd_krotov_ode *m, const nd_krotov_ode_state *s); /* epoch >= 0 */
+ND_API nd_krotov_ode_state nd_krotov_ode_get_state(const nd_krotov_ode *m);
+ND_API nd_status nd_krotov_ode_set_state(nd_krotov_ode *m, const nd_krotov_ode_state *s); /* epoch >= 0 */
 
 /* Eq. 9. */
-float nd_krotov_ode_g(float h, float h_star, float delta);
+ND_API float nd_krotov_ode_g(float h, float h_star, float delta);
 
 /* Currents I [n, hidden] = <W_mu, v_b>_mu (Eq. 8) for v [n, visible],
  * 1 <= n <= batch. */
-nd_status nd_krotov_ode_currents(nd_krotov_ode *m, const float *v, int64_t n, float *currents);
+ND_API nd_status nd_krotov_ode_currents(nd_krotov_ode *m, const float *v, int64_t n, float *currents);
 
 /* Steady-state hidden activity h [n, hidden] of Eq. 8 for v [n, visible]
  * (1 <= n <= batch), integrated as a minibatch does.  stats may be NULL. */
-nd_status nd_krotov_ode_hidden(nd_krotov_ode *m, const float *v, int64_t n, float *h, nd_krotov_ode_stats *stats);
+ND_API nd_status nd_krotov_ode_hidden(nd_krotov_ode *m, const float *v, int64_t n, float *h, nd_krotov_ode_stats *stats);
 
 /* One learning step from v [n, visible] (1 <= n <= batch): steady state of
  * Eq. 8, then W += (lr / tau_L) * batch mean of the Eq. 3 right-hand side.
  * lr is the step in learning time (same units as tau_L).  ND_ERR_NUMERIC (W
  * unchanged) if the hidden dynamics or the update is not finite. */
-nd_status nd_krotov_ode_minibatch(nd_krotov_ode *m, const float *v, int64_t n, double lr);
+ND_API nd_status nd_krotov_ode_minibatch(nd_krotov_ode *m, const float *v, int64_t n, double lr);
 
 /* Called after every minibatch of an epoch. */
 typedef void (*nd_krotov_ode_progress_fn)(int64_t batches_done, int64_t batches_total, void *user);
@@ -139,15 +139,15 @@ typedef void (*nd_krotov_ode_progress_fn)(int64_t batches_done, int64_t batches_
  * step lr (a remainder is skipped, as in neurodyn/krotov.h), and the epoch
  * counter grows by one.  The permutation buffer is allocated on the first
  * call (and when n grows).  progress may be NULL. */
-nd_status nd_krotov_ode_epoch(nd_krotov_ode *m, const float *data, int64_t n, double lr,
+ND_API nd_status nd_krotov_ode_epoch(nd_krotov_ode *m, const float *data, int64_t n, double lr,
                               nd_krotov_ode_progress_fn progress, void *user);
 
 /* Statistics of the last minibatch or nd_krotov_ode_hidden call. */
-nd_krotov_ode_stats nd_krotov_ode_last_stats(const nd_krotov_ode *m);
+ND_API nd_krotov_ode_stats nd_krotov_ode_last_stats(const nd_krotov_ode *m);
 
 /* p-norms (sum_i |W_mu,i|^p)^(1/p) of the rows of W, norms [hidden]
  * (accumulated in double). */
-void nd_krotov_ode_norms(const nd_krotov_ode *m, double *norms);
+ND_API void nd_krotov_ode_norms(const nd_krotov_ode *m, double *norms);
 
 #ifdef __cplusplus
 }

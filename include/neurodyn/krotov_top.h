@@ -51,48 +51,48 @@ typedef struct nd_krotov_top_config {
 
 /* Paper values n = 4.5, m = 6; beta = 1 (set it, e.g. with
  * nd_krotov_top_auto_beta); init_std = 1e-2 ; seed 0. */
-nd_krotov_top_config nd_krotov_top_defaults(int64_t hidden, int64_t classes);
+ND_API nd_krotov_top_config nd_krotov_top_defaults(int64_t hidden, int64_t classes);
 
 typedef struct nd_krotov_top nd_krotov_top;
 
-nd_status nd_krotov_top_create(const nd_krotov_top_config *c, nd_krotov_top **out);
-void nd_krotov_top_free(nd_krotov_top *t);
-const nd_krotov_top_config *nd_krotov_top_config_of(const nd_krotov_top *t);
+ND_API nd_status nd_krotov_top_create(const nd_krotov_top_config *c, nd_krotov_top **out);
+ND_API void nd_krotov_top_free(nd_krotov_top *t);
+ND_API const nd_krotov_top_config *nd_krotov_top_config_of(const nd_krotov_top *t);
 /* S [classes, hidden] and its gradient buffer (for nd_optim_create). */
-nd_tensor *nd_krotov_top_weights(nd_krotov_top *t);
-nd_tensor *nd_krotov_top_grad(nd_krotov_top *t);
+ND_API nd_tensor *nd_krotov_top_weights(nd_krotov_top *t);
+ND_API nd_tensor *nd_krotov_top_grad(nd_krotov_top *t);
 /* Replaces S by a copy of s (same shape required). */
-nd_status nd_krotov_top_set_weights(nd_krotov_top *t, const nd_tensor *s);
+ND_API nd_status nd_krotov_top_set_weights(nd_krotov_top *t, const nd_tensor *s);
 
 /* f = max(h, 0)^n with h = V W^T (lebesgue_p <= 0) or h = V (sign(W)|W|^(p-1))^T
  * (lebesgue_p > 0).  v: n_rows x D row-major; W [H, D]; out is allocated
  * (owned, [n_rows, H]).  Rows go through the GEMM in chunks of up to 8192. */
-nd_status nd_krotov_features(const nd_tensor *w, const float *v, int64_t n_rows, int64_t d, float n,
+ND_API nd_status nd_krotov_features(const nd_tensor *w, const float *v, int64_t n_rows, int64_t d, float n,
                              float lebesgue_p, nd_tensor *out);
 
 /* beta = 1 / mean over rows of max_mu f[row, mu] (rows whose max is 0 are
  * skipped; 1 if every row is 0). */
-float nd_krotov_top_auto_beta(const nd_tensor *features);
+ND_API float nd_krotov_top_auto_beta(const nd_tensor *features);
 
 /* Builds c = tanh(beta f S^T) [B, C] on tp from f [B, H] (Eq. 11); S enters
  * as a parameter leaf over the model's weights and gradient buffer. */
-nd_var *nd_krotov_top_forward(nd_krotov_top *t, nd_tape *tp, nd_var *f);
+ND_API nd_var *nd_krotov_top_forward(nd_krotov_top *t, nd_tape *tp, nd_var *f);
 /* The same readout for any S node [C, H] (e.g. a gradcheck leaf). */
-nd_var *nd_krotov_readout(nd_tape *tp, nd_var *f, nd_var *s, float beta);
+ND_API nd_var *nd_krotov_readout(nd_tape *tp, nd_var *f, nd_var *s, float beta);
 /* Scalar loss sum |c - t|^m of c against labels (t = +-1 one-hot, Eq. 12). */
-nd_var *nd_krotov_top_loss(nd_krotov_top *t, nd_tape *tp, nd_var *c, const int32_t *labels);
+ND_API nd_var *nd_krotov_top_loss(nd_krotov_top *t, nd_tape *tp, nd_var *c, const int32_t *labels);
 
 /* One epoch over features [n, H] with labels [n]: minibatches of `batch` rows
  * in the order of a fresh nd_rng_permutation drawn from rng; per batch: zero
  * gradients, forward, loss, backward, opt step.  opt must hold exactly
  * (nd_krotov_top_weights, nd_krotov_top_grad).  *mean_loss (may be NULL):
  * the loss summed over the epoch divided by n (per example). */
-nd_status nd_krotov_top_train_epoch(nd_krotov_top *t, nd_optim *opt, const nd_tensor *features,
+ND_API nd_status nd_krotov_top_train_epoch(nd_krotov_top *t, nd_optim *opt, const nd_tensor *features,
                                     const int32_t *labels, int64_t batch, nd_rng *rng, double *mean_loss);
 /* argmax_a c_a for every row of features [n, H]. */
-nd_status nd_krotov_top_predict(nd_krotov_top *t, const nd_tensor *features, int32_t *pred);
+ND_API nd_status nd_krotov_top_predict(nd_krotov_top *t, const nd_tensor *features, int32_t *pred);
 /* Fraction of rows misclassified. */
-nd_status nd_krotov_top_error(nd_krotov_top *t, const nd_tensor *features, const int32_t *labels, double *error);
+ND_API nd_status nd_krotov_top_error(nd_krotov_top *t, const nd_tensor *features, const int32_t *labels, double *error);
 
 #ifdef __cplusplus
 }

@@ -60,30 +60,30 @@ typedef struct nd_mlp_config {
 } nd_mlp_config;
 
 /* Defaults: relu, cross-entropy, biases, seed 0, loss_power 6, out_scale 1. */
-nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes);
+ND_API nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes);
 
 typedef struct nd_mlp nd_mlp;
 
-nd_status nd_mlp_create(const nd_mlp_config *c, nd_mlp **out);
-void nd_mlp_free(nd_mlp *m);
-const nd_mlp_config *nd_mlp_config_of(const nd_mlp *m);
+ND_API nd_status nd_mlp_create(const nd_mlp_config *c, nd_mlp **out);
+ND_API void nd_mlp_free(nd_mlp *m);
+ND_API const nd_mlp_config *nd_mlp_config_of(const nd_mlp *m);
 
 /* Parameters in order W_0, b_0, W_1, b_1, ... (no b_l without biases), their
  * gradient buffers (same order), and names "layers.<l>.weight"/".bias" (as in
  * a PyTorch nn.Sequential of Linear layers, for checkpoints). */
-int nd_mlp_num_params(const nd_mlp *m);
-nd_tensor *nd_mlp_param(nd_mlp *m, int i);
-nd_tensor *nd_mlp_grad(nd_mlp *m, int i);
-const char *nd_mlp_param_name(const nd_mlp *m, int i);
+ND_API int nd_mlp_num_params(const nd_mlp *m);
+ND_API nd_tensor *nd_mlp_param(nd_mlp *m, int i);
+ND_API nd_tensor *nd_mlp_grad(nd_mlp *m, int i);
+ND_API const char *nd_mlp_param_name(const nd_mlp *m, int i);
 /* Arrays of all parameter / gradient pointers (for nd_optim_create). */
-nd_tensor *const *nd_mlp_params(nd_mlp *m);
-nd_tensor *const *nd_mlp_grads(nd_mlp *m);
+ND_API nd_tensor *const *nd_mlp_params(nd_mlp *m);
+ND_API nd_tensor *const *nd_mlp_grads(nd_mlp *m);
 
 /* Builds the network on tp from x [B, sizes[0]] and returns z [B, classes]
  * (before the loss's readout).  Parameters enter as nd_tape_param leaves. */
-nd_var *nd_mlp_forward(nd_mlp *m, nd_tape *tp, nd_var *x);
+ND_API nd_var *nd_mlp_forward(nd_mlp *m, nd_tape *tp, nd_var *x);
 /* The configured loss of z against labels[B] (scalar). */
-nd_var *nd_mlp_loss(nd_mlp *m, nd_tape *tp, nd_var *z, const int32_t *labels);
+ND_API nd_var *nd_mlp_loss(nd_mlp *m, nd_tape *tp, nd_var *z, const int32_t *labels);
 
 /* One epoch over x [n, sizes[0]] (row-major floats) with labels [n] in
  * 0..classes-1: minibatches of batch_size rows in the order of a fresh
@@ -91,12 +91,12 @@ nd_var *nd_mlp_loss(nd_mlp *m, nd_tape *tp, nd_var *z, const int32_t *labels);
  * batch: zero gradients, forward, loss, backward, opt step.  opt must have been
  * created over nd_mlp_params/nd_mlp_grads.  *mean_loss (may be NULL) receives
  * the sample-weighted mean of the batch losses. */
-nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int32_t *labels, int64_t n,
+ND_API nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int32_t *labels, int64_t n,
                              int64_t batch_size, nd_rng *rng, double *mean_loss);
 /* Class predictions (argmax of z) for n rows, in batches, without recording. */
-nd_status nd_mlp_predict(nd_mlp *m, const float *x, int64_t n, int64_t batch_size, int32_t *pred);
+ND_API nd_status nd_mlp_predict(nd_mlp *m, const float *x, int64_t n, int64_t batch_size, int32_t *pred);
 /* Fraction of rows whose prediction equals the label. */
-nd_status nd_mlp_accuracy(nd_mlp *m, const float *x, const int32_t *labels, int64_t n, int64_t batch_size,
+ND_API nd_status nd_mlp_accuracy(nd_mlp *m, const float *x, const int32_t *labels, int64_t n, int64_t batch_size,
                           double *accuracy);
 
 #ifdef __cplusplus

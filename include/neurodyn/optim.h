@@ -80,10 +80,10 @@ typedef struct nd_schedule {
 } nd_schedule;
 
 /* Constant schedule at lr (other fields zero). */
-nd_schedule nd_schedule_constant(float lr);
+ND_API nd_schedule nd_schedule_constant(float lr);
 /* ND_OK, or ND_ERR_INVALID_ARG naming the bad field. */
-nd_status nd_schedule_check(const nd_schedule *s);
-float nd_schedule_lr(const nd_schedule *s, int64_t t);
+ND_API nd_status nd_schedule_check(const nd_schedule *s);
+ND_API float nd_schedule_lr(const nd_schedule *s, int64_t t);
 
 /* ------------------------------------------------------------ optimizers */
 typedef struct nd_optim_config {
@@ -108,35 +108,35 @@ typedef struct nd_optim_config {
  * Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8; AdamW the same with
  * weight_decay 1e-2; RMSProp lr 1e-2, alpha 0.99, eps 1e-8; max-normalised
  * momentum: the DAM notebook's lr 0.04, momentum 0.6, clip 1. */
-nd_optim_config nd_optim_defaults(nd_optim_kind kind);
-nd_status nd_optim_config_check(const nd_optim_config *c);
+ND_API nd_optim_config nd_optim_defaults(nd_optim_kind kind);
+ND_API nd_status nd_optim_config_check(const nd_optim_config *c);
 
 typedef struct nd_optim nd_optim;
 
 /* params[i] and grads[i] have equal shapes and are contiguous; the tensors
  * (not copied) must outlive the optimizer.  State starts at zero. */
-nd_status nd_optim_create(const nd_optim_config *c, int n, nd_tensor *const *params, nd_tensor *const *grads,
+ND_API nd_status nd_optim_create(const nd_optim_config *c, int n, nd_tensor *const *params, nd_tensor *const *grads,
                           nd_optim **out);
-void nd_optim_free(nd_optim *o);
+ND_API void nd_optim_free(nd_optim *o);
 
 /* One update of every parameter from its gradient.  Uses the schedule (if
  * set) at the current step index, else the fixed lr.  ND_ERR_NUMERIC if a
  * gradient holds NaN/Inf (parameters are left unchanged then). */
-nd_status nd_optim_step(nd_optim *o);
-void nd_optim_zero_grad(nd_optim *o);
+ND_API nd_status nd_optim_step(nd_optim *o);
+ND_API void nd_optim_zero_grad(nd_optim *o);
 
-void nd_optim_set_lr(nd_optim *o, float lr);     /* fixed lr (drops the schedule) */
-nd_status nd_optim_set_schedule(nd_optim *o, const nd_schedule *s);
-float nd_optim_lr(const nd_optim *o);            /* lr the next step will use */
-int64_t nd_optim_steps(const nd_optim *o);       /* steps taken so far */
+ND_API void nd_optim_set_lr(nd_optim *o, float lr);     /* fixed lr (drops the schedule) */
+ND_API nd_status nd_optim_set_schedule(nd_optim *o, const nd_schedule *s);
+ND_API float nd_optim_lr(const nd_optim *o);            /* lr the next step will use */
+ND_API int64_t nd_optim_steps(const nd_optim *o);       /* steps taken so far */
 /* Forget the moment estimates and the step count (parameters untouched). */
-void nd_optim_reset_state(nd_optim *o);
+ND_API void nd_optim_reset_state(nd_optim *o);
 
 /* Clips the gradients by their global L2 norm: if ||g|| > max_norm, every
  * gradient is scaled by max_norm / (||g|| + 1e-6) (torch.nn.utils.clip_grad_norm_).
  * Returns the norm before clipping (computed in double). */
-double nd_clip_grad_norm(nd_tensor *const *grads, int n, double max_norm);
-double nd_optim_clip_grad_norm(nd_optim *o, double max_norm);
+ND_API double nd_clip_grad_norm(nd_tensor *const *grads, int n, double max_norm);
+ND_API double nd_optim_clip_grad_norm(nd_optim *o, double max_norm);
 
 #ifdef __cplusplus
 }

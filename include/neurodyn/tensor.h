@@ -32,44 +32,44 @@ typedef struct nd_tensor {
 #define ND_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
 
 /* Heap header + owned zero-filled data.  NULL (error set) on failure. */
-nd_tensor *nd_tensor_create(int ndim, const int64_t *shape);
+ND_API nd_tensor *nd_tensor_create(int ndim, const int64_t *shape);
 /* Frees data if owned, then the header.  NULL is fine. */
-void nd_tensor_free(nd_tensor *t);
+ND_API void nd_tensor_free(nd_tensor *t);
 
 /* In-place variants for headers living on the stack or inside structs. */
-nd_status nd_tensor_alloc(nd_tensor *t, int ndim, const int64_t *shape); /* owned, zeroed */
-void nd_tensor_release(nd_tensor *t); /* frees owned data, leaves t empty */
+ND_API nd_status nd_tensor_alloc(nd_tensor *t, int ndim, const int64_t *shape); /* owned, zeroed */
+ND_API void nd_tensor_release(nd_tensor *t); /* frees owned data, leaves t empty */
 
 /* Header and data in an arena (zeroed); nothing to free individually. */
-nd_tensor *nd_tensor_create_in(nd_arena *a, int ndim, const int64_t *shape);
+ND_API nd_tensor *nd_tensor_create_in(nd_arena *a, int ndim, const int64_t *shape);
 
 /* Contiguous view over caller memory (not owned). */
-nd_tensor nd_tensor_wrap(float *data, int ndim, const int64_t *shape);
+ND_API nd_tensor nd_tensor_wrap(float *data, int ndim, const int64_t *shape);
 
 /* Views (no copy).  slice: elements [start, start+len) of dimension dim.
  * reshape: needs a contiguous source and the same element count; one entry
  * of shape may be -1 (inferred).  select: index i of dimension 0, dropping
  * that dimension. */
-nd_status nd_tensor_slice(const nd_tensor *t, int dim, int64_t start, int64_t len, nd_tensor *out);
-nd_status nd_tensor_reshape(const nd_tensor *t, int ndim, const int64_t *shape, nd_tensor *out);
-nd_status nd_tensor_select(const nd_tensor *t, int64_t index, nd_tensor *out);
+ND_API nd_status nd_tensor_slice(const nd_tensor *t, int dim, int64_t start, int64_t len, nd_tensor *out);
+ND_API nd_status nd_tensor_reshape(const nd_tensor *t, int ndim, const int64_t *shape, nd_tensor *out);
+ND_API nd_status nd_tensor_select(const nd_tensor *t, int64_t index, nd_tensor *out);
 
-int64_t nd_tensor_numel(const nd_tensor *t);
-bool nd_tensor_is_contiguous(const nd_tensor *t);
-bool nd_tensor_same_shape(const nd_tensor *a, const nd_tensor *b);
+ND_API int64_t nd_tensor_numel(const nd_tensor *t);
+ND_API bool nd_tensor_is_contiguous(const nd_tensor *t);
+ND_API bool nd_tensor_same_shape(const nd_tensor *a, const nd_tensor *b);
 /* Pointer to element (i0, i1, ...) given ndim indices. */
-float *nd_tensor_at(const nd_tensor *t, const int64_t *index);
+ND_API float *nd_tensor_at(const nd_tensor *t, const int64_t *index);
 
-void nd_tensor_fill(nd_tensor *t, float value);
+ND_API void nd_tensor_fill(nd_tensor *t, float value);
 /* dst and src must have the same shape; either may be strided. */
-nd_status nd_tensor_copy(nd_tensor *dst, const nd_tensor *src);
+ND_API nd_status nd_tensor_copy(nd_tensor *dst, const nd_tensor *src);
 
 /* "3x4x5" into buf (for error messages).  Returns buf. */
-char *nd_tensor_shape_str(const nd_tensor *t, char *buf, size_t len);
+ND_API char *nd_tensor_shape_str(const nd_tensor *t, char *buf, size_t len);
 
 /* Returns ND_OK if t has exactly this shape, else ND_ERR_SHAPE with a message
  * naming `what` and both shapes. */
-nd_status nd_tensor_check_shape(const nd_tensor *t, const char *what, int ndim, const int64_t *shape);
+ND_API nd_status nd_tensor_check_shape(const nd_tensor *t, const char *what, int ndim, const int64_t *shape);
 
 #ifdef __cplusplus
 }
