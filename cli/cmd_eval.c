@@ -15,7 +15,6 @@
 /* Designated initialisers: independent of optional trailing fields of nd_option. */
 #define KOPT(nm, ty, de, df, hp, ch) {.name = (nm), .type = (ty), .dest = (de), .def = (df), .help = (hp), .choices = (ch)}
 #include "neurodyn/neurodyn.h"
-#include "neurodyn/krotov_top.h"
 
 
 typedef struct eval_args {

@@ -22,8 +22,6 @@
 #include "progress.h"
 #include "neurodyn/neurodyn.h"
 #include "neurodyn/krotov.h"
-#include "neurodyn/krotov_top.h"
-#include "neurodyn/krotov_ode.h"
 
 /* ------------------------------------------------------------ shared helpers */
 
@@ -108,7 +106,7 @@ static nd_status write_convergence(const char *path, const double *pn, const dou
 }
 
 /* The two rules behind one small interface: the fast rule (krotov.h) or
- * the ODE model (krotov_ode.h, float32). */
+ * the ODE model (the ODE model of krotov.h, float32). */
 typedef struct rule {
   nd_krotov *fast;
   nd_krotov_ode *ode;

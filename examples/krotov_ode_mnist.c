@@ -24,7 +24,6 @@
 #include <time.h>
 
 #include "neurodyn/neurodyn.h"
-#include "neurodyn/krotov_ode.h"
 
 #define CHECK(expr)                                                                       \
   do {                                                                                    \

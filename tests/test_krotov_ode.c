@@ -1,4 +1,4 @@
-/* Krotov-Hopfield full model (include/neurodyn/krotov_ode.h): Lebesgue-p
+/* Krotov-Hopfield full model (include/neurodyn/krotov.h (part 2)): Lebesgue-p
  * currents vs a naive loop, the steady state of the hidden dynamics (Eq. 8)
  * vs the analytic fixed point (a 2-unit case by hand and random cases by
  * enumerating active sets), Euler vs RK4, the activity function g (Eq. 9),
@@ -9,7 +9,6 @@
 
 #include <string.h>
 
-#include "neurodyn/krotov_ode.h"
 
 static nd_krotov_ode_config small_config(int64_t hidden, int64_t visible, int64_t batch) {
   nd_krotov_ode_config c = nd_krotov_ode_defaults();

@@ -3,7 +3,6 @@
  * methods.md section 1 (dC/dS = G^T f, G = beta m |c-t|^(m-1) sign(c-t)(1-c^2),
  * evaluated in double), and training on a separable toy problem. */
 #include "nd_test.h"
-#include "neurodyn/krotov_top.h"
 
 #include <string.h>
 

@@ -14,7 +14,5 @@
 #include "neurodyn/mlp.h"
 #include "neurodyn/dynamics.h"
 #include "neurodyn/krotov.h"
-#include "neurodyn/krotov_ode.h"
-#include "neurodyn/krotov_top.h"
 
 #endif

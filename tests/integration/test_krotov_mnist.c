@@ -11,7 +11,6 @@
  * Also checks that the rows of W moved towards unit p-norm (Eq. 3). */
 #include "nd_test.h"
 #include "neurodyn/krotov.h"
-#include "neurodyn/krotov_top.h"
 
 #include <string.h>
 

@@ -1,11 +1,11 @@
-/* Krotov-Hopfield supervised top layer (equations in include/neurodyn/krotov_top.h). */
+/* Krotov-Hopfield supervised top layer (equations in include/neurodyn/krotov.h, part 3). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
 #include "neurodyn/kernels.h"
-#include "neurodyn/krotov_top.h"
+#include "neurodyn/krotov.h"
 
 struct nd_krotov_top {
   nd_krotov_top_config c;

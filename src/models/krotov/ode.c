@@ -1,6 +1,6 @@
 /* Krotov-Hopfield full model: hidden dynamics with global inhibition (Eq. 8),
  * activity function (Eq. 9) and plasticity (Eq. 3) of Krotov & Hopfield,
- * PNAS 116(16):7723, 2019.  See include/neurodyn/krotov_ode.h for the
+ * PNAS 116(16):7723, 2019.  See include/neurodyn/krotov.h (part 2) for the
  * equations and docs/krotov.md ("The full ODE model") for the user guide.
  *
  * One minibatch, V [n, D] rows = samples, W [H, D]:
@@ -17,7 +17,7 @@
 
 #include "core/internal.h"
 #include "neurodyn/kernels.h"
-#include "neurodyn/krotov_ode.h"
+#include "neurodyn/krotov.h"
 #include "neurodyn/rng.h"
 
 struct nd_krotov_ode {

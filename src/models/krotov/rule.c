@@ -143,7 +143,7 @@ static nd_status check_config(const nd_krotov_config *c) {
 #define KR_SFX _f
 #define KR_PAIR kr_pair_f
 #define KR_GEMM nd_sgemm
-#include "krotov_rule.c"
+#include "rule.c"
 #undef KR_T
 #undef KR_SFX
 #undef KR_PAIR
@@ -153,7 +153,7 @@ static nd_status check_config(const nd_krotov_config *c) {
 #define KR_SFX _d
 #define KR_PAIR kr_pair_d
 #define KR_GEMM nd_dgemm
-#include "krotov_rule.c"
+#include "rule.c"
 #undef KR_T
 #undef KR_SFX
 #undef KR_PAIR
