@@ -97,6 +97,141 @@ typedef struct nd_integrate_result {
 ND_API nd_status nd_integrate(nd_integrator *it, const nd_system *sys, double t0, double t1, double dt, float *y,
                        const nd_integrate_opts *opts, nd_integrate_result *result);
 
+
+/* ------------------------------------------------------------ observers */
+/* Observers compose: nd_observer_chain calls every item in order (all of
+ * them, even after one asks to stop) and asks to stop if any did.  Pass it
+ * with `user` = an nd_observer_list (which must outlive the run). */
+typedef struct nd_observer {
+  nd_observer_fn fn;
+  void *user;
+} nd_observer;
+
+typedef struct nd_observer_list {
+  const nd_observer *items;
+  int n;
+} nd_observer_list;
+
+ND_API int nd_observer_chain(int64_t step, double t, const float *y, void *user);
+
+/* Trajectory recorder: an observer that copies every `every`-th state
+ * (steps 0, every, 2 every, ...; step 0 is the initial state) into a caller
+ * buffer of `capacity` frames of `dim` floats, frame k at states + k*dim.
+ * Frames beyond the capacity are counted in `dropped` and not written; with
+ * stop_when_full set the recorder asks the integration to stop once the
+ * buffer is full.  Optional times[capacity] / steps[capacity] receive each
+ * frame's t and step.  Allocates nothing.
+ *
+ *   float buf[11 * 2]; double ts[11];
+ *   nd_trajectory tr;
+ *   nd_trajectory_init(&tr, buf, ts, 2, 11, 10);      // every 10th of 100 steps
+ *   nd_integrate_opts o = {nd_trajectory_observe, &tr, 0, 0};
+ *   nd_integrate(it, &sys, 0, 1, 0.01, y, &o, NULL);  // tr.count == 11 */
+typedef struct nd_trajectory {
+  float *states;     /* [capacity, dim] caller buffer */
+  double *times;     /* [capacity] or NULL */
+  int64_t *steps;    /* [capacity] or NULL (set after init) */
+  int64_t dim;       /* floats per frame (may be less than the system's dim: a prefix is recorded) */
+  int64_t capacity;  /* frames the buffers hold */
+  int64_t every;     /* record steps that are multiples of this (>= 1) */
+  int64_t count;     /* frames recorded so far */
+  int64_t dropped;   /* frames that did not fit */
+  bool stop_when_full;
+} nd_trajectory;
+
+/* Sets up a recorder (count = dropped = 0, steps = NULL, stop_when_full =
+ * false).  ND_ERR_INVALID_ARG for NULL buffers, dim < 1, capacity < 0 or
+ * every < 1. */
+ND_API nd_status nd_trajectory_init(nd_trajectory *tr, float *states, double *times, int64_t dim, int64_t capacity,
+                                    int64_t every);
+/* The observer (user = the nd_trajectory). */
+ND_API int nd_trajectory_observe(int64_t step, double t, const float *y, void *user);
+
+/* --------------------------------------------------------- steady state */
+/* Integrates dy/dt = f(t, y) from (t0, y0) until the state is stationary or a
+ * maximum is reached, and reports the iterations used and the final residual.
+ *
+ * Residual (metric), measured per row of the state viewed as [rows, dim/rows]
+ * (rows = 0 or 1: the whole state is one row; a batched model passes its
+ * batch so that each sample is tested against its own scale):
+ *   ND_STEADY_RATE    m_b = max_i |f_i(t, y)| over row b, evaluated before each
+ *                     step (free: it is the step's first stage k1).  A state
+ *                     that passes is returned without stepping.
+ *   ND_STEADY_CHANGE  m_b = max_i |y_i(after) - y_i(before)| of the step just
+ *                     taken (not divided by dt; for Euler it is dt times the
+ *                     rate at the previous state).
+ * Converged when every row has m_b <= tol + rtol * max_i |y_b,i|; a tol or
+ * rtol <= 0 drops that term, and with both <= 0 there is no tolerance stop
+ * (the run goes to the maximum and converged stays false).  The reported
+ * residual is max_b m_b of the state returned (ND_STEADY_RATE: one extra
+ * f-call when the run ends without passing the test; ND_STEADY_CHANGE: the
+ * last step's change, 0 if no step was taken).
+ *
+ * Stops on the first of: tolerance passed; t reaches t0 + t_max (steps of dt,
+ * the last one shortened to land on it exactly, as nd_integrate); max_steps
+ * steps; the observer asks to stop.  Not converging is reported
+ * (converged = false), not an error.  A non-finite residual stops the run at
+ * once with ND_ERR_NUMERIC (result filled in); so does a non-finite final
+ * state.  A failing rhs aborts with its status.
+ *
+ * Same as nd_integrate: with ND_STEADY_RATE, rtol 0, t0 0 the states, step
+ * counts, times and residuals are bit-identical to
+ * nd_integrate(it, sys, 0, t_max, dt, y, &(nd_integrate_opts){.tol = tol,
+ * .max_steps = max_steps}, &r) on an integrator of the same kind (they differ
+ * only when the residual turns non-finite: nd_integrate marches on to t_max
+ * before it reports ND_ERR_NUMERIC).
+ *
+ *   nd_steady *ss;  nd_steady_create(ND_INTEGRATOR_RK4, batch * units, &ss);   // once
+ *   nd_steady_opts o = nd_steady_defaults();
+ *   o.dt = 0.05; o.t_max = 20; o.tol = 1e-4; o.rows = batch;
+ *   nd_steady_result r;
+ *   nd_status s = nd_steady_solve(ss, &sys, h, &o, &r);   // r.steps, r.residual, r.converged
+ *   nd_steady_free(ss); */
+typedef enum nd_steady_metric {
+  ND_STEADY_RATE = 0,   /* max |f(t, y)| before the step (default) */
+  ND_STEADY_CHANGE = 1, /* max |y_{n+1} - y_n| of the step */
+} nd_steady_metric;
+
+typedef struct nd_steady_opts {
+  double t0;            /* start time (0) */
+  double dt;            /* step, finite and > 0 (0.01) */
+  double t_max;         /* longest time span, > 0; INFINITY: max_steps alone bounds the run (100) */
+  int64_t max_steps;    /* > 0: at most this many steps; <= 0: no cap besides t_max (0) */
+  double tol;           /* absolute tolerance on the metric; <= 0: none (1e-4) */
+  double rtol;          /* relative tolerance, times max |y| of the row; <= 0: none (0) */
+  nd_steady_metric metric; /* (ND_STEADY_RATE) */
+  int64_t rows;         /* state viewed as [rows, dim/rows] for the test; 0 or 1: one row (0) */
+  double *row_residual; /* NULL or [rows]: receives each row's final metric (NULL) */
+  nd_observer_fn observer; /* called at step 0 and after every step (NULL) */
+  void *observer_user;
+} nd_steady_opts;
+
+typedef struct nd_steady_result {
+  int64_t steps;      /* steps taken */
+  double t;           /* time reached */
+  double residual;    /* max over rows of the metric at the state returned */
+  int64_t rhs_calls;  /* right-hand-side evaluations */
+  bool converged;     /* the tolerance test passed */
+  bool stopped;       /* the observer asked to stop */
+} nd_steady_result;
+
+typedef struct nd_steady nd_steady;
+
+/* The defaults in parentheses above. */
+ND_API nd_steady_opts nd_steady_defaults(void);
+/* "rate", "change" (NULL for an unknown metric). */
+ND_API const char *nd_steady_metric_name(nd_steady_metric m);
+/* Workspace for states of up to dim floats with the given integrator: its
+ * stage buffers and one state copy, allocated once. */
+ND_API nd_status nd_steady_create(nd_integrator_kind kind, int64_t dim, nd_steady **out);
+ND_API void nd_steady_free(nd_steady *s); /* NULL is fine */
+/* The workspace's integrator (for single steps with nd_integrator_step). */
+ND_API nd_integrator *nd_steady_integrator(nd_steady *s);
+ND_API int64_t nd_steady_dim(const nd_steady *s);
+/* Integrates y in place (see above); result may be NULL.  Allocates nothing. */
+ND_API nd_status nd_steady_solve(nd_steady *s, const nd_system *sys, float *y, const nd_steady_opts *opts,
+                                 nd_steady_result *result);
+
 #ifdef __cplusplus
 }
 #endif

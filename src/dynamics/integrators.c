@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "neurodyn/dynamics.h"
+#include "dynamics/dynamics_internal.h"
 
 struct nd_integrator {
   nd_integrator_kind kind;
@@ -100,7 +100,9 @@ static nd_status check_system(const nd_integrator *it, const nd_system *sys, con
   return ND_OK;
 }
 
-static double max_abs(const float *x, int64_t n) {
+float *nd__integrator_k1(nd_integrator *it) { return it->k1; }
+
+double nd__max_abs(const float *x, int64_t n) {
   double m = 0;
   for (int64_t i = 0; i < n; i++) {
     double a = fabs((double)x[i]);
@@ -111,7 +113,7 @@ static double max_abs(const float *x, int64_t n) {
 }
 
 /* Completes a step whose k1 = f(t, y) is already in it->k1. */
-static nd_status finish_step(nd_integrator *it, const nd_system *sys, double t, double h, float *y) {
+nd_status nd__integrator_finish_step(nd_integrator *it, const nd_system *sys, double t, double h, float *y) {
   const int64_t n = sys->dim;
   float *restrict k1 = it->k1;
   if (it->kind == ND_INTEGRATOR_EULER) {
@@ -145,7 +147,7 @@ nd_status nd_integrator_step(nd_integrator *it, const nd_system *sys, double t, 
     return nd__error(ND_ERR_INVALID_ARG, "integrator: step at t = %g with dt = %g (dt must be finite and non-zero)",
                      t, dt);
   ND_TRY(sys->rhs(t, y, it->k1, sys->user));
-  return finish_step(it, sys, t, dt, y);
+  return nd__integrator_finish_step(it, sys, t, dt, y);
 }
 
 nd_status nd_integrate(nd_integrator *it, const nd_system *sys, double t0, double t1, double dt, float *y,
@@ -177,7 +179,7 @@ nd_status nd_integrate(nd_integrator *it, const nd_system *sys, double t0, doubl
   for (int64_t i = 0; i < nsteps && !res.stopped; i++) {
     ND_TRY(sys->rhs(t, y, it->k1, sys->user));
     if (opts->tol > 0) {
-      double r = max_abs(it->k1, sys->dim);
+      double r = nd__max_abs(it->k1, sys->dim);
       if (r <= opts->tol) {
         have_k1 = true;
         res.residual = r;
@@ -186,7 +188,7 @@ nd_status nd_integrate(nd_integrator *it, const nd_system *sys, double t0, doubl
       }
     }
     double t_next = (i + 1 == (int64_t)nsteps_d) ? t1 : t0 + (double)(i + 1) * h;
-    ND_TRY(finish_step(it, sys, t, t_next - t, y));
+    ND_TRY(nd__integrator_finish_step(it, sys, t, t_next - t, y));
     t = t_next;
     res.steps = i + 1;
     res.t = t;
@@ -194,11 +196,11 @@ nd_status nd_integrate(nd_integrator *it, const nd_system *sys, double t0, doubl
   }
   if (!have_k1) {
     ND_TRY(sys->rhs(t, y, it->k1, sys->user));
-    res.residual = max_abs(it->k1, sys->dim);
+    res.residual = nd__max_abs(it->k1, sys->dim);
     res.converged = opts->tol > 0 && res.residual <= opts->tol;
   }
   if (result) *result = res;
-  if (!isfinite(res.residual) || !isfinite(max_abs(y, sys->dim)))
+  if (!isfinite(res.residual) || !isfinite(nd__max_abs(y, sys->dim)))
     return nd__error(ND_ERR_NUMERIC,
                      "integrate: %s state or residual is not finite at t = %g after %lld steps of dt = %g "
                      "(step too large for the system's stiffness?)",
