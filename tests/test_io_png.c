@@ -94,7 +94,7 @@ static void test_tiles_bwr(void **state) {
   for (int k = 0; k < 5; k++)
     for (int i = 0; i < 6; i++) f[k * 6 + i] = (float)(k + 1) * (float)(i - 2); /* -2..3 times (k+1) */
   f[6 * 4 + 5] = NAN;                                                         /* filter 4, pixel (1,2) */
-  nd_png_tiles_opts o = {.cols = 3, .cmap = ND_CMAP_BWR, .zoom = 2};
+  nd_png_tiles_opts o = {.cols = 3, .cmap = ND_CMAP_BWR, .zoom = 2, .no_colorbar = true};
   nd_assert_ok(nd_png_write_tiles(p, f, 5, 2, 3, &o));
   decoded d = decode(p);
   assert_int_equal(d.w, 22);
@@ -132,11 +132,14 @@ static void test_tiles_bwr(void **state) {
   expect_px(&d, x, y, 255, 255, 255);
   tile_xy(2, 1, 2, &x, &y); /* value 9 = +m */
   expect_px(&d, x, y, 255, 0, 0);
-  /* Borders are black; the empty sixth cell too. */
-  expect_px(&d, 0, 0, 0, 0, 0);
-  expect_px(&d, 7, 3, 0, 0, 0);
+  /* Separators are light gray (210), the empty sixth cell too; no black
+   * pixel anywhere (black is no colour of the bwr map). */
+  expect_px(&d, 0, 0, 210, 210, 210);
+  expect_px(&d, 7, 3, 210, 210, 210);
   tile_xy(5, 0, 0, &x, &y);
-  expect_px(&d, x, y, 0, 0, 0);
+  expect_px(&d, x, y, 210, 210, 210);
+  for (int i = 0; i < d.w * d.h; i++)
+    if (d.rgb[3 * i] + d.rgb[3 * i + 1] + d.rgb[3 * i + 2] < 3 * 64) fail_msg("dark pixel %d in a bwr grid", i);
   free(d.rgb);
 
   /* One range for all tiles: m = 15 everywhere, so filter 0's -2 is pale. */
@@ -159,7 +162,8 @@ static void test_tiles_gray(void **state) {
   float f[4 * 4] = {0, 1, 2, 3, /* filter 0: 2x2, min 0 max 3 */
                     -1, -1, -1, -1, /* constant filter: mid gray */
                     10, 20, 30, 50, 7, 7, 7, 8};
-  nd_assert_ok(nd_png_write_tiles(p, f, 4, 2, 2, NULL)); /* defaults: 2 columns, zoom 1 */
+  /* defaults but the colour bar: 2 columns, zoom 1 */
+  nd_assert_ok(nd_png_write_tiles(p, f, 4, 2, 2, &(nd_png_tiles_opts){.no_colorbar = true}));
   decoded d = decode(p);
   assert_false(d.color);
   assert_int_equal(d.w, 2 * 3 + 1);
@@ -174,6 +178,16 @@ static void test_tiles_gray(void **state) {
   expect_px(&d, 1, 4, 0, 0, 0);
   expect_px(&d, 5, 5, 255, 255, 255); /* filter 3 value 8 = max */
   expect_px(&d, 4, 5, 0, 0, 0);
+  /* NULL options: the same grid at the top left, a colour bar under it. */
+  char q[256];
+  path_in(q, "gray-bar.png");
+  nd_assert_ok(nd_png_write_tiles(q, f, 4, 2, 2, NULL));
+  decoded e = decode(q);
+  assert_false(e.color);
+  assert_true(e.w >= 160);
+  assert_int_equal(e.h, 7 + 42);
+  for (int y = 0; y < 7; y++) assert_memory_equal(px(&e, 0, y), px(&d, 0, y), 7 * 3);
+  free(e.rgb);
   free(d.rgb);
   io_assert_error(nd_png_write_tiles(p, f, 0, 2, 2, NULL), ND_ERR_INVALID_ARG, p, "n=0");
   io_assert_error(nd_png_write_tiles(p, f, 1, 2, 2, &(nd_png_tiles_opts){.cmap = (nd_colormap)7}),
@@ -456,11 +470,253 @@ static void test_plot_font(void **state) {
   free(b.rgb);
 }
 
+/* ------------------------------------------------------------ colour bar */
+
+static bool same_rgb(const uint8_t *q, int r, int g, int b) { return q[0] == r && q[1] == g && q[2] == b; }
+
+/* The colour bar under a bwr grid: found from the image alone as the widest
+ * run of non-white, non-frame pixels in a row below the grid.  It runs from
+ * pure blue through white to pure red, monotonically; its end labels and
+ * caption are black text below it; the labels differ between one range for
+ * all tiles (numbers) and one per tile (names); the grid above is the one
+ * drawn without a bar; no black padding anywhere in the grid. */
+static void test_tiles_colorbar(void **state) {
+  (void)state;
+  enum { N = 6, TH = 4, TW = 5, Z = 3 };
+  float f[N * TH * TW];
+  for (int i = 0; i < N * TH * TW; i++) f[i] = (float)((i * 37) % 23 - 11) * 0.25f;
+  char p[256], q[256];
+  path_in(p, "bar.png");
+  path_in(q, "nobar.png");
+  nd_png_tiles_opts o = {.cols = 3, .cmap = ND_CMAP_BWR, .zoom = Z};
+  nd_assert_ok(nd_png_write_tiles(p, f, N, TH, TW, &o));
+  o.no_colorbar = true;
+  nd_assert_ok(nd_png_write_tiles(q, f, N, TH, TW, &o));
+  decoded d = decode(p), g = decode(q);
+  int GW = 3 * (TW * Z + 1) + 1, GH = 2 * (TH * Z + 1) + 1;
+  assert_int_equal(g.w, GW);
+  assert_int_equal(g.h, GH);
+  assert_true(d.w >= 160);
+  assert_int_equal(d.h, GH + 42);
+  for (int y = 0; y < GH; y++) assert_memory_equal(px(&d, 0, y), px(&g, 0, y), (size_t)GW * 3);
+  for (int y = 0; y < GH; y++)
+    for (int x = 0; x < d.w; x++)
+      if (same_rgb(px(&d, x, y), 0, 0, 0)) fail_msg("black pixel (%d, %d) in the grid area", x, y);
+  /* White right of the grid, where the image was widened. */
+  for (int y = 0; y < GH; y++) expect_px(&d, d.w - 1, y, 255, 255, 255);
+  /* The bar, in a row 5 below the grid, between the two pixels of its gray
+   * (128) frame (no bwr colour is gray). */
+  int y = GH + 6 + 4, fl = -1, fr = -1;
+  for (int x = 0; x < d.w; x++)
+    if (same_rgb(px(&d, x, y), 128, 128, 128)) {
+      if (fl < 0)
+        fl = x;
+      else if (fr < 0)
+        fr = x;
+    }
+  int best0 = fl + 1, best1 = fr - 1;
+  if (fl < 0 || fr < 0) fail_msg("no colour bar frame in row %d", y);
+  if (best1 - best0 + 1 < 100) fail_msg("colour bar is %d pixels wide", best1 - best0 + 1);
+  expect_px(&d, best0, y, 0, 0, 255);   /* -m: blue */
+  expect_px(&d, best1, y, 255, 0, 0);   /* +m: red */
+  int mid = (best0 + best1) / 2;
+  const uint8_t *m = px(&d, mid, y);
+  if (m[0] < 245 || m[1] < 245 || m[2] < 245) fail_msg("bar middle is (%d, %d, %d), not white", m[0], m[1], m[2]);
+  for (int x = best0 + 1; x <= best1; x++) { /* red rises, blue falls */
+    assert_true(px(&d, x, y)[0] >= px(&d, x - 1, y)[0]);
+    assert_true(px(&d, x, y)[2] <= px(&d, x - 1, y)[2]);
+  }
+  /* Labels under the left end, the middle and the right end; a caption
+   * below; nothing black elsewhere in the strip. */
+  const uint8_t black[3] = {0, 0, 0};
+  int bb[4];
+  int ly0 = GH + 19, ly1 = GH + 25;
+  assert_true(count_in(&d, black, best0, ly0, best0 + 12, ly1, NULL) > 5);
+  assert_true(count_in(&d, black, best1 - 12, ly0, best1, ly1, NULL) > 5);
+  assert_true(count_in(&d, black, mid - 3, ly0, mid + 3, ly1, NULL) > 5);
+  assert_true(count_in(&d, black, 0, GH + 31, d.w - 1, GH + 37, bb) > 30);
+  assert_true(abs((bb[0] + bb[2]) - (d.w - 1)) <= 6); /* centred */
+  assert_int_equal(count_in(&d, black, 0, GH, d.w - 1, GH + 18, NULL), 0);
+  /* One range for all tiles: number labels, so the label band changes. */
+  o.no_colorbar = false;
+  o.global_range = true;
+  nd_assert_ok(nd_png_write_tiles(q, f, N, TH, TW, &o));
+  decoded e = decode(q);
+  bool differ = e.w != d.w;
+  for (int yy = ly0; !differ && yy <= GH + 37; yy++) differ = memcmp(px(&e, 0, yy), px(&d, 0, yy), (size_t)d.w * 3) != 0;
+  assert_true(differ);
+  free(e.rgb);
+  free(g.rgb);
+  free(d.rgb);
+  /* Gray map: black (min) on the left of the bar to white (max) on the right. */
+  o.cmap = ND_CMAP_GRAY;
+  o.global_range = false;
+  nd_assert_ok(nd_png_write_tiles(p, f, N, TH, TW, &o));
+  d = decode(p);
+  assert_false(d.color);
+  assert_int_equal(d.h, GH + 42);
+  /* Centred, at most 256 pixels wide, framed in mid gray. */
+  int bw = d.w - 8 > 256 ? 256 : d.w - 8, x0 = (d.w - bw) / 2, x1 = x0 + bw - 1;
+  expect_px(&d, x0 - 1, y, 128, 128, 128);
+  expect_px(&d, x0, y, 0, 0, 0);
+  expect_px(&d, x1, y, 255, 255, 255);
+  expect_px(&d, x1 + 1, y, 128, 128, 128);
+  for (int x = x0 + 1; x <= x1; x++) assert_true(px(&d, x, y)[0] >= px(&d, x - 1, y)[0]);
+  for (int x = 0; x < GW; x++) /* separators: mid gray */
+    expect_px(&d, x, 0, 128, 128, 128);
+  free(d.rgb);
+}
+
+/* ------------------------------------------------------------ panels */
+
+/* Frames of stacked panels: the rows more than half black, in pairs (top,
+ * bottom) from the top; the columns more than half black give L and R. */
+static int find_panels(const decoded *d, int *L, int *R, int *T, int *B, int max) {
+  int rows[64], nr = 0;
+  for (int y = 0; y < d->h; y++) {
+    int n = 0;
+    for (int x = 0; x < d->w; x++) n += is_black(px(d, x, y));
+    if (2 * n > d->w && nr < 64) rows[nr++] = y;
+  }
+  int k = 0;
+  for (int i = 0; i + 1 < nr && k < max; i += 2, k++) {
+    T[k] = rows[i];
+    B[k] = rows[i + 1];
+  }
+  *L = *R = -1;
+  for (int x = 0; x < d->w; x++) {
+    int n = 0;
+    for (int y = 0; y < d->h; y++) n += is_black(px(d, x, y));
+    if (2 * n > d->h) {
+      if (*L < 0) *L = x;
+      *R = x;
+    }
+  }
+  if (nr % 2) fail_msg("odd number (%d) of frame rows", nr);
+  return k;
+}
+
+static void test_plot_panels(void **state) {
+  (void)state;
+  enum { N = 40, W = 500, H = 420 };
+  double x[N], pn[N], fr[N];
+  for (int i = 0; i < N; i++) {
+    x[i] = i + 1;
+    pn[i] = 1 + 24 * exp(-i / 8.0); /* 25 .. ~1 */
+    fr[i] = i < 5 ? 0 : 1 - exp(-(i - 5) / 6.0); /* 0 .. ~1 */
+  }
+  const uint8_t blue[3] = {31, 119, 180}, orange[3] = {255, 127, 14}, black[3] = {0, 0, 0};
+  nd_plot_series a = {.x = x, .y = pn, .n = N}, b = {.x = x, .y = fr, .n = N};
+  nd_plot_panel pp[2] = {{.series = &a, .n_series = 1, .y_label = "mean p-norm"},
+                         {.series = &b, .n_series = 1, .y_label = "fraction converged"}};
+  char p[256];
+  path_in(p, "panels.png");
+  nd_assert_ok(nd_png_plot_panels(p, 2, pp, &(nd_plot_opts){.width = W, .height = H, .x_label = "epoch"}));
+  decoded d = decode(p);
+  assert_int_equal(d.w, W);
+  assert_int_equal(d.h, H);
+  int L, R, T[4], B[4];
+  if (find_panels(&d, &L, &R, T, B, 4) != 2) fail_msg("expected 2 panel frames");
+  assert_int_equal(L, 62);
+  assert_int_equal(R, W - 12);
+  assert_true(B[0] < T[1]);
+  /* Similar heights (the panels share the height). */
+  assert_true(abs((B[0] - T[0]) - (B[1] - T[1])) <= 2);
+  /* Each quantity in its own panel, each filling its panel's height: the
+   * 0..1 curve is not flattened by the 0..25 one. */
+  int bb[4];
+  long nb = count_in(&d, blue, L + 1, T[0] + 1, R - 1, B[0] - 1, bb);
+  assert_true(nb > 100);
+  assert_true(bb[3] - bb[1] > 0.8 * (B[0] - T[0]));
+  assert_int_equal(count_in(&d, blue, L + 1, T[1] + 1, R - 1, B[1] - 1, NULL), 0);
+  long no = count_in(&d, orange, L + 1, T[1] + 1, R - 1, B[1] - 1, bb);
+  assert_true(no > 100);
+  assert_true(bb[3] - bb[1] > 0.8 * (B[1] - T[1]));
+  assert_int_equal(count_in(&d, orange, L + 1, T[0] + 1, R - 1, B[0] - 1, NULL), 0);
+  /* y labels: black text in the band above each frame, left-aligned. */
+  for (int k = 0; k < 2; k++) {
+    long n = count_in(&d, black, 0, T[k] - 13, W - 1, T[k] - 7, bb);
+    if (n < 30) fail_msg("panel %d: y label band has %ld black pixels", k, n);
+    assert_true(bb[0] < 10);
+    assert_true(bb[3] - bb[1] + 1 >= 5 && bb[3] - bb[1] + 1 <= 7); /* one row of 5x7 text */
+    /* y tick labels left of each frame */
+    assert_true(count_in(&d, black, 0, T[k] - 3, L - 6, B[k] + 3, NULL) > 20);
+  }
+  /* The two labels are different text ("mean p-norm" is 11 characters,
+   * "fraction converged" 18). */
+  count_in(&d, black, 0, T[0] - 13, W - 1, T[0] - 7, bb);
+  int w0 = bb[2] - bb[0];
+  count_in(&d, black, 0, T[1] - 13, W - 1, T[1] - 7, bb);
+  assert_true(bb[2] - bb[0] > w0 + 30);
+  /* x tick labels under the bottom panel only, and the x label below them. */
+  assert_int_equal(count_in(&d, black, L + 8, B[0] + 6, R, B[0] + 12, NULL), 0);
+  assert_true(count_in(&d, black, L + 8, B[1] + 6, R, B[1] + 13, NULL) > 20);
+  assert_true(count_in(&d, black, 0, B[1] + 19, W - 1, B[1] + 25, NULL) > 20);
+  free(d.rgb);
+
+  /* A fixed range: 0..0.5 on a [0, 1] axis fills about half the panel. */
+  double half[N];
+  for (int i = 0; i < N; i++) half[i] = 0.5 * fr[i] / fr[N - 1];
+  nd_plot_series h = {.x = x, .y = half, .n = N};
+  pp[1] = (nd_plot_panel){.series = &h, .n_series = 1, .y_label = "fraction", .y_min = 0, .y_max = 1};
+  nd_assert_ok(nd_png_plot_panels(p, 2, pp, &(nd_plot_opts){.width = W, .height = H}));
+  d = decode(p);
+  find_panels(&d, &L, &R, T, B, 4);
+  count_in(&d, orange, L + 1, T[1] + 1, R - 1, B[1] - 1, bb);
+  double span = (double)(bb[3] - bb[1]) / (B[1] - T[1]);
+  if (span < 0.4 || span > 0.5) fail_msg("0..0.5 on a fixed 0..1 axis spans %.2f of the panel", span);
+  free(d.rgb);
+
+  /* Three panels, two series in the middle one: colours go on through tab10. */
+  const uint8_t green[3] = {44, 160, 44}, red[3] = {214, 39, 40};
+  nd_plot_series two[2] = {{.x = x, .y = fr, .n = N, .label = "a"}, {.x = x, .y = half, .n = N, .label = "b"}};
+  nd_plot_panel p3[3] = {{.series = &a, .n_series = 1},
+                         {.series = two, .n_series = 2},
+                         {.series = &a, .n_series = 1, .log_y = true}};
+  nd_assert_ok(nd_png_plot_panels(p, 3, p3, NULL));
+  d = decode(p);
+  assert_int_equal(d.w, 640);
+  assert_int_equal(d.h, 60 + 3 * 170);
+  if (find_panels(&d, &L, &R, T, B, 4) != 3) fail_msg("expected 3 panel frames");
+  assert_true(count_in(&d, orange, L + 1, T[1] + 1, R - 1, B[1] - 1, NULL) > 100);
+  assert_true(count_in(&d, green, L + 1, T[1] + 1, R - 1, B[1] - 1, NULL) > 100);
+  assert_true(count_in(&d, red, L + 1, T[2] + 1, R - 1, B[2] - 1, NULL) > 100);
+  free(d.rgb);
+
+  /* One panel is nd_png_plot_lines. */
+  char q[256];
+  path_in(q, "lines.png");
+  nd_plot_opts lo = {.width = 300, .height = 200, .title = "T", .x_label = "x", .y_label = "p-norm"};
+  nd_assert_ok(nd_png_plot_lines(q, 2, two, &lo));
+  nd_assert_ok(nd_png_plot_panels(p, 1, (nd_plot_panel[]){{.series = two, .n_series = 2, .y_label = "p-norm"}}, &lo));
+  decoded l1 = decode(q), l2 = decode(p);
+  assert_same_image(&l1, &l2, "plot_lines vs one panel");
+  free(l1.rgb);
+  free(l2.rgb);
+
+  /* Errors name the file (and the panel) and leave nothing behind. */
+  path_in(p, "bad-panels.png");
+  io_assert_error(nd_png_plot_panels(p, 0, pp, NULL), ND_ERR_INVALID_ARG, p, "1..10 panels");
+  io_assert_error(nd_png_plot_panels(p, 11, pp, NULL), ND_ERR_INVALID_ARG, p, "1..10 panels");
+  io_assert_error(nd_png_plot_panels(p, 2, (nd_plot_panel[]){pp[0], {.series = &a, .n_series = 0}}, NULL),
+                  ND_ERR_INVALID_ARG, p, "panel 1: need 1..10 series");
+  double nan2[2] = {NAN, NAN};
+  io_assert_error(nd_png_plot_panels(p, 2, (nd_plot_panel[]){pp[0], {.series = &(nd_plot_series){.y = nan2, .n = 2}, .n_series = 1}}, NULL),
+                  ND_ERR_INVALID_ARG, p, "panel 1: no finite");
+  io_assert_error(nd_png_plot_panels(p, 5, (nd_plot_panel[]){p3[0], p3[0], p3[0], p3[0], p3[0]},
+                                     &(nd_plot_opts){.width = 300, .height = 150}),
+                  ND_ERR_INVALID_ARG, p, "do not fit");
+  io_assert_error(nd_png_plot_panels(NULL, 1, pp, NULL), ND_ERR_INVALID_ARG, "path is NULL", NULL);
+  assert_false(io_exists(p));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_raw_images),
       cmocka_unit_test(test_tiles_bwr),
       cmocka_unit_test(test_tiles_gray),
+      cmocka_unit_test(test_tiles_colorbar),
+      cmocka_unit_test(test_plot_panels),
       cmocka_unit_test(test_line_plot),
       cmocka_unit_test(test_plot_text),
       cmocka_unit_test(test_plot_font),

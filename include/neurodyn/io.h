@@ -169,13 +169,24 @@ typedef struct nd_png_tiles_opts {
   nd_colormap cmap;
   int zoom;          /* each value becomes zoom x zoom pixels; <= 0: 1 */
   bool global_range; /* one range for all tiles instead of one per tile */
+  bool no_colorbar;  /* leave out the colour bar under the grid */
 } nd_png_tiles_opts;
 
 /* n filters of h x w floats (filter k at filters + k*h*w), laid out in a grid
- * with a 1-pixel border around every tile (mid gray for ND_CMAP_GRAY, black
- * for ND_CMAP_BWR); empty grid cells are border-coloured.  Each tile is
- * normalised on its own unless opts->global_range.  NaN maps to the middle of
- * the colour map.  opts may be NULL (defaults: all zero). */
+ * at the top left of the image: cols tiles per row, each value zoom x zoom
+ * pixels, a 1-pixel separator around every tile (mid gray for ND_CMAP_GRAY,
+ * light gray (210) for ND_CMAP_BWR; never black) and empty grid cells in the
+ * separator colour, so tile k's value (i, j) has its top-left pixel at
+ * x = 1 + (k % cols)(w zoom + 1) + j zoom, y = 1 + (k / cols)(h zoom + 1) + i zoom.
+ * Each tile is normalised on its own unless opts->global_range.  NaN maps to
+ * the middle of the colour map.
+ * Under the grid (unless opts->no_colorbar) a colour bar: the map from its low
+ * end at the left to its high end at the right (at most 256 pixels wide,
+ * centred, gray frame), labelled at its ends with the range (the numbers with
+ * global_range; "-max", "0", "+max" (bwr) or "min", "max" (gray) when each
+ * tile has its own range) and a caption saying which; the image is widened
+ * with white to at least 160 pixels (or the caption) and grows by 42 rows.
+ * White around the grid and bar.  opts may be NULL (defaults: all zero). */
 ND_API nd_status nd_png_write_tiles(const char *path, const float *filters, int n, int h, int w,
                              const nd_png_tiles_opts *opts);
 
@@ -205,6 +216,39 @@ typedef struct nd_plot_opts {
  * y = 10 .. height-24 (the layout of plots that have no text options).
  * Points whose x or y is not finite break the line.  opts may be NULL. */
 ND_API nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series *series, const nd_plot_opts *opts);
+
+/* One panel of a multi-panel plot: its own series, y axis and y label. */
+typedef struct nd_plot_panel {
+  const nd_plot_series *series;
+  int n_series;        /* 1..10 */
+  const char *y_label; /* horizontal, above the panel's y axis; NULL or "": none */
+  bool log_y;          /* logarithmic y axis; points with y <= 0 are skipped */
+  double y_min, y_max; /* y_min < y_max: the axis spans [y_min, y_max] (plus the
+                          5% margin every axis gets) instead of the data range */
+} nd_plot_panel;
+
+/* Up to 10 panels stacked top to bottom, one per quantity, sharing one x
+ * axis: every panel has its own y range, tick labels and y label (so a 0..25
+ * curve and a 0..1 curve each fill their panel); x tick labels and x_label
+ * are drawn under the bottom panel only, and opts->title above the top one.
+ * Series colours continue through the tab10 cycle from panel to panel (the
+ * first series of the second panel takes the colour after the last of the
+ * first), and each panel has its own legend for its labelled series.  The
+ * panels share the height equally; opts->log_y and opts->y_label are not used
+ * (they are per panel here).  Default size 640 x 400 for one or two panels,
+ * 640 x (60 + 170 n) for more; each panel's plot area needs at least 30
+ * pixels of height, else ND_ERR_INVALID_ARG.  Example (the Krotov
+ * convergence figure):
+ *   nd_plot_series a = {.x = epoch, .y = mean_pnorm, .n = n};
+ *   nd_plot_series b = {.x = epoch, .y = frac_converged, .n = n};
+ *   nd_plot_panel p[2] = {{.series = &a, .n_series = 1, .y_label = "mean p-norm"},
+ *                         {.series = &b, .n_series = 1, .y_label = "fraction converged",
+ *                          .y_min = 0, .y_max = 1}};
+ *   nd_png_plot_panels("convergence.png", 2, p,
+ *                      &(nd_plot_opts){.title = "convergence", .x_label = "epoch"});
+ * nd_png_plot_lines is the one-panel case of this function. */
+ND_API nd_status nd_png_plot_panels(const char *path, int n_panels, const nd_plot_panel *panels,
+                                    const nd_plot_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,10 @@
 
 #include "io/io_internal.h"
 
+/* Tile separators (see nd_png_write_tiles). */
+#define ND__TILE_SEP_GRAY 128
+#define ND__TILE_SEP_BWR 210
+
 /* ---------------------------------------------------------------- writer */
 
 typedef struct png_ctx {
@@ -83,7 +87,7 @@ nd_status nd_png_write_rgb(const char *path, int width, int height, const uint8_
   return write_png(path, width, height, 3, pixels);
 }
 
-/* ---------------------------------------------------------------- tiles */
+/* ---------------------------------------------------------------- colour maps */
 
 static uint8_t to_byte(double x) {
   if (!(x > 0)) return 0;
@@ -129,61 +133,6 @@ static void tile_range(nd_colormap cmap, const float *p, int64_t n, double *lo, 
     *lo = a;
     *hi = b;
   }
-}
-
-nd_status nd_png_write_tiles(const char *path, const float *filters, int n, int h, int w,
-                             const nd_png_tiles_opts *opts) {
-  nd_png_tiles_opts o = {0};
-  if (opts) o = *opts;
-  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_write_tiles: path is NULL");
-  if (n <= 0 || h <= 0 || w <= 0 || !filters)
-    return nd__error(ND_ERR_INVALID_ARG, "%s: need n, h, w > 0 and filters (got n=%d h=%d w=%d)", path, n, h, w);
-  if (o.cmap != ND_CMAP_GRAY && o.cmap != ND_CMAP_BWR)
-    return nd__error(ND_ERR_INVALID_ARG, "%s: unknown colour map %d", path, (int)o.cmap);
-  int zoom = o.zoom > 0 ? o.zoom : 1;
-  if ((int64_t)w * zoom > 100000 || (int64_t)h * zoom > 100000)
-    return nd__error(ND_ERR_INVALID_ARG, "%s: tiles of %dx%d values at zoom %d are too large", path, h, w, zoom);
-  int cols = o.cols > 0 ? o.cols : (int)ceil(sqrt((double)n));
-  if (cols > n) cols = n;
-  int rows = (n + cols - 1) / cols;
-  int64_t tw = (int64_t)w * zoom + 1, th = (int64_t)h * zoom + 1;
-  int64_t W = cols * tw + 1, H = rows * th + 1;
-  if (W > 100000 || H > 100000)
-    return nd__error(ND_ERR_INVALID_ARG, "%s: image of %lldx%lld pixels is too large", path, (long long)W, (long long)H);
-  uint8_t *img = malloc((size_t)(W * H * 3));
-  if (!img) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
-  uint8_t border = o.cmap == ND_CMAP_GRAY ? 128 : 0;
-  memset(img, border, (size_t)(W * H * 3));
-  int64_t per = (int64_t)h * w;
-  double glo = 0, ghi = 0;
-  if (o.global_range) tile_range(o.cmap, filters, per * n, &glo, &ghi);
-  for (int k = 0; k < n; k++) {
-    const float *p = filters + per * k;
-    double lo = glo, hi = ghi;
-    if (!o.global_range) tile_range(o.cmap, p, per, &lo, &hi);
-    int64_t x0 = 1 + (k % cols) * tw, y0 = 1 + (k / cols) * th;
-    for (int i = 0; i < h; i++)
-      for (int j = 0; j < w; j++) {
-        uint8_t rgb[3];
-        colour(o.cmap, p[i * w + j], lo, hi, rgb);
-        for (int a = 0; a < zoom; a++)
-          for (int b = 0; b < zoom; b++) {
-            uint8_t *q = img + 3 * ((y0 + (int64_t)i * zoom + a) * W + x0 + (int64_t)j * zoom + b);
-            q[0] = rgb[0];
-            q[1] = rgb[1];
-            q[2] = rgb[2];
-          }
-      }
-  }
-  nd_status s;
-  if (o.cmap == ND_CMAP_GRAY) {
-    for (int64_t i = 0; i < W * H; i++) img[i] = img[3 * i]; /* in place: i <= 3i */
-    s = write_png(path, (int)W, (int)H, 1, img);
-  } else {
-    s = write_png(path, (int)W, (int)H, 3, img);
-  }
-  free(img);
-  return s;
 }
 
 /* ---------------------------------------------------------------- plots */
@@ -371,11 +320,12 @@ static const uint8_t tab10[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 4
                                      {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
                                      {188, 189, 34},  {23, 190, 207}};
 
-/* Legend in the top-right corner of the plot area (L..R, from T down): one
- * row per labelled series, a short 2-px line in the series colour and the
- * label, on a white box with a thin grey border so it stays readable over the
- * lines it covers.  Labels too long for the plot area are cut at its edge. */
-static void draw_legend(canvas *c, int n_series, const nd_plot_series *series, int L, int R, int T) {
+/* Legend in the top-right corner of a plot area (L..R, from T down): one row
+ * per labelled series, a short 2-px line in the series colour (tab10[(c0 + s)
+ * % 10]) and the label, on a white box with a thin grey border so it stays
+ * readable over the lines it covers.  Labels too long for the plot area are
+ * cut at its edge. */
+static void draw_legend(canvas *c, int n_series, const nd_plot_series *series, int c0, int L, int R, int T) {
   enum { pad = 5, seg = 16, row_h = 11 };
   const uint8_t white[3] = {255, 255, 255}, edge[3] = {170, 170, 170}, black[3] = {0, 0, 0};
   int rows = 0, tw = 0;
@@ -403,40 +353,55 @@ static void draw_legend(canvas *c, int n_series, const nd_plot_series *series, i
   for (int s = 0; s < n_series; s++) {
     if (!has_text(series[s].label)) continue;
     /* 2 px thick like the plotted lines, level with the middle of the text */
-    fill_rect(c, x0 + pad, ty + 3, x0 + pad + seg - 1, ty + 4, tab10[s]);
+    fill_rect(c, x0 + pad, ty + 3, x0 + pad + seg - 1, ty + 4, tab10[(c0 + s) % 10]);
     draw_textn(c, tx, ty, series[s].label, fit, black);
     ty += row_h;
   }
 }
 
-nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series *series, const nd_plot_opts *opts) {
-  nd_plot_opts o = {0};
-  if (opts) o = *opts;
-  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_plot_lines: path is NULL");
-  if (n_series < 1 || n_series > 10 || !series)
-    return nd__error(ND_ERR_INVALID_ARG, "%s: need 1..10 series, got %d", path, n_series);
-  int W = o.width > 0 ? o.width : 640, H = o.height > 0 ? o.height : 400;
-  if (W < 120 || H < 80 || W > 10000 || H > 10000)
-    return nd__error(ND_ERR_INVALID_ARG, "%s: plot size %dx%d outside 120x80 .. 10000x10000", path, W, H);
-  /* Data ranges over the usable points. */
-  double xlo = DBL_MAX, xhi = -DBL_MAX, ylo = DBL_MAX, yhi = -DBL_MAX;
-  for (int s = 0; s < n_series; s++) {
-    if (series[s].n < 0 || (series[s].n > 0 && !series[s].y))
-      return nd__error(ND_ERR_INVALID_ARG, "%s: series %d has no y values", path, s);
-    for (int i = 0; i < series[s].n; i++) {
-      double x = series[s].x ? series[s].x[i] : i, y = series[s].y[i];
-      if (o.log_y) y = y > 0 ? log10(y) : NAN;
+/* One panel of a plot: its series, y axis and frame (L..R x T..B). */
+typedef struct panel_layout {
+  const nd_plot_series *series;
+  int n_series;
+  int c0;       /* colour of the first series: tab10[c0 % 10] */
+  bool log_y;
+  const char *y_label;
+  double ylo, yhi;
+  int L, R, T, B;
+} panel_layout;
+
+static double plot_y(double y, bool log_y) { return log_y ? (y > 0 ? log10(y) : NAN) : y; }
+
+/* Checks a panel's series and widens [*xlo, *xhi] by its usable points;
+ * the panel's own y range goes to p->ylo, p->yhi (with the 5% margin, or
+ * [y_min, y_max] plus that margin when y_min < y_max). */
+static nd_status panel_ranges(const char *path, int panel, int n_panels, const nd_plot_panel *in, panel_layout *p,
+                              double *xlo, double *xhi) {
+  char where[32] = "";
+  if (n_panels > 1) snprintf(where, sizeof where, "panel %d: ", panel);
+  if (in->n_series < 1 || in->n_series > 10 || !in->series)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: %sneed 1..10 series, got %d", path, where, in->n_series);
+  double ylo = DBL_MAX, yhi = -DBL_MAX;
+  for (int s = 0; s < in->n_series; s++) {
+    const nd_plot_series *se = &in->series[s];
+    if (se->n < 0 || (se->n > 0 && !se->y))
+      return nd__error(ND_ERR_INVALID_ARG, "%s: %sseries %d has no y values", path, where, s);
+    for (int i = 0; i < se->n; i++) {
+      double x = se->x ? se->x[i] : i, y = plot_y(se->y[i], in->log_y);
       if (!isfinite(x) || !isfinite(y)) continue;
-      xlo = fmin(xlo, x);
-      xhi = fmax(xhi, x);
+      *xlo = fmin(*xlo, x);
+      *xhi = fmax(*xhi, x);
       ylo = fmin(ylo, y);
       yhi = fmax(yhi, y);
     }
   }
-  if (xlo > xhi) return nd__error(ND_ERR_INVALID_ARG, "%s: no finite%s points to plot", path, o.log_y ? " positive" : "");
-  if (xhi - xlo <= 0) {
-    xlo -= 1;
-    xhi += 1;
+  if (ylo > yhi)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: %sno finite%s points to plot", path, where,
+                     in->log_y ? " positive" : "");
+  double fy0 = plot_y(in->y_min, in->log_y), fy1 = plot_y(in->y_max, in->log_y);
+  if (in->y_min < in->y_max && isfinite(fy0) && isfinite(fy1)) {
+    ylo = fy0;
+    yhi = fy1;
   }
   if (yhi - ylo <= 0) {
     double d = fabs(ylo) > 0 ? fabs(ylo) * 0.1 : 1;
@@ -446,18 +411,23 @@ nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series
   double my = (yhi - ylo) * 0.05;
   ylo -= my;
   yhi += my;
-  if (!isfinite(xhi - xlo) || !isfinite(yhi - ylo))
-    return nd__error(ND_ERR_INVALID_ARG, "%s: the %s values span more than the range of a double", path,
-                     isfinite(xhi - xlo) ? "y" : "x");
-  canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
-  if (!c.px) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
-  memset(c.px, 255, (size_t)W * (size_t)H * 3);
+  if (!isfinite(yhi - ylo))
+    return nd__error(ND_ERR_INVALID_ARG, "%s: %sthe y values span more than the range of a double", path, where);
+  p->series = in->series;
+  p->n_series = in->n_series;
+  p->log_y = in->log_y;
+  p->y_label = in->y_label;
+  p->ylo = ylo;
+  p->yhi = yhi;
+  return ND_OK;
+}
+
+/* Grid, ticks (with labels on the y axis, and on the x axis when x_labels)
+ * and the frame of one panel. */
+static void draw_axes(canvas *c, const panel_layout *p, double xlo, double xhi, bool x_labels) {
   const uint8_t black[3] = {0, 0, 0}, grid[3] = {225, 225, 225};
-  /* Plot area corners.  The margins grow only for the text that is there, so
-   * a plot without title and axis labels keeps the layout it always had. */
-  bool title = has_text(o.title), x_label = has_text(o.x_label), y_label = has_text(o.y_label);
-  int L = 62, R = W - 12, T = 10 + (title ? 14 : 0) + (y_label ? 14 : 0), B = H - 24 - (x_label ? 12 : 0);
-  /* Ticks, grid and labels. */
+  int L = p->L, R = p->R, T = p->T, B = p->B;
+  double ylo = p->ylo, yhi = p->yhi;
   char lab[32];
   double xs = nice_step((xhi - xlo) / 6);
   /* Ticks by an integer counter: "v += step" stalls when the step is below
@@ -467,22 +437,25 @@ nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series
     double v = x0 + k * xs;
     if (!(v <= xhi + xs * 1e-9)) break;
     int px = L + to_px((v - xlo) / (xhi - xlo) * (R - L));
-    for (int y = T; y <= B; y++) set_px(&c, px, y, grid);
-    for (int y = B; y <= B + 4; y++) set_px(&c, px, y, black);
+    for (int y = T; y <= B; y++) set_px(c, px, y, grid);
+    for (int y = B; y <= B + 4; y++) set_px(c, px, y, black);
+    if (!x_labels) continue;
     fmt_tick(lab, sizeof lab, v, xs);
-    draw_text(&c, px - (6 * (int)strlen(lab) - 1) / 2, B + 7, lab, black);
+    draw_text(c, px - (6 * (int)strlen(lab) - 1) / 2, B + 7, lab, black);
   }
-  double ys = o.log_y ? fmax(1, nice_step((yhi - ylo) / 5)) : nice_step((yhi - ylo) / 5);
-  bool log_decades = o.log_y && ceil(ylo) <= floor(yhi);
-  if (o.log_y && !log_decades) ys = nice_step((yhi - ylo) / 5);
+  double ys = p->log_y ? fmax(1, nice_step((yhi - ylo) / 5)) : nice_step((yhi - ylo) / 5);
+  bool log_decades = p->log_y && ceil(ylo) <= floor(yhi);
+  if (p->log_y && !log_decades) ys = nice_step((yhi - ylo) / 5);
+  /* Fewer ticks on a short panel: about one per 25 pixels. */
+  while ((yhi - ylo) / ys > 1 + (B - T) / 25.0 && ys < 1e300) ys = nice_step(ys * 1.5);
   double y0 = ceil(ylo / ys) * ys;
   for (int k = 0; k < 100 && isfinite(y0); k++) {
     double v = y0 + k * ys;
     if (!(v <= yhi + ys * 1e-9)) break;
     int py = B - to_px((v - ylo) / (yhi - ylo) * (B - T));
-    for (int x = L; x <= R; x++) set_px(&c, x, py, grid);
-    for (int x = L - 4; x <= L; x++) set_px(&c, x, py, black);
-    if (o.log_y) {
+    for (int x = L; x <= R; x++) set_px(c, x, py, grid);
+    for (int x = L - 4; x <= L; x++) set_px(c, x, py, black);
+    if (p->log_y) {
       double val = pow(10, v);
       if (log_decades)
         snprintf(lab, sizeof lab, "1e%d", (int)lround(v));
@@ -491,46 +464,256 @@ nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series
     } else {
       fmt_tick(lab, sizeof lab, v, ys);
     }
-    draw_text(&c, L - 7 - (6 * (int)strlen(lab) - 1), py - 3, lab, black);
+    draw_text(c, L - 7 - (6 * (int)strlen(lab) - 1), py - 3, lab, black);
   }
-  /* Frame. */
   for (int x = L; x <= R; x++) {
-    set_px(&c, x, T, black);
-    set_px(&c, x, B, black);
+    set_px(c, x, T, black);
+    set_px(c, x, B, black);
   }
   for (int y = T; y <= B; y++) {
-    set_px(&c, L, y, black);
-    set_px(&c, R, y, black);
+    set_px(c, L, y, black);
+    set_px(c, R, y, black);
   }
-  /* Series, drawn inside the frame. */
-  for (int s = 0; s < n_series; s++) {
+}
+
+/* The series of one panel, drawn inside its frame. */
+static void draw_series(canvas *c, const panel_layout *p, double xlo, double xhi) {
+  int L = p->L, R = p->R, T = p->T, B = p->B;
+  for (int s = 0; s < p->n_series; s++) {
+    const nd_plot_series *se = &p->series[s];
+    const uint8_t *col = tab10[(p->c0 + s) % 10];
     bool have = false;
     int px0 = 0, py0 = 0;
-    for (int i = 0; i < series[s].n; i++) {
-      double x = series[s].x ? series[s].x[i] : i, y = series[s].y[i];
-      if (o.log_y) y = y > 0 ? log10(y) : NAN;
+    for (int i = 0; i < se->n; i++) {
+      double x = se->x ? se->x[i] : i, y = plot_y(se->y[i], p->log_y);
       if (!isfinite(x) || !isfinite(y)) {
         have = false;
         continue;
       }
       int px = L + to_px((x - xlo) / (xhi - xlo) * (R - L));
-      int py = B - to_px((y - ylo) / (yhi - ylo) * (B - T));
+      int py = B - to_px((y - p->ylo) / (p->yhi - p->ylo) * (B - T));
       if (have)
-        draw_line(&c, px0, py0, px, py, tab10[s], L + 1, R - 1, T + 1, B - 1);
+        draw_line(c, px0, py0, px, py, col, L + 1, R - 1, T + 1, B - 1);
       else
-        draw_line(&c, px, py, px, py, tab10[s], L + 1, R - 1, T + 1, B - 1);
+        draw_line(c, px, py, px, py, col, L + 1, R - 1, T + 1, B - 1);
       px0 = px;
       py0 = py;
       have = true;
     }
   }
-  /* Text: title centred over the plot area, x label centred below the tick
-   * labels, y label horizontal above the y axis (no rotated text). */
+}
+
+enum { PANEL_GAP = 12, LABEL_BAND = 14, MIN_PANEL_H = 30 };
+
+/* Panels stacked top to bottom over one x range; see io.h. */
+static nd_status plot_panels(const char *path, int n_panels, const nd_plot_panel *panels, const nd_plot_opts *opts,
+                             int default_h) {
+  nd_plot_opts o = {0};
+  if (opts) o = *opts;
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_plot: path is NULL");
+  if (n_panels < 1 || n_panels > 10 || !panels)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: need 1..10 panels, got %d", path, n_panels);
+  int W = o.width > 0 ? o.width : 640, H = o.height > 0 ? o.height : default_h;
+  if (W < 120 || H < 80 || W > 10000 || H > 10000)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: plot size %dx%d outside 120x80 .. 10000x10000", path, W, H);
+  panel_layout lay[10];
+  memset(lay, 0, sizeof lay);
+  double xlo = DBL_MAX, xhi = -DBL_MAX;
+  int c0 = 0;
+  for (int i = 0; i < n_panels; i++) {
+    ND_TRY(panel_ranges(path, i, n_panels, &panels[i], &lay[i], &xlo, &xhi));
+    lay[i].c0 = c0;
+    c0 += panels[i].n_series;
+  }
+  if (xhi - xlo <= 0) {
+    xlo -= 1;
+    xhi += 1;
+  }
+  if (!isfinite(xhi - xlo))
+    return nd__error(ND_ERR_INVALID_ARG, "%s: the x values span more than the range of a double", path);
+  /* Layout.  The margins grow only for the text that is there, so a plot
+   * without title and axis labels keeps the layout it always had: plot area
+   * x = 62 .. W-12, y = 10 .. H-24.  Each panel has a band of LABEL_BAND
+   * pixels above its frame when it has a y label; panels are PANEL_GAP
+   * pixels apart and share the height left equally. */
+  bool title = has_text(o.title), x_label = has_text(o.x_label);
+  int top = 10 + (title ? 14 : 0), bottom = H - 24 - (x_label ? 12 : 0);
+  int bands = 0;
+  for (int i = 0; i < n_panels; i++) bands += has_text(lay[i].y_label) ? LABEL_BAND : 0;
+  int ph = (bottom - top - bands - PANEL_GAP * (n_panels - 1)) / n_panels;
+  if (ph < MIN_PANEL_H)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: %d panels do not fit a height of %d pixels (each needs %d)", path,
+                     n_panels, H, MIN_PANEL_H + (bands ? LABEL_BAND : 0) + PANEL_GAP);
+  int y = top;
+  for (int i = 0; i < n_panels; i++) {
+    lay[i].L = 62;
+    lay[i].R = W - 12;
+    lay[i].T = y + (has_text(lay[i].y_label) ? LABEL_BAND : 0);
+    lay[i].B = i == n_panels - 1 ? bottom : lay[i].T + ph;
+    y = lay[i].B + PANEL_GAP;
+  }
+  canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
+  if (!c.px) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
+  memset(c.px, 255, (size_t)W * (size_t)H * 3);
+  const uint8_t black[3] = {0, 0, 0};
+  for (int i = 0; i < n_panels; i++) draw_axes(&c, &lay[i], xlo, xhi, i == n_panels - 1);
+  for (int i = 0; i < n_panels; i++) draw_series(&c, &lay[i], xlo, xhi);
+  /* Text: title centred over the plot area, x label centred below the last
+   * panel's tick labels, each y label horizontal above its panel's y axis (no
+   * rotated text). */
+  int L = lay[0].L, R = lay[0].R, B = lay[n_panels - 1].B;
   if (title) draw_text(&c, (int)fmax(2, (L + R) / 2 - text_width(o.title) / 2), 7, o.title, black);
   if (x_label) draw_text(&c, (int)fmax(2, (L + R) / 2 - text_width(o.x_label) / 2), B + 19, o.x_label, black);
-  if (y_label) draw_text(&c, 4, T - 13, o.y_label, black);
-  draw_legend(&c, n_series, series, L, R, T);
+  for (int i = 0; i < n_panels; i++)
+    if (has_text(lay[i].y_label)) draw_text(&c, 4, lay[i].T - 13, lay[i].y_label, black);
+  for (int i = 0; i < n_panels; i++)
+    draw_legend(&c, lay[i].n_series, lay[i].series, lay[i].c0, lay[i].L, lay[i].R, lay[i].T);
   nd_status st = write_png(path, W, H, 3, c.px);
   free(c.px);
   return st;
+}
+
+nd_status nd_png_plot_lines(const char *path, int n_series, const nd_plot_series *series, const nd_plot_opts *opts) {
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_plot_lines: path is NULL");
+  nd_plot_panel p = {.series = series, .n_series = n_series};
+  if (opts) {
+    p.log_y = opts->log_y;
+    p.y_label = opts->y_label;
+  }
+  return plot_panels(path, 1, &p, opts, 400);
+}
+
+nd_status nd_png_plot_panels(const char *path, int n_panels, const nd_plot_panel *panels, const nd_plot_opts *opts) {
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_plot_panels: path is NULL");
+  int n = n_panels > 0 && n_panels <= 10 ? n_panels : 1;
+  return plot_panels(path, n_panels, panels, opts, n <= 2 ? 400 : 60 + 170 * n);
+}
+
+/* ---------------------------------------------------------------- tiles */
+
+/* "%.3g" without a "+" or leading zeros in the exponent: 1.5e-05 -> 1.5e-5. */
+static void fmt_value(char *buf, size_t len, double v) {
+  if (fabs(v) < 1e-300) v = 0;
+  snprintf(buf, len, "%.3g", v);
+  char *e = strchr(buf, 'e');
+  if (e) {
+    if (e[1] == '+') memmove(e + 1, e + 2, strlen(e + 1));
+    char *d = e + (e[1] == '-' ? 2 : 1);
+    while (*d == '0' && d[1]) memmove(d, d + 1, strlen(d));
+  }
+}
+
+/* Colour bar strip under the grid: gap, bar, labels, caption, margin. */
+enum { CB_GAP = 6, CB_BAR = 10, CB_STRIP = CB_GAP + CB_BAR + 3 + 7 + 5 + 7 + 4, CB_MIN_W = 160 };
+
+nd_status nd_png_write_tiles(const char *path, const float *filters, int n, int h, int w,
+                             const nd_png_tiles_opts *opts) {
+  nd_png_tiles_opts o = {0};
+  if (opts) o = *opts;
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_write_tiles: path is NULL");
+  if (n <= 0 || h <= 0 || w <= 0 || !filters)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: need n, h, w > 0 and filters (got n=%d h=%d w=%d)", path, n, h, w);
+  if (o.cmap != ND_CMAP_GRAY && o.cmap != ND_CMAP_BWR)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: unknown colour map %d", path, (int)o.cmap);
+  int zoom = o.zoom > 0 ? o.zoom : 1;
+  if ((int64_t)w * zoom > 100000 || (int64_t)h * zoom > 100000)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: tiles of %dx%d values at zoom %d are too large", path, h, w, zoom);
+  int cols = o.cols > 0 ? o.cols : (int)ceil(sqrt((double)n));
+  if (cols > n) cols = n;
+  int rows = (n + cols - 1) / cols;
+  int64_t tw = (int64_t)w * zoom + 1, th = (int64_t)h * zoom + 1;
+  int64_t GW = cols * tw + 1, GH = rows * th + 1; /* the grid, at the top left */
+  int64_t per = (int64_t)h * w;
+  double glo = 0, ghi = 0;
+  if (o.global_range) tile_range(o.cmap, filters, per * n, &glo, &ghi);
+  /* Colour bar labels: values with one range for all tiles, else names. */
+  bool bar = !o.no_colorbar;
+  char lo_s[32], hi_s[32];
+  const char *caption;
+  if (o.global_range) {
+    fmt_value(lo_s, sizeof lo_s, glo);
+    fmt_value(hi_s, sizeof hi_s, ghi);
+    caption = "one scale for all tiles";
+  } else if (o.cmap == ND_CMAP_BWR) {
+    snprintf(lo_s, sizeof lo_s, "-max");
+    snprintf(hi_s, sizeof hi_s, "+max");
+    caption = "each tile scaled to its max |x|";
+  } else {
+    snprintf(lo_s, sizeof lo_s, "min");
+    snprintf(hi_s, sizeof hi_s, "max");
+    caption = "each tile scaled to its min..max";
+  }
+  int64_t W = GW, H = GH;
+  if (bar) {
+    int need = text_width(caption) + 8;
+    if (need < CB_MIN_W) need = CB_MIN_W;
+    if (W < need) W = need;
+    H += CB_STRIP;
+  }
+  if (W > 100000 || H > 100000)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: image of %lldx%lld pixels is too large", path, (long long)W, (long long)H);
+  canvas c = {malloc((size_t)(W * H * 3)), (int)W, (int)H};
+  if (!c.px) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
+  /* White around the grid; the grid's 1-pixel separators are mid gray under
+   * the gray map and light gray under bwr (never black: black is no value
+   * of that map, and a black mesh drowns small tiles). */
+  memset(c.px, 255, (size_t)(W * H * 3));
+  const uint8_t sep[3] = {ND__TILE_SEP_GRAY, ND__TILE_SEP_GRAY, ND__TILE_SEP_GRAY},
+                sep_bwr[3] = {ND__TILE_SEP_BWR, ND__TILE_SEP_BWR, ND__TILE_SEP_BWR};
+  fill_rect(&c, 0, 0, (int)GW - 1, (int)GH - 1, o.cmap == ND_CMAP_GRAY ? sep : sep_bwr);
+  for (int k = 0; k < n; k++) {
+    const float *p = filters + per * k;
+    double lo = glo, hi = ghi;
+    if (!o.global_range) tile_range(o.cmap, p, per, &lo, &hi);
+    int64_t x0 = 1 + (k % cols) * tw, y0 = 1 + (k / cols) * th;
+    for (int i = 0; i < h; i++)
+      for (int j = 0; j < w; j++) {
+        uint8_t rgb[3];
+        colour(o.cmap, p[i * w + j], lo, hi, rgb);
+        for (int a = 0; a < zoom; a++)
+          for (int b = 0; b < zoom; b++) {
+            uint8_t *q = c.px + 3 * ((y0 + (int64_t)i * zoom + a) * W + x0 + (int64_t)j * zoom + b);
+            q[0] = rgb[0];
+            q[1] = rgb[1];
+            q[2] = rgb[2];
+          }
+      }
+  }
+  if (bar) {
+    /* The map from its low end (left) to its high end (right), framed in
+     * gray, with the end labels under its ends ("0" under the middle for
+     * bwr) and the caption below. */
+    const uint8_t black[3] = {0, 0, 0}, frame[3] = {128, 128, 128};
+    int bw = (int)W - 8 > 256 ? 256 : (int)W - 8;
+    int bx0 = ((int)W - bw) / 2, by0 = (int)GH + CB_GAP, bx1 = bx0 + bw - 1, by1 = by0 + CB_BAR - 1;
+    double lo = o.cmap == ND_CMAP_BWR ? -1 : 0, hi = 1;
+    for (int x = bx0; x <= bx1; x++) {
+      double t = lo + (hi - lo) * (x - bx0) / (double)(bw - 1);
+      uint8_t rgb[3];
+      colour(o.cmap, (float)t, lo, hi, rgb);
+      for (int y = by0; y <= by1; y++) set_px(&c, x, y, rgb);
+    }
+    for (int x = bx0 - 1; x <= bx1 + 1; x++) {
+      set_px(&c, x, by0 - 1, frame);
+      set_px(&c, x, by1 + 1, frame);
+    }
+    for (int y = by0 - 1; y <= by1 + 1; y++) {
+      set_px(&c, bx0 - 1, y, frame);
+      set_px(&c, bx1 + 1, y, frame);
+    }
+    int ty = by1 + 4;
+    draw_text(&c, bx0, ty, lo_s, black);
+    draw_text(&c, bx1 + 1 - text_width(hi_s), ty, hi_s, black);
+    if (o.cmap == ND_CMAP_BWR) draw_text(&c, (bx0 + bx1) / 2 - 2, ty, "0", black);
+    draw_text(&c, (int)W / 2 - text_width(caption) / 2, ty + 7 + 5, caption, black);
+  }
+  nd_status s;
+  if (o.cmap == ND_CMAP_GRAY) {
+    for (int64_t i = 0; i < W * H; i++) c.px[i] = c.px[3 * i]; /* in place: i <= 3i */
+    s = write_png(path, (int)W, (int)H, 1, c.px);
+  } else {
+    s = write_png(path, (int)W, (int)H, 3, c.px);
+  }
+  free(c.px);
+  return s;
 }
