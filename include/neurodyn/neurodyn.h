@@ -13,6 +13,7 @@
 #include "neurodyn/optim.h"
 #include "neurodyn/mlp.h"
 #include "neurodyn/dynamics.h"
+#include "neurodyn/plasticity.h"
 #include "neurodyn/krotov.h"
 
 #endif
