@@ -187,6 +187,6 @@ int main(int argc, char **argv) {
     else
       printf("{\"bench\":\"krotov_epoch_vs_numpy\",\"skipped\":\"NumPy peer %s gave no result\"}\n", numpy);
   }
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
   return 0;
 }

@@ -123,7 +123,7 @@ static int data_check(int argc, char **argv) {
         cols = d.cols;
         classes = classes > d.num_classes ? classes : d.num_classes;
       }
-      nd_dataset_free(&d);
+      nd_dataset_release(&d);
     }
     if (ok)
       printf("%s: train %lld, test %lld images of %dx%d, %d classes (%s)\n", name, (long long)counts[0],

@@ -144,7 +144,7 @@ static int run_eval(const eval_args *a) {
   else
     printf("%s on %s test (%lld examples): test error %.2f%% (accuracy %.2f%%)\n", kind, ds, (long long)te.n,
            100 * err, 100 * (1 - err));
-  nd_dataset_free(&te);
+  nd_dataset_release(&te);
   nd_safetensors_free(st);
   return rc;
 }

@@ -44,8 +44,8 @@ static int load_data(const char *cmd, const char *dataset, int64_t limit, nd_dat
   if (s == ND_OK && test) s = load_split(dataset, "test", limit, test);
   if (s != ND_OK) {
     int rc = nd_cli_cmd_fail(cmd, 2, "%s (run `make data` or `neurodyn data fetch` to download it)", nd_last_error());
-    nd_dataset_free(train);
-    if (test) nd_dataset_free(test);
+    nd_dataset_release(train);
+    if (test) nd_dataset_release(test);
     return rc;
   }
   return 0;
@@ -298,7 +298,7 @@ static int train_krotov(const krotov_args *a_in, const nd_opts *spec) {
   }
   c.visible = train.images.shape[1];
   if (train.n < c.batch) {
-    nd_dataset_free(&train);
+    nd_dataset_release(&train);
     nd_safetensors_free(rst);
     return nd_cli_cmd_fail(cmd, 2, "--batch %lld is larger than the %lld training examples", (long long)c.batch, (long long)train.n);
   }
@@ -326,7 +326,7 @@ static int train_krotov(const krotov_args *a_in, const nd_opts *spec) {
     s = nd_krotov_create(&c, &rr.fast);
   }
   if (s != ND_OK) {
-    nd_dataset_free(&train);
+    nd_dataset_release(&train);
     nd_safetensors_free(rst);
     return nd_cli_lib_fail(cmd, s);
   }
@@ -365,10 +365,10 @@ static int train_krotov(const krotov_args *a_in, const nd_opts *spec) {
       if (s == ND_OK && (ha.dtype != ND_DTYPE_F64 || ha.numel != start))
         s = nd__error(ND_ERR_FORMAT, "%s: history tensors do not match the epoch count", rp);
       if (s == ND_OK) memcpy(h ? hist_fr : hist_pn, ha.data, sizeof(double) * (size_t)(start < c.epochs ? start : c.epochs));
-      nd_array_free(&ha);
+      nd_array_release(&ha);
     }
-    nd_array_free(&sa);
-    nd_array_free(&w64);
+    nd_array_release(&sa);
+    nd_array_release(&w64);
     nd_tensor_release(&w);
     if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
@@ -450,7 +450,7 @@ static int train_krotov(const krotov_args *a_in, const nd_opts *spec) {
   free(hist_fr);
   nd_krotov_free(rr.fast);
   nd_krotov_ode_free(rr.ode);
-  nd_dataset_free(&train);
+  nd_dataset_release(&train);
   return rc;
 }
 
@@ -616,8 +616,8 @@ done_feat:
   nd_tensor_release(&f);
   nd_tensor_release(&ft);
 done_data:
-  nd_dataset_free(&tr);
-  nd_dataset_free(&te);
+  nd_dataset_release(&tr);
+  nd_dataset_release(&te);
   nd_tensor_release(&w);
   return rc;
 }
@@ -729,8 +729,8 @@ done_m:
   nd_optim_free(opt);
   nd_mlp_free(m);
 done:
-  nd_dataset_free(&tr);
-  nd_dataset_free(&te);
+  nd_dataset_release(&tr);
+  nd_dataset_release(&te);
   return rc;
 }
 

@@ -98,7 +98,7 @@ int nd_demo_mlp(int argc, char **argv) {
     rc = nd_cli_fail(nd_cli_status_code(s), prog, "%s", nd_last_error());
     goto done;
   }
-  tp = nd_tape_create(0);
+  if (nd_tape_create(0, &tp) != ND_OK) tp = NULL;
   xb = malloc((size_t)batch * (size_t)d * sizeof *xb);
   yb = malloc((size_t)batch * sizeof *yb);
   perm = malloc((size_t)train.n * sizeof *perm);
@@ -191,8 +191,8 @@ done:
   nd_tape_free(tp);
   nd_optim_free(opt);
   nd_mlp_free(m);
-  nd_dataset_free(&test);
-  nd_dataset_free(&train);
+  nd_dataset_release(&test);
+  nd_dataset_release(&train);
   nd_args_release(&args);
   return rc;
 }

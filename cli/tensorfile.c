@@ -59,7 +59,7 @@ void nd_cli_tensors_free(nd_cli_tensors *t) {
   if (!t) return;
   for (int i = 0; i < t->n; i++) {
     if (t->names) free(t->names[i]);
-    if (t->arrays) nd_array_free(&t->arrays[i]);
+    if (t->arrays) nd_array_release(&t->arrays[i]);
   }
   for (int i = 0; i < 2 * t->n_meta; i++) free(t->meta[i]);
   free(t->meta);

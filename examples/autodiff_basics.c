@@ -35,9 +35,11 @@ int main(void) {
   nd_tensor y = nd_tensor_wrap(ys, 2, ND_SHAPE(N, 1));
 
   /* Parameters and their gradient buffers belong to us: W [out=1, in=1], b [1]. */
-  nd_tensor *w = nd_tensor_create(2, ND_SHAPE(1, 1)), *b = nd_tensor_create(1, ND_SHAPE(1));
-  nd_tensor *gw = nd_tensor_create(2, ND_SHAPE(1, 1)), *gb = nd_tensor_create(1, ND_SHAPE(1));
-  if (!w || !b || !gw || !gb) return 1;
+  nd_tensor *w, *b, *gw, *gb;
+  CHECK(nd_tensor_create(2, ND_SHAPE(1, 1), &w));
+  CHECK(nd_tensor_create(1, ND_SHAPE(1), &b));
+  CHECK(nd_tensor_create(2, ND_SHAPE(1, 1), &gw));
+  CHECK(nd_tensor_create(1, ND_SHAPE(1), &gb));
 
   /* Adam with a cosine decay from 0.1 to 0.001 over 300 steps, 10 of warm-up. */
   nd_tensor *params[2] = {w, b}, *grads[2] = {gw, gb};
@@ -48,8 +50,8 @@ int main(void) {
                        .warmup_steps = 10};
   CHECK(nd_optim_set_schedule(opt, &sched));
 
-  nd_tape *tp = nd_tape_create(0);
-  if (!tp) return 1;
+  nd_tape *tp;
+  CHECK(nd_tape_create(0, &tp));
   float loss = NAN;
   for (int step = 0; step < 300; step++) {
     nd_tape_reset(tp);        /* forget last step's graph, keep the memory */

@@ -20,10 +20,9 @@ int main(void) {
   }
 
   /* A [2, 3] and B [3, 4], filled with small integers so the product is exact. */
-  nd_tensor *a = nd_tensor_create(2, ND_SHAPE(2, 3));
-  nd_tensor *b = nd_tensor_create(2, ND_SHAPE(3, 4));
-  nd_tensor *c = nd_tensor_create(2, ND_SHAPE(2, 4));
-  if (!a || !b || !c) {
+  nd_tensor *a = NULL, *b = NULL, *c = NULL;
+  if (nd_tensor_create(2, ND_SHAPE(2, 3), &a) != ND_OK || nd_tensor_create(2, ND_SHAPE(3, 4), &b) != ND_OK ||
+      nd_tensor_create(2, ND_SHAPE(2, 4), &c) != ND_OK) {
     fprintf(stderr, "hello: nd_tensor_create failed: %s\n", nd_last_error());
     nd_tensor_free(a);
     nd_tensor_free(b);

@@ -139,6 +139,6 @@ int main(int argc, char **argv) {
   free(h);
   free(won);
   nd_krotov_ode_free(m);
-  nd_dataset_free(&train);
+  nd_dataset_release(&train);
   return 0;
 }

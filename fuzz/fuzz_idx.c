@@ -32,6 +32,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (nd_tensor_numel(&t) != a.numel) __builtin_trap();
     nd_tensor_release(&t);
   }
-  nd_array_free(&a);
+  nd_array_release(&a);
   return 0;
 }

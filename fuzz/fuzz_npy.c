@@ -38,6 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     nd_tensor_release(&t);
   }
-  nd_array_free(&a);
+  nd_array_release(&a);
   return 0;
 }

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else if (s != ND_ERR_UNSUPPORTED || t.data) {
       __builtin_trap();
     }
-    nd_array_free(&a);
+    nd_array_release(&a);
   }
   if (total > size) __builtin_trap();
   if (nd_safetensors_get_array(st, "\x01no such tensor", &(nd_array){0}) != ND_ERR_NOT_FOUND) __builtin_trap();

@@ -34,7 +34,7 @@ static inline void ad_fill_default(nd_tensor *t, uint64_t seed) {
 }
 
 static inline nd_tensor *ad_tensor(int ndim, const int64_t *shape, uint64_t seed) {
-  nd_tensor *t = nd_tensor_create(ndim, shape);
+  nd_tensor *t = nd_test_tensor(ndim, shape);
   assert_non_null(t);
   ad_fill_default(t, seed);
   return t;

@@ -47,6 +47,20 @@ static inline void nd_assert_arrays_close(const float *got, const float *want, i
     if (nd_s_ != ND_OK) fail_msg("%s -> %s: %s", #expr, nd_status_str(nd_s_), nd_last_error()); \
   } while (0)
 
+/* nd_tensor_create / nd_tape_create for tests: fails the test on error. */
+static inline nd_tensor *nd_test_tensor(int ndim, const int64_t *shape) {
+  nd_tensor *t = NULL;
+  nd_status s = nd_tensor_create(ndim, shape, &t);
+  if (s != ND_OK) fail_msg("nd_tensor_create -> %s: %s", nd_status_str(s), nd_last_error());
+  return t;
+}
+static inline nd_tape *nd_test_tape(size_t arena_bytes) {
+  nd_tape *tp = NULL;
+  nd_status s = nd_tape_create(arena_bytes, &tp);
+  if (s != ND_OK) fail_msg("nd_tape_create -> %s: %s", nd_status_str(s), nd_last_error());
+  return tp;
+}
+
 /* Exit code ctest treats as "skipped" (SKIP_RETURN_CODE). */
 #define ND_TEST_SKIP 77
 

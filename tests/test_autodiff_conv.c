@@ -76,7 +76,7 @@ static void test_conv2d(void **state) {
     nd_tensor *b = ad_tensor(1, ND_SHAPE(c.K), 300 + k);
     int64_t P = (c.H + 2 * c.ph - c.R) / c.sh + 1, Q = (c.W + 2 * c.pw - c.S) / c.sw + 1;
     /* forward */
-    nd_tape *tp = nd_tape_create(0);
+    nd_tape *tp = nd_test_tape(0);
     nd_var *y = nd_ad_conv2d(tp, nd_tape_constant(tp, x), nd_tape_constant(tp, w), c.bias ? nd_tape_constant(tp, b) : NULL,
                              c.sh, c.sw, c.ph, c.pw);
     nd_assert_ok(nd_tape_status(tp));
@@ -146,7 +146,7 @@ static void test_conv2d_errors(void **state) {
   (void)state;
   nd_tensor *x = ad_tensor(4, ND_SHAPE(1, 3, 5, 5), 1), *w = ad_tensor(4, ND_SHAPE(2, 4, 3, 3), 2);
   nd_tensor *b = ad_tensor(1, ND_SHAPE(3), 3), *x3 = ad_tensor(3, ND_SHAPE(3, 5, 5), 4);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   /* channel mismatch names both shapes */
   assert_null(nd_ad_conv2d(tp, nd_tape_constant(tp, x), nd_tape_constant(tp, w), NULL, 1, 1, 0, 0));
   assert_int_equal(nd_tape_status(tp), ND_ERR_SHAPE);
@@ -226,7 +226,7 @@ static void test_conv_transpose2d(void **state) {
     nd_tensor *x = ad_tensor(4, ND_SHAPE(c.N, c.K, c.P, c.Q), 400 + k);
     nd_tensor *w = ad_tensor(4, ND_SHAPE(c.K, c.C, c.R, c.S), 500 + k);
     nd_tensor *b = ad_tensor(1, ND_SHAPE(c.C), 600 + k);
-    nd_tape *tp = nd_tape_create(0);
+    nd_tape *tp = nd_test_tape(0);
     nd_var *y = convt_of(tp, &c, nd_tape_constant(tp, x), nd_tape_constant(tp, w), c.bias ? nd_tape_constant(tp, b) : NULL);
     nd_assert_ok(nd_tape_status(tp));
     const nd_tensor *yv = nd_var_value(y);
@@ -279,7 +279,7 @@ static void test_conv_adjoint(void **state) {
   (void)state;
   nd_tensor *x = ad_tensor(4, ND_SHAPE(2, 3, 7, 6), 1), *w = ad_tensor(4, ND_SHAPE(4, 3, 3, 3), 2);
   nd_tensor *yy = ad_tensor(4, ND_SHAPE(2, 4, 4, 3), 3);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *wv = nd_tape_constant(tp, w);
   nd_var *cx = nd_ad_conv2d(tp, nd_tape_constant(tp, x), wv, NULL, 2, 2, 1, 1);
   /* H = (4-1)*2 - 2 + 3 + 0 = 7, W = (3-1)*2 - 2 + 3 + 1 = 6 */
@@ -330,7 +330,7 @@ static void test_avgpool2d(void **state) {
     pool_case c = cases[k];
     nd_tensor *x = ad_tensor(4, ND_SHAPE(c.N, c.C, c.H, c.W), 700 + k);
     int64_t P = (c.H + 2 * c.ph - c.kh) / c.sh + 1, Q = (c.W + 2 * c.pw - c.kw) / c.sw + 1;
-    nd_tape *tp = nd_tape_create(0);
+    nd_tape *tp = nd_test_tape(0);
     nd_var *y = pool_of(tp, &c, nd_tape_constant(tp, x));
     nd_assert_ok(nd_tape_status(tp));
     const nd_tensor *yv = nd_var_value(y);
@@ -390,7 +390,7 @@ static void test_adaptive_avgpool2d(void **state) {
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     adaptive_case c = cases[k];
     nd_tensor *x = ad_tensor(4, ND_SHAPE(c.N, c.C, c.H, c.W), 800 + k);
-    nd_tape *tp = nd_tape_create(0);
+    nd_tape *tp = nd_test_tape(0);
     nd_var *y = nd_ad_adaptive_avgpool2d(tp, nd_tape_constant(tp, x), c.oh, c.ow);
     nd_assert_ok(nd_tape_status(tp));
     const nd_tensor *yv = nd_var_value(y);
@@ -437,7 +437,7 @@ static nd_status f_cnn(nd_tape *tp, nd_var *const *l, void *user, nd_var **out) 
 static void test_small_cnn(void **state) {
   (void)state;
   nd_tensor *x = ad_tensor(4, ND_SHAPE(2, 2, 6, 6), 1), *w1 = ad_tensor(4, ND_SHAPE(3, 2, 3, 3), 2);
-  nd_tensor *b1 = ad_tensor(1, ND_SHAPE(3), 3), *a = nd_tensor_create(1, ND_SHAPE(3));
+  nd_tensor *b1 = ad_tensor(1, ND_SHAPE(3), 3), *a = nd_test_tensor(1, ND_SHAPE(3));
   nd_tensor *w2 = ad_tensor(4, ND_SHAPE(3, 2, 2, 2), 5), *w3 = ad_tensor(2, ND_SHAPE(4, 8), 6);
   nd_tensor_fill(a, 0.25f);
   AD_GRADCHECK_STEP("small CNN", f_cnn, NULL, 1e-3, 40, x, w1, b1, a, w2, w3);

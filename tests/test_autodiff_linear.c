@@ -21,7 +21,7 @@ static void test_matmul(void **state) {
       nd_tensor *A = ad_tensor(2, ta ? ND_SHAPE(k, m) : ND_SHAPE(m, k), 10 + ta);
       nd_tensor *B = ad_tensor(2, tb ? ND_SHAPE(n, k) : ND_SHAPE(k, n), 20 + tb);
       /* forward against a naive triple loop */
-      nd_tape *tp = nd_tape_create(0);
+      nd_tape *tp = nd_test_tape(0);
       nd_var *c = nd_ad_matmul(tp, nd_tape_constant(tp, A), nd_tape_constant(tp, B), ta, tb);
       nd_assert_ok(nd_tape_status(tp));
       const nd_tensor *cv = nd_var_value(c);
@@ -48,7 +48,7 @@ static void test_matmul(void **state) {
 static void test_matmul_shape_error(void **state) {
   (void)state;
   nd_tensor *A = ad_tensor(2, ND_SHAPE(3, 4), 1), *B = ad_tensor(2, ND_SHAPE(3, 4), 2);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *a = nd_tape_constant(tp, A), *b = nd_tape_constant(tp, B);
   assert_null(nd_ad_matmul(tp, a, b, false, false));
   assert_int_equal(nd_tape_status(tp), ND_ERR_SHAPE);
@@ -85,7 +85,7 @@ static void test_linear(void **state) {
   const int64_t B = 4, in = 5, out = 3;
   nd_tensor *x = ad_tensor(2, ND_SHAPE(B, in), 1), *W = ad_tensor(2, ND_SHAPE(out, in), 2),
             *b = ad_tensor(1, ND_SHAPE(out), 3);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *y = nd_ad_linear(tp, nd_tape_constant(tp, x), nd_tape_constant(tp, W), nd_tape_constant(tp, b));
   nd_assert_ok(nd_tape_status(tp));
   for (int64_t r = 0; r < B; r++)
@@ -133,7 +133,7 @@ static void test_binary(void **state) {
     snprintf(what, sizeof what, "%s channel NCHW", names[op]);
     AD_GRADCHECK(what, f_binary, &ops[op], a4, c4);
     /* forward values */
-    nd_tape *tp = nd_tape_create(0);
+    nd_tape *tp = nd_test_tape(0);
     nd_var *y = ops[op](tp, nd_tape_constant(tp, a4), nd_tape_constant(tp, c4));
     nd_var *z = ops[op](tp, nd_tape_constant(tp, a2), nd_tape_constant(tp, s));
     nd_assert_ok(nd_tape_status(tp));
@@ -168,8 +168,8 @@ static nd_status f_square_by_mul(nd_tape *tp, nd_var *const *l, void *user, nd_v
 
 static void test_shared_input(void **state) {
   (void)state;
-  nd_tensor *x = ad_tensor(1, ND_SHAPE(6), 9), *g = nd_tensor_create(1, ND_SHAPE(6));
-  nd_tape *tp = nd_tape_create(0);
+  nd_tensor *x = ad_tensor(1, ND_SHAPE(6), 9), *g = nd_test_tensor(1, ND_SHAPE(6));
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_param(tp, x, g);
   nd_var *y = nd_ad_sum(tp, nd_ad_add(tp, nd_ad_mul(tp, xv, xv), xv));
   nd_assert_ok(nd_tape_backward(tp, y));
@@ -198,7 +198,7 @@ static void test_scale_reshape(void **state) {
   nd_tensor *x = ad_tensor(2, ND_SHAPE(3, 4), 1), *c = ad_tensor(1, ND_SHAPE(2), 2);
   AD_GRADCHECK("scale", f_scale, NULL, x);
   AD_GRADCHECK("reshape", f_reshape, NULL, x, c);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *r = nd_ad_reshape(tp, nd_tape_constant(tp, x), 2, ND_SHAPE(6, -1));
   nd_assert_ok(nd_tape_status(tp));
   assert_int_equal(nd_var_value(r)->shape[1], 2);

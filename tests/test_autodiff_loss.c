@@ -24,7 +24,7 @@ static void test_sum_mean(void **state) {
   nd_tensor *x = ad_tensor(3, ND_SHAPE(2, 3, 4), 1);
   double s = 0;
   for (int j = 0; j < 24; j++) s += x->data[j];
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_constant(tp, x);
   nd_var *sv = nd_ad_sum(tp, xv), *mv = nd_ad_mean(tp, xv);
   nd_assert_ok(nd_tape_status(tp));
@@ -65,7 +65,7 @@ static nd_status f_ce_scaled(nd_tape *tp, nd_var *const *l, void *user, nd_var *
 
 static void test_cross_entropy(void **state) {
   (void)state;
-  nd_tensor *z = nd_tensor_create(2, ND_SHAPE(4, 5));
+  nd_tensor *z = nd_test_tensor(2, ND_SHAPE(4, 5));
   ad_fill(z, 3, -3, 3, NULL, 0, 0);
   z->data[5] = 40.0f; /* a large logit: the log-sum-exp must not overflow */
   double want = 0;
@@ -76,7 +76,7 @@ static void test_cross_entropy(void **state) {
     want += mx + log(se) - z->data[r * 5 + ce_labels[r]];
   }
   want /= 4;
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *l = nd_ad_cross_entropy(tp, nd_tape_constant(tp, z), ce_labels);
   nd_assert_ok(nd_tape_status(tp));
   nd_assert_close(nd_var_item(l), want, 1e-5, 1e-5);
@@ -119,7 +119,7 @@ static void test_mse(void **state) {
   double want = 0;
   for (int j = 0; j < 12; j++) want += ((double)a->data[j] - b->data[j]) * ((double)a->data[j] - b->data[j]);
   want /= 12;
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *l = nd_ad_mse(tp, nd_tape_constant(tp, a), nd_tape_constant(tp, b));
   nd_assert_ok(nd_tape_status(tp));
   nd_assert_close(nd_var_item(l), want, 1e-7, 1e-6);
@@ -153,7 +153,7 @@ static nd_status f_apl(nd_tape *tp, nd_var *const *l, void *user, nd_var **out) 
 static void test_abs_power_loss(void **state) {
   (void)state;
   static const float ms[] = {1.0f, 2.0f, 3.0f, 4.5f, 6.0f};
-  nd_tensor *c = nd_tensor_create(2, ND_SHAPE(3, 5)), *t = nd_tensor_create(2, ND_SHAPE(3, 5));
+  nd_tensor *c = nd_test_tensor(2, ND_SHAPE(3, 5)), *t = nd_test_tensor(2, ND_SHAPE(3, 5));
   ad_fill(c, 1, -0.9f, 0.9f, NULL, 0, 0); /* |c - t| >= 0.1: away from the kink of m = 1 */
   for (int j = 0; j < 15; j++) t->data[j] = j % 5 == j / 5 ? 1.0f : -1.0f; /* +-1 targets as in Krotov & Hopfield */
   t->data[14] = c->data[14] + 0.3f;                                         /* and a negative difference */
@@ -161,12 +161,12 @@ static void test_abs_power_loss(void **state) {
     float m = ms[k];
     double want = 0;
     for (int j = 0; j < 15; j++) want += pow(fabs((double)c->data[j] - t->data[j]), m);
-    nd_tape *tp = nd_tape_create(0);
+    nd_tape *tp = nd_test_tape(0);
     nd_var *l = nd_ad_abs_power_loss(tp, nd_tape_constant(tp, c), nd_tape_constant(tp, t), m);
     nd_assert_ok(nd_tape_status(tp));
     nd_assert_close(nd_var_item(l), want, 1e-6, 1e-6);
     /* analytic gradient: dL/dc = m |c-t|^(m-1) sign(c-t) (Krotov & Hopfield 2019, Eq. 12) */
-    nd_tensor *g = nd_tensor_create(2, ND_SHAPE(3, 5));
+    nd_tensor *g = nd_test_tensor(2, ND_SHAPE(3, 5));
     nd_tape_reset(tp);
     l = nd_ad_abs_power_loss(tp, nd_tape_param(tp, c, g), nd_tape_constant(tp, t), m);
     nd_assert_ok(nd_tape_backward(tp, l));
@@ -188,7 +188,7 @@ static void test_abs_power_loss(void **state) {
     AD_GRADCHECK_STEP(what, f_apl, &ac, 1e-2, 0, c, t);
   }
   /* m < 1, NaN and mismatched shapes are errors */
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   assert_null(nd_ad_abs_power_loss(tp, nd_tape_constant(tp, c), nd_tape_constant(tp, t), 0.5f));
   assert_int_equal(nd_tape_status(tp), ND_ERR_INVALID_ARG);
   nd_tape_reset(tp);
@@ -223,11 +223,11 @@ static void test_krotov_top_layer(void **state) {
   (void)state;
   const int64_t B = 4, D = 6, H = 5, C = 3;
   nd_tensor *v = ad_tensor(2, ND_SHAPE(B, D), 1), *W = ad_tensor(2, ND_SHAPE(H, D), 2);
-  nd_tensor *S = ad_tensor(2, ND_SHAPE(C, H), 3), *t = nd_tensor_create(2, ND_SHAPE(B, C));
+  nd_tensor *S = ad_tensor(2, ND_SHAPE(C, H), 3), *t = nd_test_tensor(2, ND_SHAPE(B, C));
   for (int64_t j = 0; j < B * C; j++) t->data[j] = j % C == (j / C) % C ? 1.0f : -1.0f;
   krotov_case k = {v, t, 3.0f, 0.5f, 6.0f};
   /* keep v W^T away from the relu kink at 0 so finite differences are smooth */
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *a = nd_ad_matmul(tp, nd_tape_constant(tp, v), nd_tape_constant(tp, W), false, true);
   nd_assert_ok(nd_tape_status(tp));
   for (int64_t j = 0; j < B * H; j++) assert_true(fabsf(nd_var_value(a)->data[j]) > 1e-2f);

@@ -48,9 +48,9 @@ static void test_custom_feedback_alignment(void **state) {
   const int64_t rows = 3, nin = 4, nout = 2;
   nd_tensor *x = ad_tensor(2, ND_SHAPE(rows, nin), 1), *W = ad_tensor(2, ND_SHAPE(nout, nin), 2);
   nd_tensor *B = ad_tensor(2, ND_SHAPE(nout, nin), 3), *r = ad_tensor(2, ND_SHAPE(rows, nout), 4);
-  nd_tensor *gW = nd_tensor_create(2, ND_SHAPE(nout, nin));
+  nd_tensor *gW = nd_test_tensor(2, ND_SHAPE(nout, nin));
   fa_op op = {B, true, 0, 0};
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_variable(tp, x); /* tape-owned gradient */
   nd_var *wv = nd_tape_param(tp, W, gW);
   nd_var *y = fa_linear(tp, &op, xv, wv);
@@ -181,8 +181,8 @@ static void test_custom_aliased_inputs(void **state) {
 
 static void test_custom_edge_cases(void **state) {
   (void)state;
-  nd_tensor *x = ad_tensor(1, ND_SHAPE(4), 1), *g = nd_tensor_create(1, ND_SHAPE(4));
-  nd_tape *tp = nd_tape_create(0);
+  nd_tensor *x = ad_tensor(1, ND_SHAPE(4), 1), *g = nd_test_tensor(1, ND_SHAPE(4));
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_param(tp, x, g);
   nd_var *stop = nd_ad_custom(tp, 1, &xv, 1, ND_SHAPE(4), copy_forward, NULL, NULL);
   nd_assert_ok(nd_tape_status(tp));
@@ -217,9 +217,9 @@ static nd_var *small_net(nd_tape *tp, nd_tensor *x, nd_tensor *W, nd_tensor *gW,
 static void test_no_record(void **state) {
   (void)state;
   nd_tensor *x = ad_tensor(2, ND_SHAPE(4, 3), 1), *W = ad_tensor(2, ND_SHAPE(5, 3), 2), *b = ad_tensor(1, ND_SHAPE(5), 3);
-  nd_tensor *gW = nd_tensor_create(2, ND_SHAPE(5, 3)), *gb = nd_tensor_create(1, ND_SHAPE(5));
+  nd_tensor *gW = nd_test_tensor(2, ND_SHAPE(5, 3)), *gb = nd_test_tensor(1, ND_SHAPE(5));
   const int32_t labels[4] = {0, 4, 2, 1};
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   assert_true(nd_tape_is_recording(tp));
   nd_var *l1 = small_net(tp, x, W, gW, b, gb, labels);
   nd_assert_ok(nd_tape_status(tp));
@@ -257,10 +257,10 @@ static void test_no_record(void **state) {
 static void test_reset_reuse_no_growth(void **state) {
   (void)state;
   nd_tensor *x = ad_tensor(2, ND_SHAPE(8, 6), 1), *W = ad_tensor(2, ND_SHAPE(5, 6), 2), *b = ad_tensor(1, ND_SHAPE(5), 3);
-  nd_tensor *gW = nd_tensor_create(2, ND_SHAPE(5, 6)), *gb = nd_tensor_create(1, ND_SHAPE(5));
+  nd_tensor *gW = nd_test_tensor(2, ND_SHAPE(5, 6)), *gb = nd_test_tensor(1, ND_SHAPE(5));
   const int32_t labels[8] = {0, 1, 2, 3, 4, 0, 1, 2};
   /* a small first block, so the arena has to chain more on the first pass */
-  nd_tape *tp = nd_tape_create(4096);
+  nd_tape *tp = nd_test_tape(4096);
   size_t held = 0, used = 0;
   int64_t nodes = 0;
   float first_loss = 0;
@@ -299,8 +299,8 @@ static void test_reset_reuse_no_growth(void **state) {
 /* --------------------------------------------- accumulation, seeds, grads */
 static void test_accumulation_and_seeds(void **state) {
   (void)state;
-  nd_tensor *x = ad_tensor(2, ND_SHAPE(2, 3), 1), *g = nd_tensor_create(2, ND_SHAPE(2, 3));
-  nd_tape *tp = nd_tape_create(0);
+  nd_tensor *x = ad_tensor(2, ND_SHAPE(2, 3), 1), *g = nd_test_tensor(2, ND_SHAPE(2, 3));
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_param(tp, x, g);
   nd_var *sq = nd_ad_square(tp, xv);
   nd_var *y = nd_ad_sum(tp, sq);
@@ -352,8 +352,8 @@ static void test_accumulation_and_seeds(void **state) {
 static void test_errors_poison(void **state) {
   (void)state;
   nd_tensor *x = ad_tensor(2, ND_SHAPE(4, 3), 1), *W = ad_tensor(2, ND_SHAPE(5, 7), 2);
-  nd_tensor *gW = nd_tensor_create(2, ND_SHAPE(5, 7)), *gbad = nd_tensor_create(2, ND_SHAPE(7, 5));
-  nd_tape *tp = nd_tape_create(0);
+  nd_tensor *gW = nd_test_tensor(2, ND_SHAPE(5, 7)), *gbad = nd_test_tensor(2, ND_SHAPE(7, 5));
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_constant(tp, x), *wv = nd_tape_param(tp, W, gW);
   nd_var *y = nd_ad_linear(tp, xv, wv, NULL);
   assert_null(y);
@@ -417,7 +417,7 @@ static void test_errors_poison(void **state) {
 /* nd_tape_alloc hands out scratch that lives until the next reset. */
 static void test_tape_alloc(void **state) {
   (void)state;
-  nd_tape *tp = nd_tape_create(1024);
+  nd_tape *tp = nd_test_tape(1024);
   float *a = nd_tape_alloc(tp, 100 * sizeof(float));
   float *b = nd_tape_alloc(tp, 5000 * sizeof(float)); /* larger than the first block */
   assert_non_null(a);

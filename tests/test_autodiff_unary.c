@@ -61,9 +61,9 @@ static void test_unary_ops(void **state) {
   (void)state;
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     const unary_case *c = &cases[k];
-    nd_tensor *x = nd_tensor_create(2, ND_SHAPE(4, 6));
+    nd_tensor *x = nd_test_tensor(2, ND_SHAPE(4, 6));
     ad_fill(x, 100 + k, c->lo, c->hi, c->kinks, c->nk, 0.05f);
-    nd_tape *tp = nd_tape_create(0);
+    nd_tape *tp = nd_test_tape(0);
     nd_var *y = nd_ad_unary(tp, c->op, c->param, nd_tape_constant(tp, x));
     nd_assert_ok(nd_tape_status(tp));
     for (int64_t j = 0; j < 24; j++) {
@@ -80,10 +80,10 @@ static void test_unary_ops(void **state) {
 /* The wrappers call the generic op with the right code and parameter. */
 static void test_wrappers(void **state) {
   (void)state;
-  nd_tensor *x = nd_tensor_create(1, ND_SHAPE(8));
+  nd_tensor *x = nd_test_tensor(1, ND_SHAPE(8));
   ad_fill(x, 7, 0.2f, 1.5f, NULL, 0, 0);
   for (int j = 0; j < 4; j++) x->data[j] = -x->data[j];
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_constant(tp, x);
   struct {
     nd_var *v;
@@ -115,8 +115,8 @@ static void test_wrappers(void **state) {
 /* sign has zero derivative: it records nothing and passes no gradient. */
 static void test_sign_no_gradient(void **state) {
   (void)state;
-  nd_tensor *x = ad_tensor(1, ND_SHAPE(5), 3), *g = nd_tensor_create(1, ND_SHAPE(5));
-  nd_tape *tp = nd_tape_create(0);
+  nd_tensor *x = ad_tensor(1, ND_SHAPE(5), 3), *g = nd_test_tensor(1, ND_SHAPE(5));
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_param(tp, x, g);
   nd_var *s = nd_ad_unary(tp, ND_SIGN, 0, xv);
   assert_false(nd_var_requires_grad(s));
@@ -141,9 +141,9 @@ static nd_status f_prelu_x_only(nd_tape *tp, nd_var *const *l, void *user, nd_va
 
 static void test_prelu(void **state) {
   (void)state;
-  nd_tensor *x = ad_tensor(4, ND_SHAPE(2, 3, 2, 2), 11), *a = nd_tensor_create(1, ND_SHAPE(3));
+  nd_tensor *x = ad_tensor(4, ND_SHAPE(2, 3, 2, 2), 11), *a = nd_test_tensor(1, ND_SHAPE(3));
   ad_fill(a, 12, 0.05f, 0.5f, NULL, 0, 0);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *y = nd_ad_prelu(tp, nd_tape_constant(tp, x), nd_tape_constant(tp, a));
   nd_assert_ok(nd_tape_status(tp));
   for (int64_t j = 0; j < 24; j++) {
@@ -169,9 +169,9 @@ static nd_status f_softmax(nd_tape *tp, nd_var *const *l, void *user, nd_var **o
 
 static void test_softmax(void **state) {
   (void)state;
-  nd_tensor *x = nd_tensor_create(2, ND_SHAPE(3, 5));
+  nd_tensor *x = nd_test_tensor(2, ND_SHAPE(3, 5));
   ad_fill(x, 21, -2, 2, NULL, 0, 0);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *xv = nd_tape_constant(tp, x);
   nd_var *p = nd_ad_softmax(tp, xv), *lp = nd_ad_log_softmax(tp, xv);
   nd_assert_ok(nd_tape_status(tp));

@@ -39,7 +39,8 @@ static void test_log_threshold(void **state) {
 
 static void test_arena_alignment_and_reuse(void **state) {
   (void)state;
-  nd_arena *a = nd_arena_create(256);
+  nd_arena *a = NULL;
+  nd_assert_ok(nd_arena_create(256, &a));
   assert_non_null(a);
   void *p1 = nd_arena_alloc(a, 10);
   void *p2 = nd_arena_alloc(a, 100);
@@ -64,7 +65,8 @@ static void test_arena_alignment_and_reuse(void **state) {
 
 static void test_tensor_views(void **state) {
   (void)state;
-  nd_tensor *t = nd_tensor_create(3, ND_SHAPE(2, 3, 4));
+  nd_tensor *t = NULL;
+  nd_assert_ok(nd_tensor_create(3, ND_SHAPE(2, 3, 4), &t));
   assert_non_null(t);
   assert_int_equal(nd_tensor_numel(t), 24);
   assert_true(((uintptr_t)t->data & 63) == 0);
@@ -105,8 +107,10 @@ static void test_tensor_views(void **state) {
   nd_tensor_release(&c);
   nd_tensor_free(t);
 
-  nd_arena *a = nd_arena_create(0);
-  nd_tensor *at = nd_tensor_create_in(a, 2, ND_SHAPE(3, 3));
+  nd_arena *a = NULL;
+  nd_assert_ok(nd_arena_create(0, &a));
+  nd_tensor *at = NULL;
+  nd_assert_ok(nd_tensor_create_in(a, 2, ND_SHAPE(3, 3), &at));
   assert_non_null(at);
   assert_float_equal(at->data[8], 0, 0);
   nd_arena_free(a);

@@ -74,17 +74,17 @@ static void test_generic_pair(void **state) {
     assert_int_equal(ds.labels[i], lab[i]);
     for (int j = 0; j < 6; j++) nd_assert_close(ds.images.data[i * 6 + j], (40 * i + 7 * j) / 255.0, 1e-7, 0);
   }
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
   assert_null(ds.labels);
   /* limit keeps the first examples; a limit above n is ignored. */
   nd_assert_ok(nd_idx_dataset_load(ip, lp, 4, &ds));
   assert_int_equal(ds.n, 4);
   assert_int_equal(ds.images.shape[0], 4);
   assert_int_equal(ds.num_classes, 14);
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
   nd_assert_ok(nd_idx_dataset_load(ip, lp, 1000, &ds));
   assert_int_equal(ds.n, 6);
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
 
   /* Flat [n, d] images and big-endian int32 labels. */
   uint8_t flat[3 * 5];
@@ -99,7 +99,7 @@ static void test_generic_pair(void **state) {
   assert_int_equal(ds.num_classes, 257);
   assert_true(ds.images.data[0] == 1.0f);
   nd_assert_close(ds.images.data[14], 241 / 255.0, 1e-7, 0);
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
 }
 
 static void test_bad_pairs(void **state) {
@@ -165,7 +165,7 @@ static void test_named_sets(void **state) {
   assert_int_equal(ds.num_classes, 10); /* always 10 for MNIST */
   assert_int_equal(ds.labels[0], 5);
   assert_int_equal(ds.labels[5], 2);
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
   /* Lookup: $ND_DATA_DIR first. */
   setenv("ND_DATA_DIR", root, 1);
   nd_assert_ok(nd_data_dir("fashion-mnist", found, sizeof found));
@@ -173,10 +173,10 @@ static void test_named_sets(void **state) {
   assert_string_equal(found, d);
   nd_assert_ok(nd_fashion_mnist_load(NULL, "train", 3, &ds));
   assert_int_equal(ds.n, 3);
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
   nd_assert_ok(nd_fashion_mnist_load(NULL, "train", 0, &ds));
   assert_int_equal(ds.labels[5], 3);
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
   /* Then ./data relative to the working directory. */
   unsetenv("ND_DATA_DIR");
   char cwd[1024];
@@ -201,7 +201,7 @@ static void test_named_sets(void **state) {
   snprintf(d, sizeof d, "%s/mnist", root);
   nd_assert_ok(nd_mnist_load(d, "train", 0, &ds));
   assert_int_equal(ds.labels[0], 7);
-  nd_dataset_free(&ds);
+  nd_dataset_release(&ds);
   /* The test split is absent; bad split names. */
   io_assert_error(nd_mnist_load(d, "test", 0, &ds), ND_ERR_NOT_FOUND, "t10k-images-idx3-ubyte", "get-data.sh");
   io_assert_error(nd_mnist_load(d, NULL, 0, &ds), ND_ERR_INVALID_ARG, "\"train\" or \"test\"", NULL);

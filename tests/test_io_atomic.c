@@ -111,7 +111,7 @@ static void test_real_failure(void **state) {
   lim = old;
   lim.rlim_cur = 1000;
   assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-  nd_tensor *t = nd_tensor_create(2, ND_SHAPE(100, 100)); /* 40 kB */
+  nd_tensor *t = nd_test_tensor(2, ND_SHAPE(100, 100)); /* 40 kB */
   nd_status s = nd_npy_write(p, t);
   setrlimit(RLIMIT_FSIZE, &old);
   signal(SIGXFSZ, prev);

@@ -36,7 +36,7 @@ static void test_round_trip_f32(void **state) {
   (void)state;
   char p[256];
   path_in(p, "a.npy");
-  nd_tensor *t = nd_tensor_create(3, ND_SHAPE(2, 3, 4));
+  nd_tensor *t = nd_test_tensor(3, ND_SHAPE(2, 3, 4));
   for (int i = 0; i < 24; i++) t->data[i] = (float)(i * 0.37 - 4.1);
   t->data[5] = -0.0f;
   t->data[7] = 1e-40f; /* subnormal */
@@ -69,7 +69,7 @@ static void test_round_trip_f32(void **state) {
   assert_int_equal(a.dtype, ND_DTYPE_F64);
   assert_int_equal(a.numel, 24);
   for (int i = 0; i < 24; i++) assert_true(((double *)a.data)[i] == (double)t->data[i]);
-  nd_array_free(&a);
+  nd_array_release(&a);
 
   /* A strided view (columns 1..2 of a 2x3x4 tensor) is written contiguous. */
   nd_tensor v;
@@ -83,7 +83,7 @@ static void test_round_trip_f32(void **state) {
   nd_tensor_release(&r);
 
   /* 1-d shape is written "(n,)", a scalar "()". */
-  nd_tensor *one = nd_tensor_create(1, ND_SHAPE(5));
+  nd_tensor *one = nd_test_tensor(1, ND_SHAPE(5));
   nd_assert_ok(nd_npy_write(p, one));
   raw = io_read_bytes(p, &len);
   h = header_text(raw, len);
@@ -126,7 +126,7 @@ static void test_round_trip_f64(void **state) {
   assert_int_equal(a.ndim, 3);
   assert_int_equal(a.shape[1], 5);
   assert_memory_equal(a.data, d, sizeof d);
-  nd_array_free(&a);
+  nd_array_release(&a);
   /* The float32 reader rounds each element to nearest. */
   nd_tensor t;
   nd_assert_ok(nd_npy_read(p, &t));
@@ -139,7 +139,7 @@ static void test_round_trip_f64(void **state) {
   nd_assert_ok(nd_npy_read_f64(p, &a));
   assert_int_equal(a.ndim, 8);
   assert_int_equal(a.numel, 6);
-  nd_array_free(&a);
+  nd_array_release(&a);
   io_assert_error(nd_npy_read(p, &t), ND_ERR_UNSUPPORTED, p, "8 dimensions");
   assert_null(t.data);
 }
@@ -164,7 +164,7 @@ static void test_numpy_fixtures(void **state) {
   assert_int_equal(a.shape[0], 3);
   assert_int_equal(a.shape[2], 2);
   for (int j = 0; j < 12; j++) assert_true(((double *)a.data)[j] == (j - 5) / 7.0);
-  nd_array_free(&a);
+  nd_array_release(&a);
 
   fixture(p, "f32be_4.npy"); /* big-endian float32 */
   nd_assert_ok(nd_npy_read(p, &t));
@@ -181,7 +181,7 @@ static void test_numpy_fixtures(void **state) {
   assert_int_equal(a.ndim, 0);
   assert_int_equal(a.numel, 1);
   assert_true(((double *)a.data)[0] == 3.25);
-  nd_array_free(&a);
+  nd_array_release(&a);
 
   fixture(p, "f32_0x3.npy");
   nd_assert_ok(nd_npy_read(p, &t));
@@ -195,7 +195,7 @@ static void test_numpy_fixtures(void **state) {
   nd_assert_ok(nd_npy_read_f64(p, &a));
   assert_int_equal(a.numel, 5);
   for (int i = 0; i < 5; i++) assert_true(((double *)a.data)[i] == -i / 7.0);
-  nd_array_free(&a);
+  nd_array_release(&a);
 }
 
 static void test_errors(void **state) {

@@ -82,7 +82,7 @@ static void test_gradcheck(void **state) {
   assert_int_equal(res.checked, h * k);
 
   /* Closed form in double against the tape's gradient. */
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_tensor *ds = nd_krotov_top_grad(top);
   nd_tensor_fill(ds, 0.0f);
   nd_var *c = nd_krotov_top_forward(top, tp, nd_tape_constant(tp, &f));
@@ -117,7 +117,7 @@ static void test_zero_feature_zero_grad(void **state) {
   float fd[2 * 3] = {0.5f, 0.0f, 1.0f, 0.2f, 0.0f, 0.0f};
   nd_tensor f = nd_tensor_wrap(fd, 2, ND_SHAPE(2, 3));
   int32_t labels[2] = {1, 0};
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_tensor *ds = nd_krotov_top_grad(top);
   nd_tensor_fill(ds, 0.0f);
   nd_assert_ok(nd_tape_backward(tp, nd_krotov_top_loss(top, tp, nd_krotov_top_forward(top, tp, nd_tape_constant(tp, &f)), labels)));

@@ -116,7 +116,7 @@ static void check_case(const mlp_case *mc) {
   nd_rng_init(&r, 9);
   nd_rng_uniform(&r, x, rows * d, -1.5f, 1.5f);
   for (int64_t i = 0; i < rows; i++) y[i] = (int32_t)(i % mc->sizes[mc->n_sizes - 1]);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_var *loss;
   float L = mlp_loss(m, tp, x, y, rows, true, &loss);
   double want = ref_loss(m, x, y, rows);
@@ -218,7 +218,7 @@ static void test_bad_inputs(void **state) {
   assert_int_equal(nd_mlp_train_epoch(m, opt, x, y, 4, 2, &r, NULL), ND_ERR_INVALID_ARG);
   assert_non_null(strstr(nd_last_error(), "2"));
   assert_int_equal(nd_mlp_train_epoch(m, opt, x, y, 0, 2, &r, NULL), ND_ERR_INVALID_ARG);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   nd_tensor xb = nd_tensor_wrap(x, 2, ND_SHAPE(2, 4)); /* width 4, the network wants 2 */
   assert_null(nd_mlp_forward(m, tp, nd_tape_constant(tp, &xb)));
   assert_int_equal(nd_tape_status(tp), ND_ERR_SHAPE);
@@ -268,7 +268,7 @@ static void train_xor(const train_case *tc) {
   nd_assert_ok(nd_mlp_accuracy(m, xt, yt, NT, 64, &acc));
   /* the mean epoch loss equals the reference loss of the trained network up
    * to the updates made during the epoch: check the final value directly */
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = nd_test_tape(0);
   float L = mlp_loss(m, tp, xt, yt, NT, false, NULL);
   nd_assert_close(L, ref_loss(m, xt, yt, NT), 1e-5, 1e-4);
   nd_tape_free(tp);

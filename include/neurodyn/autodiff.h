@@ -5,7 +5,8 @@
  * vector-Jacobian product (VJP).  The tape order is a topological order, so
  * nd_tape_backward() walks it once in reverse.
  *
- *   nd_tape *tp = nd_tape_create(0);
+ *   nd_tape *tp;
+ *   if (nd_tape_create(0, &tp) != ND_OK) ...
  *   for (step...) {
  *     nd_tape_reset(tp);                          // frees every node at once
  *     nd_var *x = nd_tape_constant(tp, &batch);   // no gradient
@@ -51,21 +52,22 @@ typedef struct nd_var nd_var;
 
 /* ------------------------------------------------------------------ tape */
 /* arena_bytes: first block of the node arena (0 picks 1 MiB; it grows by
- * chaining blocks as needed).  NULL (error set) if out of memory. */
-ND_API nd_tape *nd_tape_create(size_t arena_bytes);
-ND_API void nd_tape_free(nd_tape *tp);
-/* Drops every node and the sticky error; keeps the memory; recording stays as set. */
+ * chaining blocks as needed).  *out is NULL on failure. */
+ND_API nd_status nd_tape_create(size_t arena_bytes, nd_tape **out);
+ND_API void nd_tape_free(nd_tape *tp); /* NULL is a no-op */
+/* Drops every node and the sticky error; keeps the memory; recording stays as
+ * set.  NULL is a no-op. */
 ND_API void nd_tape_reset(nd_tape *tp);
 /* Recording on (default): ops register VJPs for inputs that need gradients.
  * Off: ops only compute values (evaluation / no-grad mode). */
-ND_API void nd_tape_set_recording(nd_tape *tp, bool on);
+ND_API nd_status nd_tape_set_recording(nd_tape *tp, bool on);
 ND_API bool nd_tape_is_recording(const nd_tape *tp);
 /* First failure since the last reset (ND_OK if none). */
 ND_API nd_status nd_tape_status(const nd_tape *tp);
 /* Records s as the sticky status if none is set yet (for code that builds
  * graphs and finds an error of its own); returns s. */
 ND_API nd_status nd_tape_set_error(nd_tape *tp, nd_status s);
-/* Nodes recorded since the last reset, and arena bytes in use / held. */
+/* Nodes recorded since the last reset, and arena bytes in use / held (0 for NULL). */
 ND_API int64_t nd_tape_num_nodes(const nd_tape *tp);
 ND_API size_t nd_tape_bytes_used(const nd_tape *tp);
 ND_API size_t nd_tape_bytes_held(const nd_tape *tp);

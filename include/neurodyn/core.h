@@ -67,11 +67,28 @@ ND_API void nd_set_log_level(nd_log_level level);
 ND_API nd_log_level nd_get_log_level(void);
 
 /* Threads used by OpenMP regions and BLAS.  Defaults to $ND_NUM_THREADS if
- * set, else to the number of cores.  n <= 0 restores that default. */
-ND_API void nd_set_num_threads(int n);
+ * that is valid, else to the number of cores.  n == 0 restores that default;
+ * n outside 0..nd_max_threads() is refused with ND_ERR_INVALID_ARG (the count
+ * is left unchanged). */
+#define ND_MAX_THREADS 1024 /* hard cap on any thread count */
+ND_API nd_status nd_set_num_threads(int n);
 ND_API int nd_get_num_threads(void);
+/* Largest thread count accepted: 4 x the online cores, at most ND_MAX_THREADS. */
+ND_API int nd_max_threads(void);
+/* Parses a thread count (decimal, 1..nd_max_threads(), nothing else in the
+ * string) into *out; on failure ND_ERR_INVALID_ARG with a message naming
+ * `source` (e.g. "--threads") and the value.  For programs that read counts. */
+ND_API nd_status nd_parse_num_threads(const char *text, const char *source, int *out);
+/* $ND_NUM_THREADS checked the same way: *out = 0 if unset, the count if valid,
+ * else ND_ERR_INVALID_ARG naming the variable.  The library itself only logs a
+ * bad value and ignores it (it cannot exit); a program calls this at start-up
+ * to refuse it. */
+ND_API nd_status nd_num_threads_from_env(int *out);
 
-/* Aligned allocation (64 bytes) used for every tensor buffer. */
+/* Aligned allocation (64 bytes) used for every tensor buffer: NULL with an
+ * error set if the system is out of memory or bytes > ND_ALLOC_MAX_BYTES.
+ * nd_aligned_free(NULL) is a no-op. */
+#define ND_ALLOC_MAX_BYTES ((size_t)1 << 40)
 ND_API void *nd_aligned_alloc(size_t bytes);
 ND_API void nd_aligned_free(void *p);
 

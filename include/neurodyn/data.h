@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-/* Labelled images.  Owns its memory; release with nd_dataset_free. */
+/* Labelled images.  Owns its memory; release with nd_dataset_release. */
 typedef struct nd_dataset {
   nd_tensor images;   /* [n, rows*cols] float32, pixel / 255 in [0, 1] */
   int32_t *labels;    /* [n], 0 .. num_classes-1 */
@@ -23,7 +23,7 @@ typedef struct nd_dataset {
   int num_classes;    /* 1 + largest label */
 } nd_dataset;
 
-ND_API void nd_dataset_free(nd_dataset *d);
+ND_API void nd_dataset_release(nd_dataset *d);
 
 /* Directory of a named data set ("mnist", "fashion-mnist"): the first of
  * $ND_DATA_DIR/<name>, ./data/<name> and <source tree>/data/<name> that

@@ -55,7 +55,7 @@ typedef struct nd_array {
 } nd_array;
 
 /* Frees data and zeroes the struct.  NULL is fine. */
-ND_API void nd_array_free(nd_array *a);
+ND_API void nd_array_release(nd_array *a);
 
 /* Copy of any array as float32 into a freshly allocated tensor (at most
  * ND_MAX_DIMS dimensions, else ND_ERR_UNSUPPORTED). */

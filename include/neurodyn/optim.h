@@ -83,6 +83,7 @@ typedef struct nd_schedule {
 ND_API nd_schedule nd_schedule_constant(float lr);
 /* ND_OK, or ND_ERR_INVALID_ARG naming the bad field. */
 ND_API nd_status nd_schedule_check(const nd_schedule *s);
+/* NaN (error set) for a NULL schedule. */
 ND_API float nd_schedule_lr(const nd_schedule *s, int64_t t);
 
 /* ------------------------------------------------------------ optimizers */
@@ -117,26 +118,27 @@ typedef struct nd_optim nd_optim;
  * (not copied) must outlive the optimizer.  State starts at zero. */
 ND_API nd_status nd_optim_create(const nd_optim_config *c, int n, nd_tensor *const *params, nd_tensor *const *grads,
                           nd_optim **out);
-ND_API void nd_optim_free(nd_optim *o);
+ND_API void nd_optim_free(nd_optim *o); /* NULL is a no-op */
 
 /* One update of every parameter from its gradient.  Uses the schedule (if
  * set) at the current step index, else the fixed lr.  ND_ERR_NUMERIC if a
  * gradient holds NaN/Inf (parameters are left unchanged then). */
 ND_API nd_status nd_optim_step(nd_optim *o);
-ND_API void nd_optim_zero_grad(nd_optim *o);
+ND_API nd_status nd_optim_zero_grad(nd_optim *o);
 
-ND_API void nd_optim_set_lr(nd_optim *o, float lr);     /* fixed lr (drops the schedule) */
+ND_API nd_status nd_optim_set_lr(nd_optim *o, float lr); /* fixed lr >= 0 (drops the schedule) */
 ND_API nd_status nd_optim_set_schedule(nd_optim *o, const nd_schedule *s);
-ND_API float nd_optim_lr(const nd_optim *o);            /* lr the next step will use */
-ND_API int64_t nd_optim_steps(const nd_optim *o);       /* steps taken so far */
+ND_API float nd_optim_lr(const nd_optim *o);            /* lr the next step will use (NaN for NULL) */
+ND_API int64_t nd_optim_steps(const nd_optim *o);       /* steps taken so far (-1 for NULL) */
 /* Forget the moment estimates and the step count (parameters untouched). */
-ND_API void nd_optim_reset_state(nd_optim *o);
+ND_API nd_status nd_optim_reset_state(nd_optim *o);
 
 /* Clips the gradients by their global L2 norm: if ||g|| > max_norm, every
  * gradient is scaled by max_norm / (||g|| + 1e-6) (torch.nn.utils.clip_grad_norm_).
- * Returns the norm before clipping (computed in double). */
-ND_API double nd_clip_grad_norm(nd_tensor *const *grads, int n, double max_norm);
-ND_API double nd_optim_clip_grad_norm(nd_optim *o, double max_norm);
+ * *norm_out (may be NULL) receives the norm before clipping (computed in
+ * double).  Gradients must be contiguous; max_norm >= 0. */
+ND_API nd_status nd_clip_grad_norm(nd_tensor *const *grads, int n, double max_norm, double *norm_out);
+ND_API nd_status nd_optim_clip_grad_norm(nd_optim *o, double max_norm, double *norm_out);
 
 #ifdef __cplusplus
 }

@@ -133,9 +133,10 @@ nd_status nd_gradcheck(nd_gradcheck_fn f, void *user, int n_leaves, nd_tensor *c
   nd_rng_init(&st.rng, o.seed);
   st.grads = calloc((size_t)n_leaves, sizeof *st.grads);
   st.leaves = calloc((size_t)n_leaves, sizeof *st.leaves);
-  nd_tape *tp = nd_tape_create(0);
+  nd_tape *tp = NULL;
   nd_status s = ND_OK;
-  if (!st.grads || !st.leaves || !tp) s = nd__error(ND_ERR_NOMEM, "gradcheck: out of memory");
+  if (!st.grads || !st.leaves) s = nd__error(ND_ERR_NOMEM, "gradcheck: out of memory");
+  if (s == ND_OK) s = nd_tape_create(0, &tp);
   for (int i = 0; s == ND_OK && i < n_leaves; i++) s = nd_tensor_alloc(&st.grads[i], values[i]->ndim, values[i]->shape);
   if (s == ND_OK) s = run_check(&st, tp, &o, res);
   for (int i = 0; st.grads && i < n_leaves; i++) nd_tensor_release(&st.grads[i]);

@@ -7,24 +7,26 @@
 #include "neurodyn/kernels.h"
 
 /* ------------------------------------------------------------------ tape */
-nd_tape *nd_tape_create(size_t arena_bytes) {
+nd_status nd_tape_create(size_t arena_bytes, nd_tape **out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "tape: output pointer is NULL");
+  *out = NULL;
   nd_tape *tp = calloc(1, sizeof *tp);
-  if (!tp) {
-    nd__error(ND_ERR_NOMEM, "tape: could not allocate header");
-    return NULL;
+  if (!tp) return nd__error(ND_ERR_NOMEM, "tape: could not allocate header");
+  nd_status s = nd_arena_create(arena_bytes, &tp->arena);
+  if (s != ND_OK) {
+    free(tp);
+    return s;
   }
-  tp->arena = nd_arena_create(arena_bytes);
   tp->cap_nodes = 256;
   tp->nodes = malloc((size_t)tp->cap_nodes * sizeof *tp->nodes);
-  if (!tp->arena || !tp->nodes) {
+  if (!tp->nodes) {
     nd_arena_free(tp->arena);
-    free(tp->nodes);
     free(tp);
-    nd__error(ND_ERR_NOMEM, "tape: could not allocate arena of %zu bytes", arena_bytes);
-    return NULL;
+    return nd__error(ND_ERR_NOMEM, "tape: could not allocate the node list");
   }
   tp->recording = true;
-  return tp;
+  *out = tp;
+  return ND_OK;
 }
 
 void nd_tape_free(nd_tape *tp) {
@@ -41,16 +43,22 @@ void nd_tape_reset(nd_tape *tp) {
   tp->status = ND_OK;
 }
 
-void nd_tape_set_recording(nd_tape *tp, bool on) {
-  if (tp) tp->recording = on;
+nd_status nd_tape_set_recording(nd_tape *tp, bool on) {
+  if (!tp) return nd__error(ND_ERR_INVALID_ARG, "tape set_recording: tape is NULL");
+  tp->recording = on;
+  return ND_OK;
 }
 bool nd_tape_is_recording(const nd_tape *tp) { return tp && tp->recording; }
-nd_status nd_tape_status(const nd_tape *tp) { return tp ? tp->status : ND_ERR_INVALID_ARG; }
+nd_status nd_tape_status(const nd_tape *tp) {
+  if (!tp) return nd__error(ND_ERR_INVALID_ARG, "tape status: tape is NULL");
+  return tp->status;
+}
 int64_t nd_tape_num_nodes(const nd_tape *tp) { return tp ? tp->n_nodes : 0; }
 size_t nd_tape_bytes_used(const nd_tape *tp) { return tp ? nd_arena_used(tp->arena) : 0; }
 size_t nd_tape_bytes_held(const nd_tape *tp) { return tp ? nd_arena_capacity(tp->arena) : 0; }
 
 nd_status nd_tape_set_error(nd_tape *tp, nd_status s) {
+  if (!tp) return nd__error(ND_ERR_INVALID_ARG, "tape set_error: tape is NULL");
   nd__fail(tp, s);
   return s;
 }

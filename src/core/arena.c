@@ -34,20 +34,22 @@ static block *block_new(size_t size) {
   return b;
 }
 
-nd_arena *nd_arena_create(size_t capacity) {
+nd_status nd_arena_create(size_t capacity, nd_arena **out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "arena: output pointer is NULL");
+  *out = NULL;
   if (capacity == 0) capacity = (size_t)1 << 20;
+  if (capacity > ND_ARENA_MAX_BLOCK)
+    return nd__error(ND_ERR_INVALID_ARG, "arena: first block of %zu bytes is larger than the limit %zu", capacity,
+                     (size_t)ND_ARENA_MAX_BLOCK);
   nd_arena *a = calloc(1, sizeof *a);
-  if (!a) {
-    nd__error(ND_ERR_NOMEM, "arena: could not allocate header");
-    return NULL;
-  }
+  if (!a) return nd__error(ND_ERR_NOMEM, "arena: could not allocate header");
   a->first = a->current = block_new(capacity);
   if (!a->first) {
     free(a);
-    nd__error(ND_ERR_NOMEM, "arena: could not allocate %zu bytes", capacity);
-    return NULL;
+    return nd__error(ND_ERR_NOMEM, "arena: could not allocate %zu bytes", capacity);
   }
-  return a;
+  *out = a;
+  return ND_OK;
 }
 
 void nd_arena_free(nd_arena *a) {
@@ -62,12 +64,20 @@ void nd_arena_free(nd_arena *a) {
 }
 
 void *nd_arena_alloc(nd_arena *a, size_t bytes) {
+  if (!a) {
+    nd__error(ND_ERR_INVALID_ARG, "arena alloc: arena is NULL");
+    return NULL;
+  }
+  if (bytes > ND_ARENA_MAX_BLOCK) {
+    nd__error(ND_ERR_NOMEM, "arena alloc: %zu bytes requested, the limit is %zu", bytes, (size_t)ND_ARENA_MAX_BLOCK);
+    return NULL;
+  }
   size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
   if (need == 0) need = ARENA_ALIGN;
   /* Walk forward through blocks kept from before a reset, then grow. */
   while (a->current->used + need > a->current->size) {
     if (!a->current->next) {
-      size_t size = a->current->size * 2;
+      size_t size = a->current->size <= ND_ARENA_MAX_BLOCK / 2 ? a->current->size * 2 : ND_ARENA_MAX_BLOCK;
       if (size < need) size = need;
       block *b = block_new(size);
       if (!b) {
@@ -91,15 +101,17 @@ void *nd_arena_calloc(nd_arena *a, size_t bytes) {
 }
 
 void nd_arena_reset(nd_arena *a) {
+  if (!a) return;
   for (block *b = a->first; b; b = b->next) b->used = 0;
   a->current = a->first;
   a->total_used = 0;
 }
 
-size_t nd_arena_used(const nd_arena *a) { return a->total_used; }
+size_t nd_arena_used(const nd_arena *a) { return a ? a->total_used : 0; }
 
 size_t nd_arena_capacity(const nd_arena *a) {
   size_t total = 0;
+  if (!a) return 0;
   for (const block *b = a->first; b; b = b->next) total += b->size;
   return total;
 }

@@ -12,7 +12,7 @@
 /* Fills smaller than this run on one thread: the OpenMP start-up costs more. */
 #define PARALLEL_MIN_BLOCKS 16384
 
-void nd_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]) {
+static inline void philox(uint64_t key, uint64_t counter, uint32_t out[4]) {
   uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
   uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
   for (int round = 0; round < 10; round++) {
@@ -33,15 +33,27 @@ void nd_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]) {
   out[3] = c3;
 }
 
-void nd_rng_init(nd_rng *r, uint64_t seed) {
+nd_status nd_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "philox4x32: output is NULL");
+  philox(key, counter, out);
+  return ND_OK;
+}
+
+nd_status nd_rng_init(nd_rng *r, uint64_t seed) {
+  if (!r) return nd__error(ND_ERR_INVALID_ARG, "rng init: generator is NULL");
   r->key = seed;
   r->counter = 0;
+  return ND_OK;
 }
 
 nd_rng nd_rng_split(const nd_rng *r, uint64_t stream) {
+  if (!r) {
+    nd__error(ND_ERR_INVALID_ARG, "rng split: generator is NULL");
+    return (nd_rng){0, 0};
+  }
   /* Mix the stream number into a new key with one Philox block. */
   uint32_t b[4];
-  nd_philox4x32(r->key, ~stream, b);
+  philox(r->key, ~stream, b);
   nd_rng s = {((uint64_t)b[0] << 32 | b[1]) ^ (stream * 0x9E3779B97F4A7C15ull), 0};
   return s;
 }
@@ -53,15 +65,30 @@ static inline double u64_to_unit(uint32_t hi, uint32_t lo) {
 }
 
 uint32_t nd_rng_u32(nd_rng *r) {
+  if (!r) {
+    nd__error(ND_ERR_INVALID_ARG, "rng: generator is NULL");
+    return 0;
+  }
   uint32_t b[4];
-  nd_philox4x32(r->key, r->counter++, b);
+  philox(r->key, r->counter++, b);
   return b[0];
 }
 
 double nd_rng_uniform1(nd_rng *r) {
+  if (!r) {
+    nd__error(ND_ERR_INVALID_ARG, "rng: generator is NULL");
+    return NAN;
+  }
   uint32_t b[4];
-  nd_philox4x32(r->key, r->counter++, b);
+  philox(r->key, r->counter++, b);
   return u64_to_unit(b[0], b[1]);
+}
+
+static nd_status check_fill(const nd_rng *r, const void *out, int64_t n, const char *what) {
+  if (!r) return nd__error(ND_ERR_INVALID_ARG, "%s: generator is NULL", what);
+  if (n < 0) return nd__error(ND_ERR_INVALID_ARG, "%s: negative count %lld", what, (long long)n);
+  if (n > 0 && !out) return nd__error(ND_ERR_INVALID_ARG, "%s: output is NULL for %lld values", what, (long long)n);
+  return ND_OK;
 }
 
 /* Each fill maps block i (counter c0 + i) to elements [per*i, per*i + per). */
@@ -72,7 +99,7 @@ double nd_rng_uniform1(nd_rng *r) {
     _Pragma("omp parallel for schedule(static) if (nblocks_ >= PARALLEL_MIN_BLOCKS)") \
     for (int64_t blk = 0; blk < nblocks_; blk++) {                               \
       uint32_t b[4];                                                             \
-      nd_philox4x32(key_, c0_ + (uint64_t)blk, b);                               \
+      philox(key_, c0_ + (uint64_t)blk, b);                               \
       const int64_t base = blk * (per);                                          \
       const int64_t cnt = (n)-base < (per) ? (n)-base : (per);                   \
       __VA_ARGS__;                                                               \
@@ -80,13 +107,17 @@ double nd_rng_uniform1(nd_rng *r) {
     (r)->counter += (uint64_t)nblocks_;                                          \
   } while (0)
 
-void nd_rng_uniform(nd_rng *r, float *out, int64_t n, float lo, float hi) {
+nd_status nd_rng_uniform(nd_rng *r, float *out, int64_t n, float lo, float hi) {
+  ND_TRY(check_fill(r, out, n, "rng uniform"));
   const float span = hi - lo;
   BLOCK_FILL(r, n, 4, for (int64_t j = 0; j < cnt; j++) out[base + j] = lo + span * u32_to_unit(b[j]));
+  return ND_OK;
 }
 
-void nd_rng_bernoulli(nd_rng *r, float *out, int64_t n, float p) {
+nd_status nd_rng_bernoulli(nd_rng *r, float *out, int64_t n, float p) {
+  ND_TRY(check_fill(r, out, n, "rng bernoulli"));
   BLOCK_FILL(r, n, 4, for (int64_t j = 0; j < cnt; j++) out[base + j] = u32_to_unit(b[j]) < p ? 1.0f : 0.0f);
+  return ND_OK;
 }
 
 /* Box-Muller: two uniforms give two independent normals. */
@@ -97,37 +128,43 @@ static inline void box_muller(double u1, double u2, double *z0, double *z1) {
   *z1 = rad * sin(ang);
 }
 
-void nd_rng_normal(nd_rng *r, float *out, int64_t n, float mean, float std) {
+nd_status nd_rng_normal(nd_rng *r, float *out, int64_t n, float mean, float std) {
+  ND_TRY(check_fill(r, out, n, "rng normal"));
   BLOCK_FILL(r, n, 4, {
     double z[4];
     box_muller(u32_to_open(b[0]), u32_to_unit(b[1]), &z[0], &z[1]);
     box_muller(u32_to_open(b[2]), u32_to_unit(b[3]), &z[2], &z[3]);
     for (int64_t j = 0; j < cnt; j++) out[base + j] = mean + std * (float)z[j];
   });
+  return ND_OK;
 }
 
-void nd_rng_uniform_f64(nd_rng *r, double *out, int64_t n, double lo, double hi) {
+nd_status nd_rng_uniform_f64(nd_rng *r, double *out, int64_t n, double lo, double hi) {
+  ND_TRY(check_fill(r, out, n, "rng uniform_f64"));
   const double span = hi - lo;
   BLOCK_FILL(r, n, 2, {
     if (cnt > 0) out[base] = lo + span * u64_to_unit(b[0], b[1]);
     if (cnt > 1) out[base + 1] = lo + span * u64_to_unit(b[2], b[3]);
   });
+  return ND_OK;
 }
 
-void nd_rng_normal_f64(nd_rng *r, double *out, int64_t n, double mean, double std) {
+nd_status nd_rng_normal_f64(nd_rng *r, double *out, int64_t n, double mean, double std) {
+  ND_TRY(check_fill(r, out, n, "rng normal_f64"));
   BLOCK_FILL(r, n, 2, {
     double z0, z1;
     box_muller(1.0 - u64_to_unit(b[0], b[1]), u64_to_unit(b[2], b[3]), &z0, &z1);
     if (cnt > 0) out[base] = mean + std * z0;
     if (cnt > 1) out[base + 1] = mean + std * z1;
   });
+  return ND_OK;
 }
 
 /* Unbiased integer in [0, bound) (Lemire's multiply-shift with rejection). */
 static uint64_t bounded(nd_rng *r, uint64_t bound) {
   for (;;) {
     uint32_t b[4];
-    nd_philox4x32(r->key, r->counter++, b);
+    philox(r->key, r->counter++, b);
     uint64_t x = (uint64_t)b[0] << 32 | b[1];
     unsigned __int128 m = (unsigned __int128)x * bound;
     uint64_t low = (uint64_t)m;
@@ -135,7 +172,8 @@ static uint64_t bounded(nd_rng *r, uint64_t bound) {
   }
 }
 
-void nd_rng_permutation(nd_rng *r, int64_t *perm, int64_t n) {
+nd_status nd_rng_permutation(nd_rng *r, int64_t *perm, int64_t n) {
+  ND_TRY(check_fill(r, perm, n, "rng permutation"));
   for (int64_t i = 0; i < n; i++) perm[i] = i;
   for (int64_t i = n - 1; i > 0; i--) {
     int64_t j = (int64_t)bounded(r, (uint64_t)i + 1);
@@ -143,4 +181,5 @@ void nd_rng_permutation(nd_rng *r, int64_t *perm, int64_t n) {
     perm[i] = perm[j];
     perm[j] = t;
   }
+  return ND_OK;
 }

@@ -26,15 +26,56 @@ const char *nd_status_str(nd_status s) {
   return status_names[s];
 }
 
-static _Thread_local char last_error[1024];
+/* Large enough for two PATH_MAX paths and a reason; a longer message keeps
+ * its beginning and its end (where the reason usually is) and says how much
+ * of the middle was cut. */
+#define ND__ERROR_CAP 8192
+static _Thread_local char last_error[ND__ERROR_CAP];
 
 const char *nd_last_error(void) { return last_error; }
 void nd_clear_error(void) { last_error[0] = '\0'; }
 
+/* The message is formatted into a separate buffer first and copied into
+ * last_error only once complete, so an argument that points into last_error
+ * itself (nd__error(s, "ctx: %s", nd_last_error())) is read intact. */
+static void set_last_error(const char *fmt, va_list ap) {
+  char local[ND__ERROR_CAP];
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(local, sizeof local, fmt, ap);
+  if (n < 0) {
+    va_end(ap2);
+    snprintf(last_error, sizeof last_error, "(unprintable error message)");
+    return;
+  }
+  if ((size_t)n < sizeof local) {
+    va_end(ap2);
+    memcpy(last_error, local, (size_t)n + 1);
+    return;
+  }
+  /* Too long: format it whole on the heap and elide the middle. */
+  char *full = malloc((size_t)n + 1);
+  if (!full) {
+    va_end(ap2);
+    memcpy(last_error, local, sizeof last_error); /* vsnprintf terminated it */
+    return;
+  }
+  vsnprintf(full, (size_t)n + 1, fmt, ap2);
+  va_end(ap2);
+  char mark[64];
+  const size_t keep = (sizeof last_error - sizeof mark) / 2;
+  int m = snprintf(mark, sizeof mark, " [... %zu characters cut ...] ", (size_t)n - 2 * keep);
+  memcpy(last_error, full, keep);
+  memcpy(last_error + keep, mark, (size_t)m);
+  memcpy(last_error + keep + (size_t)m, full + (size_t)n - keep, keep);
+  last_error[keep + (size_t)m + keep] = '\0';
+  free(full);
+}
+
 nd_status nd__error(nd_status s, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  set_last_error(fmt, ap);
   va_end(ap);
   nd__log(ND_LOG_DEBUG, "%s: %s", nd_status_str(s), last_error);
   return s;
@@ -59,7 +100,7 @@ nd_log_level nd_get_log_level(void) { return log_threshold; }
 
 void nd__log(nd_log_level level, const char *fmt, ...) {
   if (level < log_threshold || level >= ND_LOG_OFF) return;
-  char msg[1024];
+  char msg[ND__ERROR_CAP + 64];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
@@ -68,6 +109,11 @@ void nd__log(nd_log_level level, const char *fmt, ...) {
 }
 
 void *nd_aligned_alloc(size_t bytes) {
+  if (bytes > ND_ALLOC_MAX_BYTES) {
+    nd__error(ND_ERR_NOMEM, "could not allocate %zu bytes (more than the limit of %llu)", bytes,
+              (unsigned long long)ND_ALLOC_MAX_BYTES);
+    return NULL;
+  }
   size_t rounded = (bytes + 63) & ~(size_t)63;
   if (rounded == 0) rounded = 64;
   void *p = aligned_alloc(64, rounded);

@@ -1,4 +1,6 @@
 /* Thread count shared by OpenMP regions and the BLAS library. */
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -14,19 +16,55 @@ void bli_thread_set_num_threads(long) __attribute__((weak));
 
 static int current_threads = 0;
 
-static int default_threads(void) {
-  const char *env = getenv("ND_NUM_THREADS");
-  if (env && *env) {
-    int n = atoi(env);
-    if (n > 0) return n;
-    nd__log(ND_LOG_WARN, "ignoring ND_NUM_THREADS=%s (not a positive integer)", env);
-  }
+static int online_cores(void) {
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  return cores > 0 ? (int)cores : 1;
+  return cores > 0 ? (cores > ND_MAX_THREADS ? ND_MAX_THREADS : (int)cores) : 1;
 }
 
-void nd_set_num_threads(int n) {
-  current_threads = n > 0 ? n : default_threads();
+int nd_max_threads(void) {
+  int cap = 4 * online_cores();
+  return cap < ND_MAX_THREADS ? cap : ND_MAX_THREADS;
+}
+
+nd_status nd_parse_num_threads(const char *text, const char *source, int *out) {
+  if (!source) source = "thread count";
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "%s: output pointer is NULL", source);
+  *out = 0;
+  if (!text) return nd__error(ND_ERR_INVALID_ARG, "%s: no value given", source);
+  const int cap = nd_max_threads();
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (end == text || *end != '\0' || errno == ERANGE || text[0] == ' ' || text[0] == '\t' || text[0] == '+')
+    return nd__error(ND_ERR_INVALID_ARG, "%s=\"%s\" is not an integer (want 1..%d)", source, text, cap);
+  if (v < 1 || v > cap)
+    return nd__error(ND_ERR_INVALID_ARG, "%s=%s is out of range: want 1..%d (4 x %d cores, at most %d)", source,
+                     text, cap, online_cores(), ND_MAX_THREADS);
+  *out = (int)v;
+  return ND_OK;
+}
+
+nd_status nd_num_threads_from_env(int *out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "ND_NUM_THREADS: output pointer is NULL");
+  *out = 0;
+  const char *env = getenv("ND_NUM_THREADS");
+  if (!env) return ND_OK;
+  return nd_parse_num_threads(env, "ND_NUM_THREADS", out);
+}
+
+/* The default: a valid $ND_NUM_THREADS, else the number of cores.  A bad
+ * value is logged here; nd_num_threads_from_env reports it as an error. */
+static int default_threads(void) {
+  int n = 0;
+  if (getenv("ND_NUM_THREADS") && nd_num_threads_from_env(&n) != ND_OK) {
+    nd__log(ND_LOG_WARN, "ignoring %s", nd_last_error());
+    n = 0;
+  }
+  return n > 0 ? n : online_cores();
+}
+
+static void apply_threads(int n) {
+  current_threads = n;
 #ifdef _OPENMP
   omp_set_num_threads(current_threads);
 #endif
@@ -34,13 +72,21 @@ void nd_set_num_threads(int n) {
   if (bli_thread_set_num_threads) bli_thread_set_num_threads(current_threads);
 }
 
+nd_status nd_set_num_threads(int n) {
+  const int cap = nd_max_threads();
+  if (n < 0 || n > cap)
+    return nd__error(ND_ERR_INVALID_ARG, "threads: %d requested, want 1..%d (or 0 for the default)", n, cap);
+  apply_threads(n > 0 ? n : default_threads());
+  return ND_OK;
+}
+
 int nd_get_num_threads(void) {
-  if (current_threads == 0) nd_set_num_threads(0);
+  if (current_threads == 0) apply_threads(default_threads());
   return current_threads;
 }
 
 /* Apply $ND_NUM_THREADS when the library is loaded, so OpenMP regions honour
  * it even if the program never calls nd_set_num_threads. */
 __attribute__((constructor)) static void init_threads(void) {
-  if (getenv("ND_NUM_THREADS")) nd_set_num_threads(0);
+  if (getenv("ND_NUM_THREADS")) apply_threads(default_threads());
 }

@@ -240,7 +240,7 @@ static nd_status parse_gzip_body(gz_reader *g, size_t len, const char *name, nd_
                     nd_dtype_name(h.dtype), (unsigned long long)bytes);
   }
   if (s != ND_OK) {
-    nd_array_free(out);
+    nd_array_release(out);
     return s;
   }
   be_to_native(out->data, numel, esz);

@@ -395,7 +395,7 @@ nd_status nd_safetensors_get(const nd_safetensors *st, const char *name, nd_tens
   nd_array a;
   ND_TRY(nd_safetensors_get_array(st, name, &a));
   nd_status s = nd_array_to_tensor(&a, out);
-  nd_array_free(&a);
+  nd_array_release(&a);
   return s;
 }
 

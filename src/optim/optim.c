@@ -120,6 +120,8 @@ nd_status nd_optim_create(const nd_optim_config *c, int n, nd_tensor *const *par
     }
     if (!nd_tensor_is_contiguous(params[i]) || !nd_tensor_is_contiguous(grads[i]))
       return nd__error(ND_ERR_INVALID_ARG, "optim: parameter %d or its grad is not contiguous", i);
+    if (nd_tensor_numel(params[i]) > 0 && (!params[i]->data || !grads[i]->data))
+      return nd__error(ND_ERR_INVALID_ARG, "optim: parameter %d or its grad has no data", i);
   }
   nd_optim *o = calloc(1, sizeof *o);
   if (!o) return nd__error(ND_ERR_NOMEM, "optim: out of memory");
@@ -152,7 +154,8 @@ nd_status nd_optim_create(const nd_optim_config *c, int n, nd_tensor *const *par
   return ND_OK;
 }
 
-void nd_optim_reset_state(nd_optim *o) {
+nd_status nd_optim_reset_state(nd_optim *o) {
+  if (!o) return nd__error(ND_ERR_INVALID_ARG, "optim reset_state: optimizer is NULL");
   for (int i = 0; i < o->n; i++) {
     size_t bytes = (size_t)nd_tensor_numel(o->params[i]) * sizeof(float);
     if (o->s1) memset(o->s1[i], 0, bytes);
@@ -160,25 +163,45 @@ void nd_optim_reset_state(nd_optim *o) {
     if (o->s3) memset(o->s3[i], 0, bytes);
   }
   o->t = 0;
+  return ND_OK;
 }
 
-void nd_optim_set_lr(nd_optim *o, float lr) {
+nd_status nd_optim_set_lr(nd_optim *o, float lr) {
+  if (!o) return nd__error(ND_ERR_INVALID_ARG, "optim set_lr: optimizer is NULL");
+  if (!(lr >= 0.0f) || !isfinite(lr))
+    return nd__error(ND_ERR_INVALID_ARG, "optim set_lr: lr = %g, need a finite value >= 0", (double)lr);
   o->c.lr = lr;
   o->has_schedule = false;
+  return ND_OK;
 }
 
 nd_status nd_optim_set_schedule(nd_optim *o, const nd_schedule *s) {
+  if (!o) return nd__error(ND_ERR_INVALID_ARG, "optim set_schedule: optimizer is NULL");
   ND_TRY(nd_schedule_check(s));
   o->schedule = *s;
   o->has_schedule = true;
   return ND_OK;
 }
 
-float nd_optim_lr(const nd_optim *o) { return o->has_schedule ? nd_schedule_lr(&o->schedule, o->t) : o->c.lr; }
-int64_t nd_optim_steps(const nd_optim *o) { return o->t; }
+float nd_optim_lr(const nd_optim *o) {
+  if (!o) {
+    nd__error(ND_ERR_INVALID_ARG, "optim lr: optimizer is NULL");
+    return NAN;
+  }
+  return o->has_schedule ? nd_schedule_lr(&o->schedule, o->t) : o->c.lr;
+}
+int64_t nd_optim_steps(const nd_optim *o) {
+  if (!o) {
+    nd__error(ND_ERR_INVALID_ARG, "optim steps: optimizer is NULL");
+    return -1;
+  }
+  return o->t;
+}
 
-void nd_optim_zero_grad(nd_optim *o) {
-  for (int i = 0; i < o->n; i++) nd_tensor_fill(o->grads[i], 0.0f);
+nd_status nd_optim_zero_grad(nd_optim *o) {
+  if (!o) return nd__error(ND_ERR_INVALID_ARG, "optim zero_grad: optimizer is NULL");
+  for (int i = 0; i < o->n; i++) ND_TRY(nd_tensor_fill(o->grads[i], 0.0f));
+  return ND_OK;
 }
 
 /* ------------------------------------------------------------- updates */
@@ -298,6 +321,7 @@ static bool all_finite(const float *x, int64_t n) {
 }
 
 nd_status nd_optim_step(nd_optim *o) {
+  if (!o) return nd__error(ND_ERR_INVALID_ARG, "optim step: optimizer is NULL");
   for (int i = 0; i < o->n; i++)
     if (!all_finite(o->grads[i]->data, nd_tensor_numel(o->grads[i])))
       return nd__error(ND_ERR_NUMERIC, "optim %s: gradient of parameter %d holds NaN or Inf at step %lld",
@@ -325,14 +349,31 @@ nd_status nd_optim_step(nd_optim *o) {
 }
 
 /* ------------------------------------------------------------- clipping */
-double nd_clip_grad_norm(nd_tensor *const *grads, int n, double max_norm) {
+nd_status nd_clip_grad_norm(nd_tensor *const *grads, int n, double max_norm, double *norm_out) {
+  if (norm_out) *norm_out = NAN;
+  if (n < 0 || (n > 0 && !grads))
+    return nd__error(ND_ERR_INVALID_ARG, "clip_grad_norm: %d gradients%s", n, n > 0 ? " but the list is NULL" : "");
+  if (!(max_norm >= 0.0) || isnan(max_norm))
+    return nd__error(ND_ERR_INVALID_ARG, "clip_grad_norm: max_norm = %g, need >= 0", max_norm);
+  for (int i = 0; i < n; i++) {
+    if (!grads[i]) return nd__error(ND_ERR_INVALID_ARG, "clip_grad_norm: gradient %d is NULL", i);
+    if (!nd_tensor_is_contiguous(grads[i]))
+      return nd__error(ND_ERR_INVALID_ARG, "clip_grad_norm: gradient %d is not contiguous", i);
+    if (nd_tensor_numel(grads[i]) > 0 && !grads[i]->data)
+      return nd__error(ND_ERR_INVALID_ARG, "clip_grad_norm: gradient %d has no data", i);
+  }
   double sq = 0.0;
   for (int i = 0; i < n; i++) sq += nd_dot(grads[i]->data, grads[i]->data, nd_tensor_numel(grads[i]));
   double norm = sqrt(sq);
   double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0)
     for (int i = 0; i < n; i++) nd_scale((float)coef, grads[i]->data, nd_tensor_numel(grads[i]));
-  return norm;
+  if (norm_out) *norm_out = norm;
+  return ND_OK;
 }
 
-double nd_optim_clip_grad_norm(nd_optim *o, double max_norm) { return nd_clip_grad_norm(o->grads, o->n, max_norm); }
+nd_status nd_optim_clip_grad_norm(nd_optim *o, double max_norm, double *norm_out) {
+  if (norm_out) *norm_out = NAN;
+  if (!o) return nd__error(ND_ERR_INVALID_ARG, "optim clip_grad_norm: optimizer is NULL");
+  return nd_clip_grad_norm(o->grads, o->n, max_norm, norm_out);
+}

@@ -35,6 +35,10 @@ nd_status nd_schedule_check(const nd_schedule *s) {
 }
 
 float nd_schedule_lr(const nd_schedule *s, int64_t t) {
+  if (!s) {
+    nd__error(ND_ERR_INVALID_ARG, "schedule lr: schedule is NULL");
+    return NAN;
+  }
   if (t < 0) t = 0;
   double base = s->base_lr;
   if (t < s->warmup_steps) return (float)(base * (double)(t + 1) / (double)s->warmup_steps);

@@ -79,7 +79,7 @@ int main(void) {
   nd_set_num_threads(2);
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_krotov_mnist_accuracy)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  nd_dataset_free(&train_set);
-  nd_dataset_free(&test_set);
+  nd_dataset_release(&train_set);
+  nd_dataset_release(&test_set);
   return rc;
 }

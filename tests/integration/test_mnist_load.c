@@ -85,8 +85,8 @@ static void check_split(const char *name, loader load, const expect *e) {
   CHECK(s == ND_OK && head.n == 100 && !memcmp(head.images.data, ds.images.data, 100 * 784 * sizeof(float)) &&
             !memcmp(head.labels, ds.labels, 100 * sizeof(int32_t)),
         "%s %s: first 100 examples differ from the full load", name, e->split);
-  nd_dataset_free(&head);
-  nd_dataset_free(&ds);
+  nd_dataset_release(&head);
+  nd_dataset_release(&ds);
   printf("%s %s: %lld examples ok\n", name, e->split, (long long)e->n);
 }
 

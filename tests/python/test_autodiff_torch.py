@@ -42,9 +42,9 @@ def lib():
         pytest.skip("sanitizer build: libneurodyn.so cannot be loaded into an uninstrumented python")
     L = ctypes.CDLL(path)
     sig = {
-        "nd_tensor_create": (TP, [ctypes.c_int, ctypes.POINTER(I64)]),
+        "nd_tensor_create": (ctypes.c_int, [ctypes.c_int, ctypes.POINTER(I64), ctypes.POINTER(TP)]),
         "nd_tensor_free": (None, [TP]),
-        "nd_tape_create": (VP, [ctypes.c_size_t]),
+        "nd_tape_create": (ctypes.c_int, [ctypes.c_size_t, ctypes.POINTER(VP)]),
         "nd_tape_free": (None, [VP]),
         "nd_tape_status": (ctypes.c_int, [VP]),
         "nd_tape_param": (VP, [VP, TP, TP]),
@@ -71,8 +71,9 @@ class Leaves:
 
     def tensor(self, arr):
         shape = (I64 * arr.ndim)(*arr.shape)
-        t = self.L.nd_tensor_create(arr.ndim, shape)
-        assert t, self.L.nd_last_error()
+        t = TP()
+        assert self.L.nd_tensor_create(arr.ndim, shape, ctypes.byref(t)) == 0, self.L.nd_last_error()
+        assert t
         self.owned.append(t)
         view(t)[...] = arr
         return t
@@ -95,7 +96,8 @@ def view(t):
 
 def run(L, inputs, build, torch_fn):
     """inputs: numpy arrays (None allowed); build(tape, vars) -> output var."""
-    tape = L.nd_tape_create(0)
+    tape = VP()
+    assert L.nd_tape_create(0, ctypes.byref(tape)) == 0, L.nd_last_error()
     leaves = Leaves(L, tape)
     try:
         made = [leaves.param(a) if a is not None else (None, None) for a in inputs]

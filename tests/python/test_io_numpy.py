@@ -52,8 +52,9 @@ def lib():
         pytest.skip("sanitizer build: libneurodyn.so cannot be loaded into an uninstrumented python")
     L = ctypes.CDLL(path)
     L.nd_last_error.restype = ctypes.c_char_p
-    L.nd_tensor_create.restype = ctypes.POINTER(NdTensor)
-    L.nd_tensor_create.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int64)]
+    L.nd_tensor_create.restype = ctypes.c_int
+    L.nd_tensor_create.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int64),
+                                   ctypes.POINTER(ctypes.POINTER(NdTensor))]
     L.nd_tensor_free.argtypes = [ctypes.POINTER(NdTensor)]
     L.nd_tensor_release.argtypes = [ctypes.POINTER(NdTensor)]
     L.nd_npy_write.argtypes = [ctypes.c_char_p, ctypes.POINTER(NdTensor)]
@@ -61,7 +62,7 @@ def lib():
                                    ctypes.POINTER(ctypes.c_double)]
     L.nd_npy_read.argtypes = [ctypes.c_char_p, ctypes.POINTER(NdTensor)]
     L.nd_npy_read_f64.argtypes = [ctypes.c_char_p, ctypes.POINTER(NdArray)]
-    L.nd_array_free.argtypes = [ctypes.POINTER(NdArray)]
+    L.nd_array_release.argtypes = [ctypes.POINTER(NdArray)]
     L.nd_safetensors_write_arrays.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p),
                                               ctypes.POINTER(ctypes.POINTER(NdArray)),
                                               ctypes.POINTER(ctypes.c_char_p)]
@@ -85,7 +86,8 @@ def test_numpy_reads_our_npy(lib, tmp_path):
     for k, shape in enumerate(shapes(rng, 12)):
         want = rng.standard_normal(shape).astype(np.float32)
         cshape = (ctypes.c_int64 * max(1, len(shape)))(*shape)
-        t = lib.nd_tensor_create(len(shape), cshape)
+        t = ctypes.POINTER(NdTensor)()
+        check(lib, lib.nd_tensor_create(len(shape), cshape, ctypes.byref(t)))
         n = int(np.prod(shape))
         if n:
             ctypes.memmove(t.contents.data, want.ctypes.data, n * 4)
@@ -119,7 +121,7 @@ def test_we_read_numpy_npy(lib, tmp_path):
             n = int(np.prod(shape))
             got = np.ctypeslib.as_array((ctypes.c_double * max(n, 1)).from_address(a.data))[:n].reshape(shape)
             np.testing.assert_array_equal(got, want.astype(np.float64))
-            lib.nd_array_free(ctypes.byref(a))
+            lib.nd_array_release(ctypes.byref(a))
             t = NdTensor()
             check(lib, lib.nd_npy_read(str(p).encode(), ctypes.byref(t)))
             got = np.ctypeslib.as_array(t.data, shape=(max(n, 1),))[:n].reshape(shape)

@@ -52,8 +52,9 @@ def load_lib():
     if os.path.exists(cache) and "ND_SANITIZE:BOOL=ON" in open(cache).read():
         pytest.skip("sanitizer build: libneurodyn.so cannot be loaded into an uninstrumented python")
     lib = ctypes.CDLL(path)
-    lib.nd_tensor_create.restype = ctypes.POINTER(NdTensor)
-    lib.nd_tensor_create.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int64)]
+    lib.nd_tensor_create.restype = ctypes.c_int
+    lib.nd_tensor_create.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int64),
+                                     ctypes.POINTER(ctypes.POINTER(NdTensor))]
     lib.nd_tensor_free.argtypes = [ctypes.POINTER(NdTensor)]
     lib.nd_optim_defaults.restype = NdOptimConfig
     lib.nd_optim_defaults.argtypes = [ctypes.c_int]
@@ -102,8 +103,9 @@ def test_optimizer_matches_torch(name, fields, make_torch):
     for k, v in fields.items():
         setattr(cfg, k, v)
     shape = (ctypes.c_int64 * 1)(n)
-    p = lib.nd_tensor_create(1, shape)
-    g = lib.nd_tensor_create(1, shape)
+    p, g = ctypes.POINTER(NdTensor)(), ctypes.POINTER(NdTensor)()
+    assert lib.nd_tensor_create(1, shape, ctypes.byref(p)) == 0, lib.nd_last_error()
+    assert lib.nd_tensor_create(1, shape, ctypes.byref(g)) == 0, lib.nd_last_error()
     pa = np.ctypeslib.as_array(p.contents.data, (n,))
     ga = np.ctypeslib.as_array(g.contents.data, (n,))
     pa[:] = p0

@@ -83,6 +83,6 @@ int main(int argc, char **argv) {
   if ((s = nd_npy_write_f64(argv[4], 2, (int64_t[]){c.hidden, D}, w))) return fail(argv[4], s);
   free(v), free(w);
   nd_krotov_free(k);
-  nd_array_free(&w0), nd_array_free(&data), nd_array_free(&order);
+  nd_array_release(&w0), nd_array_release(&data), nd_array_release(&order);
   return 0;
 }

@@ -71,10 +71,7 @@ nd_status nd_krotov_top_create(const nd_krotov_top_config *c, nd_krotov_top **ou
   t->c = *c;
   nd_status s = nd_tensor_alloc(&t->s, 2, ND_SHAPE(c->classes, c->hidden));
   if (s == ND_OK) s = nd_tensor_alloc(&t->ds, 2, ND_SHAPE(c->classes, c->hidden));
-  if (s == ND_OK) {
-    t->tape = nd_tape_create(0);
-    if (!t->tape) s = ND_ERR_NOMEM;
-  }
+  if (s == ND_OK) s = nd_tape_create(0, &t->tape);
   if (s != ND_OK) {
     nd_krotov_top_free(t);
     return s;

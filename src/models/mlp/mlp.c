@@ -117,7 +117,7 @@ nd_status nd_mlp_create(const nd_mlp_config *c, nd_mlp **out) {
     m->pp[i] = &m->params[i];
     m->gp[i] = &m->grads[i];
   }
-  if (s == ND_OK && !(m->tape = nd_tape_create(0))) s = ND_ERR_NOMEM;
+  if (s == ND_OK) s = nd_tape_create(0, &m->tape);
   if (s != ND_OK) {
     /* nd_tensor_alloc may fail after allocating nothing: release what is counted
      * plus a possibly half-made pair */
