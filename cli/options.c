@@ -77,7 +77,8 @@ nd_status nd_cli_mkdirs(const char *dir) {
 }
 
 void nd_cli_common_apply(const nd_cli_common *c) {
-  if (c->threads > 0) nd_set_num_threads(c->threads);
+  if (c->threads > 0 && nd_set_num_threads(c->threads) != ND_OK)
+    nd_cli_fail(1, "neurodyn", "%s", nd_last_error()); /* unreachable: the parser checked the range */
   nd_progress_set_quiet(c->quiet);
   if (c->quiet) nd_set_log_level(ND_LOG_ERROR);
 }
@@ -159,6 +160,15 @@ static bool set_value(const nd_option *o, const char *text, char *err, size_t er
         snprintf(err, errlen, "value '%s' is out of range", text);
         return false;
       }
+      /* Every thread count goes through the library's check (1..cap; 0 keeps
+       * the default), so --threads -1 or 100000 is a usage error here. */
+      if (!strcmp(o->name, "threads") && v != 0) {
+        int n = 0;
+        if (nd_parse_num_threads(text, "--threads", &n) != ND_OK) {
+          snprintf(err, errlen, "value '%s' is out of range: want 0 (the default) or 1..%d", text, nd_max_threads());
+          return false;
+        }
+      }
       if (o->type == ND_OPT_INT)
         *(int *)o->dest = (int)v;
       else
@@ -229,6 +239,72 @@ static bool set_default(const nd_option *o, char *err, size_t errlen) {
   return o->def ? set_value(o, o->def, err, errlen) : true;
 }
 
+/* A config key and where it starts in the file (for messages). */
+typedef struct cfg_key {
+  const char *name;
+  size_t offset;
+  int index; /* position in the object */
+} cfg_key;
+
+static int cfg_key_cmp(const void *a, const void *b) {
+  const cfg_key *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Strict checks cJSON does not make, done on the raw bytes: JSON allows only
+ * space, tab, LF and CR as whitespace and no raw control character inside a
+ * string (cJSON skips any byte <= 32, NUL included, as whitespace), and
+ * nothing may follow the value.  Also records the byte offset of every
+ * top-level key, in order.  Returns false with the reason and offset in err. */
+static bool config_scan(const unsigned char *b, size_t len, size_t end, size_t *key_off, int max_keys, int *n_keys,
+                        char *err, size_t errlen) {
+  int depth = 0, nk = 0;
+  bool in_str = false, expect_key = false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = b[i];
+    if (c == 0) {
+      snprintf(err, errlen, "NUL byte at offset %zu", i);
+      return false;
+    }
+    if (in_str) {
+      if (c < 0x20) {
+        snprintf(err, errlen, "control character 0x%02x inside a string at offset %zu", c, i);
+        return false;
+      }
+      if (c == '\\') i++;
+      else if (c == '"') in_str = false;
+      continue;
+    }
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+      snprintf(err, errlen, "control character 0x%02x at offset %zu", c, i);
+      return false;
+    }
+    if (i >= end && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      snprintf(err, errlen, "unexpected '%c' at offset %zu after the end of the JSON object", c >= 0x20 && c < 0x7f ? c : '?', i);
+      return false;
+    }
+    switch (c) {
+      case '"':
+        if (depth == 1 && expect_key && nk < max_keys) key_off[nk++] = i;
+        expect_key = false;
+        in_str = true;
+        break;
+      case '{':
+      case '[':
+        depth++;
+        expect_key = depth == 1 && c == '{';
+        break;
+      case '}':
+      case ']': depth--; break;
+      case ',': expect_key = depth == 1; break;
+      default: break;
+    }
+  }
+  *n_keys = nk;
+  return true;
+}
+
 /* Applies the JSON object in path.  Returns false after printing an error. */
 static bool apply_config(const nd_opts *spec, const char *path, nd_args *args) {
   unsigned char *buf = NULL;
@@ -238,29 +314,93 @@ static bool apply_config(const nd_opts *spec, const char *path, nd_args *args) {
     nd_cli_fail(2, spec->prog, "--config: %s", nd_last_error());
     return false;
   }
+  if (len > ND_CLI_CONFIG_MAX_BYTES) {
+    free(buf);
+    nd_cli_fail(2, spec->prog, "--config %s: %zu bytes, larger than the limit of %d", path, len,
+                ND_CLI_CONFIG_MAX_BYTES);
+    return false;
+  }
   const char *parse_end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf, len, &parse_end, false);
   if (!root) {
     size_t off = parse_end ? (size_t)(parse_end - (const char *)buf) : 0;
+    /* cJSON reports where it stopped; a NUL or control byte is named first. */
+    char err[160] = "";
+    int nk = 0;
+    size_t dummy;
+    if (!config_scan(buf, len, len, &dummy, 0, &nk, err, sizeof err))
+      nd_cli_fail(2, spec->prog, "--config %s: not valid JSON: %s", path, err);
+    else
+      nd_cli_fail(2, spec->prog, "--config %s: not valid JSON (near byte %zu)", path, off);
     free(buf);
-    nd_cli_fail(2, spec->prog, "--config %s: not valid JSON (near byte %zu)", path, off);
     return false;
   }
-  free(buf);
   bool ok = true;
   if (!cJSON_IsObject(root)) {
     nd_cli_fail(2, spec->prog, "--config %s: expected a JSON object of option names and values", path);
     ok = false;
   }
+  int n_items = 0;
+  for (cJSON *it = ok ? root->child : NULL; it; it = it->next) n_items++;
+  size_t *key_off = ok ? calloc((size_t)n_items + 1, sizeof *key_off) : NULL;
+  cfg_key *keys = ok ? calloc((size_t)n_items + 1, sizeof *keys) : NULL;
+  if (ok && (!key_off || !keys)) {
+    nd_cli_fail(1, spec->prog, "--config %s: out of memory", path);
+    ok = false;
+  }
+  if (ok) {
+    char err[160] = "";
+    int nk = 0;
+    if (!config_scan(buf, len, (size_t)(parse_end - (const char *)buf), key_off, n_items, &nk, err, sizeof err)) {
+      nd_cli_fail(2, spec->prog, "--config %s: %s", path, err);
+      ok = false;
+    } else if (nk != n_items) {
+      nd_cli_fail(2, spec->prog, "--config %s: found %d keys, JSON parser found %d (bug)", path, nk, n_items);
+      ok = false;
+    }
+  }
+  /* Duplicate keys (last-wins in cJSON) are refused: sort, compare neighbours. */
+  if (ok) {
+    int i = 0;
+    for (cJSON *it = root->child; it; it = it->next, i++)
+      keys[i] = (cfg_key){it->string ? it->string : "", key_off[i], i};
+    qsort(keys, (size_t)n_items, sizeof *keys, cfg_key_cmp);
+    for (i = 1; i < n_items && ok; i++)
+      if (!strcmp(keys[i - 1].name, keys[i].name)) {
+        nd_cli_fail(2, spec->prog, "--config %s: duplicate key \"%s\" at offset %zu (first at offset %zu)", path,
+                    keys[i].name, keys[i].offset, keys[i - 1].offset);
+        ok = false;
+      }
+  }
+  /* The same option under two spellings (weight-decay, weight_decay). */
+  int n_opts = 0;
+  for (const nd_option *o = spec->options; o && o->name; o++) n_opts++;
+  size_t *seen = ok ? calloc((size_t)n_opts + 1, sizeof *seen) : NULL; /* offset + 1 of the first key */
+  if (ok && !seen) {
+    nd_cli_fail(1, spec->prog, "--config %s: out of memory", path);
+    ok = false;
+  }
+  free(buf);
+  int item = -1;
   for (cJSON *it = ok ? root->child : NULL; it && ok; it = it->next) {
+    item++;
     const char *key = it->string;
     if (!key || key[0] == '_') continue;
     const nd_option *o = find_option(spec, key, strlen(key));
     if (!o) {
-      nd_cli_fail(2, spec->prog, "--config %s: unknown option \"%s\" (see %s --help)", path, key, spec->prog);
+      nd_cli_fail(2, spec->prog, "--config %s: unknown option \"%s\" at offset %zu (see %s --help)", path, key,
+                  key_off[item], spec->prog);
       ok = false;
       break;
     }
+    size_t oi = (size_t)(o - spec->options);
+    if (seen[oi]) {
+      nd_cli_fail(2, spec->prog, "--config %s: key \"%s\" at offset %zu sets --%s again (first at offset %zu)", path,
+                  key, key_off[item], o->name, seen[oi] - 1);
+      ok = false;
+      break;
+    }
+    seen[oi] = key_off[item] + 1;
     char err[256] = "";
     char text[64];
     const char *val = NULL;
@@ -318,11 +458,14 @@ static bool apply_config(const nd_opts *spec, const char *path, nd_args *args) {
     }
     if (!err[0] && val) set_value(o, val, err, sizeof err);
     if (err[0]) {
-      nd_cli_fail(2, spec->prog, "--config %s: \"%s\" %s", path, key, err);
+      nd_cli_fail(2, spec->prog, "--config %s: \"%s\" (offset %zu) %s", path, key, key_off[item], err);
       ok = false;
     }
   }
   cJSON_Delete(root);
+  free(key_off);
+  free(keys);
+  free(seen);
   return ok;
 }
 
@@ -371,6 +514,17 @@ int nd_opts_parse(const nd_opts *spec, int argc, char **argv, nd_args *args) {
   if (args->config_path && !apply_config(spec, args->config_path, args)) {
     nd_args_release(args);
     return 2;
+  }
+
+  /* A command that takes --threads also refuses a bad $ND_NUM_THREADS (the
+   * library only logs it and falls back to the number of cores). */
+  if (find_option(spec, "threads", 7)) {
+    int n = 0;
+    if (nd_num_threads_from_env(&n) != ND_OK) {
+      nd_cli_fail(2, spec->prog, "%s", nd_last_error());
+      nd_args_release(args);
+      return 2;
+    }
   }
 
   /* Pass 2: flags and positional arguments. */

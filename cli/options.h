@@ -36,7 +36,9 @@
  * `--no-name` or `--name=true|false|1|0|yes|no`.  `--` ends the options.
  * `-h`/`--help` prints the generated help on stdout.
  *
- * `--config FILE.json` (always understood) reads a JSON object whose keys are
+ * `--config FILE.json` (always understood) reads a JSON object (a regular
+ * file of at most ND_CLI_CONFIG_MAX_BYTES, nothing but whitespace after the
+ * object, no NUL or raw control byte, each key once) whose keys are
  * option names (`-` or `_` between words): numbers for numeric options,
  * strings for string and choice options, true/false for booleans.  The file
  * fills values that are not given on the command line: flags override it.
@@ -106,6 +108,7 @@ typedef struct nd_args {
 } nd_args;
 
 #define ND_OPTS_CONTINUE (-1)
+#define ND_CLI_CONFIG_MAX_BYTES (1 << 20) /* largest --config file */
 
 /* Sets defaults, reads --config, applies the flags.  argv[0] is the command
  * name and is skipped.  Returns ND_OPTS_CONTINUE on success, 0 after printing

@@ -67,14 +67,14 @@ static void test_hand_made_fixture(void **state) {
   nd_assert_ok(nd_safetensors_get_array(st, "h", &a));
   assert_int_equal(a.dtype, ND_DTYPE_F16);
   assert_int_equal(((uint16_t *)a.data)[1], 0xB400);
-  nd_array_free(&a);
+  nd_array_release(&a);
 
   nd_assert_ok(nd_safetensors_get_array(st, "i", &a)); /* 0-d I64 */
   assert_int_equal(a.dtype, ND_DTYPE_I64);
   assert_int_equal(a.ndim, 0);
   assert_int_equal(a.numel, 1);
   assert_int_equal(((int64_t *)a.data)[0], -7);
-  nd_array_free(&a);
+  nd_array_release(&a);
   nd_assert_ok(nd_safetensors_get(st, "i", &t));
   assert_int_equal(t.ndim, 0);
   assert_true(t.data[0] == -7.0f);
@@ -121,9 +121,9 @@ static void test_round_trip_tensors(void **state) {
   (void)state;
   char p[256];
   path_in(p, "ckpt.safetensors");
-  nd_tensor *w = nd_tensor_create(2, ND_SHAPE(3, 4));
-  nd_tensor *b = nd_tensor_create(1, ND_SHAPE(3));
-  nd_tensor *e = nd_tensor_create(2, ND_SHAPE(0, 5));
+  nd_tensor *w = nd_test_tensor(2, ND_SHAPE(3, 4));
+  nd_tensor *b = nd_test_tensor(1, ND_SHAPE(3));
+  nd_tensor *e = nd_test_tensor(2, ND_SHAPE(0, 5));
   for (int i = 0; i < 12; i++) w->data[i] = (float)(i * i) / 9.0f - 3.0f;
   for (int i = 0; i < 3; i++) b->data[i] = -(float)i - 0.125f;
   nd_tensor col; /* strided: column 2 of w, shape [3, 1] */
@@ -244,7 +244,7 @@ static void test_round_trip_arrays(void **state) {
     assert_int_equal(r.ndim, arr[i].ndim);
     assert_int_equal(r.numel, arr[i].numel);
     assert_memory_equal(r.data, arr[i].data, (size_t)r.numel * nd_dtype_size(r.dtype));
-    nd_array_free(&r);
+    nd_array_release(&r);
   }
   nd_tensor t;
   nd_assert_ok(nd_safetensors_get(st, "hf", &t));
@@ -363,7 +363,7 @@ static void test_errors(void **state) {
   /* Missing file and a directory. */
   path_in(p, "absent.safetensors");
   io_assert_error(nd_safetensors_read(p, &st), ND_ERR_NOT_FOUND, p, NULL);
-  io_assert_error(nd_safetensors_read(dir, &st), ND_ERR_IO, dir, "not a regular file");
+  io_assert_error(nd_safetensors_read(dir, &st), ND_ERR_INVALID_ARG, dir, "not a regular file (a directory)");
 }
 
 int main(void) {

@@ -17,20 +17,42 @@ nd_status nd__read_file(const char *path, unsigned char **buf, size_t *len) {
   *buf = NULL;
   *len = 0;
   if (!path) return nd__error(ND_ERR_INVALID_ARG, "read: path is NULL");
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
+   * the regular-file check below then refuses it without reading. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
     int e = errno;
-    return nd__error(e == ENOENT ? ND_ERR_NOT_FOUND : ND_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    /* A path that names nothing readable is bad input; anything else is the
+     * machine failing. */
+    nd_status s = e == ENOENT ? ND_ERR_NOT_FOUND
+                  : (e == EACCES || e == EISDIR || e == ENOTDIR || e == ELOOP || e == ENAMETOOLONG || e == ENXIO)
+                      ? ND_ERR_INVALID_ARG
+                      : ND_ERR_IO;
+    return nd__error(s, "%s: cannot open: %s", path, strerror(e));
   }
   struct stat st;
-  if (fstat(fileno(f), &st) != 0) {
+  if (fstat(fd, &st) != 0) {
     int e = errno;
-    fclose(f);
+    close(fd);
     return nd__error(ND_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
   }
   if (!S_ISREG(st.st_mode)) {
-    fclose(f);
-    return nd__error(ND_ERR_IO, "%s: not a regular file", path);
+    close(fd);
+    return nd__error(ND_ERR_INVALID_ARG, "%s: not a regular file (%s)", path,
+                     S_ISDIR(st.st_mode)    ? "a directory"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                                            : "not a file");
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    int e = errno;
+    close(fd);
+    return nd__error(ND_ERR_IO, "%s: cannot open: %s", path, strerror(e));
   }
   if ((uint64_t)st.st_size >= (uint64_t)SIZE_MAX) {
     fclose(f);
@@ -212,7 +234,7 @@ static const char *const dtype_names[ND_DTYPE_COUNT_] = {
 size_t nd_dtype_size(nd_dtype t) { return (unsigned)t < ND_DTYPE_COUNT_ ? dtype_sizes[t] : 0; }
 const char *nd_dtype_name(nd_dtype t) { return (unsigned)t < ND_DTYPE_COUNT_ ? dtype_names[t] : "invalid"; }
 
-void nd_array_free(nd_array *a) {
+void nd_array_release(nd_array *a) {
   if (!a) return;
   free(a->data);
   memset(a, 0, sizeof *a);

@@ -8,8 +8,10 @@
 #include "neurodyn/io.h"
 
 /* Reads the whole of path into a malloc'ed buffer (*len bytes; one extra
- * zero byte follows it).  ND_ERR_NOT_FOUND if it does not exist, ND_ERR_IO
- * if it cannot be opened or read or is not a regular file. */
+ * zero byte follows it).  ND_ERR_NOT_FOUND if it does not exist,
+ * ND_ERR_INVALID_ARG if it is not a regular file (checked before reading, so
+ * a FIFO does not block) or the path cannot name a readable file (permission,
+ * a directory in the way), ND_ERR_IO if reading fails. */
 nd_status nd__read_file(const char *path, unsigned char **buf, size_t *len);
 
 /* Atomic file write: data goes to "<path>.tmp.<pid>" in the same directory;

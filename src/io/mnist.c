@@ -6,7 +6,7 @@
 #include "io/io_internal.h"
 #include "neurodyn/data.h"
 
-void nd_dataset_free(nd_dataset *d) {
+void nd_dataset_release(nd_dataset *d) {
   if (!d) return;
   nd_tensor_release(&d->images);
   free(d->labels);
@@ -58,7 +58,7 @@ nd_status nd_idx_dataset_load(const char *images_path, const char *labels_path, 
   ND_TRY(nd_idx_read(images_path, &im));
   nd_status s = nd_idx_read(labels_path, &lb);
   if (s != ND_OK) {
-    nd_array_free(&im);
+    nd_array_release(&im);
     return s;
   }
   char shp[128];
@@ -100,9 +100,9 @@ nd_status nd_idx_dataset_load(const char *images_path, const char *labels_path, 
     out->cols = im.ndim == 3 ? (int)im.shape[2] : (int)im.shape[1];
     out->num_classes = maxl + 1;
   }
-  nd_array_free(&im);
-  nd_array_free(&lb);
-  if (s != ND_OK) nd_dataset_free(out);
+  nd_array_release(&im);
+  nd_array_release(&lb);
+  if (s != ND_OK) nd_dataset_release(out);
   return s;
 }
 
@@ -112,6 +112,14 @@ static nd_status find_idx(const char *dir, const char *base, char *buf, size_t l
   if (is_file(buf)) return ND_OK;
   snprintf(buf, len, "%s/%s.gz", dir, base);
   if (is_file(buf)) return ND_OK;
+  /* Something that exists but is not a file is named as such, not as missing. */
+  for (int gz = 0; gz < 2; gz++) {
+    struct stat st;
+    snprintf(buf, len, gz ? "%s/%s.gz" : "%s/%s", dir, base);
+    if (stat(buf, &st) == 0)
+      return nd__error(ND_ERR_INVALID_ARG, "%s: %s is %s, not a regular file", dir, gz ? "the .gz file" : base,
+                       S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+  }
   return nd__error(ND_ERR_NOT_FOUND, "%s: neither %s nor %s.gz exists; fetch the data with scripts/get-data.sh", dir,
                    base, base);
 }
@@ -140,7 +148,7 @@ static nd_status load_mnist_like(const char *dataset, const char *dir, const cha
   ND_TRY(nd_idx_dataset_load(ip, lp, limit, out));
   if (out->num_classes > 10) {
     int top = out->num_classes - 1;
-    nd_dataset_free(out);
+    nd_dataset_release(out);
     return nd__error(ND_ERR_FORMAT, "%s: labels go up to %d, %s has 10 classes", lp, top, dataset);
   }
   out->num_classes = 10;
