@@ -116,17 +116,16 @@ typedef struct rule {
 
 static const nd_tensor *rule_weights(rule *r) { return r->fast ? nd_krotov_weights(r->fast) : nd_krotov_ode_weights(r->ode); }
 
-static nd_krotov_state rule_state(const rule *r) {
-  if (r->fast) return nd_krotov_get_state(r->fast);
-  nd_krotov_ode_state o = nd_krotov_ode_get_state(r->ode);
-  nd_krotov_state s = {o.epoch, o.rng_key, o.rng_counter};
+static nd_train_state rule_state(const rule *r) {
+  nd_train_state s = {0};
+  if (r->fast) nd_krotov_get_state(r->fast, &s);
+  else nd_krotov_ode_get_state(r->ode, &s);
   return s;
 }
 
-static nd_status rule_set_state(rule *r, const nd_krotov_state *s) {
+static nd_status rule_set_state(rule *r, const nd_train_state *s) {
   if (r->fast) return nd_krotov_set_state(r->fast, s);
-  nd_krotov_ode_state o = {s->epoch, s->rng_key, s->rng_counter};
-  return nd_krotov_ode_set_state(r->ode, &o);
+  return nd_krotov_ode_set_state(r->ode, s);
 }
 
 static nd_status rule_set_weights(rule *r, const nd_tensor *w) {
@@ -140,17 +139,17 @@ static double rule_eps(const rule *r, const nd_krotov_config *c, int64_t e) {
   return r->epochs > 1 ? r->ode_lr + (r->ode_lr_end - r->ode_lr) * (double)e / (double)(r->epochs - 1) : r->ode_lr;
 }
 
-static nd_status rule_epoch(rule *r, const float *data, int64_t n, double eps, void (*cb)(int64_t, int64_t, void *),
+static nd_status rule_epoch(rule *r, const float *data, int64_t n, double eps, nd_progress_fn cb,
                             void *user) {
   if (r->fast) return nd_krotov_epoch(r->fast, data, n, cb, user);
-  return nd_krotov_ode_epoch(r->ode, data, n, eps, cb, user);
+  return nd_krotov_ode_epoch_lr(r->ode, data, n, eps, cb, user);
 }
 
 /* Checkpoint: W (float32; plus W_f64 in float64 mode), the rule state and the
  * per-epoch history, with every hyperparameter in the metadata. */
 static nd_status save_krotov_checkpoint(const char *path, rule *kr, const nd_krotov_config *c, const krotov_args *a,
                                         int64_t epoch, const double *pn, const double *fr) {
-  nd_krotov_state st = rule_state(kr);
+  nd_train_state st = rule_state(kr);
   const nd_tensor *w = rule_weights(kr);
   nd_array wa = {.dtype = ND_DTYPE_F32, .ndim = 2, .shape = {c->hidden, c->visible}, .numel = c->hidden * c->visible,
                  .data = w->data};
@@ -207,10 +206,12 @@ typedef struct bar_ctx {
   int64_t epoch, epochs;
 } bar_ctx;
 
-static void on_batch(int64_t done, int64_t total, void *user) {
+static int on_batch(const nd_progress_info *info, void *user) {
   bar_ctx *b = user;
-  if (done % 20 != 0 && done != total) return;
+  int64_t done = info->done, total = info->total;
+  if (done % 20 != 0 && done != total) return 0;
   nd_progress_update(b->bar, b->epoch * total + done, "epoch %lld/%lld", (long long)(b->epoch + 1), (long long)b->epochs);
+  return 0;
 }
 
 /* --resume DIR: the run's own hyperparameters come from DIR's checkpoint
@@ -347,7 +348,7 @@ static int train_krotov(const krotov_args *a_in, const nd_opts *spec) {
     if (s == ND_OK) {
       int64_t *v = sa.data;
       start = v[0];
-      nd_krotov_state ks = {v[0], (uint64_t)v[1], (uint64_t)v[2]};
+      nd_train_state ks = {v[0], 0, (uint64_t)v[1], (uint64_t)v[2]};
       s = rule_set_state(kr, &ks);
     }
     if (s == ND_OK && !use_ode && c.precision == ND_KROTOV_F64) {

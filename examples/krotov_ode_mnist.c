@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
   double t0 = now();
   for (int64_t e = 0; e < epochs; e++) {
     double step = epochs > 1 ? lr + (lr_end - lr) * (double)e / (double)(epochs - 1) : lr;
-    CHECK(nd_krotov_ode_epoch(m, train.images.data, train.n, step, NULL, NULL));
+    CHECK(nd_krotov_ode_epoch_lr(m, train.images.data, train.n, step, NULL, NULL));
     nd_krotov_ode_stats st = nd_krotov_ode_last_stats(m);
     nd_krotov_ode_norms(m, norms);
     double mean = 0, lo = INFINITY, hi = 0;

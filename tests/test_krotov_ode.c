@@ -9,6 +9,13 @@
 
 #include <string.h>
 
+/* Epochs done, through the status-returning getter. */
+static int64_t epochs_done(const nd_krotov_ode *m) {
+  nd_train_state st;
+  nd_assert_ok(nd_krotov_ode_get_state(m, &st));
+  return st.epoch;
+}
+
 
 static nd_krotov_ode_config small_config(int64_t hidden, int64_t visible, int64_t batch) {
   nd_krotov_ode_config c = nd_krotov_ode_defaults();
@@ -311,7 +318,7 @@ static void test_norms_converge_to_R(void **state) {
     spread(norms, H, c.R, &dev0);
     /* learning-time steps 3 then 0.5 (an explicit step of size c biases the
      * norm up by O(c^2 (|v|^2 - I^2)), so the end uses small steps) */
-    for (int e = 0; e < 24; e++) nd_assert_ok(nd_krotov_ode_epoch(m, data, N, e < 16 ? 3.0 : 0.5, NULL, NULL));
+    for (int e = 0; e < 24; e++) nd_assert_ok(nd_krotov_ode_epoch_lr(m, data, N, e < 16 ? 3.0 : 0.5, NULL, NULL));
     nd_krotov_ode_norms(m, norms);
     spread(norms, H, c.R, &dev);
     print_message("p = %g: max |norm/R - 1| %.3f -> %.4f (norms %.4f %.4f %.4f %.4f %.4f %.4f)\n", c.p, dev0, dev,
@@ -344,9 +351,10 @@ static void test_epoch_resume_and_determinism(void **state) {
   nd_assert_ok(nd_krotov_ode_create(&c, &b));
   assert_memory_equal(nd_krotov_ode_weights(a)->data, nd_krotov_ode_weights(b)->data, H * D * sizeof(float));
   /* a: three epochs straight; b: one epoch, then a fresh model resumed from b's W and state */
-  for (int e = 0; e < 3; e++) nd_assert_ok(nd_krotov_ode_epoch(a, data, N, 1.0, NULL, NULL));
-  nd_assert_ok(nd_krotov_ode_epoch(b, data, N, 1.0, NULL, NULL));
-  nd_krotov_ode_state st = nd_krotov_ode_get_state(b);
+  for (int e = 0; e < 3; e++) nd_assert_ok(nd_krotov_ode_epoch_lr(a, data, N, 1.0, NULL, NULL));
+  nd_assert_ok(nd_krotov_ode_epoch_lr(b, data, N, 1.0, NULL, NULL));
+  nd_train_state st;
+    nd_assert_ok(nd_krotov_ode_get_state(b, &st));
   assert_int_equal(st.epoch, 1);
   nd_krotov_ode *c2;
   nd_krotov_ode_config cc = c;
@@ -354,8 +362,8 @@ static void test_epoch_resume_and_determinism(void **state) {
   nd_assert_ok(nd_krotov_ode_create(&cc, &c2));
   nd_assert_ok(nd_krotov_ode_set_weights(c2, nd_krotov_ode_weights(b)));
   nd_assert_ok(nd_krotov_ode_set_state(c2, &st));
-  for (int e = 0; e < 2; e++) nd_assert_ok(nd_krotov_ode_epoch(c2, data, N, 1.0, NULL, NULL));
-  assert_int_equal(nd_krotov_ode_get_state(c2).epoch, 3);
+  for (int e = 0; e < 2; e++) nd_assert_ok(nd_krotov_ode_epoch_lr(c2, data, N, 1.0, NULL, NULL));
+  assert_int_equal(epochs_done(c2), 3);
   assert_memory_equal(nd_krotov_ode_weights(a)->data, nd_krotov_ode_weights(c2)->data, H * D * sizeof(float));
   /* and the weights did move */
   nd_krotov_ode *fresh;
@@ -398,11 +406,11 @@ static void test_errors(void **state) {
   assert_non_null(strstr(nd_last_error(), "batch"));
   assert_int_equal(nd_krotov_ode_hidden(m, v, 0, h, NULL), ND_ERR_SHAPE);
   assert_int_equal(nd_krotov_ode_minibatch(m, v, 2, NAN), ND_ERR_INVALID_ARG);
-  assert_int_equal(nd_krotov_ode_epoch(m, v, 1, 1.0, NULL, NULL), ND_ERR_SHAPE);
+  assert_int_equal(nd_krotov_ode_epoch_lr(m, v, 1, 1.0, NULL, NULL), ND_ERR_SHAPE);
   float wbad[4 * 4] = {0};
   nd_tensor t = nd_tensor_wrap(wbad, 2, ND_SHAPE(4, 4));
   assert_int_equal(nd_krotov_ode_set_weights(m, &t), ND_ERR_SHAPE);
-  nd_krotov_ode_state st = {-1, 0, 0};
+  nd_train_state st = {-1, 0, 0, 0};
   assert_int_equal(nd_krotov_ode_set_state(m, &st), ND_ERR_INVALID_ARG);
   nd_krotov_ode_free(m);
 

@@ -17,6 +17,7 @@
 #include "neurodyn/dynamics.h"
 #include "neurodyn/autodiff.h"
 #include "neurodyn/optim.h"
+#include "neurodyn/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,13 +90,6 @@ typedef struct nd_krotov_config {
  * sparse update, seed 0. */
 ND_API nd_krotov_config nd_krotov_defaults(void);
 
-/* Everything besides W that an exact resume needs. */
-typedef struct nd_krotov_state {
-  int64_t epoch;        /* next epoch index (0 at creation); sets eps and counts the anneal */
-  uint64_t rng_key;     /* shuffle stream key */
-  uint64_t rng_counter; /* shuffle stream counter */
-} nd_krotov_state;
-
 typedef struct nd_krotov nd_krotov;
 
 /* Validates c (ND_ERR_INVALID_ARG naming the field), allocates every buffer
@@ -114,9 +108,10 @@ ND_API void nd_krotov_weights_f64(const nd_krotov *k, double *out);
 ND_API nd_status nd_krotov_set_weights(nd_krotov *k, const nd_tensor *w);
 ND_API nd_status nd_krotov_set_weights_f64(nd_krotov *k, const double *w);
 
-ND_API nd_krotov_state nd_krotov_get_state(const nd_krotov *k);
-/* ND_ERR_INVALID_ARG if epoch < 0. */
-ND_API nd_status nd_krotov_set_state(nd_krotov *k, const nd_krotov_state *s);
+/* Epochs done and the shuffle stream (include/neurodyn/train.h): with W,
+ * everything an exact resume needs.  set: ND_ERR_INVALID_ARG if epoch < 0. */
+ND_API nd_status nd_krotov_get_state(const nd_krotov *k, nd_train_state *out);
+ND_API nd_status nd_krotov_set_state(nd_krotov *k, const nd_train_state *s);
 
 /* eps0 (1 - epoch / epochs), the notebook's anneal (not clamped: epochs past
  * Nep give eps <= 0, as the notebook would). */
@@ -129,17 +124,18 @@ ND_API double nd_krotov_eps(const nd_krotov_config *c, int64_t epoch);
 ND_API nd_status nd_krotov_minibatch(nd_krotov *k, const float *v, int64_t n, double eps);
 ND_API nd_status nd_krotov_minibatch_f64(nd_krotov *k, const double *v, int64_t n, double eps);
 
-/* Called after every minibatch of an epoch. */
-typedef void (*nd_krotov_progress_fn)(int64_t batches_done, int64_t batches_total, void *user);
-
 /* One epoch at the model's epoch counter e: eps = nd_krotov_eps(c, e); the
  * n rows of data [n, visible] are permuted with the shuffle stream; the
  * floor(n / batch) full minibatches are applied in order (the notebook's
  * range(Ns // Num): a remainder is skipped); then the counter becomes e + 1.
- * The permutation buffer is allocated on the first call (and when n grows).
- * progress may be NULL.  On a failing minibatch the epoch counter and the
- * shuffle stream are restored and W keeps the minibatches applied before it. */
-ND_API nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_progress_fn progress, void *user);
+ * The permutation (nd_sampler, train.h) is drawn as the epoch starts.
+ * progress (may be NULL) is called after every minibatch; when it returns
+ * non-zero before the last one the epoch stops there and returns ND_OK with
+ * the state's `batch` saying how far it got: a model given that state (and
+ * W) finishes the epoch exactly as an uninterrupted one.  On a failing
+ * minibatch the epoch counter and the shuffle stream are restored and W
+ * keeps the minibatches applied before it. */
+ND_API nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_progress_fn progress, void *user);
 
 /* Number of distinct units ranked first for at least one sample since the
  * last nd_krotov_epoch began (or since creation).  A healthy layer has most
@@ -214,11 +210,14 @@ typedef struct nd_krotov_ode_config {
   double init_mean; /* W ~ N(init_mean, init_std^2) */
   double init_std;
   uint64_t seed;
+  double lr;        /* learning-time step of the first epoch (60) ... */
+  double lr_end;    /* ... falling linearly to this in the last one (5) */
+  int64_t epochs;   /* length of that anneal (200) */
 } nd_krotov_ode_config;
 
 /* hidden 100, visible 784, batch 100, p 2, w_inh 0.7, delta 0.4, h_star 0.5,
  * tau 1, tau_L 100, R 1, RK4, dt 0.05, t_max 20, tol 1e-4, init N(0, 1),
- * seed 0.  delta, tau and tau_L are the notebook's BioNeurons defaults; p
+ * seed 0, lr 60 -> lr_end 5 over 200 epochs.  delta, tau and tau_L are the notebook's BioNeurons defaults; p
  * and the N(0, 1) init are those of the notebook's MNIST runs (the init
  * matters: rows far outside the p-sphere receive large currents, so units
  * that have not learned yet win the competition until they shrink to R);
@@ -226,13 +225,6 @@ typedef struct nd_krotov_ode_config {
  * (see docs/krotov.md).  tol must exceed the float32 floor of the residual,
  * about ulp(max |h|) / (2 dt). */
 ND_API nd_krotov_ode_config nd_krotov_ode_defaults(void);
-
-/* Everything besides W that an exact resume of nd_krotov_ode_epoch needs. */
-typedef struct nd_krotov_ode_state {
-  int64_t epoch;        /* epochs done */
-  uint64_t rng_key;     /* shuffle stream key */
-  uint64_t rng_counter; /* shuffle stream counter */
-} nd_krotov_ode_state;
 
 /* What the last minibatch (or nd_krotov_ode_hidden call) did. */
 typedef struct nd_krotov_ode_stats {
@@ -259,8 +251,13 @@ ND_API const nd_tensor *nd_krotov_ode_weights(const nd_krotov_ode *m);
 /* Replaces W; w must be [hidden, visible] (ND_ERR_SHAPE otherwise). */
 ND_API nd_status nd_krotov_ode_set_weights(nd_krotov_ode *m, const nd_tensor *w);
 
-ND_API nd_krotov_ode_state nd_krotov_ode_get_state(const nd_krotov_ode *m);
-ND_API nd_status nd_krotov_ode_set_state(nd_krotov_ode *m, const nd_krotov_ode_state *s); /* epoch >= 0 */
+/* Epochs done and the shuffle stream (include/neurodyn/train.h). */
+ND_API nd_status nd_krotov_ode_get_state(const nd_krotov_ode *m, nd_train_state *out);
+ND_API nd_status nd_krotov_ode_set_state(nd_krotov_ode *m, const nd_train_state *s); /* epoch >= 0 */
+
+/* Learning-time step of an epoch: linear from c->lr (epoch 0) to c->lr_end
+ * (epoch c->epochs - 1). */
+ND_API double nd_krotov_ode_lr(const nd_krotov_ode_config *c, int64_t epoch);
 
 /* Eq. 9. */
 ND_API float nd_krotov_ode_g(float h, float h_star, float delta);
@@ -279,16 +276,16 @@ ND_API nd_status nd_krotov_ode_hidden(nd_krotov_ode *m, const float *v, int64_t 
  * unchanged) if the hidden dynamics or the update is not finite. */
 ND_API nd_status nd_krotov_ode_minibatch(nd_krotov_ode *m, const float *v, int64_t n, double lr);
 
-/* Called after every minibatch of an epoch. */
-typedef void (*nd_krotov_ode_progress_fn)(int64_t batches_done, int64_t batches_total, void *user);
-
-/* One epoch: the n rows of data [n, visible] are permuted with the shuffle
- * stream, the floor(n / batch) full minibatches are applied in order with
- * step lr (a remainder is skipped, as in neurodyn/krotov.h), and the epoch
- * counter grows by one.  The permutation buffer is allocated on the first
- * call (and when n grows).  progress may be NULL. */
-ND_API nd_status nd_krotov_ode_epoch(nd_krotov_ode *m, const float *data, int64_t n, double lr,
-                              nd_krotov_ode_progress_fn progress, void *user);
+/* One epoch with step nd_krotov_ode_lr(c, epoch): the n rows of data
+ * [n, visible] are permuted with the shuffle stream, the floor(n / batch)
+ * full minibatches are applied in order (a remainder is skipped, as by the
+ * fast rule), and the epoch counter grows by one.  progress, stopping
+ * part-way and failures behave as in nd_krotov_epoch. */
+ND_API nd_status nd_krotov_ode_epoch(nd_krotov_ode *m, const float *data, int64_t n, nd_progress_fn progress,
+                                     void *user);
+/* The same with an explicit step lr (a schedule of the caller's own). */
+ND_API nd_status nd_krotov_ode_epoch_lr(nd_krotov_ode *m, const float *data, int64_t n, double lr,
+                                        nd_progress_fn progress, void *user);
 
 /* Statistics of the last minibatch or nd_krotov_ode_hidden call. */
 ND_API nd_krotov_ode_stats nd_krotov_ode_last_stats(const nd_krotov_ode *m);

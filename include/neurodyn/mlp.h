@@ -24,6 +24,7 @@
 #include "neurodyn/rng.h"
 #include "neurodyn/autodiff.h"
 #include "neurodyn/optim.h"
+#include "neurodyn/train.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,6 +6,7 @@
 #include "neurodyn/arena.h"
 #include "neurodyn/tensor.h"
 #include "neurodyn/rng.h"
+#include "neurodyn/train.h"
 #include "neurodyn/io.h"
 #include "neurodyn/data.h"
 #include "neurodyn/kernels.h"

@@ -33,10 +33,8 @@ struct nd_krotov_ode {
   nd_integrator *integ; /* capacity B*H */
   int64_t n_cur;    /* rows of the current system */
   nd_krotov_ode_stats stats;
-  int64_t *perm;    /* [perm_cap] epoch permutation */
-  int64_t perm_cap;
   float *vbuf;      /* [B, D] gathered minibatch (epoch) */
-  nd_rng shuffle;
+  nd_sampler sampler; /* per-epoch shuffle, stream nd_rng_split(seed, 2) */
   int64_t epoch;
 };
 
@@ -60,6 +58,9 @@ nd_krotov_ode_config nd_krotov_ode_defaults(void) {
   c.init_mean = 0.0;
   c.init_std = 1.0;
   c.seed = 0;
+  c.lr = 60.0;
+  c.lr_end = 5.0;
+  c.epochs = 200;
   return c;
 }
 
@@ -83,6 +84,9 @@ static nd_status check_config(const nd_krotov_ode_config *c) {
   KO_POS(R)
   KO_POS(dt)
   KO_POS(t_max)
+  if (!isfinite(c->lr) || !isfinite(c->lr_end))
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: lr = %g, lr_end = %g: must be finite", c->lr, c->lr_end);
+  if (c->epochs < 1) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: epochs = %lld, must be >= 1", (long long)c->epochs);
   if (!isfinite(c->tol)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: tol = %g is not finite", c->tol);
   if (c->integrator != ND_INTEGRATOR_EULER && c->integrator != ND_INTEGRATOR_RK4)
     return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: integrator = %d is not ND_INTEGRATOR_EULER or _RK4",
@@ -110,7 +114,7 @@ void nd_krotov_ode_free(nd_krotov_ode *m) {
   nd_aligned_free(m->ds);
   nd_aligned_free(m->vbuf);
   nd_integrator_free(m->integ);
-  free(m->perm);
+  nd_sampler_release(&m->sampler);
   free(m);
 }
 
@@ -145,7 +149,11 @@ nd_status nd_krotov_ode_create(const nd_krotov_ode_config *c, nd_krotov_ode **ou
   nd_rng_init(&root, c->seed);
   nd_rng init = nd_rng_split(&root, 1);
   nd_rng_normal(&init, m->w, (int64_t)(H * D), (float)c->init_mean, (float)c->init_std);
-  m->shuffle = nd_rng_split(&root, 2);
+  s = nd_sampler_init(&m->sampler, c->batch, true, nd_rng_split(&root, 2)); /* a remainder is skipped */
+  if (s != ND_OK) {
+    nd_krotov_ode_free(m);
+    return s;
+  }
   *out = m;
   return ND_OK;
 }
@@ -159,18 +167,25 @@ nd_status nd_krotov_ode_set_weights(nd_krotov_ode *m, const nd_tensor *w) {
   return nd_tensor_copy(&m->w_view, w);
 }
 
-nd_krotov_ode_state nd_krotov_ode_get_state(const nd_krotov_ode *m) {
-  nd_krotov_ode_state s = {m->epoch, m->shuffle.key, m->shuffle.counter};
-  return s;
+nd_status nd_krotov_ode_get_state(const nd_krotov_ode *m, nd_train_state *out) {
+  if (!m || !out) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: get_state: model or state is NULL");
+  out->epoch = m->epoch;
+  nd_sampler_get_state(&m->sampler, out);
+  return ND_OK;
 }
 
-nd_status nd_krotov_ode_set_state(nd_krotov_ode *m, const nd_krotov_ode_state *s) {
+nd_status nd_krotov_ode_set_state(nd_krotov_ode *m, const nd_train_state *s) {
   if (!m || !s) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: set_state: model or state is NULL");
   if (s->epoch < 0) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: state epoch = %lld < 0", (long long)s->epoch);
+  ND_TRY(nd_sampler_set_state(&m->sampler, s));
   m->epoch = s->epoch;
-  m->shuffle.key = s->rng_key;
-  m->shuffle.counter = s->rng_counter;
   return ND_OK;
+}
+
+double nd_krotov_ode_lr(const nd_krotov_ode_config *c, int64_t epoch) {
+  /* linear from lr (first epoch) to lr_end (last epoch) */
+  if (c->epochs <= 1) return c->lr;
+  return c->lr + (c->lr_end - c->lr) * (double)epoch / (double)(c->epochs - 1);
 }
 
 nd_krotov_ode_stats nd_krotov_ode_last_stats(const nd_krotov_ode *m) { return m->stats; }
@@ -348,28 +363,38 @@ nd_status nd_krotov_ode_minibatch(nd_krotov_ode *m, const float *v, int64_t n, d
   return ND_OK;
 }
 
-nd_status nd_krotov_ode_epoch(nd_krotov_ode *m, const float *data, int64_t n, double lr,
-                              nd_krotov_ode_progress_fn progress, void *user) {
+nd_status nd_krotov_ode_epoch_lr(nd_krotov_ode *m, const float *data, int64_t n, double lr, nd_progress_fn progress,
+                                 void *user) {
   if (!m || !data) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: epoch: model or data is NULL");
   const int64_t B = m->c.batch, D = m->c.visible;
   if (n < B)
     return nd__error(ND_ERR_SHAPE, "krotov_ode: epoch: %lld samples, fewer than one minibatch (%lld)", (long long)n,
                      (long long)B);
   if (!isfinite(lr)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: epoch: lr = %g is not finite", lr);
-  if (n > m->perm_cap) {
-    int64_t *p = realloc(m->perm, (size_t)n * sizeof *p);
-    if (!p) return nd__error(ND_ERR_NOMEM, "krotov_ode: epoch: cannot allocate a permutation of %lld", (long long)n);
-    m->perm = p;
-    m->perm_cap = n;
-  }
-  nd_rng_permutation(&m->shuffle, m->perm, n);
-  const int64_t nb = n / B;
-  for (int64_t k = 0; k < nb; k++) {
-    for (int64_t b = 0; b < B; b++)
-      memcpy(m->vbuf + b * D, data + m->perm[k * B + b] * D, (size_t)D * sizeof(float));
-    ND_TRY(nd_krotov_ode_minibatch(m, m->vbuf, B, lr));
-    if (progress) progress(k + 1, nb, user);
+  const int64_t nb = nd_sampler_batches(&m->sampler, n);
+  nd_train_state saved;
+  nd_krotov_ode_get_state(m, &saved);
+  ND_TRY(nd_sampler_begin(&m->sampler, n));
+  const int64_t *rows;
+  int64_t count;
+  while (nd_sampler_next(&m->sampler, &rows, &count)) {
+    nd_sampler_gather(data, D, rows, count, m->vbuf);
+    nd_status s = nd_krotov_ode_minibatch(m, m->vbuf, count, lr);
+    if (s != ND_OK) {
+      nd_krotov_ode_set_state(m, &saved);
+      return s;
+    }
+    if (progress && m->sampler.next < nb) {
+      nd_progress_info info = {m->epoch, m->sampler.next, nb};
+      if (progress(&info, user)) return ND_OK; /* stopped part-way: the state says where */
+    }
   }
   m->epoch++;
+  if (progress) progress(&(nd_progress_info){m->epoch - 1, nb, nb}, user);
   return ND_OK;
+}
+
+nd_status nd_krotov_ode_epoch(nd_krotov_ode *m, const float *data, int64_t n, nd_progress_fn progress, void *user) {
+  if (!m) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: epoch: model is NULL");
+  return nd_krotov_ode_epoch_lr(m, data, n, nd_krotov_ode_lr(&m->c, m->epoch), progress, user);
 }

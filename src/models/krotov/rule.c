@@ -75,9 +75,7 @@ struct nd_krotov {
   double *ent_c;        /* [2B] coefficient (+1 or -delta) of each entry */
   int64_t *fill;        /* [2B] fill cursor */
   void *scratch;        /* [nthreads * H] pairs for quickselect (k > KR_LIST_MAX_K) */
-  int64_t *perm;        /* [perm_cap] epoch permutation */
-  int64_t perm_cap;
-  nd_rng shuffle;       /* shuffle stream */
+  nd_sampler sampler;   /* the per-epoch shuffle (stream nd_rng_split(seed, 2)) */
   int64_t epoch;
 };
 
@@ -176,7 +174,7 @@ void nd_krotov_free(nd_krotov *k) {
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nd_aligned_free(bufs[i]);
   if (k->wp && k->wp != k->w) nd_aligned_free(k->wp);
   if (k->wp64 && k->wp64 != k->w64) nd_aligned_free(k->wp64);
-  free(k->perm);
+  nd_sampler_release(&k->sampler);
   free(k);
 }
 
@@ -241,7 +239,8 @@ nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out) {
   nd_rng base;
   nd_rng_init(&base, c->seed);
   nd_rng wr = nd_rng_split(&base, 1);
-  k->shuffle = nd_rng_split(&base, 2);
+  /* notebook: range(Ns // Num) minibatches, a remainder skipped */
+  ND_TRY(nd_sampler_init(&k->sampler, c->batch, true, nd_rng_split(&base, 2)));
   if (c->precision == ND_KROTOV_F32) {
     nd_rng_normal(&wr, k->w, (int64_t)(H * D), (float)c->init_mean, (float)c->init_std);
     kr_refresh_all_f(k);
@@ -304,16 +303,18 @@ nd_status nd_krotov_set_weights_f64(nd_krotov *k, const double *w) {
   return ND_OK;
 }
 
-nd_krotov_state nd_krotov_get_state(const nd_krotov *k) {
-  return (nd_krotov_state){.epoch = k->epoch, .rng_key = k->shuffle.key, .rng_counter = k->shuffle.counter};
+nd_status nd_krotov_get_state(const nd_krotov *k, nd_train_state *out) {
+  if (!k || !out) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_get_state: NULL argument");
+  out->epoch = k->epoch;
+  nd_sampler_get_state(&k->sampler, out);
+  return ND_OK;
 }
 
-nd_status nd_krotov_set_state(nd_krotov *k, const nd_krotov_state *s) {
+nd_status nd_krotov_set_state(nd_krotov *k, const nd_train_state *s) {
   if (!k || !s) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_set_state: NULL argument");
   if (s->epoch < 0) return nd__error(ND_ERR_INVALID_ARG, "krotov state: epoch = %lld < 0", (long long)s->epoch);
+  ND_TRY(nd_sampler_set_state(&k->sampler, s));
   k->epoch = s->epoch;
-  k->shuffle.key = s->rng_key;
-  k->shuffle.counter = s->rng_counter;
   return ND_OK;
 }
 
@@ -347,41 +348,46 @@ nd_status nd_krotov_minibatch_f64(nd_krotov *k, const double *v, int64_t n, doub
   return kr_step_f(k, n, eps);
 }
 
-nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_krotov_progress_fn progress, void *user) {
+nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_progress_fn progress, void *user) {
   if (!k || !data) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_epoch: NULL argument");
-  if (n < 1) return nd__error(ND_ERR_SHAPE, "nd_krotov_epoch: %lld samples", (long long)n);
-  if (n > k->perm_cap) {
-    int64_t *p = realloc(k->perm, (size_t)n * sizeof *p);
-    if (!p) return nd__error(ND_ERR_NOMEM, "krotov: no memory for a permutation of %lld rows", (long long)n);
-    k->perm = p;
-    k->perm_cap = n;
-  }
-  const int64_t B = k->c.batch, D = k->c.visible, nb = n / B;
+  if (n < k->c.batch)
+    return nd__error(ND_ERR_SHAPE, "krotov: epoch: %lld samples, fewer than one minibatch (%lld)", (long long)n,
+                     (long long)k->c.batch);
+  const int64_t D = k->c.visible, nb = nd_sampler_batches(&k->sampler, n);
   const double eps = nd_krotov_eps(&k->c, k->epoch); /* eps = eps0*(1-nep/Nep) */
-  /* notebook: M = M[np.random.permutation(Ns), :] */
-  nd_krotov_state saved = nd_krotov_get_state(k);
-  nd_rng_permutation(&k->shuffle, k->perm, n);
-  memset(k->won, 0, (size_t)k->c.hidden * sizeof *k->won);
-  k->winners = 0;
-  for (int64_t b = 0; b < nb; b++) {
-    const int64_t *rows = k->perm + b * B;
+  nd_train_state saved;
+  nd_krotov_get_state(k, &saved);
+  /* notebook: M = M[np.random.permutation(Ns), :] (drawn as the epoch starts) */
+  ND_TRY(nd_sampler_begin(&k->sampler, n));
+  if (saved.batch == 0) { /* a new epoch, not one resumed part-way */
+    memset(k->won, 0, (size_t)k->c.hidden * sizeof *k->won);
+    k->winners = 0;
+  }
+  const int64_t *rows;
+  int64_t count;
+  while (nd_sampler_next(&k->sampler, &rows, &count)) {
     nd_status s;
     if (k->c.precision == ND_KROTOV_F32) {
-      for (int64_t r = 0; r < B; r++) memcpy(k->v + r * D, data + rows[r] * D, (size_t)D * sizeof(float));
-      s = kr_step_f(k, B, eps);
+      nd_sampler_gather(data, D, rows, count, k->v);
+      s = kr_step_f(k, count, eps);
     } else {
-      for (int64_t r = 0; r < B; r++)
+      for (int64_t r = 0; r < count; r++)
         for (int64_t i = 0; i < D; i++) k->v64[r * D + i] = data[rows[r] * D + i];
-      s = kr_step_d(k, B, eps);
+      s = kr_step_d(k, count, eps);
     }
     if (s != ND_OK) {
+      int64_t b = k->sampler.next - 1;
       nd_krotov_set_state(k, &saved);
       return nd__error(s, "krotov: epoch %lld, minibatch %lld of %lld: %s", (long long)saved.epoch, (long long)b,
                        (long long)nb, nd_last_error());
     }
-    if (progress) progress(b + 1, nb, user);
+    if (progress && k->sampler.next < nb) {
+      nd_progress_info info = {k->epoch, k->sampler.next, nb};
+      if (progress(&info, user)) return ND_OK; /* stopped part-way: the state says where */
+    }
   }
   k->epoch++;
+  if (progress) progress(&(nd_progress_info){k->epoch - 1, nb, nb}, user);
   return ND_OK;
 }
 

@@ -15,8 +15,8 @@ struct nd_krotov_top {
   float *fbuf;       /* gathered minibatch of features [batch, hidden] */
   float *mask;       /* dropout uniforms [batch, hidden], only when dropout > 0 */
   int32_t *ybuf;     /* labels of the gathered batch */
-  int64_t *perm;
-  int64_t buf_rows, perm_n;
+  nd_sampler sampler; /* the minibatch order, from the caller's stream */
+  int64_t buf_rows;
 };
 
 nd_krotov_top_config nd_krotov_top_defaults(int64_t hidden, int64_t classes) {
@@ -58,7 +58,7 @@ void nd_krotov_top_free(nd_krotov_top *t) {
   free(t->fbuf);
   free(t->mask);
   free(t->ybuf);
-  free(t->perm);
+  nd_sampler_release(&t->sampler);
   free(t);
 }
 
@@ -209,12 +209,7 @@ static nd_status grow(nd_krotov_top *t, int64_t rows, int64_t n) {
     if (!fb || !yb || (t->c.dropout > 0.0f && !mb)) return nd__error(ND_ERR_NOMEM, "krotov_top: out of memory for a %lld-row batch", (long long)rows);
     t->buf_rows = rows;
   }
-  if (n > t->perm_n) {
-    int64_t *p = realloc(t->perm, (size_t)n * sizeof(int64_t));
-    if (!p) return nd__error(ND_ERR_NOMEM, "krotov_top: out of memory for a %lld permutation", (long long)n);
-    t->perm = p;
-    t->perm_n = n;
-  }
+  (void)n;
   return ND_OK;
 }
 
@@ -235,17 +230,15 @@ nd_status nd_krotov_top_train_epoch(nd_krotov_top *t, nd_optim *opt, const nd_te
   int64_t n = features->shape[0], h = t->c.hidden;
   int64_t bs = ND__MIN(batch, n);
   ND_TRY(grow(t, bs, n));
-  nd_rng_permutation(rng, t->perm, n);
+  ND_TRY(nd_sampler_begin_from(&t->sampler, n, bs, false, rng));
   nd_tape *tp = t->tape;
   nd_tape_set_recording(tp, true);
   double total = 0.0;
-  for (int64_t start = 0; start < n; start += bs) {
-    int64_t rows = ND__MIN(bs, n - start);
-    for (int64_t r = 0; r < rows; r++) {
-      int64_t src = t->perm[start + r];
-      memcpy(t->fbuf + r * h, features->data + src * h, (size_t)h * sizeof(float));
-      t->ybuf[r] = labels[src];
-    }
+  const int64_t *idx;
+  int64_t rows;
+  while (nd_sampler_next(&t->sampler, &idx, &rows)) {
+    nd_sampler_gather(features->data, h, idx, rows, t->fbuf);
+    for (int64_t r = 0; r < rows; r++) t->ybuf[r] = labels[idx[r]];
     if (t->c.dropout > 0.0f) drop_features(t, rng, rows);
     nd_tape_reset(tp);
     nd_optim_zero_grad(opt);

@@ -24,8 +24,7 @@ struct nd_mlp {
   float *xbuf;
   int32_t *ybuf;
   int64_t buf_rows;
-  int64_t *perm;
-  int64_t perm_n;
+  nd_sampler sampler; /* the minibatch order, from the caller's stream */
 };
 
 nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes) {
@@ -75,7 +74,7 @@ void nd_mlp_free(nd_mlp *m) {
   nd_tape_free(m->tape);
   free(m->xbuf);
   free(m->ybuf);
-  free(m->perm);
+  nd_sampler_release(&m->sampler);
   free(m);
 }
 
@@ -207,12 +206,7 @@ static nd_status grow_buffers(nd_mlp *m, int64_t rows, int64_t n) {
     if (!x || !y) return nd__error(ND_ERR_NOMEM, "mlp: out of memory for a %lld-row batch", (long long)rows);
     m->buf_rows = rows;
   }
-  if (n > m->perm_n) {
-    int64_t *p = realloc(m->perm, (size_t)n * sizeof(int64_t));
-    if (!p) return nd__error(ND_ERR_NOMEM, "mlp: out of memory for a %lld-row permutation", (long long)n);
-    m->perm = p;
-    m->perm_n = n;
-  }
+  (void)n;
   return ND_OK;
 }
 
@@ -225,17 +219,15 @@ nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int
   int64_t bs = batch_size < n ? batch_size : n;
   ND_TRY(grow_buffers(m, bs, n));
   int64_t d = m->c.sizes[0];
-  nd_rng_permutation(rng, m->perm, n);
+  ND_TRY(nd_sampler_begin_from(&m->sampler, n, bs, false, rng));
   nd_tape *tp = m->tape;
   nd_tape_set_recording(tp, true);
   double total = 0.0;
-  for (int64_t start = 0; start < n; start += bs) {
-    int64_t rows = start + bs <= n ? bs : n - start;
-    for (int64_t r = 0; r < rows; r++) {
-      int64_t src = m->perm[start + r];
-      memcpy(m->xbuf + r * d, x + src * d, (size_t)d * sizeof(float));
-      m->ybuf[r] = labels[src];
-    }
+  const int64_t *idx;
+  int64_t rows;
+  while (nd_sampler_next(&m->sampler, &idx, &rows)) {
+    nd_sampler_gather(x, d, idx, rows, m->xbuf);
+    for (int64_t r = 0; r < rows; r++) m->ybuf[r] = labels[idx[r]];
     nd_tape_reset(tp);
     nd_optim_zero_grad(opt);
     nd_tensor xb = nd_tensor_wrap(m->xbuf, 2, ND_SHAPE(rows, d));
