@@ -18,6 +18,7 @@
 #include "neurodyn/autodiff.h"
 #include "neurodyn/optim.h"
 #include "neurodyn/train.h"
+#include "neurodyn/checkpoint.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,11 @@ extern "C" {
  * a checkpoint that stores W and the state resumes a run bit for bit when it
  * runs on the same number of threads (float32 GEMM panels split per thread
  * round differently at their edges; float64 was identical across counts). */
+
+/* The longest anneal a config may ask for (a run of that many epochs would
+ * take longer than any machine lasts; the bound keeps counts and the
+ * history arrays of a run far from overflow). */
+#define ND_KROTOV_MAX_EPOCHS 1000000000LL
 
 typedef enum nd_krotov_precision {
   ND_KROTOV_F32 = 0, /* float32 weights, GEMMs and updates (default) */
@@ -112,6 +118,12 @@ ND_API nd_status nd_krotov_set_weights_f64(nd_krotov *k, const double *w);
  * everything an exact resume needs.  set: ND_ERR_INVALID_ARG if epoch < 0. */
 ND_API nd_status nd_krotov_get_state(const nd_krotov *k, nd_train_state *out);
 ND_API nd_status nd_krotov_set_state(nd_krotov *k, const nd_train_state *s);
+
+/* Adds model "krotov", every config field, the state and W (plus W_f64 in
+ * F64 mode) to ck; load creates a model from such a checkpoint, checking
+ * every field and tensor (include/neurodyn/checkpoint.h). */
+ND_API nd_status nd_krotov_save(nd_krotov *k, nd_checkpoint *ck);
+ND_API nd_status nd_krotov_load(const nd_checkpoint *ck, nd_krotov **out);
 
 /* eps0 (1 - epoch / epochs), the notebook's anneal (not clamped: epochs past
  * Nep give eps <= 0, as the notebook would). */
@@ -255,6 +267,10 @@ ND_API nd_status nd_krotov_ode_set_weights(nd_krotov_ode *m, const nd_tensor *w)
 ND_API nd_status nd_krotov_ode_get_state(const nd_krotov_ode *m, nd_train_state *out);
 ND_API nd_status nd_krotov_ode_set_state(nd_krotov_ode *m, const nd_train_state *s); /* epoch >= 0 */
 
+/* Model "krotov-ode": every config field, the state and W. */
+ND_API nd_status nd_krotov_ode_save(const nd_krotov_ode *m, nd_checkpoint *ck);
+ND_API nd_status nd_krotov_ode_load(const nd_checkpoint *ck, nd_krotov_ode **out);
+
 /* Learning-time step of an epoch: linear from c->lr (epoch 0) to c->lr_end
  * (epoch c->epochs - 1). */
 ND_API double nd_krotov_ode_lr(const nd_krotov_ode_config *c, int64_t epoch);
@@ -333,6 +349,8 @@ typedef struct nd_krotov_top_config {
   float dropout;      /* training only: each feature f_mu zeroed with this probability and
                          the rest scaled by 1/(1-dropout) (inverted dropout; not in the
                          paper, a regulariser option), 0 <= dropout < 1, default 0 */
+  float lebesgue_p;   /* the hidden layer's metric for the features (nd_krotov_features):
+                         0 = plain dot product (default), p > 0 = Eq. 3 metric with this p */
 } nd_krotov_top_config;
 
 /* Paper values n = 4.5, m = 6; beta = 1 (set it, e.g. with
@@ -349,6 +367,11 @@ ND_API nd_tensor *nd_krotov_top_weights(nd_krotov_top *t);
 ND_API nd_tensor *nd_krotov_top_grad(nd_krotov_top *t);
 /* Replaces S by a copy of s (same shape required). */
 ND_API nd_status nd_krotov_top_set_weights(nd_krotov_top *t, const nd_tensor *s);
+
+/* Model "krotov-top": every config field, the frozen hidden weights W
+ * [hidden, visible] and S.  load fills *w (owned) with that W. */
+ND_API nd_status nd_krotov_top_save(nd_krotov_top *t, const nd_tensor *w, nd_checkpoint *ck);
+ND_API nd_status nd_krotov_top_load(const nd_checkpoint *ck, nd_krotov_top **out, nd_tensor *w);
 
 /* f = max(h, 0)^n with h = V W^T (lebesgue_p <= 0) or h = V (sign(W)|W|^(p-1))^T
  * (lebesgue_p > 0).  v: n_rows x D row-major; W [H, D]; out is allocated

@@ -25,6 +25,7 @@
 #include "neurodyn/autodiff.h"
 #include "neurodyn/optim.h"
 #include "neurodyn/train.h"
+#include "neurodyn/checkpoint.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -94,6 +95,10 @@ ND_API nd_var *nd_mlp_loss(nd_mlp *m, nd_tape *tp, nd_var *z, const int32_t *lab
  * the sample-weighted mean of the batch losses. */
 ND_API nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int32_t *labels, int64_t n,
                              int64_t batch_size, nd_rng *rng, double *mean_loss);
+/* Model "mlp": the config (sizes, activation, loss, ...) and every
+ * parameter; load creates the network from such a checkpoint. */
+ND_API nd_status nd_mlp_save(nd_mlp *m, nd_checkpoint *ck);
+ND_API nd_status nd_mlp_load(const nd_checkpoint *ck, nd_mlp **out);
 /* Class predictions (argmax of z) for n rows, in batches, without recording. */
 ND_API nd_status nd_mlp_predict(nd_mlp *m, const float *x, int64_t n, int64_t batch_size, int32_t *pred);
 /* Fraction of rows whose prediction equals the label. */

@@ -7,6 +7,7 @@
 #include "neurodyn/tensor.h"
 #include "neurodyn/rng.h"
 #include "neurodyn/train.h"
+#include "neurodyn/checkpoint.h"
 #include "neurodyn/io.h"
 #include "neurodyn/data.h"
 #include "neurodyn/kernels.h"

@@ -86,7 +86,9 @@ static nd_status check_config(const nd_krotov_ode_config *c) {
   KO_POS(t_max)
   if (!isfinite(c->lr) || !isfinite(c->lr_end))
     return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: lr = %g, lr_end = %g: must be finite", c->lr, c->lr_end);
-  if (c->epochs < 1) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: epochs = %lld, must be >= 1", (long long)c->epochs);
+  if (c->epochs < 1 || c->epochs > ND_KROTOV_MAX_EPOCHS)
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: epochs = %lld, must be in 1..%lld", (long long)c->epochs,
+                     (long long)ND_KROTOV_MAX_EPOCHS);
   if (!isfinite(c->tol)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: tol = %g is not finite", c->tol);
   if (c->integrator != ND_INTEGRATOR_EULER && c->integrator != ND_INTEGRATOR_RK4)
     return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: integrator = %d is not ND_INTEGRATOR_EULER or _RK4",

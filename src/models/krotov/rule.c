@@ -114,8 +114,11 @@ static nd_status check_config(const nd_krotov_config *c) {
     return nd__error(ND_ERR_INVALID_ARG, "krotov: k = %lld, must be in 1..hidden (%lld)", (long long)c->k,
                      (long long)c->hidden);
   if (!isfinite(c->delta)) return nd__error(ND_ERR_INVALID_ARG, "krotov: delta = %g is not finite", c->delta);
-  if (!isfinite(c->eps0)) return nd__error(ND_ERR_INVALID_ARG, "krotov: eps0 = %g is not finite", c->eps0);
-  if (c->epochs < 1) return nd__error(ND_ERR_INVALID_ARG, "krotov: epochs = %lld, must be >= 1", (long long)c->epochs);
+  if (!(c->eps0 > 0) || !isfinite(c->eps0))
+    return nd__error(ND_ERR_INVALID_ARG, "krotov: eps0 = %g, must be finite and > 0", c->eps0);
+  if (c->epochs < 1 || c->epochs > ND_KROTOV_MAX_EPOCHS)
+    return nd__error(ND_ERR_INVALID_ARG, "krotov: epochs = %lld, must be in 1..%lld", (long long)c->epochs,
+                     (long long)ND_KROTOV_MAX_EPOCHS);
   if (c->batch < 1) return nd__error(ND_ERR_INVALID_ARG, "krotov: batch = %lld, must be >= 1", (long long)c->batch);
   if (!(c->init_std >= 0) || !isfinite(c->init_mean))
     return nd__error(ND_ERR_INVALID_ARG, "krotov: init N(%g, %g^2) is not valid", c->init_mean, c->init_std);

@@ -45,6 +45,8 @@ static nd_status check_config(const nd_krotov_top_config *c) {
     return nd__error(ND_ERR_INVALID_ARG, "krotov_top: beta = %g, need a finite beta > 0", (double)c->beta);
   if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
     return nd__error(ND_ERR_INVALID_ARG, "krotov_top: dropout = %g, need 0 <= dropout < 1", (double)c->dropout);
+  if (!(c->lebesgue_p >= 0.0f) || !isfinite(c->lebesgue_p))
+    return nd__error(ND_ERR_INVALID_ARG, "krotov_top: lebesgue_p = %g, need 0 (dot product) or p > 0", (double)c->lebesgue_p);
   if (!(c->init_std >= 0.0f) || !isfinite(c->init_std))
     return nd__error(ND_ERR_INVALID_ARG, "krotov_top: init_std = %g, need a finite value >= 0", (double)c->init_std);
   return ND_OK;

@@ -1,0 +1,86 @@
+/* Save and load of nd_mlp (include/neurodyn/mlp.h) through nd_checkpoint:
+ * model "mlp", the config by table plus "sizes" ("784,2000,10"), and one
+ * tensor per parameter under nd_mlp_param_name. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "neurodyn/checkpoint.h"
+#include "neurodyn/mlp.h"
+
+static const char *const activations[] = {"relu", "tanh", "sigmoid", "leaky-relu", "relu-pow", "identity", NULL};
+static const char *const losses[] = {"cross-entropy", "abs-power", NULL};
+
+#define MF(field, key, type, lo, hi) ND_META_FIELD(nd_mlp_config, field, key, type, lo, hi)
+static const nd_meta_field mlp_fields[] = {
+    ND_META_CHOICE_FIELD(nd_mlp_config, activation, "activation", activations),
+    MF(act_param, "act_param", ND_META_F32, -1e6, 1e6),
+    ND_META_CHOICE_FIELD(nd_mlp_config, loss, "loss", losses),
+    MF(loss_power, "loss_power", ND_META_F32, 1, 1e3),
+    MF(out_scale, "out_scale", ND_META_F32, 0, 1e30),
+    MF(bias, "bias", ND_META_BOOL, 0, 1),
+    MF(seed, "seed", ND_META_U64, 0, 1.8446744073709552e19),
+};
+#undef MF
+#define N_FIELDS ((int)(sizeof mlp_fields / sizeof mlp_fields[0]))
+
+nd_status nd_mlp_save(nd_mlp *m, nd_checkpoint *ck) {
+  if (!m || !ck) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_save: NULL argument");
+  const nd_mlp_config *c = nd_mlp_config_of(m);
+  char sizes[ND_MLP_MAX_LAYERS * 24 + 24] = "";
+  for (int i = 0; i < c->n_sizes; i++) {
+    size_t l = strlen(sizes);
+    snprintf(sizes + l, sizeof sizes - l, "%s%" PRId64, i ? "," : "", c->sizes[i]);
+  }
+  ND_TRY(nd_checkpoint_put_meta(ck, "model", "mlp"));
+  ND_TRY(nd_checkpoint_put_meta(ck, "sizes", sizes));
+  ND_TRY(nd_checkpoint_put_fields(ck, N_FIELDS, mlp_fields, c));
+  for (int i = 0; i < nd_mlp_num_params(m); i++) ND_TRY(nd_checkpoint_put_tensor(ck, nd_mlp_param_name(m, i), nd_mlp_param(m, i)));
+  return ND_OK;
+}
+
+/* "784,2000,10": 2 .. ND_MLP_MAX_LAYERS + 1 sizes, each 1 .. 1e9. */
+static nd_status parse_sizes(const nd_checkpoint *ck, const char *v, nd_mlp_config *c) {
+  if (!v) return nd__error(ND_ERR_FORMAT, "%s: metadata has no 'sizes'", nd_checkpoint_name(ck));
+  int n = 0;
+  const char *p = v;
+  while (*p) {
+    char *end = NULL;
+    long long x = strtoll(p, &end, 10);
+    if (end == p || x < 1 || x > 1000000000LL || (*end && *end != ',') || n > ND_MLP_MAX_LAYERS)
+      return nd__error(ND_ERR_FORMAT, "%s: metadata 'sizes' = '%.60s': need 2 to %d comma-separated sizes in 1..1e9",
+                       nd_checkpoint_name(ck), v, ND_MLP_MAX_LAYERS + 1);
+    c->sizes[n++] = x;
+    p = *end ? end + 1 : end;
+  }
+  if (n < 2)
+    return nd__error(ND_ERR_FORMAT, "%s: metadata 'sizes' = '%.60s': need at least 2 sizes", nd_checkpoint_name(ck), v);
+  c->n_sizes = n;
+  return ND_OK;
+}
+
+nd_status nd_mlp_load(const nd_checkpoint *ck, nd_mlp **out) {
+  if (!ck || !out) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_load: NULL argument");
+  *out = NULL;
+  ND_TRY(nd_checkpoint_expect_model(ck, "mlp"));
+  nd_mlp_config c = nd_mlp_defaults(2, (const int64_t[]){1, 1});
+  ND_TRY(parse_sizes(ck, nd_checkpoint_meta(ck, "sizes"), &c));
+  ND_TRY(nd_checkpoint_get_fields(ck, N_FIELDS, mlp_fields, &c));
+  nd_mlp *m = NULL;
+  nd_status s = nd_mlp_create(&c, &m);
+  if (s != ND_OK) return nd__error(s, "%s: %s", nd_checkpoint_name(ck), nd_last_error());
+  for (int i = 0; s == ND_OK && i < nd_mlp_num_params(m); i++) {
+    nd_tensor *dst = nd_mlp_param(m, i), t = {0};
+    s = nd_checkpoint_get_tensor(ck, nd_mlp_param_name(m, i), dst->ndim, dst->shape, &t);
+    if (s == ND_OK) s = nd_tensor_copy(dst, &t);
+    nd_tensor_release(&t);
+  }
+  if (s != ND_OK) {
+    nd_mlp_free(m);
+    return s;
+  }
+  *out = m;
+  return ND_OK;
+}
