@@ -45,7 +45,7 @@ void nd_checkpoint_free(nd_checkpoint *ck) {
   free(ck->meta);
   for (int i = 0; i < ck->n_arr; i++) {
     free(ck->arr_names[i]);
-    nd_array_free(&ck->arrays[i]);
+    nd_array_release(&ck->arrays[i]);
   }
   free(ck->arr_names);
   free(ck->arrays);
@@ -406,7 +406,7 @@ nd_status nd_checkpoint_get_tensor(const nd_checkpoint *ck, const char *name, in
     s = check_finite(ck, name, &f);
     if (s != ND_OK) nd_tensor_release(out);
   }
-  nd_array_free(&a);
+  nd_array_release(&a);
   return s;
 }
 
@@ -424,7 +424,7 @@ nd_status nd_checkpoint_get_array(const nd_checkpoint *ck, const char *name, nd_
                   out->numel, numel);
   else
     s = check_finite(ck, name, out);
-  if (s != ND_OK) nd_array_free(out);
+  if (s != ND_OK) nd_array_release(out);
   return s;
 }
 

@@ -112,7 +112,7 @@ nd_status nd_krotov_load(const nd_checkpoint *ck, nd_krotov **out) {
     nd_array a = {0};
     s = nd_checkpoint_get_array(ck, "W_f64", ND_DTYPE_F64, c.hidden * c.visible, &a);
     if (s == ND_OK) s = nd_krotov_set_weights_f64(k, a.data);
-    nd_array_free(&a);
+    nd_array_release(&a);
   } else {
     nd_tensor w = {0};
     s = nd_checkpoint_get_tensor(ck, "W", 2, ND_SHAPE(c.hidden, c.visible), &w);
