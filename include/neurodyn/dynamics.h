@@ -23,6 +23,7 @@
 #define NEURODYN_DYNAMICS_H
 
 #include "neurodyn/core.h"
+#include "neurodyn/autodiff.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -231,6 +232,49 @@ ND_API int64_t nd_steady_dim(const nd_steady *s);
 /* Integrates y in place (see above); result may be NULL.  Allocates nothing. */
 ND_API nd_status nd_steady_solve(nd_steady *s, const nd_system *sys, float *y, const nd_steady_opts *opts,
                                  nd_steady_result *result);
+
+
+/* ------------------------------------------------- differentiable unroll */
+/* Backpropagation through time through the fixed-step integrators: the
+ * right-hand side is written with tape ops (nd_ad_*), and nd_ad_unroll
+ * records `steps` steps of explicit Euler or classic RK4 (the formulas at the
+ * top of this header, in the same float32 order as nd_integrator_step) on
+ * the tape.  nd_tape_backward from any function of the returned state (or of
+ * the recorded states) then gives gradients with respect to the initial state
+ * and every parameter f used (discretise-then-differentiate: the exact
+ * gradient of the discrete scheme, not of the ODE).
+ *
+ * Memory grows linearly with steps: each Euler step records f's nodes and one
+ * node, each RK4 step f's nodes four times and four nodes.  Time t is passed
+ * to f for time-dependent systems (t_n = t0 + n dt; RK4 stages at t + dt/2 and
+ * t + dt).
+ *
+ *   typedef struct { nd_var *W, *b; } rnn;             // dy/dt = -y + tanh(y W^T + b)
+ *   static nd_var *rnn_rhs(nd_tape *tp, double t, nd_var *y, void *user) {
+ *     rnn *p = user;
+ *     return nd_ad_sub(tp, nd_ad_tanh(tp, nd_ad_linear(tp, y, p->W, p->b)), y);
+ *   }
+ *   rnn p = {nd_tape_param(tp, &W, &dW), nd_tape_param(tp, &b, &db)};
+ *   nd_var *yT = nd_ad_unroll(tp, ND_INTEGRATOR_RK4, rnn_rhs, &p, nd_tape_constant(tp, &y0), 0.0, 0.1, 50, NULL);
+ *   nd_tape_backward(tp, nd_ad_mse(tp, yT, target));  // dW, db += dL/dW, dL/db
+ */
+
+/* f(t, y) as a var of y's shape built from tape ops on tp (parameters come in
+ * through user).  Return NULL on failure (an op's sticky error, or one set
+ * with nd_tape_set_error). */
+typedef nd_var *(*nd_ad_rhs_fn)(nd_tape *tp, double t, nd_var *y, void *user);
+
+/* y_T after `steps` (>= 0) steps of dt (finite, non-zero) from (t0, y0).
+ * states: NULL, or an array of steps + 1 receiving y_0 = y0, y_1, ..., y_T
+ * (e.g. for a loss over the trajectory).  NULL on failure with the tape's
+ * sticky error set: a bad kind, dt or steps, f returning NULL, or f returning
+ * a shape other than y's (ND_ERR_SHAPE). */
+ND_API nd_var *nd_ad_unroll(nd_tape *tp, nd_integrator_kind kind, nd_ad_rhs_fn f, void *user, nd_var *y0, double t0,
+                            double dt, int64_t steps, nd_var **states);
+/* One step from (t, y): the building block of nd_ad_unroll for loops that do
+ * more between steps (inputs that change, truncated BPTT, losses per step). */
+ND_API nd_var *nd_ad_unroll_step(nd_tape *tp, nd_integrator_kind kind, nd_ad_rhs_fn f, void *user, nd_var *y,
+                                 double t, double dt);
 
 #ifdef __cplusplus
 }
