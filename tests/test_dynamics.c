@@ -308,6 +308,8 @@ static void test_errors(void **state) {
   assert_int_equal(nd_integrate(it, &fails, 0, 1, 0.1, y, NULL, &r), ND_ERR_UNSUPPORTED);
   nd_integrator_free(it);
   nd_integrator_free(NULL);
+  assert_int_equal(nd_integrator_kind_of(NULL), ND_INTEGRATOR_COUNT_);
+  assert_int_equal(nd_integrator_dim(NULL), 0);
 }
 
 int main(void) {

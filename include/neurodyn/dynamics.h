@@ -62,6 +62,7 @@ typedef struct nd_integrator nd_integrator;
  * integrator for its largest batch and runs a short last batch as is). */
 ND_API nd_status nd_integrator_create(nd_integrator_kind kind, int64_t dim, nd_integrator **out);
 ND_API void nd_integrator_free(nd_integrator *it); /* NULL is fine */
+/* The kind and capacity (ND_INTEGRATOR_COUNT_ and 0 for NULL). */
 ND_API nd_integrator_kind nd_integrator_kind_of(const nd_integrator *it);
 ND_API int64_t nd_integrator_dim(const nd_integrator *it);
 

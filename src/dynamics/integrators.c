@@ -88,8 +88,8 @@ void nd_integrator_free(nd_integrator *it) {
   free(it);
 }
 
-nd_integrator_kind nd_integrator_kind_of(const nd_integrator *it) { return it->kind; }
-int64_t nd_integrator_dim(const nd_integrator *it) { return it->dim; }
+nd_integrator_kind nd_integrator_kind_of(const nd_integrator *it) { return it ? it->kind : ND_INTEGRATOR_COUNT_; }
+int64_t nd_integrator_dim(const nd_integrator *it) { return it ? it->dim : 0; }
 
 static nd_status check_system(const nd_integrator *it, const nd_system *sys, const float *y) {
   if (!it || !sys || !y) return nd__error(ND_ERR_INVALID_ARG, "integrator: integrator, system or state is NULL");
