@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "neurodyn/dynamics.h"
 #include "neurodyn/plasticity.h"
 
 enum { B = 5, NP = 7, NQ = 3 };
@@ -271,11 +272,85 @@ static void test_errors(void **state) {
   nd_plasticity_rule_free(oja);
 }
 
+
+/* Online plasticity attached as an observer: while leaky units
+ * y' = -y + x W^T relax, every step adds dt * post(y)^T pre(x) into dW; the
+ * result equals the naive sum over the trajectory recorded in the same run
+ * by a chained nd_trajectory. */
+typedef struct leaky {
+  const float *x, *w; /* [B, NP], [NQ, NP] */
+} leaky;
+
+static nd_status leaky_rhs(double t, const float *y, float *dy, void *user) {
+  (void)t;
+  const leaky *c = user;
+  for (int b = 0; b < B; b++)
+    for (int j = 0; j < NQ; j++) {
+      float s = 0;
+      for (int i = 0; i < NP; i++) s += c->x[b * NP + i] * c->w[j * NP + i];
+      dy[b * NQ + j] = s - y[b * NQ + j];
+    }
+  return ND_OK;
+}
+
+typedef struct online {
+  nd_plasticity_rule *rule;
+  nd_tensor *pre, *dw;
+  float dt;
+  nd_status status;
+} online;
+
+static int online_hebb(int64_t step, double t, const float *y, void *user) {
+  (void)t;
+  online *o = user;
+  if (step == 0) return 0;
+  nd_tensor post = nd_tensor_wrap((float *)y, 2, ND_SHAPE(B, NQ));
+  nd_plasticity_input in = {o->pre, &post, NULL, NULL, 0, {NULL}};
+  o->status = nd_plasticity_accumulate(o->rule, &in, o->dt, o->dw);
+  return o->status != ND_OK; /* stop the run on an error */
+}
+
+static void test_online_via_observer(void **state) {
+  (void)state;
+  enum { STEPS = 40 };
+  float x[B * NP], w[NQ * NP], y[B * NQ] = {0}, dw[NQ * NP] = {0}, frames[(STEPS + 1) * B * NQ];
+  fill(x, B * NP, 21, 0, 1);
+  fill(w, NQ * NP, 22, -1, 1);
+  leaky c = {x, w};
+  nd_system sys = {B * NQ, leaky_rhs, &c};
+  nd_tensor tx = nd_tensor_wrap(x, 2, ND_SHAPE(B, NP)), tdw = nd_tensor_wrap(dw, 2, ND_SHAPE(NQ, NP));
+  nd_plasticity_rule *heb;
+  nd_assert_ok(nd_hebbian_create(&heb));
+  online o = {heb, &tx, &tdw, 0.05f, ND_OK};
+  nd_trajectory tr;
+  nd_assert_ok(nd_trajectory_init(&tr, frames, NULL, B * NQ, STEPS + 1, 1));
+  nd_observer items[2] = {{nd_trajectory_observe, &tr}, {online_hebb, &o}};
+  nd_observer_list list = {items, 2};
+  nd_integrator *it;
+  nd_assert_ok(nd_integrator_create(ND_INTEGRATOR_RK4, B * NQ, &it));
+  nd_integrate_opts io = {nd_observer_chain, &list, 0, 0};
+  nd_integrate_result r;
+  nd_assert_ok(nd_integrate(it, &sys, 0.0, STEPS * 0.05, 0.05, y, &io, &r));
+  nd_assert_ok(o.status);
+  assert_int_equal(r.steps, STEPS);
+  assert_int_equal(tr.count, STEPS + 1);
+  for (int j = 0; j < NQ; j++)
+    for (int i = 0; i < NP; i++) {
+      double s = 0;
+      for (int n = 1; n <= STEPS; n++)
+        for (int b = 0; b < B; b++) s += 0.05 * (double)frames[(n * B + b) * NQ + j] * x[b * NP + i];
+      nd_assert_close(dw[j * NP + i], s, 1e-5, 1e-5);
+    }
+  nd_integrator_free(it);
+  nd_plasticity_rule_free(heb);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_against_naive),
       cmocka_unit_test(test_oja_principal_component),
       cmocka_unit_test(test_krotov_shaped_rule),
+      cmocka_unit_test(test_online_via_observer),
       cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
