@@ -18,7 +18,12 @@
  * nd_integrate marches from t0 to t1 with step dt (the last step is shortened
  * to land on t1 exactly), optionally stopping early when the state is
  * stationary (max |f(t, y)| <= tol), and reports the steps taken and the
- * final residual max |f(t, y)| as every iterative method in neurodyn does. */
+ * final residual max |f(t, y)| as every iterative method in neurodyn does.
+ *
+ * Further down: observers (a chain, a trajectory recorder), nd_steady_solve
+ * (integrate to a steady state with absolute/relative tolerances per row),
+ * and nd_ad_unroll (the integrators recorded on the autodiff tape, for
+ * backpropagation through time).  docs/dynamics.md is the user guide. */
 #ifndef NEURODYN_DYNAMICS_H
 #define NEURODYN_DYNAMICS_H
 
