@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "options.h"
-#include "tensorfile.h"
+#include "neurodyn/tensorfile.h"
 
 int nd_cli_convert(int argc, char **argv) {
   const char *prog = "neurodyn convert";
@@ -28,14 +28,14 @@ int nd_cli_convert(int argc, char **argv) {
   if (rc != ND_OPTS_CONTINUE) return rc;
   rc = 0;
   const char *in = args.pos[0], *out = args.pos[1];
-  nd_cli_format out_fmt = nd_cli_format_of_name(out);
-  if (out_fmt != ND_FMT_NPY && out_fmt != ND_FMT_SAFETENSORS) {
+  nd_file_format out_fmt = nd_file_format_of_name(out);
+  if (out_fmt != ND_FILE_NPY && out_fmt != ND_FILE_SAFETENSORS) {
     nd_args_release(&args);
     return nd_cli_fail(2, prog, "%s: output must end in .npy or .safetensors", out);
   }
 
-  nd_cli_tensors t;
-  nd_status s = nd_cli_tensors_read(in, &t);
+  nd_tensor_file t;
+  nd_status s = nd_tensor_file_load(in, &t);
   if (s != ND_OK) {
     rc = nd_cli_fail(2, prog, "%s", nd_last_error());
     nd_args_release(&args);
@@ -43,7 +43,7 @@ int nd_cli_convert(int argc, char **argv) {
   }
   /* Which tensors go out. */
   int first = 0, count = t.n;
-  if (name && t.format == ND_FMT_SAFETENSORS) {
+  if (name && t.format == ND_FILE_SAFETENSORS) {
     first = -1;
     for (int i = 0; i < t.n; i++)
       if (!strcmp(t.names[i], name)) first = i;
@@ -58,7 +58,7 @@ int nd_cli_convert(int argc, char **argv) {
     goto done;
   }
 
-  if (out_fmt == ND_FMT_NPY) {
+  if (out_fmt == ND_FILE_NPY) {
     if (count != 1) {
       rc = nd_cli_fail(2, prog, "%s holds %d tensors and an NPY file holds one: choose it with --name", in, count);
       goto done;
@@ -112,7 +112,7 @@ int nd_cli_convert(int argc, char **argv) {
     goto done;
   }
 done:
-  nd_cli_tensors_free(&t);
+  nd_tensor_file_release(&t);
   nd_args_release(&args);
   return rc;
 }

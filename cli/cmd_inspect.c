@@ -5,9 +5,34 @@
 #include <string.h>
 
 #include "commands.h"
-#include "io/io_internal.h"
+#include "neurodyn/tensorfile.h"
 #include "options.h"
-#include "tensorfile.h"
+
+/* IEEE half and bfloat16 to float. */
+static float f16_to_f32(uint16_t h) {
+  int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400), e - 25);
+  return (h & 0x8000) ? -v : v;
+}
+static float bf16_to_f32(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* "3x4x5", "scalar" for no dimensions. */
+static const char *shape_str(const nd_array *a, char *buf, size_t len) {
+  size_t at = 0;
+  buf[0] = '\0';
+  if (a->ndim == 0) snprintf(buf, len, "scalar");
+  for (int i = 0; i < a->ndim && at + 1 < len; i++) {
+    int k = snprintf(buf + at, len - at, "%s%" PRId64, i ? "x" : "", a->shape[i]);
+    if (k < 0) break;
+    at += (size_t)k < len - at ? (size_t)k : len - at - 1;
+  }
+  return buf;
+}
 
 static double element(const nd_array *a, int64_t i) {
   switch (a->dtype) {
@@ -17,8 +42,8 @@ static double element(const nd_array *a, int64_t i) {
     case ND_DTYPE_I16: return ((const int16_t *)a->data)[i];
     case ND_DTYPE_I32: return ((const int32_t *)a->data)[i];
     case ND_DTYPE_I64: return (double)((const int64_t *)a->data)[i];
-    case ND_DTYPE_F16: return nd__f16_to_f32(((const uint16_t *)a->data)[i]);
-    case ND_DTYPE_BF16: return nd__bf16_to_f32(((const uint16_t *)a->data)[i]);
+    case ND_DTYPE_F16: return f16_to_f32(((const uint16_t *)a->data)[i]);
+    case ND_DTYPE_BF16: return bf16_to_f32(((const uint16_t *)a->data)[i]);
     case ND_DTYPE_F32: return ((const float *)a->data)[i];
     case ND_DTYPE_F64: return ((const double *)a->data)[i];
     default: return NAN;
@@ -27,7 +52,7 @@ static double element(const nd_array *a, int64_t i) {
 
 static void print_tensor(const char *name, const nd_array *a, bool stats) {
   char shape[160];
-  nd__shape_str(a->ndim, a->shape, shape, sizeof shape);
+  shape_str(a, shape, sizeof shape);
   printf("  %-24s %-5s %-20s %" PRId64 " elements, %" PRIu64 " bytes", name, nd_dtype_name(a->dtype), shape,
          a->numel, (uint64_t)a->numel * nd_dtype_size(a->dtype));
   if (stats && a->numel > 0) {
@@ -60,8 +85,9 @@ int nd_cli_inspect(int argc, char **argv) {
   const nd_opts spec = {prog, "[options] FILE...",
                         "Prints the format, tensor names, dtypes and shapes (and safetensors metadata) of\n"
                         "IDX (MNIST, raw or gzip), NPY and safetensors files.  The format comes from the\n"
-                        "extension (.idx, *-ubyte[.gz], .npy, .safetensors), else from the first bytes.\n"
-                        "A missing or malformed file is reported on one line and the exit code is 2.",
+                        "first bytes, else from the extension (.idx, *-ubyte[.gz], .npy, .safetensors);\n"
+                        "a file of another kind (PNG, JSON, text, ...) is named as such.  A missing,\n"
+                        "malformed or foreign file is reported on one line and the exit code is 2.",
                         table, 1, -1};
   nd_args args;
   int rc = nd_opts_parse(&spec, argc, argv, &args);
@@ -69,8 +95,8 @@ int nd_cli_inspect(int argc, char **argv) {
   rc = 0;
   for (int f = 0; f < args.npos; f++) {
     const char *path = args.pos[f];
-    nd_cli_tensors t;
-    nd_status s = nd_cli_tensors_read(path, &t);
+    nd_tensor_file t;
+    nd_status s = nd_tensor_file_load(path, &t);
     if (s != ND_OK) {
       /* Bad input, including unreadable files (exit 2); the library's
        * message names the file; make sure of it. */
@@ -82,10 +108,10 @@ int nd_cli_inspect(int argc, char **argv) {
       rc = 2;
       continue;
     }
-    printf("%s: %s, %d tensor%s\n", path, nd_cli_format_name(t.format), t.n, t.n == 1 ? "" : "s");
+    printf("%s: %s, %d tensor%s\n", path, nd_file_format_name(t.format), t.n, t.n == 1 ? "" : "s");
     for (int i = 0; i < t.n; i++) print_tensor(t.names[i], &t.arrays[i], stats);
     for (int i = 0; i < t.n_meta; i++) printf("  metadata %s = %s\n", t.meta[2 * i], t.meta[2 * i + 1]);
-    nd_cli_tensors_free(&t);
+    nd_tensor_file_release(&t);
   }
   fflush(stdout);
   nd_args_release(&args);

@@ -95,6 +95,12 @@ listing() { (cd "$TMP/out" && ls -A); }
 expect_error 2 "neurodyn convert:" "fortran" "$ND" convert "$TMP/fortran.npy" "$TMP/out/f.safetensors"
 expect_error 2 "neurodyn convert:" "$TMP/missing.npy" "$ND" convert "$TMP/missing.npy" "$TMP/out/m.safetensors"
 expect_error 2 "neurodyn convert:" "$TMP/out/x.txt" "$ND" convert "$TMP/a32.npy" "$TMP/out/x.txt"
+# An input of another kind: what it is and what was expected.
+printf '\211PNG\r\n\032\n\0\0\0\rIHDR' >"$TMP/fields.png"
+expect_error 2 "neurodyn convert:" "$TMP/fields.png: is a PNG image, expected an IDX, NPY or safetensors file" \
+  "$ND" convert "$TMP/fields.png" "$TMP/out/f.safetensors"
+printf '{"epoch": 1}\n{"epoch": 2}\n' >"$TMP/metrics.jsonl"
+expect_error 2 "neurodyn convert:" "is JSON Lines text" "$ND" convert "$TMP/metrics.jsonl" "$TMP/out/m.npy"
 head -c 100 "$TMP/big.npy" >"$TMP/cut.npy"
 expect_error 2 "neurodyn convert:" "$TMP/cut.npy" "$ND" convert "$TMP/cut.npy" "$TMP/out/cut.safetensors"
 expect_error 2 "neurodyn convert:" "$TMP/out/no/such/dir" "$ND" convert "$TMP/a32.npy" "$TMP/out/no/such/dir/a.safetensors"

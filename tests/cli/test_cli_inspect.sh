@@ -36,6 +36,16 @@ st(T + "/bad-json.safetensors", {}, b"")
 b = open(T + "/bad-json.safetensors", "rb").read()
 open(T + "/bad-json.safetensors", "wb").write(struct.pack("<Q", 5) + b"{\"a\":")
 open(T + "/junk.bin", "wb").write(b"hello, world")
+# Files of other kinds: a real PNG (zlib + CRCs by hand), JSON Lines, JSON, text.
+import zlib
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
+       + chunk(b"IDAT", zlib.compress(b"\0\x10\x20\0\x30\x40")) + chunk(b"IEND", b""))
+open(T + "/fields.png", "wb").write(png)
+open(T + "/W.safetensors", "wb").write(png)  # named as a tensor file, but a PNG
+open(T + "/metrics.jsonl", "w").write('{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "loss": 0.25}\n')
+open(T + "/config.json", "w").write('{"hidden": 100, "p": 3}\n')
 open(T + "/empty.npy", "wb").write(b"")
 PY
 
@@ -68,8 +78,16 @@ done
 case "$err" in *JSON* | *json*) ;; *) fail "bad JSON header: message does not say JSON" ;; esac
 expect_error 2 "neurodyn inspect:" "$TMP/junk.bin" "$ND" inspect "$TMP/junk.bin"
 expect_error 2 "neurodyn inspect:" "$TMP/missing.npy" "$ND" inspect "$TMP/missing.npy"
+# Files of another kind say what they are and what was expected.
+for f in fields.png:"a PNG image" W.safetensors:"a PNG image" metrics.jsonl:"JSON Lines text" \
+         config.json:"JSON text" junk.bin:"a text file"; do
+  file=${f%%:*} kind=${f#*:}
+  expect_error 2 "neurodyn inspect:" "$TMP/$file: is $kind, expected an IDX, NPY or safetensors file" \
+    "$ND" inspect "$TMP/$file"
+done
+expect_error 2 "neurodyn inspect:" "$TMP/empty.npy: is an empty file" "$ND" inspect "$TMP/empty.npy"
 mkdir "$TMP/dir.npy"
-expect_error 2 "neurodyn inspect:" "$TMP/dir.npy" "$ND" inspect "$TMP/dir.npy"
+expect_error 2 "neurodyn inspect:" "$TMP/dir.npy: is a directory, expected" "$ND" inspect "$TMP/dir.npy"
 
 # A bad file among good ones: the good ones are still shown, exit 2.
 run "$ND" inspect "$TMP/ok.idx" "$TMP/missing.npy" "$TMP/ok.npy"
