@@ -9,6 +9,7 @@
 #include "neurodyn/train.h"
 #include "neurodyn/checkpoint.h"
 #include "neurodyn/io.h"
+#include "neurodyn/tensorfile.h"
 #include "neurodyn/data.h"
 #include "neurodyn/kernels.h"
 #include "neurodyn/autodiff.h"
