@@ -4,6 +4,8 @@
  * files whose errors must name the file and the fault. */
 #include "io_test_util.h"
 
+#include <time.h>
+
 #include <cjson/cJSON.h>
 
 #include "io/io_internal.h"
@@ -366,8 +368,88 @@ static void test_errors(void **state) {
   io_assert_error(nd_safetensors_read(dir, &st), ND_ERR_INVALID_ARG, dir, "not a regular file (a directory)");
 }
 
+/* n zero-size tensors "t0".."t<n-1>" (entry `dup_at` >= 0 renamed to "t0"),
+ * plus n metadata keys when meta; returns the file bytes. */
+static unsigned char *many_entries(long n, long dup_at, bool meta, size_t *len) {
+  size_t cap = (size_t)n * 160 + 64, k = 0;
+  char *h = malloc(cap);
+  assert_non_null(h);
+  k += (size_t)snprintf(h + k, cap - k, "{");
+  for (long i = 0; i < n; i++)
+    k += (size_t)snprintf(h + k, cap - k, "%s\"t%ld\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}",
+                          i ? "," : "", i == dup_at ? 0 : i);
+  if (meta) {
+    k += (size_t)snprintf(h + k, cap - k, ",\"__metadata__\":{");
+    for (long i = 0; i < n; i++)
+      k += (size_t)snprintf(h + k, cap - k, "%s\"k%ld\":\"v%ld\"", i ? "," : "", i == dup_at ? 0 : i, i);
+    k += (size_t)snprintf(h + k, cap - k, "}");
+  }
+  k += (size_t)snprintf(h + k, cap - k, "}");
+  unsigned char *b = malloc(k + 8);
+  assert_non_null(b);
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)k >> (8 * i));
+  memcpy(b + 8, h, k);
+  free(h);
+  *len = k + 8;
+  return b;
+}
+
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Issue 9 item 4: the duplicate-name check and the lookups by name were
+ * quadratic (100k zero-size tensors took over a minute).  200k tensors and
+ * 200k metadata keys, every one looked up, must take seconds, and a duplicate
+ * far from its twin is still found. */
+static void test_many_entries(void **state) {
+  (void)state;
+  const long n = 200000;
+  size_t len;
+  unsigned char *b = many_entries(n, -1, true, &len);
+  double t0 = seconds();
+  nd_safetensors *st = NULL;
+  nd_assert_ok(nd_safetensors_parse(b, len, "many.safetensors", &st));
+  assert_int_equal(nd_safetensors_count(st), n);
+  assert_int_equal(nd_safetensors_metadata_count(st), n);
+  char name[32];
+  for (long i = 0; i < n; i++) {
+    snprintf(name, sizeof name, "t%ld", i);
+    nd_assert_ok(nd_safetensors_info(st, name, NULL, NULL, NULL));
+    snprintf(name, sizeof name, "k%ld", i);
+    const char *v = nd_safetensors_metadata(st, name);
+    char want[32];
+    snprintf(want, sizeof want, "v%ld", i);
+    assert_non_null(v);
+    assert_string_equal(v, want);
+  }
+  io_assert_error(nd_safetensors_info(st, "t-1", NULL, NULL, NULL), ND_ERR_NOT_FOUND, "many.safetensors", "t-1");
+  assert_null(nd_safetensors_metadata(st, "k-1"));
+  double dt = seconds() - t0;
+  nd_safetensors_free(st);
+  free(b);
+  if (dt > 30.0) fail_msg("200000 tensors + 200000 metadata keys took %.1f s (quadratic?)", dt);
+  /* Duplicates: the last tensor named like the first; a repeated metadata key. */
+  b = many_entries(n, n - 1, false, &len);
+  io_assert_error(nd_safetensors_parse(b, len, "dup.safetensors", &st), ND_ERR_FORMAT, "dup.safetensors",
+                  "\"t0\" appears twice");
+  assert_null(st);
+  free(b);
+  b = many_entries(1000, -1, true, &len);
+  /* Rename metadata key "k999" to "k0" plus two spaces (valid before the colon). */
+  char *kk = memmem(b + 8, len - 8, "\"k999\"", 6);
+  assert_non_null(kk);
+  memcpy(kk, "\"k0\"  ", 6);
+  io_assert_error(nd_safetensors_parse(b, len, "dupmeta.safetensors", &st), ND_ERR_FORMAT, "dupmeta.safetensors",
+                  "metadata key \"k0\" appears twice");
+  free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_many_entries),
       cmocka_unit_test(test_hand_made_fixture),
       cmocka_unit_test(test_round_trip_tensors),
       cmocka_unit_test(test_round_trip_arrays),

@@ -20,6 +20,11 @@
 #include "io/io_internal.h"
 
 #define ST_MAX_HEADER 100000000u
+/* Tensors and metadata entries a header may hold (each).  A 100 MB header
+ * has room for about 1.8 million zero-size tensors, so this only bounds what
+ * the header size already bounds; duplicate checks and lookups by name sort
+ * an index once (n log n) and binary-search it. */
+#define ST_MAX_ENTRIES 2097152
 
 typedef struct st_entry {
   char *name;
@@ -37,9 +42,11 @@ struct nd_safetensors {
   size_t data_len;
   int n;
   st_entry *e;   /* sorted by begin */
+  int *by_name;  /* indices into e, sorted by name */
   int n_meta;
   char **meta_k; /* file order */
   char **meta_v;
+  int *meta_by_key; /* indices into meta_k, sorted by key */
 };
 
 static const struct {
@@ -68,6 +75,8 @@ void nd_safetensors_free(nd_safetensors *st) {
     free(st->meta_v[i]);
   }
   free(st->e);
+  free(st->by_name);
+  free(st->meta_by_key);
   free(st->meta_k);
   free(st->meta_v);
   free(st->owned);
@@ -98,10 +107,58 @@ static int cmp_entry_offset(const void *a, const void *b) {
   return 0;
 }
 
+/* Index sort: by name (ties by position, so the order is total). */
+typedef struct {
+  const char *const *names; /* names[i] of item i, or NULL with entries */
+  const st_entry *entries;
+} name_ctx;
+static _Thread_local name_ctx sort_ctx;
+
+static const char *item_name(int i) {
+  return sort_ctx.entries ? sort_ctx.entries[i].name : sort_ctx.names[i];
+}
+static int cmp_index(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  int c = strcmp(item_name(x), item_name(y));
+  return c ? c : (x > y) - (x < y);
+}
+
+/* Sorted index of n names; the first duplicate's name in *dup (NULL if none). */
+static int *sorted_index(int n, const char *const *names, const st_entry *entries, const char **dup) {
+  int *idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *idx);
+  *dup = NULL;
+  if (!idx) return NULL;
+  for (int i = 0; i < n; i++) idx[i] = i;
+  sort_ctx = (name_ctx){names, entries};
+  qsort(idx, (size_t)n, sizeof *idx, cmp_index);
+  for (int i = 1; i < n && !*dup; i++)
+    if (!strcmp(item_name(idx[i - 1]), item_name(idx[i]))) *dup = item_name(idx[i]);
+  sort_ctx = (name_ctx){NULL, NULL};
+  return idx;
+}
+
+/* Binary search of an index made by sorted_index; -1 if absent. */
+static int find_sorted(const int *idx, int n, const char *const *names, const st_entry *entries, const char *key) {
+  int lo = 0, hi = n - 1;
+  while (lo <= hi) {
+    int mid = lo + (hi - lo) / 2;
+    const char *m = entries ? entries[idx[mid]].name : names[idx[mid]];
+    int c = strcmp(m, key);
+    if (c == 0) return idx[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
+  }
+  return -1;
+}
+
 static nd_status parse_metadata(nd_safetensors *st, const cJSON *m, const char *name) {
   if (cJSON_IsNull(m)) return ND_OK;
   if (!cJSON_IsObject(m)) return nd__error(ND_ERR_FORMAT, "%s: \"__metadata__\" is not an object", name);
   int count = cJSON_GetArraySize(m);
+  if (count > ST_MAX_ENTRIES)
+    return nd__error(ND_ERR_FORMAT, "%s: %d metadata entries, more than the limit of %d", name, count, ST_MAX_ENTRIES);
   st->meta_k = calloc((size_t)count + 1, sizeof *st->meta_k);
   st->meta_v = calloc((size_t)count + 1, sizeof *st->meta_v);
   if (!st->meta_k || !st->meta_v) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate metadata", name);
@@ -109,9 +166,6 @@ static nd_status parse_metadata(nd_safetensors *st, const cJSON *m, const char *
     if (!cJSON_IsString(kv) || !kv->valuestring)
       return nd__error(ND_ERR_FORMAT, "%s: metadata value of \"%s\" is not a string", name,
                        kv->string ? kv->string : "");
-    for (int i = 0; i < st->n_meta; i++)
-      if (strcmp(st->meta_k[i], kv->string) == 0)
-        return nd__error(ND_ERR_FORMAT, "%s: metadata key \"%s\" appears twice", name, kv->string);
     st->meta_k[st->n_meta] = dupstr(kv->string);
     st->meta_v[st->n_meta] = dupstr(kv->valuestring);
     if (!st->meta_k[st->n_meta] || !st->meta_v[st->n_meta]) {
@@ -122,6 +176,10 @@ static nd_status parse_metadata(nd_safetensors *st, const cJSON *m, const char *
     }
     st->n_meta++;
   }
+  const char *dup;
+  st->meta_by_key = sorted_index(st->n_meta, (const char *const *)st->meta_k, NULL, &dup);
+  if (!st->meta_by_key) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the metadata index", name);
+  if (dup) return nd__error(ND_ERR_FORMAT, "%s: metadata key \"%s\" appears twice", name, dup);
   return ND_OK;
 }
 
@@ -212,6 +270,11 @@ static nd_status parse_header(nd_safetensors *st, const unsigned char *hdr, size
     goto done;
   }
   int count = cJSON_GetArraySize(root);
+  if (count > ST_MAX_ENTRIES + 1) {
+    s = nd__error(ND_ERR_FORMAT, "%s: header has %d entries, more than the limit of %d tensors", name, count,
+                  ST_MAX_ENTRIES);
+    goto done;
+  }
   st->e = calloc((size_t)count + 1, sizeof *st->e);
   if (!st->e) {
     s = nd__error(ND_ERR_NOMEM, "%s: cannot allocate %d tensor entries", name, count);
@@ -228,14 +291,20 @@ static nd_status parse_header(nd_safetensors *st, const unsigned char *hdr, size
         s = parse_metadata(st, t, name);
       seen_meta = true;
     } else {
-      for (int i = 0; i < st->n && s == ND_OK; i++)
-        if (strcmp(st->e[i].name, t->string) == 0)
-          s = nd__error(ND_ERR_FORMAT, "%s: tensor \"%s\" appears twice in the header", name, t->string);
-      if (s == ND_OK) {
-        s = parse_entry(&st->e[st->n], t, name);
-        if (s == ND_OK) st->n++;
-      }
+      s = parse_entry(&st->e[st->n], t, name);
+      if (s == ND_OK) st->n++;
     }
+  }
+  /* Duplicate names, found by sorting (the index is rebuilt once the entries
+   * are sorted by offset). */
+  if (s == ND_OK) {
+    const char *dup;
+    int *idx = sorted_index(st->n, NULL, st->e, &dup);
+    if (!idx)
+      s = nd__error(ND_ERR_NOMEM, "%s: cannot allocate the tensor index", name);
+    else if (dup)
+      s = nd__error(ND_ERR_FORMAT, "%s: tensor \"%s\" appears twice in the header", name, dup);
+    free(idx);
   }
 done:
   cJSON_Delete(root);
@@ -292,6 +361,11 @@ static nd_status st_parse(unsigned char *buf, size_t len, const char *name, bool
   if (s == ND_OK) s = parse_header(st, buf + 8, (size_t)n, name);
   if (s == ND_OK) s = check_layout(st, name);
   if (s == ND_OK) {
+    const char *dup;
+    st->by_name = sorted_index(st->n, NULL, st->e, &dup);
+    if (!st->by_name) s = nd__error(ND_ERR_NOMEM, "%s: cannot allocate the tensor index", name);
+  }
+  if (s == ND_OK) {
     if (take) {
       st->owned = buf;
       st->data = buf + 8 + n;
@@ -339,9 +413,8 @@ const char *nd_safetensors_name(const nd_safetensors *st, int i) {
 }
 
 static const st_entry *find(const nd_safetensors *st, const char *name) {
-  for (int i = 0; i < st->n; i++)
-    if (strcmp(st->e[i].name, name) == 0) return &st->e[i];
-  return NULL;
+  int i = st->by_name ? find_sorted(st->by_name, st->n, NULL, st->e, name) : -1;
+  return i >= 0 ? &st->e[i] : NULL;
 }
 
 static nd_status lookup(const nd_safetensors *st, const char *name, const st_entry **e) {
@@ -401,9 +474,8 @@ nd_status nd_safetensors_get(const nd_safetensors *st, const char *name, nd_tens
 
 const char *nd_safetensors_metadata(const nd_safetensors *st, const char *key) {
   if (!st || !key) return NULL;
-  for (int i = 0; i < st->n_meta; i++)
-    if (strcmp(st->meta_k[i], key) == 0) return st->meta_v[i];
-  return NULL;
+  int i = st->meta_by_key ? find_sorted(st->meta_by_key, st->n_meta, (const char *const *)st->meta_k, NULL, key) : -1;
+  return i >= 0 ? st->meta_v[i] : NULL;
 }
 
 int nd_safetensors_metadata_count(const nd_safetensors *st) { return st ? st->n_meta : 0; }
