@@ -88,6 +88,10 @@ bool nd__inputs_ok(nd_tape *tp, const char *op, int n, nd_var *const *in) {
     return false;
   }
   if (tp->status != ND_OK) return false;
+  if (n > 0 && !in) {
+    nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: input list is NULL", op));
+    return false;
+  }
   for (int k = 0; k < n; k++)
     if (!in[k]) {
       nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: input %d is NULL", op, k));
@@ -128,13 +132,19 @@ nd_var *nd__new_node_data(nd_tape *tp, const char *op, int ndim, const int64_t *
                           nd__backward_fn backward, float *data) {
   nd_var *v = alloc_var(tp, op);
   if (!v) return NULL;
+  if (ndim < 0 || ndim > ND_MAX_DIMS || (ndim > 0 && !shape))
+    return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: output has %d dimensions", op, ndim));
   int64_t n = 1;
   for (int d = 0; d < ndim; d++) {
     if (shape[d] < 0)
       return nd__fail(tp, nd__error(ND_ERR_SHAPE, "%s: negative output size %lld in dimension %d", op,
                                     (long long)shape[d], d));
-    n *= shape[d];
+    if (shape[d] > 0 && (__builtin_mul_overflow(n, shape[d], &n) || n > ND_TENSOR_MAX_NUMEL))
+      return nd__fail(tp, nd__error(ND_ERR_SHAPE, "%s: output shape has more than %lld elements", op,
+                                    (long long)ND_TENSOR_MAX_NUMEL));
   }
+  for (int d = 0; d < ndim; d++)
+    if (shape[d] == 0) n = 0;
   if (!data) data = nd_arena_alloc(tp->arena, (size_t)n * sizeof(float));
   if (!data) return nd__fail(tp, nd__error(ND_ERR_NOMEM, "%s: out of memory for a %lld-element value", op, (long long)n));
   v->value = nd_tensor_wrap(data, ndim, shape);
@@ -161,7 +171,7 @@ static nd_var *make_leaf(nd_tape *tp, const char *op, const nd_tensor *x) {
     return NULL;
   }
   if (tp->status != ND_OK) return NULL;
-  if (!x) return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: tensor is NULL", op));
+  if (nd__tensor_check(x, op, "tensor") != ND_OK) return nd__fail(tp, ND_ERR_INVALID_ARG);
   if (!nd_tensor_is_contiguous(x)) return nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: tensor is not contiguous", op));
   nd_var *v = alloc_var(tp, op);
   if (!v) return NULL;
@@ -178,6 +188,7 @@ nd_var *nd_tape_constant(nd_tape *tp, const nd_tensor *x) { return make_leaf(tp,
 nd_var *nd_tape_param(nd_tape *tp, nd_tensor *value, nd_tensor *grad) {
   nd_var *v = make_leaf(tp, "param", value);
   if (!v || !grad) return v;
+  if (nd__tensor_check(grad, "param", "grad") != ND_OK) return nd__fail(tp, ND_ERR_INVALID_ARG);
   if (!nd_tensor_same_shape(value, grad) || !nd_tensor_is_contiguous(grad)) {
     char a[64], b[64];
     return nd__fail(tp, nd__error(ND_ERR_SHAPE, "param: grad is %s%s, value is %s", nd_tensor_shape_str(grad, b, 64),

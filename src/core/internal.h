@@ -17,6 +17,13 @@ nd_status nd__error(nd_status s, const char *fmt, ...) ND__PRINTF(2, 3);
 /* Send a message to the log callback if level passes the threshold. */
 void nd__log(nd_log_level level, const char *fmt, ...) ND__PRINTF(2, 3);
 
+/* ND_OK if t is a header the library can trust (non-NULL, ndim 0..5, sizes
+ * >= 0 within ND_TENSOR_MAX_NUMEL, data present if it has elements), else
+ * ND_ERR_INVALID_ARG "<what>: <arg> ...".  Declared with a forward struct so
+ * this header needs no tensor.h. */
+struct nd_tensor;
+nd_status nd__tensor_check(const struct nd_tensor *t, const char *what, const char *arg);
+
 /* Propagate a failing status. */
 #define ND_TRY(expr)                      \
   do {                                    \

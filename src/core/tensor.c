@@ -54,7 +54,7 @@ static int64_t numel_of(const nd_tensor *t) {
 /* A header the functions below can trust: non-NULL, ndim in range, sizes
  * non-negative and within the limit, data present if there are elements, and
  * every element address inside int64 range. */
-static nd_status check_tensor(const nd_tensor *t, const char *what, const char *arg) {
+nd_status nd__tensor_check(const nd_tensor *t, const char *what, const char *arg) {
   if (!t) return nd__error(ND_ERR_INVALID_ARG, "%s: %s is NULL", what, arg);
   if (t->ndim < 0 || t->ndim > ND_MAX_DIMS)
     return nd__error(ND_ERR_INVALID_ARG, "%s: %s has %d dimensions (0..%d)", what, arg, t->ndim, ND_MAX_DIMS);
@@ -204,7 +204,7 @@ nd_status nd_tensor_check_shape(const nd_tensor *t, const char *what, int ndim, 
 }
 
 nd_status nd_tensor_slice(const nd_tensor *t, int dim, int64_t start, int64_t len, nd_tensor *out) {
-  ND_TRY(check_tensor(t, "tensor slice", "source"));
+  ND_TRY(nd__tensor_check(t, "tensor slice", "source"));
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "tensor slice: output is NULL");
   if (dim < 0 || dim >= t->ndim)
     return nd__error(ND_ERR_INVALID_ARG, "tensor slice: dimension %d out of range for %d-D tensor", dim, t->ndim);
@@ -222,7 +222,7 @@ nd_status nd_tensor_slice(const nd_tensor *t, int dim, int64_t start, int64_t le
 }
 
 nd_status nd_tensor_select(const nd_tensor *t, int64_t index, nd_tensor *out) {
-  ND_TRY(check_tensor(t, "tensor select", "source"));
+  ND_TRY(nd__tensor_check(t, "tensor select", "source"));
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "tensor select: output is NULL");
   if (t->ndim < 1) return nd__error(ND_ERR_INVALID_ARG, "tensor select: scalar has no dimension to select");
   if (index < 0 || index >= t->shape[0])
@@ -241,7 +241,7 @@ nd_status nd_tensor_select(const nd_tensor *t, int64_t index, nd_tensor *out) {
 }
 
 nd_status nd_tensor_reshape(const nd_tensor *t, int ndim, const int64_t *shape, nd_tensor *out) {
-  ND_TRY(check_tensor(t, "tensor reshape", "source"));
+  ND_TRY(nd__tensor_check(t, "tensor reshape", "source"));
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "tensor reshape: output is NULL");
   if (!nd_tensor_is_contiguous(t))
     return nd__error(ND_ERR_INVALID_ARG, "tensor reshape: source is not contiguous (copy it first)");
@@ -291,7 +291,7 @@ static float *at_unchecked(const nd_tensor *t, const int64_t *index) {
 }
 
 float *nd_tensor_at(const nd_tensor *t, const int64_t *index) {
-  if (check_tensor(t, "tensor at", "tensor") != ND_OK) return NULL;
+  if (nd__tensor_check(t, "tensor at", "tensor") != ND_OK) return NULL;
   if (t->ndim > 0 && !index) {
     nd__error(ND_ERR_INVALID_ARG, "tensor at: index is NULL");
     return NULL;
@@ -331,7 +331,7 @@ static nd_tensor normalised(const nd_tensor *t) {
 }
 
 nd_status nd_tensor_fill(nd_tensor *t, float value) {
-  ND_TRY(check_tensor(t, "tensor fill", "tensor"));
+  ND_TRY(nd__tensor_check(t, "tensor fill", "tensor"));
   int64_t n = numel_of(t);
   if (n == 0) return ND_OK;
   if (nd_tensor_is_contiguous(t)) {
@@ -344,8 +344,8 @@ nd_status nd_tensor_fill(nd_tensor *t, float value) {
 }
 
 nd_status nd_tensor_copy(nd_tensor *dst, const nd_tensor *src) {
-  ND_TRY(check_tensor(dst, "tensor copy", "destination"));
-  ND_TRY(check_tensor(src, "tensor copy", "source"));
+  ND_TRY(nd__tensor_check(dst, "tensor copy", "destination"));
+  ND_TRY(nd__tensor_check(src, "tensor copy", "source"));
   if (!nd_tensor_same_shape(dst, src)) {
     char a[128], b[128];
     return nd__error(ND_ERR_SHAPE, "tensor copy: destination is %s, source is %s",

@@ -272,12 +272,27 @@ float nd__bf16_to_f32(uint16_t h) {
 }
 
 nd_status nd_array_to_tensor(const nd_array *a, nd_tensor *out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "array_to_tensor: output is NULL");
   memset(out, 0, sizeof *out);
   if (!a) return nd__error(ND_ERR_INVALID_ARG, "array_to_tensor: array is NULL");
+  if (a->ndim < 0 || a->ndim > ND_ARRAY_MAX_DIMS)
+    return nd__error(ND_ERR_INVALID_ARG, "array_to_tensor: %d dimensions", a->ndim);
   if (a->ndim > ND_MAX_DIMS)
     return nd__error(ND_ERR_UNSUPPORTED, "array_to_tensor: %d dimensions, tensors have at most %d", a->ndim,
                      ND_MAX_DIMS);
+  if (nd_dtype_size(a->dtype) == 0)
+    return nd__error(ND_ERR_INVALID_ARG, "array_to_tensor: invalid dtype %d", (int)a->dtype);
   ND_TRY(nd_tensor_alloc(out, a->ndim, a->shape));
+  const int64_t shape_numel = nd_tensor_numel(out);
+  if (a->numel != shape_numel) {
+    nd_tensor_release(out);
+    return nd__error(ND_ERR_INVALID_ARG, "array_to_tensor: numel %lld disagrees with the shape (%lld elements)",
+                     (long long)a->numel, (long long)shape_numel);
+  }
+  if (a->numel > 0 && !a->data) {
+    nd_tensor_release(out);
+    return nd__error(ND_ERR_INVALID_ARG, "array_to_tensor: array has %lld elements but no data", (long long)a->numel);
+  }
   float *d = out->data;
   const void *s = a->data;
   int64_t n = a->numel;

@@ -264,8 +264,7 @@ static nd_status write_header(nd__afile *f, const char *descr, int ndim, const i
 
 nd_status nd_npy_write(const char *path, const nd_tensor *t) {
   if (!path || !t) return nd__error(ND_ERR_INVALID_ARG, "npy_write: NULL path or tensor");
-  if (t->ndim < 0 || t->ndim > ND_MAX_DIMS || (!t->data && nd_tensor_numel(t) > 0))
-    return nd__error(ND_ERR_INVALID_ARG, "%s: invalid tensor", path);
+  if (nd__tensor_check(t, path, "tensor") != ND_OK) return ND_ERR_INVALID_ARG;
   if (!nd__little_endian() && !nd_tensor_is_contiguous(t))
     return nd__error(ND_ERR_UNSUPPORTED, "%s: strided tensors on a big-endian host", path);
   nd__afile f;

@@ -1,0 +1,1020 @@
+/* API probes (issue 8 item 4, issue 9 item 16): every public function of the
+ * core, tensor, arena, rng, optim, autodiff, io and data headers called with
+ * NULL pointers, zero sizes, mismatched or overflowing shapes.  Each probe runs
+ * in its own forked child, so one crash does not hide the others; a probe
+ * fails if the child dies from a signal (SIGSEGV, an abort from a sanitizer)
+ * or if a bad call returns ND_OK (or an error without a message).
+ *
+ *   test_api_probe            run every probe
+ *   test_api_probe NAME...    run the named probes only */
+#define _GNU_SOURCE
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "neurodyn/neurodyn.h"
+
+#define BIG31 ((int64_t)1 << 31)
+#define BIG40 ((int64_t)1 << 40)
+
+static char tmpdir[64];
+
+/* A bad call: must return an error status with a message. */
+#define BAD(expr)                                                                                   \
+  do {                                                                                              \
+    nd_clear_error();                                                                               \
+    nd_status s_ = (expr);                                                                          \
+    if (s_ == ND_OK) {                                                                              \
+      fprintf(stderr, "  line %d: %s returned ND_OK\n", __LINE__, #expr);                           \
+      return 1;                                                                                     \
+    }                                                                                               \
+    if (!nd_last_error()[0]) {                                                                      \
+      fprintf(stderr, "  line %d: %s returned %s without a message\n", __LINE__, #expr,             \
+              nd_status_str(s_));                                                                   \
+      return 1;                                                                                     \
+    }                                                                                               \
+  } while (0)
+/* A bad call with a given status. */
+#define BAD_AS(expr, want)                                                                          \
+  do {                                                                                              \
+    nd_clear_error();                                                                               \
+    nd_status s_ = (expr);                                                                          \
+    if (s_ != (want) || !nd_last_error()[0]) {                                                      \
+      fprintf(stderr, "  line %d: %s returned %s (\"%s\"), expected %s\n", __LINE__, #expr,         \
+              nd_status_str(s_), nd_last_error(), nd_status_str(want));                             \
+      return 1;                                                                                     \
+    }                                                                                               \
+  } while (0)
+#define OK(expr)                                                                                    \
+  do {                                                                                              \
+    nd_status s_ = (expr);                                                                          \
+    if (s_ != ND_OK) {                                                                              \
+      fprintf(stderr, "  line %d: %s failed: %s\n", __LINE__, #expr, nd_last_error());              \
+      return 1;                                                                                     \
+    }                                                                                               \
+  } while (0)
+#define EXPECT(cond)                                                                                \
+  do {                                                                                              \
+    if (!(cond)) {                                                                                  \
+      fprintf(stderr, "  line %d: expected %s\n", __LINE__, #cond);                                 \
+      return 1;                                                                                     \
+    }                                                                                               \
+  } while (0)
+/* A query that must fail with a neutral value and a message. */
+#define BAD_VALUE(expr, cond)                                                                       \
+  do {                                                                                              \
+    nd_clear_error();                                                                               \
+    __typeof__(expr) v_ = (expr);                                                                   \
+    if (!(cond) || !nd_last_error()[0]) {                                                           \
+      fprintf(stderr, "  line %d: %s: expected %s and a message\n", __LINE__, #expr, #cond);        \
+      return 1;                                                                                     \
+    }                                                                                               \
+    (void)v_;                                                                                       \
+  } while (0)
+
+/* ------------------------------------------------------------------ core */
+static int p_core_status(void) {
+  EXPECT(strcmp(nd_status_str((nd_status)-1), "unknown status") == 0);
+  EXPECT(strcmp(nd_status_str((nd_status)9999), "unknown status") == 0);
+  EXPECT(nd_version() && nd_version()[0]);
+  nd_clear_error();
+  EXPECT(nd_last_error() && nd_last_error()[0] == '\0');
+  nd_set_log_callback(NULL, NULL);
+  nd_set_log_level((nd_log_level)99);
+  nd_set_log_level(ND_LOG_WARN);
+  return 0;
+}
+
+static int p_core_threads(void) {
+  int cap = nd_max_threads();
+  EXPECT(cap >= 4 && cap <= ND_MAX_THREADS);
+  int before = nd_get_num_threads();
+  BAD_AS(nd_set_num_threads(-1), ND_ERR_INVALID_ARG);
+  BAD_AS(nd_set_num_threads(cap + 1), ND_ERR_INVALID_ARG);
+  BAD_AS(nd_set_num_threads(100000), ND_ERR_INVALID_ARG);
+  BAD_AS(nd_set_num_threads(99999999), ND_ERR_INVALID_ARG);
+  EXPECT(nd_get_num_threads() == before); /* unchanged by a refused call */
+  OK(nd_set_num_threads(1));
+  EXPECT(nd_get_num_threads() == 1);
+  OK(nd_set_num_threads(0));
+  int n = 0;
+  const char *bad[] = {"5abc", "-1", "0", "", " 5", "+5", "99999999", "1e3", "0x10", "9223372036854775808"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    BAD_AS(nd_parse_num_threads(bad[i], "--threads", &n), ND_ERR_INVALID_ARG);
+    EXPECT(strstr(nd_last_error(), "--threads") != NULL);
+  }
+  BAD(nd_parse_num_threads(NULL, "--threads", &n));
+  BAD(nd_parse_num_threads("4", "--threads", NULL));
+  OK(nd_parse_num_threads("2", NULL, &n));
+  EXPECT(n == 2);
+  BAD(nd_num_threads_from_env(NULL));
+  setenv("ND_NUM_THREADS", "5abc", 1);
+  BAD_AS(nd_num_threads_from_env(&n), ND_ERR_INVALID_ARG);
+  EXPECT(strstr(nd_last_error(), "ND_NUM_THREADS") != NULL);
+  setenv("ND_NUM_THREADS", "99999999", 1);
+  BAD_AS(nd_num_threads_from_env(&n), ND_ERR_INVALID_ARG);
+  EXPECT(nd_get_num_threads() >= 1);
+  unsetenv("ND_NUM_THREADS");
+  OK(nd_num_threads_from_env(&n));
+  EXPECT(n == 0);
+  return 0;
+}
+
+static int p_core_alloc(void) {
+  BAD_VALUE(nd_aligned_alloc(SIZE_MAX), v_ == NULL);
+  BAD_VALUE(nd_aligned_alloc(((size_t)1 << 40) + 1), v_ == NULL);
+  nd_aligned_free(NULL);
+  void *p = nd_aligned_alloc(0);
+  EXPECT(p != NULL);
+  nd_aligned_free(p);
+  return 0;
+}
+
+/* Prefixing the last message with context must not garble it (issue 9 item 8). */
+static int p_core_error_prefix(void) {
+  nd_tensor t;
+  BAD(nd_tensor_alloc(&t, -1, NULL));
+  char want[600];
+  snprintf(want, sizeof want, "%s is NULL", nd_last_error());
+  /* nd_tensor_check_shape formats its `what` argument, here the very buffer
+   * its own message replaces. */
+  nd_status s = nd_tensor_check_shape(NULL, nd_last_error(), 0, NULL);
+  EXPECT(s == ND_ERR_INVALID_ARG);
+  if (strcmp(nd_last_error(), want) != 0) {
+    fprintf(stderr, "  garbled: \"%s\", want \"%s\"\n", nd_last_error(), want);
+    return 1;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- tensor */
+static int p_tensor_create(void) {
+  nd_tensor *t = (nd_tensor *)1;
+  BAD(nd_tensor_create(2, ND_SHAPE(2, 3), NULL));
+  BAD(nd_tensor_create(-1, ND_SHAPE(2), &t));
+  EXPECT(t == NULL);
+  BAD(nd_tensor_create(ND_MAX_DIMS + 1, ND_SHAPE(1, 1, 1, 1, 1, 1), &t));
+  BAD(nd_tensor_create(2, NULL, &t));
+  BAD(nd_tensor_create(2, ND_SHAPE(2, -3), &t));
+  BAD_AS(nd_tensor_create(2, ND_SHAPE(BIG31, BIG31), &t), ND_ERR_INVALID_ARG);
+  BAD_AS(nd_tensor_create(2, ND_SHAPE(BIG40, BIG40), &t), ND_ERR_INVALID_ARG);
+  BAD_AS(nd_tensor_create(3, ND_SHAPE(0, BIG40, BIG40), &t), ND_ERR_INVALID_ARG);
+  BAD_AS(nd_tensor_create(1, ND_SHAPE(INT64_MAX), &t), ND_ERR_INVALID_ARG);
+  BAD_AS(nd_tensor_create(5, ND_SHAPE(1 << 13, 1 << 13, 1 << 13, 1 << 13, 1 << 13), &t), ND_ERR_INVALID_ARG);
+  EXPECT(t == NULL);
+  OK(nd_tensor_create(2, ND_SHAPE(0, 5), &t)); /* zero size is fine */
+  EXPECT(nd_tensor_numel(t) == 0);
+  nd_tensor_free(t);
+  OK(nd_tensor_create(0, NULL, &t)); /* scalar */
+  EXPECT(nd_tensor_numel(t) == 1);
+  nd_tensor_free(t);
+  nd_tensor_free(NULL);
+  return 0;
+}
+
+static int p_tensor_alloc(void) {
+  nd_tensor t;
+  BAD(nd_tensor_alloc(NULL, 1, ND_SHAPE(3)));
+  BAD_AS(nd_tensor_alloc(&t, 2, ND_SHAPE(BIG31, BIG31)), ND_ERR_INVALID_ARG);
+  EXPECT(t.data == NULL);
+  BAD_AS(nd_tensor_alloc(&t, 2, ND_SHAPE(BIG40, BIG40)), ND_ERR_INVALID_ARG);
+  BAD(nd_tensor_alloc(&t, 1, ND_SHAPE(-5)));
+  BAD(nd_tensor_alloc(&t, 9, ND_SHAPE(1)));
+  nd_tensor_release(NULL);
+  nd_tensor_release(&t); /* released after a failed alloc: empty, fine */
+  return 0;
+}
+
+static int p_tensor_create_in(void) {
+  nd_arena *a;
+  nd_tensor *t;
+  OK(nd_arena_create(0, &a));
+  BAD(nd_tensor_create_in(NULL, 1, ND_SHAPE(3), &t));
+  BAD(nd_tensor_create_in(a, 1, ND_SHAPE(3), NULL));
+  BAD(nd_tensor_create_in(a, 2, ND_SHAPE(BIG31, BIG31), &t));
+  BAD(nd_tensor_create_in(a, 2, ND_SHAPE(BIG40, BIG40), &t));
+  BAD(nd_tensor_create_in(a, -2, ND_SHAPE(3), &t));
+  OK(nd_tensor_create_in(a, 2, ND_SHAPE(0, 3), &t));
+  nd_arena_free(a);
+  return 0;
+}
+
+static int p_tensor_wrap(void) {
+  float x[6];
+  nd_clear_error();
+  nd_tensor t = nd_tensor_wrap(x, 2, ND_SHAPE(-2, -3));
+  EXPECT(t.data == NULL && nd_last_error()[0]);
+  t = nd_tensor_wrap(x, 7, ND_SHAPE(1));
+  EXPECT(t.data == NULL);
+  t = nd_tensor_wrap(x, 2, ND_SHAPE(BIG40, BIG40));
+  EXPECT(t.data == NULL);
+  t = nd_tensor_wrap(x, 2, NULL);
+  EXPECT(t.data == NULL);
+  /* and the empty result is refused downstream */
+  BAD(nd_tensor_fill(&(nd_tensor){.ndim = 1, .shape = {6, 1, 1, 1, 1}, .stride = {1, 1, 1, 1, 1}}, 1.0f));
+  return 0;
+}
+
+/* A header with a given ndim/shape and data, strides contiguous. */
+static nd_tensor hdr(float *data, int ndim, const int64_t *shape) {
+  nd_tensor t;
+  memset(&t, 0, sizeof t);
+  t.data = data;
+  t.ndim = ndim;
+  for (int i = 0; i < ND_MAX_DIMS; i++) {
+    t.shape[i] = i < ndim ? shape[i] : 1;
+    t.stride[i] = 1;
+  }
+  int64_t s = 1;
+  for (int i = ndim - 1; i >= 0; i--) {
+    t.stride[i] = s;
+    s *= shape[i] > 0 ? shape[i] : 1;
+  }
+  return t;
+}
+
+static int p_tensor_slice(void) {
+  float x[6] = {0};
+  nd_tensor t = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), v;
+  BAD(nd_tensor_slice(NULL, 0, 0, 1, &v));
+  BAD(nd_tensor_slice(&t, 0, 0, 1, NULL));
+  BAD(nd_tensor_slice(&t, 0, INT64_MAX, INT64_MAX, &v));
+  BAD(nd_tensor_slice(&t, 0, 1, INT64_MAX, &v));
+  BAD(nd_tensor_slice(&t, 0, INT64_MAX, 1, &v));
+  BAD(nd_tensor_slice(&t, 1, 2, 2, &v));
+  BAD(nd_tensor_slice(&t, 0, -1, 1, &v));
+  BAD(nd_tensor_slice(&t, 0, 0, -1, &v));
+  BAD(nd_tensor_slice(&t, 2, 0, 1, &v));
+  BAD(nd_tensor_slice(&t, -1, 0, 1, &v));
+  BAD(nd_tensor_slice(&t, INT32_MAX, 0, 1, &v));
+  OK(nd_tensor_slice(&t, 1, 3, 0, &v)); /* empty slice at the end */
+  EXPECT(nd_tensor_numel(&v) == 0);
+  nd_tensor bad = hdr(NULL, 2, ND_SHAPE(2, 3));
+  BAD(nd_tensor_slice(&bad, 0, 0, 1, &v));
+  bad = hdr(x, 2, ND_SHAPE(2, 3));
+  bad.ndim = 99;
+  BAD(nd_tensor_slice(&bad, 0, 0, 1, &v));
+  return 0;
+}
+
+static int p_tensor_select(void) {
+  float x[6] = {0};
+  nd_tensor t = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), s = nd_tensor_wrap(x, 0, NULL), v;
+  BAD(nd_tensor_select(NULL, 0, &v));
+  BAD(nd_tensor_select(&t, 0, NULL));
+  BAD(nd_tensor_select(&t, 2, &v));
+  BAD(nd_tensor_select(&t, -1, &v));
+  BAD(nd_tensor_select(&t, INT64_MAX, &v));
+  BAD(nd_tensor_select(&s, 0, &v));
+  nd_tensor bad = hdr(x, 2, ND_SHAPE(2, -3));
+  BAD(nd_tensor_select(&bad, 0, &v));
+  return 0;
+}
+
+static int p_tensor_reshape(void) {
+  float x[6] = {0};
+  nd_tensor t = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), v;
+  BAD(nd_tensor_reshape(NULL, 1, ND_SHAPE(6), &v));
+  BAD(nd_tensor_reshape(&t, 1, ND_SHAPE(6), NULL));
+  BAD(nd_tensor_reshape(&t, 2, NULL, &v));
+  BAD(nd_tensor_reshape(&t, 2, ND_SHAPE(-2, -3), &v));
+  BAD(nd_tensor_reshape(&t, 2, ND_SHAPE(-1, -1), &v));
+  BAD(nd_tensor_reshape(&t, 2, ND_SHAPE(-1, -6), &v));
+  BAD(nd_tensor_reshape(&t, 2, ND_SHAPE(4, 2), &v));
+  BAD(nd_tensor_reshape(&t, 2, ND_SHAPE(BIG40, BIG40), &v));
+  BAD(nd_tensor_reshape(&t, 3, ND_SHAPE(BIG31, BIG31, 4), &v));
+  BAD(nd_tensor_reshape(&t, 6, ND_SHAPE(1, 1, 1, 1, 1, 6), &v));
+  BAD(nd_tensor_reshape(&t, -1, ND_SHAPE(6), &v));
+  BAD(nd_tensor_reshape(&t, 2, ND_SHAPE(0, -1), &v));
+  OK(nd_tensor_reshape(&t, 2, ND_SHAPE(3, -1), &v));
+  EXPECT(v.shape[1] == 2 && v.data == x);
+  nd_tensor tr = t; /* transposed view: not contiguous */
+  tr.shape[0] = 3, tr.shape[1] = 2, tr.stride[0] = 1, tr.stride[1] = 3;
+  BAD(nd_tensor_reshape(&tr, 1, ND_SHAPE(6), &v));
+  return 0;
+}
+
+static int p_tensor_queries(void) {
+  float x[6] = {0};
+  nd_tensor t = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3));
+  EXPECT(nd_tensor_numel(NULL) == 0);
+  EXPECT(!nd_tensor_is_contiguous(NULL));
+  EXPECT(!nd_tensor_same_shape(NULL, &t));
+  EXPECT(!nd_tensor_same_shape(&t, NULL));
+  EXPECT(!nd_tensor_same_shape(NULL, NULL));
+  nd_tensor bad = t;
+  bad.ndim = -3;
+  EXPECT(nd_tensor_numel(&bad) == 0);
+  EXPECT(!nd_tensor_is_contiguous(&bad));
+  EXPECT(!nd_tensor_same_shape(&bad, &bad));
+  bad = hdr(x, 2, ND_SHAPE(BIG40, BIG40));
+  EXPECT(nd_tensor_numel(&bad) == 0);
+  char buf[64];
+  EXPECT(strcmp(nd_tensor_shape_str(NULL, buf, sizeof buf), "(null)") == 0);
+  EXPECT(nd_tensor_shape_str(&t, NULL, 10) == NULL);
+  EXPECT(nd_tensor_shape_str(&t, buf, 0) == NULL);
+  EXPECT(strcmp(nd_tensor_shape_str(&t, buf, 2), "2") == 0);
+  bad.ndim = 77;
+  EXPECT(nd_tensor_shape_str(&bad, buf, sizeof buf) == buf);
+  return 0;
+}
+
+static int p_tensor_at(void) {
+  float x[6] = {0};
+  nd_tensor t = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3));
+  BAD_VALUE(nd_tensor_at(NULL, ND_SHAPE(0, 0)), v_ == NULL);
+  BAD_VALUE(nd_tensor_at(&t, NULL), v_ == NULL);
+  BAD_VALUE(nd_tensor_at(&t, ND_SHAPE(2, 0)), v_ == NULL);
+  BAD_VALUE(nd_tensor_at(&t, ND_SHAPE(0, -1)), v_ == NULL);
+  BAD_VALUE(nd_tensor_at(&t, ND_SHAPE(INT64_MAX, 0)), v_ == NULL);
+  EXPECT(nd_tensor_at(&t, ND_SHAPE(1, 2)) == x + 5);
+  return 0;
+}
+
+static int p_tensor_fill_copy(void) {
+  float x[6] = {0}, y[6] = {0};
+  nd_tensor a = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), b = nd_tensor_wrap(y, 2, ND_SHAPE(3, 2));
+  BAD(nd_tensor_fill(NULL, 1.0f));
+  nd_tensor bad = hdr(NULL, 2, ND_SHAPE(2, 3));
+  BAD(nd_tensor_fill(&bad, 1.0f));
+  bad = hdr(x, 2, ND_SHAPE(2, 3));
+  bad.shape[1] = -3;
+  BAD(nd_tensor_fill(&bad, 1.0f));
+  bad = hdr(x, 2, ND_SHAPE(2, 3));
+  bad.ndim = 6;
+  BAD(nd_tensor_fill(&bad, 1.0f));
+  BAD(nd_tensor_copy(NULL, &a));
+  BAD(nd_tensor_copy(&a, NULL));
+  BAD_AS(nd_tensor_copy(&a, &b), ND_ERR_SHAPE);
+  bad = hdr(NULL, 2, ND_SHAPE(2, 3));
+  BAD(nd_tensor_copy(&a, &bad));
+  BAD(nd_tensor_copy(&bad, &a));
+  nd_tensor e1 = nd_tensor_wrap(NULL, 2, ND_SHAPE(0, 3)), e2 = nd_tensor_wrap(NULL, 2, ND_SHAPE(0, 3));
+  OK(nd_tensor_fill(&e1, 1.0f)); /* zero elements, no data needed */
+  OK(nd_tensor_copy(&e1, &e2));
+  return 0;
+}
+
+static int p_tensor_check_shape(void) {
+  float x[6] = {0};
+  nd_tensor t = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3));
+  BAD_AS(nd_tensor_check_shape(NULL, "W", 2, ND_SHAPE(2, 3)), ND_ERR_INVALID_ARG);
+  BAD(nd_tensor_check_shape(&t, "W", 2, NULL));
+  BAD(nd_tensor_check_shape(&t, "W", -1, ND_SHAPE(2)));
+  BAD(nd_tensor_check_shape(&t, "W", 9, ND_SHAPE(2)));
+  BAD_AS(nd_tensor_check_shape(&t, NULL, 2, ND_SHAPE(3, 2)), ND_ERR_SHAPE);
+  BAD_AS(nd_tensor_check_shape(&t, "W", 2, ND_SHAPE(3, 2)), ND_ERR_SHAPE);
+  EXPECT(strstr(nd_last_error(), "W has shape 2x3, expected 3x2") != NULL);
+  BAD_AS(nd_tensor_check_shape(&t, "W", 2, ND_SHAPE(BIG40, BIG40)), ND_ERR_SHAPE);
+  OK(nd_tensor_check_shape(&t, "W", 2, ND_SHAPE(2, 3)));
+  return 0;
+}
+
+/* ----------------------------------------------------------------- arena */
+static int p_arena(void) {
+  nd_arena *a = (nd_arena *)1;
+  BAD(nd_arena_create(0, NULL));
+  BAD(nd_arena_create(SIZE_MAX, &a));
+  EXPECT(a == NULL);
+  nd_arena_free(NULL);
+  nd_arena_reset(NULL);
+  EXPECT(nd_arena_used(NULL) == 0 && nd_arena_capacity(NULL) == 0);
+  BAD_VALUE(nd_arena_alloc(NULL, 16), v_ == NULL);
+  BAD_VALUE(nd_arena_calloc(NULL, 16), v_ == NULL);
+  OK(nd_arena_create(256, &a));
+  BAD_VALUE(nd_arena_alloc(a, SIZE_MAX), v_ == NULL);
+  BAD_VALUE(nd_arena_alloc(a, SIZE_MAX - 62), v_ == NULL);
+  BAD_VALUE(nd_arena_calloc(a, SIZE_MAX), v_ == NULL);
+  EXPECT(nd_arena_alloc(a, 0) != NULL);
+  nd_arena_free(a);
+  return 0;
+}
+
+/* ------------------------------------------------------------------- rng */
+static int p_rng(void) {
+  nd_rng r;
+  float f[8];
+  double d[8];
+  int64_t p[8];
+  uint32_t out[4];
+  BAD(nd_rng_init(NULL, 1));
+  OK(nd_rng_init(&r, 1));
+  BAD_VALUE(nd_rng_split(NULL, 1), v_.key == 0 && v_.counter == 0);
+  BAD(nd_philox4x32(1, 2, NULL));
+  OK(nd_philox4x32(1, 2, out));
+  BAD_VALUE(nd_rng_u32(NULL), v_ == 0);
+  BAD_VALUE(nd_rng_uniform1(NULL), isnan(v_));
+  BAD(nd_rng_uniform(NULL, f, 8, 0, 1));
+  BAD(nd_rng_uniform(&r, NULL, 8, 0, 1));
+  BAD(nd_rng_uniform(&r, f, -1, 0, 1));
+  BAD(nd_rng_normal(NULL, f, 8, 0, 1));
+  BAD(nd_rng_normal(&r, NULL, 8, 0, 1));
+  BAD(nd_rng_normal(&r, f, INT64_MIN, 0, 1));
+  BAD(nd_rng_bernoulli(NULL, f, 8, 0.5f));
+  BAD(nd_rng_bernoulli(&r, NULL, 8, 0.5f));
+  BAD(nd_rng_uniform_f64(NULL, d, 8, 0, 1));
+  BAD(nd_rng_uniform_f64(&r, NULL, 8, 0, 1));
+  BAD(nd_rng_normal_f64(NULL, d, 8, 0, 1));
+  BAD(nd_rng_normal_f64(&r, d, -8, 0, 1));
+  BAD(nd_rng_permutation(NULL, p, 8));
+  BAD(nd_rng_permutation(&r, NULL, 8));
+  BAD(nd_rng_permutation(&r, p, -1));
+  OK(nd_rng_uniform(&r, NULL, 0, 0, 1)); /* nothing to fill */
+  OK(nd_rng_permutation(&r, NULL, 0));
+  return 0;
+}
+
+/* ----------------------------------------------------------------- optim */
+static int p_schedule(void) {
+  nd_schedule s = nd_schedule_constant(0.1f);
+  OK(nd_schedule_check(&s));
+  BAD(nd_schedule_check(NULL));
+  s.kind = (nd_schedule_kind)77;
+  BAD(nd_schedule_check(&s));
+  s = nd_schedule_constant(NAN);
+  BAD(nd_schedule_check(&s));
+  BAD_VALUE(nd_schedule_lr(NULL, 3), isnan(v_));
+  s = nd_schedule_constant(0.1f);
+  EXPECT(nd_schedule_lr(&s, INT64_MIN) == 0.1f);
+  return 0;
+}
+
+static int p_optim_create(void) {
+  float x[6] = {0}, y[6] = {0}, z[6] = {0};
+  nd_tensor p = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), g = nd_tensor_wrap(y, 2, ND_SHAPE(2, 3)),
+            gbad = nd_tensor_wrap(z, 2, ND_SHAPE(3, 2));
+  nd_tensor *ps[1] = {&p}, *gs[1] = {&g}, *gb[1] = {&gbad}, *nulls[1] = {NULL};
+  nd_optim_config c = nd_optim_defaults(ND_OPTIM_ADAM);
+  nd_optim *o = (nd_optim *)1;
+  BAD(nd_optim_create(&c, 1, ps, gs, NULL));
+  BAD(nd_optim_create(NULL, 1, ps, gs, &o));
+  EXPECT(o == NULL);
+  BAD(nd_optim_create(&c, -1, ps, gs, &o));
+  BAD(nd_optim_create(&c, 1, NULL, gs, &o));
+  BAD(nd_optim_create(&c, 1, ps, NULL, &o));
+  BAD(nd_optim_create(&c, 1, nulls, gs, &o));
+  BAD(nd_optim_create(&c, 1, ps, nulls, &o));
+  BAD_AS(nd_optim_create(&c, 1, ps, gb, &o), ND_ERR_SHAPE);
+  nd_tensor pn = hdr(NULL, 2, ND_SHAPE(2, 3)), *pns[1] = {&pn};
+  BAD(nd_optim_create(&c, 1, pns, gs, &o));
+  nd_optim_config bad = c;
+  bad.kind = (nd_optim_kind)42;
+  BAD(nd_optim_create(&bad, 1, ps, gs, &o));
+  BAD(nd_optim_config_check(NULL));
+  bad = c;
+  bad.lr = NAN;
+  BAD(nd_optim_config_check(&bad));
+  (void)nd_optim_defaults((nd_optim_kind)-5);
+  OK(nd_optim_create(&c, 0, NULL, NULL, &o)); /* no parameters: a no-op optimizer */
+  OK(nd_optim_step(o));
+  nd_optim_free(o);
+  nd_optim_free(NULL);
+  return 0;
+}
+
+static int p_optim_calls(void) {
+  BAD(nd_optim_step(NULL));
+  BAD(nd_optim_zero_grad(NULL));
+  BAD(nd_optim_set_lr(NULL, 0.1f));
+  BAD(nd_optim_set_schedule(NULL, NULL));
+  BAD(nd_optim_reset_state(NULL));
+  BAD_VALUE(nd_optim_lr(NULL), isnan(v_));
+  BAD_VALUE(nd_optim_steps(NULL), v_ == -1);
+  double n = 0;
+  BAD(nd_optim_clip_grad_norm(NULL, 1.0, &n));
+  float x[6] = {0}, y[6] = {0};
+  nd_tensor p = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), g = nd_tensor_wrap(y, 2, ND_SHAPE(2, 3));
+  nd_tensor *ps[1] = {&p}, *gs[1] = {&g};
+  nd_optim_config c = nd_optim_defaults(ND_OPTIM_SGD);
+  nd_optim *o;
+  OK(nd_optim_create(&c, 1, ps, gs, &o));
+  BAD(nd_optim_set_schedule(o, NULL));
+  BAD(nd_optim_set_lr(o, NAN));
+  BAD(nd_optim_set_lr(o, -1.0f));
+  y[0] = NAN;
+  BAD_AS(nd_optim_step(o), ND_ERR_NUMERIC);
+  OK(nd_optim_zero_grad(o));
+  OK(nd_optim_step(o));
+  OK(nd_optim_reset_state(o));
+  nd_optim_free(o);
+  return 0;
+}
+
+static int p_clip_grad_norm(void) {
+  float y[6] = {0};
+  nd_tensor g = nd_tensor_wrap(y, 2, ND_SHAPE(2, 3)), *gs[2] = {&g, NULL};
+  double n = 0;
+  BAD(nd_clip_grad_norm(NULL, 2, 1.0, &n));
+  EXPECT(isnan(n));
+  BAD(nd_clip_grad_norm(gs, -1, 1.0, &n));
+  BAD(nd_clip_grad_norm(gs, 2, 1.0, &n));
+  BAD(nd_clip_grad_norm(gs, 1, NAN, &n));
+  BAD(nd_clip_grad_norm(gs, 1, -1.0, &n));
+  nd_tensor gn = hdr(NULL, 1, ND_SHAPE(4)), *gns[1] = {&gn};
+  BAD(nd_clip_grad_norm(gns, 1, 1.0, &n));
+  OK(nd_clip_grad_norm(gs, 1, 1.0, NULL));
+  OK(nd_clip_grad_norm(NULL, 0, 1.0, &n));
+  EXPECT(n == 0.0);
+  return 0;
+}
+
+/* -------------------------------------------------------------- autodiff */
+static int p_tape(void) {
+  nd_tape *tp = (nd_tape *)1;
+  BAD(nd_tape_create(0, NULL));
+  BAD(nd_tape_create(SIZE_MAX, &tp));
+  EXPECT(tp == NULL);
+  nd_tape_free(NULL);
+  nd_tape_reset(NULL);
+  BAD(nd_tape_set_recording(NULL, true));
+  EXPECT(!nd_tape_is_recording(NULL));
+  BAD(nd_tape_status(NULL));
+  BAD(nd_tape_set_error(NULL, ND_ERR_NUMERIC));
+  EXPECT(nd_tape_num_nodes(NULL) == 0 && nd_tape_bytes_used(NULL) == 0 && nd_tape_bytes_held(NULL) == 0);
+  BAD_VALUE(nd_tape_alloc(NULL, 8), v_ == NULL);
+  OK(nd_tape_create(0, &tp));
+  BAD_VALUE(nd_tape_alloc(tp, SIZE_MAX), v_ == NULL);
+  EXPECT(nd_tape_status(tp) == ND_ERR_NOMEM); /* sticky */
+  nd_tape_free(tp);
+  return 0;
+}
+
+static int p_tape_leaves(void) {
+  nd_tape *tp;
+  OK(nd_tape_create(0, &tp));
+  float x[6] = {0}, y[6] = {0};
+  nd_tensor v = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), gbad = nd_tensor_wrap(y, 2, ND_SHAPE(3, 2));
+  nd_tensor vn = hdr(NULL, 2, ND_SHAPE(2, 3));
+  nd_tape_reset(tp);
+  BAD_VALUE(nd_tape_constant(NULL, &v), v_ == NULL);
+  nd_tape_reset(tp);
+  BAD_VALUE(nd_tape_constant(tp, NULL), v_ == NULL);
+  nd_tape_reset(tp);
+  BAD_VALUE(nd_tape_constant(tp, &vn), v_ == NULL);
+  nd_tape_reset(tp);
+  BAD_VALUE(nd_tape_param(NULL, &v, &v), v_ == NULL);
+  nd_tape_reset(tp);
+  BAD_VALUE(nd_tape_param(tp, NULL, NULL), v_ == NULL);
+  nd_tape_reset(tp);
+  BAD_VALUE(nd_tape_param(tp, &v, &gbad), v_ == NULL);
+  nd_tape_reset(tp);
+  BAD_VALUE(nd_tape_variable(tp, NULL), v_ == NULL);
+  nd_tape_reset(tp);
+  BAD_VALUE(nd_tape_variable(NULL, &v), v_ == NULL);
+  /* after a failure the tape is sticky: later leaves return NULL, the first
+   * message stays */
+  nd_tape_reset(tp);
+  EXPECT(nd_tape_param(tp, &v, &gbad) == NULL);
+  char first[512];
+  snprintf(first, sizeof first, "%s", nd_last_error());
+  EXPECT(nd_tape_constant(tp, &v) == NULL && nd_tape_status(tp) == ND_ERR_SHAPE);
+  EXPECT(strcmp(first, nd_last_error()) == 0);
+  EXPECT(nd_var_value(NULL) == NULL && nd_var_grad(NULL) == NULL && !nd_var_requires_grad(NULL));
+  EXPECT(isnan(nd_var_item(NULL)));
+  nd_tape_free(tp);
+  return 0;
+}
+
+static int p_tape_backward(void) {
+  nd_tape *tp;
+  OK(nd_tape_create(0, &tp));
+  float x[6] = {1, 2, 3, 4, 5, 6}, s[3] = {1, 1, 1};
+  nd_tensor xt = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), seed = nd_tensor_wrap(s, 1, ND_SHAPE(3));
+  nd_var *v = nd_tape_variable(tp, &xt);
+  EXPECT(v != NULL);
+  BAD(nd_tape_backward(NULL, v));
+  BAD(nd_tape_backward(tp, NULL));
+  BAD(nd_tape_backward(tp, v)); /* not one element */
+  nd_tape_reset(tp);
+  v = nd_tape_variable(tp, &xt);
+  BAD(nd_tape_backward_seed(tp, v, &seed)); /* seed shape mismatch */
+  BAD(nd_tape_backward_seed(NULL, v, NULL));
+  nd_tape_free(tp);
+  return 0;
+}
+
+static nd_status custom_fwd(const nd_custom_args *a) {
+  (void)a;
+  return ND_OK;
+}
+
+/* Each op with a NULL tape, NULL inputs and mismatched shapes. */
+static int p_ad_ops(void) {
+  nd_tape *tp;
+  OK(nd_tape_create(0, &tp));
+  float buf[4][64];
+  memset(buf, 0, sizeof buf);
+  nd_tensor a23 = nd_tensor_wrap(buf[0], 2, ND_SHAPE(2, 3)), b23 = nd_tensor_wrap(buf[1], 2, ND_SHAPE(2, 3)),
+            c45 = nd_tensor_wrap(buf[2], 2, ND_SHAPE(4, 5)), img = nd_tensor_wrap(buf[3], 4, ND_SHAPE(1, 1, 4, 4));
+  int32_t labels[2] = {0, 7};
+#define NULLOP(expr)                                                                    \
+  do {                                                                                  \
+    nd_tape_reset(tp);                                                                  \
+    nd_var *a = nd_tape_variable(tp, &a23), *b = nd_tape_variable(tp, &b23);            \
+    nd_var *c = nd_tape_variable(tp, &c45), *im = nd_tape_variable(tp, &img);           \
+    (void)a, (void)b, (void)c, (void)im;                                                \
+    nd_clear_error();                                                                   \
+    nd_var *r_ = (expr);                                                                \
+    if (r_ != NULL || nd_tape_status(tp) == ND_OK || !nd_last_error()[0]) {             \
+      fprintf(stderr, "  line %d: %s did not fail with a sticky error\n", __LINE__, #expr); \
+      return 1;                                                                         \
+    }                                                                                   \
+  } while (0)
+#define NOTAPE(expr)                                                                    \
+  do {                                                                                  \
+    nd_tape_reset(tp);                                                                  \
+    nd_var *a = nd_tape_variable(tp, &a23), *b = nd_tape_variable(tp, &b23);            \
+    (void)a, (void)b;                                                                   \
+    nd_clear_error();                                                                   \
+    if ((expr) != NULL || !nd_last_error()[0]) {                                        \
+      fprintf(stderr, "  line %d: %s did not fail\n", __LINE__, #expr);                 \
+      return 1;                                                                         \
+    }                                                                                   \
+  } while (0)
+  NOTAPE(nd_ad_matmul(NULL, a, b, false, true));
+  NOTAPE(nd_ad_add(NULL, a, b));
+  NOTAPE(nd_ad_relu(NULL, a));
+  NOTAPE(nd_ad_sum(NULL, a));
+  NOTAPE(nd_ad_mse(NULL, a, b));
+  NULLOP(nd_ad_matmul(tp, a, NULL, false, false));
+  NULLOP(nd_ad_matmul(tp, a, b, false, false)); /* 2x3 * 2x3 */
+  NULLOP(nd_ad_matmul(tp, a, im, false, false));
+  NULLOP(nd_ad_linear(tp, NULL, a, NULL));
+  NULLOP(nd_ad_linear(tp, a, c, NULL)); /* W [4,5] against x [2,3] */
+  NULLOP(nd_ad_linear(tp, a, b, c));    /* bias of the wrong size */
+  NULLOP(nd_ad_add(tp, a, c));
+  NULLOP(nd_ad_add(tp, NULL, b));
+  NULLOP(nd_ad_sub(tp, a, c));
+  NULLOP(nd_ad_mul(tp, a, c));
+  NULLOP(nd_ad_mul(tp, a, NULL));
+  NULLOP(nd_ad_scale(tp, NULL, 2.0f));
+  NULLOP(nd_ad_reshape(tp, a, 2, ND_SHAPE(-2, -3)));
+  NULLOP(nd_ad_reshape(tp, a, 2, ND_SHAPE(4, 2)));
+  NULLOP(nd_ad_reshape(tp, a, 2, ND_SHAPE(BIG40, BIG40)));
+  NULLOP(nd_ad_reshape(tp, a, 2, NULL));
+  NULLOP(nd_ad_reshape(tp, NULL, 1, ND_SHAPE(6)));
+  NULLOP(nd_ad_conv2d(tp, im, a, NULL, 1, 1, 0, 0));  /* 2-D weight */
+  NULLOP(nd_ad_conv2d(tp, im, im, NULL, 0, 1, 0, 0)); /* stride 0 */
+  NULLOP(nd_ad_conv2d(tp, im, im, NULL, 1, 1, -1, 0));
+  NULLOP(nd_ad_conv2d(tp, NULL, im, NULL, 1, 1, 0, 0));
+  NULLOP(nd_ad_conv2d(tp, im, im, NULL, 1, 1, INT64_MAX, INT64_MAX));
+  NULLOP(nd_ad_conv_transpose2d(tp, im, im, NULL, 0, 1, 0, 0, 0, 0));
+  NULLOP(nd_ad_conv_transpose2d(tp, im, im, NULL, 1, 1, 0, 0, 5, 0)); /* out_pad >= stride */
+  NULLOP(nd_ad_conv_transpose2d(tp, im, im, NULL, INT64_MAX, INT64_MAX, 0, 0, 0, 0));
+  NULLOP(nd_ad_conv_transpose2d(tp, a, im, NULL, 1, 1, 0, 0, 0, 0));
+  NULLOP(nd_ad_avgpool2d(tp, im, 0, 1, 1, 1, 0, 0, true));
+  NULLOP(nd_ad_avgpool2d(tp, im, 2, 2, 0, 1, 0, 0, true));
+  NULLOP(nd_ad_avgpool2d(tp, im, 9, 9, 1, 1, 0, 0, true));
+  NULLOP(nd_ad_avgpool2d(tp, im, 2, 2, 1, 1, 5, 5, true)); /* pad > kernel/2 */
+  NULLOP(nd_ad_avgpool2d(tp, im, INT64_MAX, 2, 1, 1, 0, 0, true));
+  NULLOP(nd_ad_avgpool2d(tp, a, 2, 2, 1, 1, 0, 0, true));
+  NULLOP(nd_ad_adaptive_avgpool2d(tp, im, 0, 1));
+  NULLOP(nd_ad_adaptive_avgpool2d(tp, im, -1, 1));
+  NULLOP(nd_ad_adaptive_avgpool2d(tp, a, 1, 1));
+  NULLOP(nd_ad_unary(tp, (nd_unary_op)999, 0.0f, a));
+  NULLOP(nd_ad_unary(tp, (nd_unary_op)-1, 0.0f, a));
+  NULLOP(nd_ad_relu(tp, NULL));
+  NULLOP(nd_ad_leaky_relu(tp, NULL, 0.1f));
+  NULLOP(nd_ad_tanh(tp, NULL));
+  NULLOP(nd_ad_sigmoid(tp, NULL));
+  NULLOP(nd_ad_softplus(tp, NULL));
+  NULLOP(nd_ad_abs(tp, NULL));
+  NULLOP(nd_ad_pow(tp, NULL, 2.0f));
+  NULLOP(nd_ad_relu_pow(tp, NULL, 2.0f));
+  NULLOP(nd_ad_soft_threshold(tp, NULL, 0.1f));
+  NULLOP(nd_ad_hard_threshold(tp, NULL, 0.1f));
+  NULLOP(nd_ad_exp(tp, NULL));
+  NULLOP(nd_ad_log(tp, NULL));
+  NULLOP(nd_ad_square(tp, NULL));
+  NULLOP(nd_ad_prelu(tp, a, NULL));
+  NULLOP(nd_ad_prelu(tp, a, c)); /* slope of the wrong size */
+  NULLOP(nd_ad_sum(tp, NULL));
+  NULLOP(nd_ad_mean(tp, NULL));
+  NULLOP(nd_ad_softmax(tp, NULL));
+  NULLOP(nd_ad_log_softmax(tp, NULL));
+  NULLOP(nd_ad_cross_entropy(tp, a, NULL));
+  NULLOP(nd_ad_cross_entropy(tp, NULL, labels));
+  NULLOP(nd_ad_cross_entropy(tp, a, labels)); /* label 7 of 3 classes */
+  NULLOP(nd_ad_mse(tp, a, c));
+  NULLOP(nd_ad_mse(tp, a, NULL));
+  NULLOP(nd_ad_abs_power_loss(tp, a, c, 6.0f));
+  NULLOP(nd_ad_abs_power_loss(tp, a, b, 0.5f));
+  NULLOP(nd_ad_abs_power_loss(tp, a, b, NAN));
+  NULLOP(nd_ad_custom(tp, 1, (nd_var *const[]){a}, 2, ND_SHAPE(2, 3), NULL, NULL, NULL));
+  NULLOP(nd_ad_custom(tp, ND_CUSTOM_MAX_INPUTS + 1, (nd_var *const[]){a}, 1, ND_SHAPE(2), NULL, NULL, NULL));
+  NULLOP(nd_ad_custom(tp, -1, NULL, 1, ND_SHAPE(2), NULL, NULL, NULL));
+  NULLOP(nd_ad_custom(tp, 1, NULL, 1, ND_SHAPE(2), NULL, NULL, NULL));
+  NULLOP(nd_ad_custom(tp, 1, (nd_var *const[]){a}, 2, ND_SHAPE(BIG40, BIG40), custom_fwd, NULL, NULL));
+  NULLOP(nd_ad_custom(tp, 1, (nd_var *const[]){a}, 2, ND_SHAPE(-1, 2), custom_fwd, NULL, NULL));
+  NULLOP(nd_ad_custom(tp, 1, (nd_var *const[]){a}, 2, NULL, custom_fwd, NULL, NULL));
+#undef NULLOP
+#undef NOTAPE
+  nd_tape_free(tp);
+  return 0;
+}
+
+static nd_status gc_fn(nd_tape *tp, nd_var *const *leaves, void *user, nd_var **out) {
+  (void)user;
+  *out = nd_ad_sum(tp, leaves[0]);
+  return nd_tape_status(tp);
+}
+
+static int p_gradcheck(void) {
+  float x[6] = {0};
+  nd_tensor v = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), *vs[1] = {&v}, *nulls[1] = {NULL};
+  nd_gradcheck_opts o = nd_gradcheck_default_opts();
+  nd_gradcheck_result r;
+  BAD(nd_gradcheck(NULL, NULL, 1, vs, &o, &r));
+  BAD(nd_gradcheck(gc_fn, NULL, 1, NULL, &o, &r));
+  BAD(nd_gradcheck(gc_fn, NULL, 1, nulls, &o, &r));
+  BAD(nd_gradcheck(gc_fn, NULL, -1, vs, &o, &r));
+  BAD(nd_gradcheck(gc_fn, NULL, 1, vs, &o, NULL));
+  OK(nd_gradcheck(gc_fn, NULL, 1, vs, NULL, &r));
+  EXPECT(r.passed);
+  return 0;
+}
+
+/* -------------------------------------------------------------------- io */
+static void tmp_path(char *buf, const char *name) { snprintf(buf, 256, "%s/%s", tmpdir, name); }
+
+static int p_io_arrays(void) {
+  EXPECT(nd_dtype_size((nd_dtype)-1) == 0 && nd_dtype_size(ND_DTYPE_COUNT_) == 0);
+  EXPECT(nd_dtype_name((nd_dtype)99) != NULL);
+  nd_array_release(NULL);
+  nd_tensor t;
+  BAD(nd_array_to_tensor(NULL, &t));
+  nd_array a = {.dtype = ND_DTYPE_F32, .ndim = 6, .shape = {1, 1, 1, 1, 1, 1, 1, 1}, .numel = 1, .data = (float[1]){0}};
+  BAD(nd_array_to_tensor(&a, NULL));
+  BAD(nd_array_to_tensor(&a, &t)); /* 6 dims > ND_MAX_DIMS */
+  a.ndim = 1;
+  a.dtype = (nd_dtype)77;
+  BAD(nd_array_to_tensor(&a, &t));
+  a.dtype = ND_DTYPE_F32;
+  a.data = NULL;
+  BAD(nd_array_to_tensor(&a, &t));
+  a = (nd_array){.dtype = ND_DTYPE_F32, .ndim = 2, .shape = {BIG40, BIG40, 1, 1, 1, 1, 1, 1}, .numel = 1,
+                 .data = (float[1]){0}};
+  BAD(nd_array_to_tensor(&a, &t));
+  return 0;
+}
+
+static int p_io_idx(void) {
+  nd_array a;
+  char p[256];
+  tmp_path(p, "x.idx");
+  BAD(nd_idx_parse(NULL, 16, "n", &a));
+  BAD(nd_idx_parse("\0\0\x08\x01", 4, "n", NULL));
+  BAD(nd_idx_parse("", 0, NULL, &a));
+  BAD(nd_idx_read(NULL, &a));
+  BAD(nd_idx_read(p, NULL));
+  BAD(nd_idx_read(tmpdir, &a)); /* a directory */
+  BAD(nd_idx_write(NULL, &(nd_array){0}));
+  BAD(nd_idx_write(p, NULL));
+  nd_array bad = {.dtype = ND_DTYPE_U8, .ndim = 1, .shape = {4, 1, 1, 1, 1, 1, 1, 1}, .numel = 4, .data = NULL};
+  BAD(nd_idx_write(p, &bad));
+  bad.data = (uint8_t[4]){0};
+  bad.shape[0] = -4;
+  BAD(nd_idx_write(p, &bad));
+  bad.shape[0] = 4;
+  bad.ndim = 0;
+  BAD(nd_idx_write(p, &bad));
+  bad.ndim = 1;
+  bad.dtype = ND_DTYPE_BOOL;
+  BAD(nd_idx_write(p, &bad));
+  bad.dtype = ND_DTYPE_U8;
+  bad.numel = 5; /* disagrees with the shape */
+  BAD(nd_idx_write(p, &bad));
+  return 0;
+}
+
+static int p_io_npy(void) {
+  nd_tensor t;
+  nd_array a;
+  char p[256];
+  tmp_path(p, "x.npy");
+  BAD(nd_npy_parse(NULL, 10, "n", &t));
+  BAD(nd_npy_parse("\x93NUMPY", 6, "n", NULL));
+  BAD(nd_npy_parse_f64(NULL, 10, "n", &a));
+  BAD(nd_npy_parse_f64("\x93NUMPY", 6, "n", NULL));
+  BAD(nd_npy_read(NULL, &t));
+  BAD(nd_npy_read(p, NULL));
+  BAD(nd_npy_read_f64(NULL, &a));
+  BAD(nd_npy_read_f64(tmpdir, &a));
+  BAD(nd_npy_write(NULL, &(nd_tensor){0}));
+  BAD(nd_npy_write(p, NULL));
+  nd_tensor bad = hdr(NULL, 2, ND_SHAPE(2, 3));
+  BAD(nd_npy_write(p, &bad));
+  bad = hdr((float[6]){0}, 2, ND_SHAPE(2, -3));
+  BAD(nd_npy_write(p, &bad));
+  BAD(nd_npy_write_f64(NULL, 1, ND_SHAPE(2), (double[2]){0}));
+  BAD(nd_npy_write_f64(p, 1, NULL, (double[2]){0}));
+  BAD(nd_npy_write_f64(p, 1, ND_SHAPE(2), NULL));
+  BAD(nd_npy_write_f64(p, 9, ND_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1), (double[1]){0}));
+  BAD(nd_npy_write_f64(p, 1, ND_SHAPE(-2), (double[2]){0}));
+  BAD(nd_npy_write_f64(p, 2, ND_SHAPE(BIG40, BIG40), (double[2]){0}));
+  return 0;
+}
+
+static int p_io_safetensors(void) {
+  nd_safetensors *st = (nd_safetensors *)1;
+  char p[256];
+  tmp_path(p, "x.safetensors");
+  BAD(nd_safetensors_parse(NULL, 10, "n", &st));
+  BAD(nd_safetensors_parse("12345678{}", 10, "n", NULL));
+  BAD(nd_safetensors_read(NULL, &st));
+  BAD(nd_safetensors_read(p, NULL));
+  BAD(nd_safetensors_read(tmpdir, &st));
+  nd_safetensors_free(NULL);
+  EXPECT(nd_safetensors_count(NULL) == 0);
+  EXPECT(nd_safetensors_name(NULL, 0) == NULL);
+  EXPECT(nd_safetensors_metadata(NULL, "k") == NULL);
+  EXPECT(nd_safetensors_metadata_count(NULL) == 0);
+  EXPECT(nd_safetensors_metadata_key(NULL, 0) == NULL);
+  BAD(nd_safetensors_info(NULL, "a", NULL, NULL, NULL));
+  nd_tensor t;
+  nd_array arr;
+  BAD(nd_safetensors_get(NULL, "a", &t));
+  BAD(nd_safetensors_get_array(NULL, "a", &arr));
+  /* writer */
+  float x[6] = {0};
+  nd_tensor a = nd_tensor_wrap(x, 2, ND_SHAPE(2, 3)), nodata = hdr(NULL, 2, ND_SHAPE(2, 3));
+  const nd_tensor *ts[2] = {&a, &a}, *tn[1] = {NULL}, *tnd[1] = {&nodata};
+  BAD(nd_safetensors_write(NULL, 1, (const char *[]){"a"}, ts, NULL));
+  BAD(nd_safetensors_write(p, -1, (const char *[]){"a"}, ts, NULL));
+  BAD(nd_safetensors_write(p, 1, NULL, ts, NULL));
+  BAD(nd_safetensors_write(p, 1, (const char *[]){"a"}, NULL, NULL));
+  BAD(nd_safetensors_write(p, 1, (const char *[]){"a"}, tn, NULL));
+  BAD(nd_safetensors_write(p, 1, (const char *[]){NULL}, ts, NULL));
+  BAD(nd_safetensors_write(p, 1, (const char *[]){""}, ts, NULL));
+  BAD(nd_safetensors_write(p, 1, (const char *[]){"__metadata__"}, ts, NULL));
+  BAD(nd_safetensors_write(p, 2, (const char *[]){"a", "a"}, ts, NULL));
+  BAD(nd_safetensors_write(p, 1, (const char *[]){"a"}, tnd, NULL));
+  BAD(nd_safetensors_write(p, 1, (const char *[]){"a"}, ts, (const char *[]){"key", NULL}));
+  BAD(nd_safetensors_write_arrays(NULL, 0, NULL, NULL, NULL));
+  BAD(nd_safetensors_write_arrays(p, 1, (const char *[]){"a"}, (const nd_array *[]){NULL}, NULL));
+  nd_array bad = {.dtype = (nd_dtype)55, .ndim = 1, .shape = {2, 1, 1, 1, 1, 1, 1, 1}, .numel = 2, .data = x};
+  BAD(nd_safetensors_write_arrays(p, 1, (const char *[]){"a"}, (const nd_array *[]){&bad}, NULL));
+  bad.dtype = ND_DTYPE_F32;
+  bad.data = NULL;
+  BAD(nd_safetensors_write_arrays(p, 1, (const char *[]){"a"}, (const nd_array *[]){&bad}, NULL));
+  /* a valid file, then bad lookups on it */
+  OK(nd_safetensors_write(p, 1, (const char *[]){"a"}, ts, (const char *[]){"k", "v", NULL}));
+  OK(nd_safetensors_read(p, &st));
+  EXPECT(nd_safetensors_name(st, -1) == NULL && nd_safetensors_name(st, 1) == NULL);
+  EXPECT(nd_safetensors_metadata_key(st, 5) == NULL);
+  EXPECT(nd_safetensors_metadata(st, NULL) == NULL);
+  BAD(nd_safetensors_info(st, NULL, NULL, NULL, NULL));
+  BAD_AS(nd_safetensors_info(st, "b", NULL, NULL, NULL), ND_ERR_NOT_FOUND);
+  BAD(nd_safetensors_get(st, "a", NULL));
+  BAD(nd_safetensors_get_array(st, "a", NULL));
+  BAD_AS(nd_safetensors_get(st, "zz", &t), ND_ERR_NOT_FOUND);
+  nd_safetensors_free(st);
+  return 0;
+}
+
+static int p_io_jsonl(void) {
+  nd_jsonl *w = (nd_jsonl *)1;
+  char p[256];
+  tmp_path(p, "x.jsonl");
+  BAD(nd_jsonl_open(NULL, &w));
+  BAD(nd_jsonl_open("", &w));
+  BAD(nd_jsonl_open(p, NULL));
+  BAD(nd_jsonl_open_append(NULL, &w));
+  BAD(nd_jsonl_open_append(p, NULL));
+  BAD(nd_jsonl_open(tmpdir, &w));
+  BAD(nd_jsonl_write(NULL, 1, &ND_JINT("a", 1)));
+  OK(nd_jsonl_close(NULL));
+  OK(nd_jsonl_open(p, &w));
+  BAD(nd_jsonl_write(w, -1, &ND_JINT("a", 1)));
+  BAD(nd_jsonl_write(w, 1, NULL));
+  BAD(nd_jsonl_write(w, 1, &(nd_jsonl_field){.name = NULL, .kind = ND_JSONL_INT}));
+  BAD(nd_jsonl_write(w, 1, &(nd_jsonl_field){.name = "x", .kind = (nd_jsonl_kind)42}));
+  OK(nd_jsonl_write(w, 0, NULL)); /* {} */
+  OK(nd_jsonl_close(w));
+  return 0;
+}
+
+static int p_io_png(void) {
+  char p[256];
+  tmp_path(p, "x.png");
+  uint8_t px[12] = {0};
+  float f[4] = {0};
+  BAD(nd_png_write_gray(NULL, 2, 2, px));
+  BAD(nd_png_write_gray(p, 0, 2, px));
+  BAD(nd_png_write_gray(p, -2, 2, px));
+  BAD(nd_png_write_gray(p, 2, 2, NULL));
+  BAD(nd_png_write_gray(p, INT32_MAX, INT32_MAX, px));
+  BAD(nd_png_write_rgb(NULL, 2, 2, px));
+  BAD(nd_png_write_rgb(p, 2, -1, px));
+  BAD(nd_png_write_rgb(p, 2, 2, NULL));
+  BAD(nd_png_write_tiles(NULL, f, 1, 2, 2, NULL));
+  BAD(nd_png_write_tiles(p, NULL, 1, 2, 2, NULL));
+  BAD(nd_png_write_tiles(p, f, -1, 2, 2, NULL));
+  BAD(nd_png_write_tiles(p, f, 1, 0, 2, NULL));
+  BAD(nd_png_write_tiles(p, f, INT32_MAX, 2, 2, NULL));
+  BAD(nd_png_write_tiles(p, f, 1, INT32_MAX, INT32_MAX, NULL));
+  nd_png_tiles_opts o = {.cols = INT32_MAX, .zoom = INT32_MAX};
+  BAD(nd_png_write_tiles(p, f, 1, 2, 2, &o));
+  double y[2] = {0, 1};
+  nd_plot_series s = {.y = y, .n = 2};
+  BAD(nd_png_plot_lines(NULL, 1, &s, NULL));
+  BAD(nd_png_plot_lines(p, 1, NULL, NULL));
+  BAD(nd_png_plot_lines(p, 0, &s, NULL));
+  BAD(nd_png_plot_lines(p, 11, &s, NULL));
+  nd_plot_series bad = {.y = NULL, .n = 2};
+  BAD(nd_png_plot_lines(p, 1, &bad, NULL));
+  bad = (nd_plot_series){.y = y, .n = -1};
+  BAD(nd_png_plot_lines(p, 1, &bad, NULL));
+  nd_plot_opts po = {.width = INT32_MAX, .height = INT32_MAX};
+  BAD(nd_png_plot_lines(p, 1, &s, &po));
+  return 0;
+}
+
+/* ------------------------------------------------------------------ data */
+static int p_data(void) {
+  nd_dataset d;
+  char buf[256];
+  nd_dataset_release(NULL);
+  BAD(nd_data_dir(NULL, buf, sizeof buf));
+  BAD(nd_data_dir("mnist", NULL, 10));
+  BAD(nd_data_dir("mnist", buf, 0));
+  BAD(nd_mnist_load(tmpdir, "bogus", 0, &d));
+  BAD(nd_mnist_load(tmpdir, NULL, 0, &d));
+  BAD(nd_mnist_load(tmpdir, "train", 0, NULL));
+  BAD(nd_mnist_load(tmpdir, "train", -1, &d));
+  BAD(nd_fashion_mnist_load(tmpdir, "test", 0, &d)); /* empty directory */
+  BAD(nd_idx_dataset_load(NULL, NULL, 0, &d));
+  BAD(nd_idx_dataset_load(tmpdir, tmpdir, 0, &d));
+  BAD(nd_idx_dataset_load("a", "b", 0, NULL));
+  return 0;
+}
+
+/* ---------------------------------------------------------------- runner */
+typedef struct probe {
+  const char *name;
+  int (*fn)(void);
+} probe;
+
+#define P(f) {#f, f}
+static const probe probes[] = {
+    P(p_core_status),     P(p_core_threads),    P(p_core_alloc),       P(p_core_error_prefix),
+    P(p_tensor_create),   P(p_tensor_alloc),    P(p_tensor_create_in), P(p_tensor_wrap),
+    P(p_tensor_slice),    P(p_tensor_select),   P(p_tensor_reshape),   P(p_tensor_queries),
+    P(p_tensor_at),       P(p_tensor_fill_copy), P(p_tensor_check_shape), P(p_arena),
+    P(p_rng),             P(p_schedule),        P(p_optim_create),     P(p_optim_calls),
+    P(p_clip_grad_norm),  P(p_tape),            P(p_tape_leaves),      P(p_tape_backward),
+    P(p_ad_ops),          P(p_gradcheck),       P(p_io_arrays),        P(p_io_idx),
+    P(p_io_npy),          P(p_io_safetensors),  P(p_io_jsonl),         P(p_io_png),
+    P(p_data),
+};
+
+static bool selected(const char *name, int argc, char **argv) {
+  if (argc < 2) return true;
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], name)) return true;
+  return false;
+}
+
+int main(int argc, char **argv) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/nd-probe-XXXXXX");
+  if (!mkdtemp(tmpdir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  nd_set_log_level(ND_LOG_OFF);
+  int failed = 0, run = 0;
+  for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+    if (!selected(probes[i].name, argc, argv)) continue;
+    run++;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("fork");
+      return 1;
+    }
+    if (pid == 0) _exit(probes[i].fn() == 0 ? 0 : 3);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0) {
+    }
+    if (WIFSIGNALED(st)) {
+      fprintf(stderr, "FAIL %s: killed by signal %d (%s)\n", probes[i].name, WTERMSIG(st), strsignal(WTERMSIG(st)));
+      failed++;
+    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      fprintf(stderr, "FAIL %s: exit %d%s\n", probes[i].name, WEXITSTATUS(st),
+              WEXITSTATUS(st) == 3 ? " (a bad call was accepted, see above)" : " (sanitizer report above?)");
+      failed++;
+    } else {
+      printf("ok   %s\n", probes[i].name);
+    }
+  }
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+  printf("%d of %d probes passed\n", run - failed, run);
+  return failed ? 1 : 0;
+}
