@@ -15,7 +15,8 @@
 #include "progress.h"
 
 static int cli_vfail(int code, const char *prefix, const char *prog, const char *fmt, va_list ap) {
-  char msg[1024];
+  /* Room for a library message (at most 8 KiB, see nd_last_error) and context. */
+  char msg[16384];
   vsnprintf(msg, sizeof msg, fmt, ap);
   /* One line: newlines inside a message become spaces. */
   for (char *c = msg; *c; c++)

@@ -1,4 +1,5 @@
 /* Convolution, transposed convolution, average and adaptive average pooling. */
+#include <stdint.h>
 #include <string.h>
 
 #include "autodiff/ad_internal.h"
@@ -53,10 +54,23 @@ static nd_status conv_backward(nd_tape *tp, nd_var *v) {
   return ND_OK;
 }
 
+/* Strides, paddings and kernel sizes beyond 2^31 cannot describe a real
+ * layer and would overflow the output-size arithmetic: refuse them first. */
+static bool geometry_ok(nd_tape *tp, const char *op, int n, const int64_t *v) {
+  for (int i = 0; i < n; i++)
+    if (v[i] < -(int64_t)INT32_MAX || v[i] > (int64_t)INT32_MAX) {
+      nd__fail(tp, nd__error(ND_ERR_INVALID_ARG, "%s: stride, padding or size %lld is out of range (|v| <= %d)", op,
+                             (long long)v[i], INT32_MAX));
+      return false;
+    }
+  return true;
+}
+
 nd_var *nd_ad_conv2d(nd_tape *tp, nd_var *x, nd_var *w, nd_var *b, int64_t stride_h, int64_t stride_w,
                      int64_t pad_h, int64_t pad_w) {
   nd_var *in[3] = {x, w, b};
   if (!nd__inputs_ok(tp, "conv2d", 2, in)) return NULL;
+  if (!geometry_ok(tp, "conv2d", 4, ND_SHAPE(stride_h, stride_w, pad_h, pad_w))) return NULL;
   if (!is4d(tp, "conv2d", "input", x) || !is4d(tp, "conv2d", "weight", w)) return NULL;
   char sx[64], sw[64], sb[64];
   if (w->value.shape[1] != x->value.shape[1])
@@ -108,6 +122,7 @@ nd_var *nd_ad_conv_transpose2d(nd_tape *tp, nd_var *x, nd_var *w, nd_var *b, int
   nd_var *in[3] = {x, w, b};
   const char *op = "conv_transpose2d";
   if (!nd__inputs_ok(tp, op, 2, in)) return NULL;
+  if (!geometry_ok(tp, op, 6, ND_SHAPE(stride_h, stride_w, pad_h, pad_w, out_pad_h, out_pad_w))) return NULL;
   if (!is4d(tp, op, "input", x) || !is4d(tp, op, "weight", w)) return NULL;
   char sx[64], sw[64], sb[64];
   if (w->value.shape[0] != x->value.shape[1])
@@ -161,6 +176,7 @@ static nd_status avgpool_backward(nd_tape *tp, nd_var *v) {
 nd_var *nd_ad_avgpool2d(nd_tape *tp, nd_var *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h,
                         int64_t stride_w, int64_t pad_h, int64_t pad_w, bool count_include_pad) {
   if (!nd__inputs_ok(tp, "avgpool2d", 1, &x)) return NULL;
+  if (!geometry_ok(tp, "avgpool2d", 6, ND_SHAPE(kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w))) return NULL;
   if (!is4d(tp, "avgpool2d", "input", x)) return NULL;
   nd_pool2d_desc d = {.batch = x->value.shape[0], .channels = x->value.shape[1], .in_h = x->value.shape[2],
                       .in_w = x->value.shape[3], .kernel_h = kernel_h, .kernel_w = kernel_w, .stride_h = stride_h,
@@ -192,6 +208,7 @@ static nd_status adaptive_backward(nd_tape *tp, nd_var *v) {
 
 nd_var *nd_ad_adaptive_avgpool2d(nd_tape *tp, nd_var *x, int64_t out_h, int64_t out_w) {
   if (!nd__inputs_ok(tp, "adaptive_avgpool2d", 1, &x)) return NULL;
+  if (!geometry_ok(tp, "adaptive_avgpool2d", 2, ND_SHAPE(out_h, out_w))) return NULL;
   if (!is4d(tp, "adaptive_avgpool2d", "input", x)) return NULL;
   const int64_t *s = x->value.shape;
   if (out_h < 1 || out_w < 1 || s[2] < 1 || s[3] < 1)

@@ -53,11 +53,13 @@ nd_status nd_num_threads_from_env(int *out) {
 }
 
 /* The default: a valid $ND_NUM_THREADS, else the number of cores.  A bad
- * value is logged here; nd_num_threads_from_env reports it as an error. */
-static int default_threads(void) {
+ * value is logged (unless quiet: at load time, before a program could set a
+ * log callback) and ignored; nd_num_threads_from_env reports it as an error. */
+static int default_threads(bool quiet) {
   int n = 0;
   if (getenv("ND_NUM_THREADS") && nd_num_threads_from_env(&n) != ND_OK) {
-    nd__log(ND_LOG_WARN, "ignoring %s", nd_last_error());
+    if (!quiet) nd__log(ND_LOG_WARN, "ignoring %s", nd_last_error());
+    nd_clear_error();
     n = 0;
   }
   return n > 0 ? n : online_cores();
@@ -76,17 +78,17 @@ nd_status nd_set_num_threads(int n) {
   const int cap = nd_max_threads();
   if (n < 0 || n > cap)
     return nd__error(ND_ERR_INVALID_ARG, "threads: %d requested, want 1..%d (or 0 for the default)", n, cap);
-  apply_threads(n > 0 ? n : default_threads());
+  apply_threads(n > 0 ? n : default_threads(false));
   return ND_OK;
 }
 
 int nd_get_num_threads(void) {
-  if (current_threads == 0) apply_threads(default_threads());
+  if (current_threads == 0) apply_threads(default_threads(false));
   return current_threads;
 }
 
 /* Apply $ND_NUM_THREADS when the library is loaded, so OpenMP regions honour
  * it even if the program never calls nd_set_num_threads. */
 __attribute__((constructor)) static void init_threads(void) {
-  if (getenv("ND_NUM_THREADS")) apply_threads(default_threads());
+  if (getenv("ND_NUM_THREADS")) apply_threads(default_threads(true));
 }
