@@ -1,7 +1,8 @@
 /* Krotov-Hopfield top layer (Eq. 11-12): features against a naive loop, the
  * loss gradient wrt S against nd_gradcheck and against the closed form of
- * methods.md section 1 (dC/dS = G^T f, G = beta m |c-t|^(m-1) sign(c-t)(1-c^2),
- * evaluated in double), and training on a separable toy problem. */
+ * Eq. 11-12 (Krotov & Hopfield, PNAS 116(16):7723, 2019) differentiated by
+ * hand (dC/dS = G^T f, G = beta m |c-t|^(m-1) sign(c-t)(1-c^2), evaluated in
+ * double), and training on a separable toy problem. */
 #include "nd_test.h"
 
 #include <string.h>

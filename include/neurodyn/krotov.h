@@ -321,8 +321,9 @@ ND_API void nd_krotov_ode_norms(const nd_krotov_ode *m, double *norms);
  *   loss = sum_b sum_a |c_ba - t_ba|^m,  t = +1 for the true class, -1 else (Eq. 12)
  *   prediction = argmax_a c_a
  *
- * h uses the plain dot product sum_i W_mi v_i (the form the independent
- * ports use; methods.md section 1 marks the paper's choice unverified).
+ * h uses the plain dot product sum_i W_mi v_i (the form independent
+ * re-implementations use; the paper does not say which inner product h is,
+ * docs/krotov.md).
  * Setting lebesgue_p > 0 instead uses the Eq. 3 metric of the learning rule,
  * h = <W, v>_mu = sum_i sign(W_mi)|W_mi|^(p-1) v_i.
  *

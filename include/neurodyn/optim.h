@@ -32,7 +32,8 @@
  *   else s = sqrt(v) + eps;  momentum mu > 0: b = mu b + g / s, p -= lr b;
  *   else p -= lr g / s.
  * Max-normalised momentum (the training loop of Krotov & Hopfield's Dense
- * Associative Memory notebook, NIPS 2016 code; methods.md section 1): with
+ * Associative Memory notebook, code of Krotov & Hopfield, NIPS 2016,
+ * arXiv 1606.01164): with
  * G = max over all parameters of |g| (floor 1e-30),
  *   b = mu b + g / G;  p -= lr b;  clip > 0: p = min(max(p, -clip), clip).
  *   The largest step of a parameter is lr (times the momentum gain); the
