@@ -1,15 +1,52 @@
-/* Every `neurodyn <command>`: int nd_cli_<name>(int argc, char **argv), where
- * argv[0] is the command name.  Returns the exit code: 0 success, 1 runtime
- * failure, 2 bad input or usage.  A new command adds one line here and one
- * row to the table in main.c. */
+/* The command registry of the `neurodyn` program.
+ *
+ * Every command is int nd_cli_<name>(int argc, char **argv) with argv[0]
+ * the command's name, returning the exit code: 0 success, 1 the machine
+ * failed (out of memory, a write failed), 2 bad input or usage, 130
+ * interrupted (Ctrl-C, checkpoint written).  Top-level commands are listed
+ * in main.c; `train <model>` and `eval` dispatch through the tables of
+ * registry.c, where a new family adds one row per command (and its CLI file,
+ * e.g. cli/krotov_train.c). */
 #ifndef NEURODYN_CLI_COMMANDS_H
 #define NEURODYN_CLI_COMMANDS_H
 
+#include "neurodyn/neurodyn.h"
+
+typedef struct nd_cli_command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} nd_cli_command;
+
+/* `eval` of a saved model: predictions [test->n] and the model's number of
+ * classes, from a checkpoint whose "model" entry is `model`. */
+typedef struct nd_cli_scorer {
+  const char *model;
+  nd_status (*predict)(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);
+} nd_cli_scorer;
+
+extern const nd_cli_command nd_cli_train_models[]; /* NULL-name ended */
+extern const nd_cli_scorer nd_cli_scorers[];      /* NULL-model ended */
+
+/* top-level commands */
 int nd_cli_data(int argc, char **argv);
 int nd_cli_inspect(int argc, char **argv);
 int nd_cli_convert(int argc, char **argv);
 int nd_cli_demo(int argc, char **argv);
 int nd_cli_train(int argc, char **argv);
 int nd_cli_eval(int argc, char **argv);
+
+/* train <model>, per family file */
+int nd_cli_train_krotov(int argc, char **argv);      /* krotov_train.c */
+int nd_cli_train_krotov_top(int argc, char **argv);  /* krotov_top.c */
+int nd_cli_train_mlp_baseline(int argc, char **argv); /* mlp_baseline.c */
+
+/* eval scorers, per family file */
+nd_status nd_cli_predict_krotov_top(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);
+nd_status nd_cli_predict_mlp(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);
+
+/* W [hidden, visible] from a tensor file: tensor "W" of a safetensors file,
+ * or the array of an NPY file; 2-D and finite (datasets.c). */
+nd_status nd_cli_read_weights(const char *path, nd_tensor *w);
 
 #endif

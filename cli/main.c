@@ -8,13 +8,7 @@
 #include "commands.h"
 #include "neurodyn/core.h"
 
-typedef struct command {
-  const char *name;
-  int (*run)(int argc, char **argv);
-  const char *summary;
-} command;
-
-static const command commands[] = {
+static const nd_cli_command commands[] = {
     {"data", nd_cli_data, "fetch (data fetch) or check (data check) the MNIST and Fashion-MNIST files"},
     {"inspect", nd_cli_inspect, "show the tensors, dtypes and shapes in an IDX, NPY or safetensors file"},
     {"convert", nd_cli_convert, "convert a tensor file between .npy and .safetensors"},

@@ -51,6 +51,14 @@ ND_API const char *nd_status_str(nd_status s);
 /* Detailed message of the last failure on this thread ("" if none). */
 ND_API const char *nd_last_error(void);
 ND_API void nd_clear_error(void);
+/* Records a failure of the caller's own (a program or a binding on top of
+ * the library) so that it reads like a library one: sets the message
+ * nd_last_error() returns and returns s. */
+ND_API nd_status nd_set_error(nd_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* Logging.  Levels follow the usual order; the default callback writes
  * WARN and above to stderr.  Pass NULL to restore the default. */

@@ -101,6 +101,8 @@ typedef struct nd_krotov nd_krotov;
 /* Validates c (ND_ERR_INVALID_ARG naming the field), allocates every buffer
  * and draws W. */
 ND_API nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out);
+/* The validation create does, alone (ND_ERR_INVALID_ARG naming the field). */
+ND_API nd_status nd_krotov_config_check(const nd_krotov_config *c);
 ND_API void nd_krotov_free(nd_krotov *k);
 ND_API const nd_krotov_config *nd_krotov_config_of(const nd_krotov *k);
 
@@ -154,6 +156,12 @@ ND_API nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_
  * units winning; a collapsed one (all samples won by a few units, e.g. the
  * paper's MNIST setting on Fashion-MNIST, docs/krotov.md) only a handful. */
 ND_API int64_t nd_krotov_winners(const nd_krotov *k);
+
+/* p-norms (sum_i |W_mu,i|^p)^(1/p) of the rows of a [hidden, visible] W,
+ * accumulated in double, into norms [hidden].  Eq. 3 drives every row to
+ * norm R = 1, so their mean and the fraction within 1% of 1 show how far
+ * training has converged. */
+ND_API nd_status nd_krotov_row_pnorms(const nd_tensor *w, double p, double *norms);
 
 /* Per-sample ranking used by the rule (exposed for tests): for each of the
  * rows of x [rows, cols], the index of the largest entry (top) and of the
@@ -254,6 +262,7 @@ typedef struct nd_krotov_ode nd_krotov_ode;
 /* Validates c (ND_ERR_INVALID_ARG naming the field), allocates every buffer
  * and draws W. */
 ND_API nd_status nd_krotov_ode_create(const nd_krotov_ode_config *c, nd_krotov_ode **out);
+ND_API nd_status nd_krotov_ode_config_check(const nd_krotov_ode_config *c);
 ND_API void nd_krotov_ode_free(nd_krotov_ode *m); /* NULL is fine */
 ND_API const nd_krotov_ode_config *nd_krotov_ode_config_of(const nd_krotov_ode *m);
 
@@ -361,6 +370,7 @@ ND_API nd_krotov_top_config nd_krotov_top_defaults(int64_t hidden, int64_t class
 typedef struct nd_krotov_top nd_krotov_top;
 
 ND_API nd_status nd_krotov_top_create(const nd_krotov_top_config *c, nd_krotov_top **out);
+ND_API nd_status nd_krotov_top_config_check(const nd_krotov_top_config *c);
 ND_API void nd_krotov_top_free(nd_krotov_top *t);
 ND_API const nd_krotov_top_config *nd_krotov_top_config_of(const nd_krotov_top *t);
 /* S [classes, hidden] and its gradient buffer (for nd_optim_create). */

@@ -81,6 +81,15 @@ nd_status nd__error(nd_status s, const char *fmt, ...) {
   return s;
 }
 
+nd_status nd_set_error(nd_status s, const char *fmt, ...) {
+  if (!fmt) fmt = "";
+  va_list ap;
+  va_start(ap, fmt);
+  set_last_error(fmt, ap);
+  va_end(ap);
+  return s;
+}
+
 static void default_log(nd_log_level level, const char *msg, void *user) {
   (void)user;
   static const char *const names[] = {"debug", "info", "warning", "error"};

@@ -44,9 +44,9 @@ F64=(--precision f64 --hidden 10 --p 3 --k 2 --epochs 3 --batch 50 --limit 300 -
 "$CLI" train krotov --resume "$T/f64-part" --quiet >/dev/null || { echo "f64 resume failed"; exit 1; }
 cmp "$T/f64-full/checkpoint.safetensors" "$T/f64-part/checkpoint.safetensors" || { echo "f64 resume differs"; exit 1; }
 # top layer on the learned W, then eval of the saved model reproduces the reported test error
-"$CLI" train krotov-top --features "$T/full/W.safetensors" --epochs 2 --limit 500 --quiet --out "$T/top" >"$T/top.txt" ||
+"$CLI" train krotov-top --features "$T/full/W.safetensors" --epochs 2 --limit 500 --test-limit 500 --quiet --out "$T/top" >"$T/top.txt" ||
   { echo "krotov-top failed"; exit 1; }
 want=$(grep -o 'test error [0-9.]*%' "$T/top.txt")
-got=$("$CLI" eval --model "$T/top" --limit 500 | grep -o 'test error [0-9.]*%')
+got=$("$CLI" eval --model "$T/top" --test-limit 500 | grep -o 'test error [0-9.]*%')
 [ -n "$want" ] && [ "$want" = "$got" ] || { echo "eval gave '$got', training reported '$want'"; exit 1; }
 echo "ok"

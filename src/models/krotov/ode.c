@@ -19,6 +19,7 @@
 #include "neurodyn/kernels.h"
 #include "neurodyn/krotov.h"
 #include "neurodyn/rng.h"
+#include "models/krotov/metric.h"
 
 struct nd_krotov_ode {
   nd_krotov_ode_config c;
@@ -64,7 +65,7 @@ nd_krotov_ode_config nd_krotov_ode_defaults(void) {
   return c;
 }
 
-static nd_status check_config(const nd_krotov_ode_config *c) {
+nd_status nd_krotov_ode_config_check(const nd_krotov_ode_config *c) {
 #define KO_POS(field)                                                                                \
   if (!(c->field > 0) || !isfinite(c->field))                                                        \
     return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: " #field " = %g, must be finite and > 0", c->field);
@@ -123,7 +124,7 @@ void nd_krotov_ode_free(nd_krotov_ode *m) {
 nd_status nd_krotov_ode_create(const nd_krotov_ode_config *c, nd_krotov_ode **out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: output pointer is NULL");
   *out = NULL;
-  ND_TRY(check_config(c));
+  ND_TRY(nd_krotov_ode_config_check(c));
   nd_krotov_ode *m = calloc(1, sizeof *m);
   if (!m) return nd__error(ND_ERR_NOMEM, "krotov_ode: out of memory");
   m->c = *c;
@@ -201,19 +202,7 @@ float nd_krotov_ode_g(float h, float h_star, float delta) {
 }
 
 void nd_krotov_ode_norms(const nd_krotov_ode *m, double *norms) {
-  const int64_t H = m->c.hidden, D = m->c.visible;
-  const double p = m->c.p;
-  for (int64_t u = 0; u < H; u++) {
-    const float *row = m->w + u * D;
-    double s = 0;
-    if (p == 2.0) {
-      for (int64_t i = 0; i < D; i++) s += (double)row[i] * row[i];
-      norms[u] = sqrt(s);
-    } else {
-      for (int64_t i = 0; i < D; i++) s += pow(fabs((double)row[i]), p);
-      norms[u] = pow(s, 1.0 / p);
-    }
-  }
+  if (m && norms) nd_krotov_row_pnorms(&m->w_view, m->c.p, norms);
 }
 
 static nd_status check_batch(const nd_krotov_ode *m, const void *v, int64_t n, const char *what) {
@@ -227,22 +216,7 @@ static nd_status check_batch(const nd_krotov_ode *m, const void *v, int64_t n, c
 /* Steps 1-2: Wp = sign(W)|W|^(p-1) (Eq. 2), I = V Wp^T (Eq. 8). */
 static void compute_currents(nd_krotov_ode *m, const float *v, int64_t n, float *cur) {
   const int64_t H = m->c.hidden, D = m->c.visible;
-  if (m->wp != m->w) {
-    const int64_t hd = H * D;
-    const float pm1 = (float)(m->c.p - 1.0);
-    float *restrict wp = m->wp;
-    const float *restrict w = m->w;
-    if (m->c.p == 3.0) {
-#pragma omp parallel for schedule(static) if (hd > 65536)
-      for (int64_t i = 0; i < hd; i++) wp[i] = w[i] * fabsf(w[i]);
-    } else if (m->c.p == 1.0) {
-#pragma omp parallel for schedule(static) if (hd > 65536)
-      for (int64_t i = 0; i < hd; i++) wp[i] = (float)((w[i] > 0) - (w[i] < 0));
-    } else {
-#pragma omp parallel for schedule(static) if (hd > 65536)
-      for (int64_t i = 0; i < hd; i++) wp[i] = copysignf(powf(fabsf(w[i]), pm1), w[i]);
-    }
-  }
+  if (m->wp != m->w) nd__krotov_metric_rows(m->w, m->wp, H, D, m->c.p);
   nd_sgemm(false, true, n, H, D, 1.0f, v, D, m->wp, D, 0.0f, cur, H);
 }
 

@@ -35,6 +35,7 @@
 #include "neurodyn/kernels.h"
 #include "neurodyn/krotov.h"
 #include "neurodyn/rng.h"
+#include "models/krotov/metric.h"
 
 /* Units with at most this k are ranked with a sorted running list of k
  * entries; larger k use quickselect on a per-thread copy of the row. */
@@ -104,7 +105,7 @@ double nd_krotov_eps(const nd_krotov_config *c, int64_t epoch) {
   return c->eps0 * (1.0 - (double)epoch / (double)c->epochs);
 }
 
-static nd_status check_config(const nd_krotov_config *c) {
+nd_status nd_krotov_config_check(const nd_krotov_config *c) {
   if (!c) return nd__error(ND_ERR_INVALID_ARG, "krotov: config is NULL");
   if (c->hidden < 1) return nd__error(ND_ERR_INVALID_ARG, "krotov: hidden = %lld, must be >= 1", (long long)c->hidden);
   if (c->visible < 1)
@@ -190,7 +191,7 @@ static void *kalloc(size_t n, size_t size, int *failed) {
 nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_create: out is NULL");
   *out = NULL;
-  ND_TRY(check_config(c));
+  ND_TRY(nd_krotov_config_check(c));
   nd_krotov *k = calloc(1, sizeof *k);
   if (!k) return nd__error(ND_ERR_NOMEM, "krotov: no memory for the model");
   k->c = *c;
@@ -391,6 +392,35 @@ nd_status nd_krotov_epoch(nd_krotov *k, const float *data, int64_t n, nd_progres
   }
   k->epoch++;
   if (progress) progress(&(nd_progress_info){k->epoch - 1, nb, nb}, user);
+  return ND_OK;
+}
+
+void nd__krotov_metric_rows(const float *w, float *wp, int64_t rows, int64_t d, double p) {
+  if (p == 2.0) {
+    if (wp != w) memcpy(wp, w, sizeof(float) * (size_t)(rows * d));
+    return;
+  }
+#pragma omp parallel for schedule(static) if (rows * d > 65536)
+  for (int64_t r = 0; r < rows; r++) kr_pow_row_f(w + r * d, wp + r * d, d, p);
+}
+
+nd_status nd_krotov_row_pnorms(const nd_tensor *w, double p, double *norms) {
+  if (!w || !norms || !w->data) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_row_pnorms: NULL argument");
+  if (w->ndim != 2 || !nd_tensor_is_contiguous(w))
+    return nd__error(ND_ERR_SHAPE, "nd_krotov_row_pnorms: W must be a contiguous [hidden, visible] tensor");
+  if (!(p >= 1.0) || !isfinite(p)) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_row_pnorms: p = %g, need p >= 1", p);
+  const int64_t H = w->shape[0], D = w->shape[1];
+  for (int64_t u = 0; u < H; u++) {
+    const float *row = w->data + u * D;
+    double s = 0;
+    if (p == 2.0) {
+      for (int64_t i = 0; i < D; i++) s += (double)row[i] * row[i];
+      norms[u] = sqrt(s);
+    } else {
+      for (int64_t i = 0; i < D; i++) s += pow(fabs((double)row[i]), p);
+      norms[u] = pow(s, 1.0 / p);
+    }
+  }
   return ND_OK;
 }
 

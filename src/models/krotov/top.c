@@ -32,7 +32,7 @@ nd_krotov_top_config nd_krotov_top_defaults(int64_t hidden, int64_t classes) {
   return c;
 }
 
-static nd_status check_config(const nd_krotov_top_config *c) {
+nd_status nd_krotov_top_config_check(const nd_krotov_top_config *c) {
   if (!c) return nd__error(ND_ERR_INVALID_ARG, "krotov_top: config is NULL");
   if (c->hidden < 1 || c->classes < 2)
     return nd__error(ND_ERR_INVALID_ARG, "krotov_top: hidden = %lld, classes = %lld, need hidden >= 1, classes >= 2",
@@ -67,7 +67,7 @@ void nd_krotov_top_free(nd_krotov_top *t) {
 nd_status nd_krotov_top_create(const nd_krotov_top_config *c, nd_krotov_top **out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "krotov_top: out is NULL");
   *out = NULL;
-  ND_TRY(check_config(c));
+  ND_TRY(nd_krotov_top_config_check(c));
   nd_krotov_top *t = calloc(1, sizeof *t);
   if (!t) return nd__error(ND_ERR_NOMEM, "krotov_top: out of memory");
   t->c = *c;

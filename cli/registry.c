@@ -1,0 +1,45 @@
+/* The tables behind `neurodyn train <model>` and `neurodyn eval`
+ * (commands.h).  A new family adds its rows here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "options.h"
+
+const nd_cli_command nd_cli_train_models[] = {
+    {"krotov", nd_cli_train_krotov, "Krotov-Hopfield unsupervised layer (fast rule or ODE model), resumable"},
+    {"krotov-top", nd_cli_train_krotov_top, "supervised top layer on a frozen hidden layer (--features W.safetensors)"},
+    {"mlp-baseline", nd_cli_train_mlp_baseline, "the same architecture trained end to end by backprop"},
+    {NULL, NULL, NULL},
+};
+
+const nd_cli_scorer nd_cli_scorers[] = {
+    {"krotov-top", nd_cli_predict_krotov_top},
+    {"mlp", nd_cli_predict_mlp},
+    {NULL, NULL},
+};
+
+static void train_usage(FILE *f) {
+  fprintf(f, "usage: neurodyn train <model> [options]   (neurodyn train <model> --help)\n\nmodels:\n");
+  for (const nd_cli_command *c = nd_cli_train_models; c->name; c++) fprintf(f, "  %-13s %s\n", c->name, c->summary);
+}
+
+int nd_cli_train(int argc, char **argv) {
+  if (argc < 2) {
+    train_usage(stderr);
+    return 2;
+  }
+  const char *m = argv[1];
+  if (!strcmp(m, "--help") || !strcmp(m, "-h")) {
+    train_usage(stdout);
+    return 0;
+  }
+  for (const nd_cli_command *c = nd_cli_train_models; c->name; c++)
+    if (!strcmp(m, c->name)) return c->run(argc - 1, argv + 1);
+  char names[256] = "";
+  for (const nd_cli_command *c = nd_cli_train_models; c->name; c++) {
+    size_t l = strlen(names);
+    snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", c->name);
+  }
+  return nd_cli_cmd_fail("train", 2, "unknown model '%.64s' (%s)", m, names);
+}
