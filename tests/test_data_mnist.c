@@ -184,16 +184,63 @@ static void test_named_sets(void **state) {
   assert_int_equal(chdir(dir), 0);
   nd_assert_ok(nd_data_dir("mnist", found, sizeof found));
   assert_string_equal(found, "data/mnist");
-  /* An empty ND_DATA_DIR is ignored; a wrong one falls through to ./data. */
+  /* An empty ND_DATA_DIR is ignored; one that does not exist is an error
+   * naming it, even though ./data would have the set (no silent fall-back). */
   setenv("ND_DATA_DIR", "", 1);
   nd_assert_ok(nd_data_dir("mnist", found, sizeof found));
   assert_string_equal(found, "data/mnist");
   setenv("ND_DATA_DIR", "/nonexistent-nd", 1);
-  nd_assert_ok(nd_data_dir("mnist", found, sizeof found));
-  assert_string_equal(found, "data/mnist");
-  io_assert_error(nd_data_dir("cifar", found, sizeof found), ND_ERR_NOT_FOUND, "/nonexistent-nd/cifar",
-                  "data/cifar");
+  io_assert_error(nd_data_dir("mnist", found, sizeof found), ND_ERR_NOT_FOUND, "ND_DATA_DIR=/nonexistent-nd",
+                  "does not exist");
+  assert_string_equal(found, "");
+  io_assert_error(nd_fashion_mnist_load(NULL, "train", 0, &ds), ND_ERR_NOT_FOUND, "ND_DATA_DIR=/nonexistent-nd", NULL);
+  /* An ND_DATA_DIR that exists but lacks the set: names the place, no fall-back. */
+  setenv("ND_DATA_DIR", dir, 1);
+  io_assert_error(nd_data_dir("mnist", found, sizeof found), ND_ERR_NOT_FOUND, "/mnist does not exist (from ND_DATA_DIR)",
+                  "get-data.sh");
+  /* ND_DATA_DIR naming a file. */
+  snprintf(d, sizeof d, "%s/data/mnist/train-labels-idx1-ubyte.gz", dir);
+  setenv("ND_DATA_DIR", d, 1);
+  io_assert_error(nd_data_dir("mnist", found, sizeof found), ND_ERR_NOT_FOUND, "is not a directory", NULL);
+  /* An explicit directory (a command's --data DIR) wins over ND_DATA_DIR. */
+  setenv("ND_DATA_DIR", "/nonexistent-nd", 1);
+  nd_assert_ok(nd_data_find(root, "mnist", found, sizeof found));
+  snprintf(d, sizeof d, "%s/mnist", root);
+  assert_string_equal(found, d);
+  /* ... and may be the set's own directory (last component = its name). */
+  nd_assert_ok(nd_data_find(d, "mnist", found, sizeof found));
+  assert_string_equal(found, d);
+  io_assert_error(nd_data_find(d, "fashion-mnist", found, sizeof found), ND_ERR_NOT_FOUND, "fashion-mnist", NULL);
+  io_assert_error(nd_data_find("/nonexistent-given", "mnist", found, sizeof found), ND_ERR_NOT_FOUND,
+                  "data directory /nonexistent-given does not exist", NULL);
+  nd_assert_ok(nd_dataset_load(root, "fashion-mnist", "train", 0, &ds));
+  assert_int_equal(ds.n, 6);
+  assert_int_equal(ds.labels[5], 3);
+  nd_dataset_release(&ds);
+  /* The limit applies to the one load it is given to. */
+  nd_assert_ok(nd_dataset_load(root, "mnist", "train", 4, &ds));
+  assert_int_equal(ds.n, 4);
+  nd_dataset_release(&ds);
+  io_assert_error(nd_dataset_load(root, "cifar", "train", 0, &ds), ND_ERR_INVALID_ARG, "cifar", "mnist, fashion-mnist");
+  /* Provenance: the files a load reads, as they are on disk. */
+  char im[600], lb[600];
+  nd_assert_ok(nd_dataset_files(root, "mnist", "train", im, lb, sizeof im));
+  snprintf(d, sizeof d, "%s/mnist/train-images-idx3-ubyte.gz", root);
+  assert_string_equal(im, d);
+  snprintf(d, sizeof d, "%s/mnist/train-labels-idx1-ubyte.gz", root);
+  assert_string_equal(lb, d);
+  io_assert_error(nd_dataset_files(root, "mnist", "test", im, lb, sizeof im), ND_ERR_NOT_FOUND, "t10k-images", NULL);
+  assert_string_equal(im, "");
+  io_assert_error(nd_dataset_files(root, "mnist", "dev", im, lb, sizeof im), ND_ERR_INVALID_ARG, "dev", NULL);
+  io_assert_error(nd_dataset_files(root, "mnist", "train", im, lb, 8), ND_ERR_INVALID_ARG, "too small", NULL);
+  /* Without ND_DATA_DIR and without ./data: says so and how to fetch. */
   unsetenv("ND_DATA_DIR");
+  assert_int_equal(chdir(cwd), 0);
+  char empty[128];
+  snprintf(empty, sizeof empty, "%s/empty", dir);
+  mkdir(empty, 0777);
+  assert_int_equal(chdir(empty), 0);
+  io_assert_error(nd_data_dir("mnist", found, sizeof found), ND_ERR_NOT_FOUND, "no ./data directory", "data fetch");
   assert_int_equal(chdir(cwd), 0);
   /* The uncompressed file wins when both exist. */
   snprintf(d, sizeof d, "%s/mnist/train-labels-idx1-ubyte", root);

@@ -25,16 +25,41 @@ typedef struct nd_dataset {
 
 ND_API void nd_dataset_release(nd_dataset *d);
 
-/* Directory of a named data set ("mnist", "fashion-mnist"): the first of
- * $ND_DATA_DIR/<name>, ./data/<name> and <source tree>/data/<name> that
- * exists.  ND_ERR_NOT_FOUND says where it looked and how to fetch it. */
+/* Directory of a named data set ("mnist", "fashion-mnist") into buf:
+ *   1. root/<name> when root is given (a command's --data DIR); root may
+ *      also be the set's own directory when its last component is <name>
+ *      and it holds the image files ("--data data/mnist" for mnist);
+ *   2. else $ND_DATA_DIR/<name> when ND_DATA_DIR is set and not empty;
+ *   3. else ./data/<name> (relative to the working directory).
+ * Only the first rule that applies is tried: a root or an ND_DATA_DIR that
+ * does not exist is ND_ERR_NOT_FOUND naming it, never a fall-back to the
+ * next place.  ND_ERR_NOT_FOUND also when <name> is not there (the message
+ * says where it looked and how to fetch the data); ND_ERR_INVALID_ARG for a
+ * NULL name or buffer, or a buffer too small. */
+ND_API nd_status nd_data_find(const char *root, const char *dataset, char *buf, size_t len);
+/* nd_data_find(NULL, dataset, buf, len). */
 ND_API nd_status nd_data_dir(const char *dataset, char *buf, size_t len);
 
-/* Loads split "train" (60000) or "test" (10000) from dir (NULL: nd_data_dir).
+/* Loads split "train" (60000) or "test" (10000) from dir, the data set's
+ * own directory (NULL: nd_data_dir).
  * limit > 0 keeps only the first limit examples.  Images and labels must
  * agree in count; labels must be < 10. */
 ND_API nd_status nd_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out);
 ND_API nd_status nd_fashion_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out);
+
+/* Split "train" or "test" of the named data set ("mnist", "fashion-mnist")
+ * found by nd_data_find(root, dataset, ...).  limit > 0 keeps the first
+ * limit examples, and applies to this one load only: a command passes its
+ * --limit to the training split and the test split's own --test-limit (0,
+ * the whole test set, unless given); see docs/data.md. */
+ND_API nd_status nd_dataset_load(const char *root, const char *dataset, const char *split, int64_t limit,
+                                 nd_dataset *out);
+
+/* The two files nd_dataset_load(root, dataset, split, ...) reads, as they
+ * exist on disk (raw or .gz): images and labels paths into buffers of len
+ * bytes each.  For provenance (checksums in a run's config.json). */
+ND_API nd_status nd_dataset_files(const char *root, const char *dataset, const char *split, char *images,
+                                  char *labels, size_t len);
 
 /* Any pair of IDX files: images u8 [n, rows, cols] (or [n, d]) and labels u8
  * or i32 [n]. */

@@ -23,32 +23,76 @@ static bool is_file(const char *p) {
   return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-nd_status nd_data_dir(const char *dataset, char *buf, size_t len) {
-  if (!dataset || !*dataset || !buf || !len) return nd__error(ND_ERR_INVALID_ARG, "data_dir: bad arguments");
-  const char *env = getenv("ND_DATA_DIR");
-  const char *roots[3] = {env && *env ? env : NULL, "data",
-#ifdef ND_SOURCE_DIR
-                          ND_SOURCE_DIR "/data"
-#else
-                          NULL
-#endif
-  };
-  char tried[600] = "";
-  size_t used = 0;
-  for (int i = 0; i < 3; i++) {
-    if (!roots[i]) continue;
-    int k = snprintf(buf, len, "%s/%s", roots[i], dataset);
-    if (k < 0 || (size_t)k >= len) return nd__error(ND_ERR_INVALID_ARG, "data_dir: path buffer too small");
-    if (is_dir(buf)) return ND_OK;
-    if (used < sizeof tried) {
-      int t = snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", buf);
-      if (t > 0) used += (size_t)t;
-    }
+/* dir/train-images-idx3-ubyte or dir/t10k-images-idx3-ubyte (raw or gzip). */
+static bool holds_images(const char *dir) {
+  static const char *const names[4] = {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz",
+                                       "t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz"};
+  char p[4200];
+  for (int i = 0; i < 4; i++) {
+    int k = snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    if (k > 0 && (size_t)k < sizeof p && is_file(p)) return true;
   }
-  buf[0] = 0;
-  return nd__error(ND_ERR_NOT_FOUND, "data set \"%s\" not found (looked in %s); fetch it with scripts/get-data.sh",
-                   dataset, tried);
+  return false;
 }
+
+/* Last path component of dir (trailing slashes ignored) equals name. */
+static bool last_component_is(const char *dir, const char *name) {
+  size_t n = strlen(dir), k = strlen(name);
+  while (n > 1 && dir[n - 1] == '/') n--;
+  if (n < k || memcmp(dir + n - k, name, k) != 0) return false;
+  return n == k || dir[n - k - 1] == '/';
+}
+
+nd_status nd_data_find(const char *root, const char *dataset, char *buf, size_t len) {
+  if (buf && len) buf[0] = 0;
+  if (!dataset || !*dataset || !buf || !len)
+    return nd__error(ND_ERR_INVALID_ARG, "data_find: %s", !dataset || !*dataset ? "no data set name" : "no buffer");
+  enum { GIVEN, ENV, CWD } from;
+  const char *env = getenv("ND_DATA_DIR");
+  const char *base;
+  if (root && *root) {
+    from = GIVEN;
+    base = root;
+  } else if (env && *env) {
+    from = ENV;
+    base = env;
+  } else {
+    from = CWD;
+    base = "data";
+  }
+  static const char *const fetch = "fetch it with `neurodyn data fetch` or scripts/get-data.sh";
+  if (!is_dir(base)) {
+    struct stat st;
+    bool exists = stat(base, &st) == 0;
+    if (from == GIVEN)
+      return nd__error(ND_ERR_NOT_FOUND, "data directory %s %s", base, exists ? "is not a directory" : "does not exist");
+    if (from == ENV)
+      return nd__error(ND_ERR_NOT_FOUND, "ND_DATA_DIR=%s %s (set it to the directory that holds %s/, or unset it)",
+                       base, exists ? "is not a directory" : "does not exist", dataset);
+    return nd__error(ND_ERR_NOT_FOUND,
+                     "data set \"%s\" not found: there is no ./data directory here (set ND_DATA_DIR or give the "
+                     "data directory); %s",
+                     dataset, fetch);
+  }
+  int k = snprintf(buf, len, "%s/%s", base, dataset);
+  if (k < 0 || (size_t)k >= len) {
+    buf[0] = 0;
+    return nd__error(ND_ERR_INVALID_ARG, "data_find: path buffer too small for %s/%s", base, dataset);
+  }
+  if (is_dir(buf)) return ND_OK;
+  /* A given directory may be the data set's own (".../mnist" for mnist). */
+  if (from == GIVEN && last_component_is(base, dataset) && holds_images(base)) {
+    snprintf(buf, len, "%s", base);
+    if (strlen(base) < len) return ND_OK;
+  }
+  char tried[4200];
+  snprintf(tried, sizeof tried, "%s", buf);
+  buf[0] = 0;
+  return nd__error(ND_ERR_NOT_FOUND, "data set \"%s\" not found: %s does not exist%s; %s", dataset, tried,
+                   from == ENV ? " (from ND_DATA_DIR)" : "", fetch);
+}
+
+nd_status nd_data_dir(const char *dataset, char *buf, size_t len) { return nd_data_find(NULL, dataset, buf, len); }
 
 nd_status nd_idx_dataset_load(const char *images_path, const char *labels_path, int64_t limit, nd_dataset *out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "idx_dataset_load: out is NULL");
@@ -136,9 +180,9 @@ static nd_status load_mnist_like(const char *dataset, const char *dir, const cha
   else
     return nd__error(ND_ERR_INVALID_ARG, "%s: split must be \"train\" or \"test\", not \"%s\"", dataset,
                      split ? split : "(null)");
-  char found[1024], ip[1100], lp[1100], base[64];
+  char found[4200], ip[4300], lp[4300], base[64];
   if (!dir) {
-    ND_TRY(nd_data_dir(dataset, found, sizeof found));
+    ND_TRY(nd_data_find(NULL, dataset, found, sizeof found));
     dir = found;
   }
   snprintf(base, sizeof base, "%s-images-idx3-ubyte", prefix);
@@ -161,4 +205,39 @@ nd_status nd_mnist_load(const char *dir, const char *split, int64_t limit, nd_da
 
 nd_status nd_fashion_mnist_load(const char *dir, const char *split, int64_t limit, nd_dataset *out) {
   return load_mnist_like("fashion-mnist", dir, split, limit, out);
+}
+
+nd_status nd_dataset_load(const char *root, const char *dataset, const char *split, int64_t limit, nd_dataset *out) {
+  if (out) memset(out, 0, sizeof *out);
+  if (!dataset || (strcmp(dataset, "mnist") != 0 && strcmp(dataset, "fashion-mnist") != 0))
+    return nd__error(ND_ERR_INVALID_ARG, "unknown data set \"%s\" (known: mnist, fashion-mnist)",
+                     dataset ? dataset : "(null)");
+  char dir[4200];
+  ND_TRY(nd_data_find(root, dataset, dir, sizeof dir));
+  return load_mnist_like(dataset, dir, split, limit, out);
+}
+
+nd_status nd_dataset_files(const char *root, const char *dataset, const char *split, char *images, char *labels,
+                           size_t len) {
+  if (images && len) images[0] = 0;
+  if (labels && len) labels[0] = 0;
+  if (!images || !labels || !len) return nd__error(ND_ERR_INVALID_ARG, "dataset_files: no buffer");
+  if (!dataset || (strcmp(dataset, "mnist") != 0 && strcmp(dataset, "fashion-mnist") != 0))
+    return nd__error(ND_ERR_INVALID_ARG, "unknown data set \"%s\" (known: mnist, fashion-mnist)",
+                     dataset ? dataset : "(null)");
+  const char *prefix = split && !strcmp(split, "train") ? "train" : split && !strcmp(split, "test") ? "t10k" : NULL;
+  if (!prefix)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: split must be \"train\" or \"test\", not \"%s\"", dataset,
+                     split ? split : "(null)");
+  char dir[4200], base[64], ip[4300], lp[4300];
+  ND_TRY(nd_data_find(root, dataset, dir, sizeof dir));
+  snprintf(base, sizeof base, "%s-images-idx3-ubyte", prefix);
+  ND_TRY(find_idx(dir, base, ip, sizeof ip));
+  snprintf(base, sizeof base, "%s-labels-idx1-ubyte", prefix);
+  ND_TRY(find_idx(dir, base, lp, sizeof lp));
+  if (strlen(ip) >= len || strlen(lp) >= len)
+    return nd__error(ND_ERR_INVALID_ARG, "dataset_files: buffer of %zu bytes too small for %s", len, ip);
+  snprintf(images, len, "%s", ip);
+  snprintf(labels, len, "%s", lp);
+  return ND_OK;
 }
