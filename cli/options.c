@@ -14,6 +14,9 @@
 #include "io/io_internal.h"
 #include "progress.h"
 
+/* Where failures are printed (NULL: stderr); the --config fuzz target sets it. */
+static FILE *cli_err_stream = NULL;
+
 static int cli_vfail(int code, const char *prefix, const char *prog, const char *fmt, va_list ap) {
   /* Room for a library message (at most 8 KiB, see nd_last_error) and context. */
   char msg[16384];
@@ -21,7 +24,7 @@ static int cli_vfail(int code, const char *prefix, const char *prog, const char 
   /* One line: newlines inside a message become spaces. */
   for (char *c = msg; *c; c++)
     if (*c == '\n' || *c == '\r') *c = ' ';
-  fprintf(stderr, "%s%s: %s\n", prefix, prog, msg);
+  fprintf(cli_err_stream ? cli_err_stream : stderr, "%s%s: %s\n", prefix, prog, msg);
   return code;
 }
 
@@ -306,6 +309,11 @@ static bool config_scan(const unsigned char *b, size_t len, size_t end, size_t *
   return true;
 }
 
+/* Applies the JSON text buf[0..len) (buf[len] must be readable; path names
+ * it in messages).  Takes buf (frees it).  Returns false after printing an
+ * error.  fuzz/fuzz_config.c calls this directly. */
+static bool apply_config_text(const nd_opts *spec, const char *path, unsigned char *buf, size_t len, nd_args *args);
+
 /* Applies the JSON object in path.  Returns false after printing an error. */
 static bool apply_config(const nd_opts *spec, const char *path, nd_args *args) {
   unsigned char *buf = NULL;
@@ -315,6 +323,10 @@ static bool apply_config(const nd_opts *spec, const char *path, nd_args *args) {
     nd_cli_fail(2, spec->prog, "--config: %s", nd_last_error());
     return false;
   }
+  return apply_config_text(spec, path, buf, len, args);
+}
+
+static bool apply_config_text(const nd_opts *spec, const char *path, unsigned char *buf, size_t len, nd_args *args) {
   if (len > ND_CLI_CONFIG_MAX_BYTES) {
     free(buf);
     nd_cli_fail(2, spec->prog, "--config %s: %zu bytes, larger than the limit of %d", path, len,

@@ -167,6 +167,9 @@ static int p_tensor_create(void) {
   BAD_AS(nd_tensor_create(1, ND_SHAPE(INT64_MAX), &t), ND_ERR_INVALID_ARG);
   BAD_AS(nd_tensor_create(5, ND_SHAPE(1 << 13, 1 << 13, 1 << 13, 1 << 13, 1 << 13), &t), ND_ERR_INVALID_ARG);
   EXPECT(t == NULL);
+  OK(nd_tensor_create(3, ND_SHAPE(768, (int64_t)1 << 28, 0), &t)); /* empty: as the IDX reader allows */
+  EXPECT(nd_tensor_numel(t) == 0);
+  nd_tensor_free(t);
   OK(nd_tensor_create(2, ND_SHAPE(0, 5), &t)); /* zero size is fine */
   EXPECT(nd_tensor_numel(t) == 0);
   nd_tensor_free(t);

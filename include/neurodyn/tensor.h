@@ -33,7 +33,9 @@ typedef struct nd_tensor {
 
 /* Largest tensor: 2^36 elements (256 GiB of float32).  Larger shapes, and
  * shapes whose element or byte count overflows, are refused with
- * ND_ERR_INVALID_ARG before anything is allocated. */
+ * ND_ERR_INVALID_ARG before anything is allocated.  An empty tensor (a size
+ * 0) may have other sizes whose product is up to 2^59, as the file readers
+ * allow. */
 #define ND_TENSOR_MAX_NUMEL ((int64_t)1 << 36)
 
 /* Every function below checks its pointers and shapes: a NULL tensor, a

@@ -6,21 +6,27 @@
 #include "core/internal.h"
 #include "neurodyn/tensor.h"
 
-/* Element count of a shape; false if a size is negative, the product
- * overflows or exceeds ND_TENSOR_MAX_NUMEL (checked even past a zero size, so
- * {0, 2^40, 2^40} is refused as well). */
+/* Product of the non-zero sizes allowed next to a zero size: as in the file
+ * readers (nd__shape_bytes), so an empty array they accept converts to a
+ * tensor, while {0, 2^40, 2^40} is still refused. */
+#define EMPTY_SHAPE_MAX (INT64_MAX / 16)
+
+/* Element count of a shape; false if a size is negative, the count exceeds
+ * ND_TENSOR_MAX_NUMEL, or (for an empty tensor) the product of the other
+ * sizes exceeds EMPTY_SHAPE_MAX, so strides never overflow. */
 static bool shape_numel_ok(int ndim, const int64_t *shape, int64_t *numel) {
-  int64_t n = 1, nonzero = 1;
+  int64_t nonzero = 1;
+  bool empty = false;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0) return false;
     if (shape[i] == 0) {
-      n = 0;
+      empty = true;
       continue;
     }
-    if (__builtin_mul_overflow(nonzero, shape[i], &nonzero) || nonzero > ND_TENSOR_MAX_NUMEL) return false;
-    n = n ? nonzero : 0;
+    if (__builtin_mul_overflow(nonzero, shape[i], &nonzero) || nonzero > EMPTY_SHAPE_MAX) return false;
   }
-  *numel = n;
+  if (!empty && nonzero > ND_TENSOR_MAX_NUMEL) return false;
+  *numel = empty ? 0 : nonzero;
   return true;
 }
 
@@ -65,7 +71,7 @@ nd_status nd__tensor_check(const nd_tensor *t, const char *what, const char *arg
   if (n > 0 && !t->data) return nd__error(ND_ERR_INVALID_ARG, "%s: %s has %lld elements but no data", what, arg,
                                           (long long)n);
   for (int i = 0; i < t->ndim; i++)
-    if (t->stride[i] < -ND_TENSOR_MAX_NUMEL || t->stride[i] > ND_TENSOR_MAX_NUMEL)
+    if (t->stride[i] < -EMPTY_SHAPE_MAX || t->stride[i] > EMPTY_SHAPE_MAX)
       return nd__error(ND_ERR_INVALID_ARG, "%s: %s has stride %lld in dimension %d", what, arg,
                        (long long)t->stride[i], i);
   return ND_OK;

@@ -54,6 +54,8 @@ void nd_checkpoint_free(nd_checkpoint *ck) {
   free(ck);
 }
 
+static nd_status append_meta(nd_checkpoint *ck, const char *key, const char *value);
+
 static nd_status adopt(nd_safetensors *st, const char *name, nd_checkpoint **out) {
   nd_checkpoint *ck = NULL;
   nd_status s = nd_checkpoint_create(&ck);
@@ -67,7 +69,7 @@ static nd_status adopt(nd_safetensors *st, const char *name, nd_checkpoint **out
   if (!ck->name) s = nd__error(ND_ERR_NOMEM, "checkpoint: out of memory");
   for (int i = 0; s == ND_OK && i < nd_safetensors_metadata_count(st); i++) {
     const char *k = nd_safetensors_metadata_key(st, i);
-    s = nd_checkpoint_put_meta(ck, k, nd_safetensors_metadata(st, k));
+    s = k ? append_meta(ck, k, nd_safetensors_metadata(st, k)) : ND_ERR_INTERNAL;
   }
   if (s != ND_OK) {
     nd_checkpoint_free(ck);
@@ -114,16 +116,10 @@ nd_status nd_checkpoint_expect_model(const nd_checkpoint *ck, const char *model)
   return ND_OK;
 }
 
-nd_status nd_checkpoint_put_meta(nd_checkpoint *ck, const char *key, const char *value) {
-  if (!ck || !key || !value || !key[0]) return nd__error(ND_ERR_INVALID_ARG, "nd_checkpoint_put_meta: NULL or empty argument");
-  for (int i = 0; i < ck->n_meta; i++)
-    if (strcmp(ck->meta[2 * i], key) == 0) {
-      char *v = dup_str(value);
-      if (!v) return nd__error(ND_ERR_NOMEM, "checkpoint: out of memory");
-      free(ck->meta[2 * i + 1]);
-      ck->meta[2 * i + 1] = v;
-      return ND_OK;
-    }
+/* Appends key = value without looking for an existing key (the caller knows
+ * it is new: the safetensors reader refuses duplicate keys), so reading a
+ * file of n entries is O(n), not O(n^2). */
+static nd_status append_meta(nd_checkpoint *ck, const char *key, const char *value) {
   if (ck->n_meta == ck->cap_meta) {
     int cap = ck->cap_meta ? 2 * ck->cap_meta : 16;
     char **m = realloc(ck->meta, sizeof(char *) * 2 * (size_t)cap + sizeof(char *));
@@ -140,6 +136,19 @@ nd_status nd_checkpoint_put_meta(nd_checkpoint *ck, const char *key, const char 
   ck->meta[2 * ck->n_meta + 1] = v;
   ck->n_meta++;
   return ND_OK;
+}
+
+nd_status nd_checkpoint_put_meta(nd_checkpoint *ck, const char *key, const char *value) {
+  if (!ck || !key || !value || !key[0]) return nd__error(ND_ERR_INVALID_ARG, "nd_checkpoint_put_meta: NULL or empty argument");
+  for (int i = 0; i < ck->n_meta; i++)
+    if (strcmp(ck->meta[2 * i], key) == 0) {
+      char *v = dup_str(value);
+      if (!v) return nd__error(ND_ERR_NOMEM, "checkpoint: out of memory");
+      free(ck->meta[2 * i + 1]);
+      ck->meta[2 * i + 1] = v;
+      return ND_OK;
+    }
+  return append_meta(ck, key, value);
 }
 
 /* ------------------------------------------------------------ fields */
