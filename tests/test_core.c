@@ -25,6 +25,42 @@ static void count_log(nd_log_level level, const char *msg, void *user) {
   *(int *)user += 1;
 }
 
+/* Issue 9 item 8: a message that prefixes the previous one with context
+ * ("epoch 1: <reason>") must not read the buffer it is being written into. */
+static void test_error_prefix(void **state) {
+  (void)state;
+  nd__error(ND_ERR_NUMERIC, "ax|ds| = 0 in minibatch %d", 3);
+  nd__error(ND_ERR_NUMERIC, "krotov: epoch %d: %s", 1, nd_last_error());
+  assert_string_equal(nd_last_error(), "krotov: epoch 1: ax|ds| = 0 in minibatch 3");
+  nd__error(ND_ERR_NUMERIC, "outer: %s", nd_last_error());
+  assert_string_equal(nd_last_error(), "outer: krotov: epoch 1: ax|ds| = 0 in minibatch 3");
+  /* The argument may also start inside the buffer. */
+  nd__error(ND_ERR_IO, "%s and %s", nd_last_error() + 7, nd_last_error());
+  assert_string_equal(nd_last_error(),
+                      "krotov: epoch 1: ax|ds| = 0 in minibatch 3 and outer: krotov: epoch 1: ax|ds| = 0 in minibatch 3");
+}
+
+/* Issue 9 item 13: a message naming two 4070-character paths fits whole; a
+ * longer one (three of them) keeps its end, where the reason is, and says
+ * what was cut. */
+static void test_error_long(void **state) {
+  (void)state;
+  char path[4071];
+  memset(path, 'p', 4070);
+  path[4070] = '\0';
+  nd__error(ND_ERR_IO, "%s: cannot rename %s to %s: No space left on device", path, path, path);
+  const char *m = nd_last_error();
+  size_t n = strlen(m);
+  assert_true(n < 8192);
+  const char *tail = ": No space left on device";
+  assert_true(n > strlen(tail) && strcmp(m + n - strlen(tail), tail) == 0);
+  assert_non_null(strstr(m, "characters cut"));
+  assert_true(strncmp(m, "pppp", 4) == 0);
+  /* a message that fits is kept whole */
+  nd__error(ND_ERR_IO, "%s: cannot rename to %s: No space left on device", path, path);
+  assert_int_equal(strlen(nd_last_error()), 2 * 4070 + strlen(": cannot rename to : No space left on device"));
+}
+
 static void test_log_threshold(void **state) {
   (void)state;
   int calls = 0;
@@ -221,6 +257,7 @@ static void test_threads(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_status_strings),         cmocka_unit_test(test_log_threshold),
+      cmocka_unit_test(test_error_prefix),           cmocka_unit_test(test_error_long),
       cmocka_unit_test(test_arena_alignment_and_reuse), cmocka_unit_test(test_tensor_views),
       cmocka_unit_test(test_philox_known_answers),   cmocka_unit_test(test_rng_moments),
       cmocka_unit_test(test_rng_thread_independent), cmocka_unit_test(test_rng_permutation),

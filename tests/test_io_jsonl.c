@@ -136,6 +136,13 @@ static void test_append_and_errors(void **state) {
   assert_null(w);
   io_assert_error(nd_jsonl_open("", &w), ND_ERR_INVALID_ARG, "empty path", NULL);
   nd_assert_ok(nd_jsonl_close(NULL));
+  /* A FIFO (no reader) and a directory are refused at once, never blocking;
+   * appending to a FIFO as well. */
+  snprintf(q, sizeof q, "%s/fifo.jsonl", dir);
+  assert_int_equal(mkfifo(q, 0600), 0);
+  io_assert_error(nd_jsonl_open(q, &w), ND_ERR_INVALID_ARG, q, NULL);
+  io_assert_error(nd_jsonl_open_append(q, &w), ND_ERR_INVALID_ARG, q, NULL);
+  io_assert_error(nd_jsonl_open(dir, &w), ND_ERR_INVALID_ARG, dir, NULL);
 }
 
 int main(void) {

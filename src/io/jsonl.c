@@ -1,5 +1,9 @@
 /* JSON Lines metrics log: one JSON object per line, flushed line by line. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +29,33 @@ static nd_status jsonl_open(const char *path, const char *mode, nd_jsonl **out) 
     return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the writer", path);
   }
   strcpy(w->path, path);
-  w->f = fopen(path, mode);
-  if (!w->f) {
+  /* O_NONBLOCK: a FIFO at path fails at once (ENXIO without a reader) or is
+   * refused below, instead of blocking the run. */
+  const bool append = mode[0] == 'a';
+  int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC | (append ? O_APPEND : 0), 0666);
+  struct stat st;
+  nd_status s = ND_OK;
+  if (fd < 0) {
     int e = errno;
+    s = nd__error(e == ENOENT ? ND_ERR_NOT_FOUND
+                  : (e == EACCES || e == EISDIR || e == ENOTDIR || e == ENXIO || e == ELOOP) ? ND_ERR_INVALID_ARG
+                                                                                             : ND_ERR_IO,
+                  "%s: cannot open for writing: %s", path, strerror(e));
+  } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    s = nd__error(ND_ERR_INVALID_ARG, "%s: not a regular file", path);
+  } else if (!append && ftruncate(fd, 0) != 0) {
+    s = nd__error(ND_ERR_IO, "%s: cannot truncate: %s", path, strerror(errno));
+  } else {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    w->f = fdopen(fd, append ? "a" : "w");
+    if (!w->f) s = nd__error(ND_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+  }
+  if (s != ND_OK) {
+    if (fd >= 0 && !w->f) close(fd);
     free(w->path);
     free(w);
-    return nd__error(e == ENOENT ? ND_ERR_NOT_FOUND : ND_ERR_IO, "%s: cannot open for writing: %s", path, strerror(e));
+    return s;
   }
   *out = w;
   return ND_OK;
