@@ -10,6 +10,7 @@
 #include "neurodyn/checkpoint.h"
 #include "neurodyn/io.h"
 #include "neurodyn/tensorfile.h"
+#include "neurodyn/provenance.h"
 #include "neurodyn/data.h"
 #include "neurodyn/kernels.h"
 #include "neurodyn/autodiff.h"
