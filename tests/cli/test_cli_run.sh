@@ -91,13 +91,22 @@ t += b" " * ((8 - len(t) % 8) % 8)
 open(path, "wb").write(struct.pack("<Q", len(t)) + t + b[8 + n:])
 EOF
 }
-for kv in "hidden 1e300" "hidden 20.7" "hidden abc" "precision f16" "epochs 9223372036854775807" "state.epoch -1"; do
+for kv in "hidden 1e300" "hidden 20.7" "hidden abc" "precision f16" "epochs 9223372036854775807" "state.epoch -1" "state.epoch 50"; do
   rm -rf "$TMP/bad" && cp -r "$TMP/a" "$TMP/bad"
   set -- $kv
   edit_meta "$TMP/bad" "$1" "$2"
   expect_error 2 "neurodyn train krotov:" "'$1'" "$ND" train krotov --resume "$TMP/bad" --quiet
   case "$err" in *checkpoint.safetensors*) ;; *) fail "message does not name the file: $err" ;; esac
 done
+
+# NaN in saved weights is refused naming the tensor (features file, model file)
+"$PY" - "$TMP/a/W.safetensors" "$TMP/nan.npy" <<'EOF'
+import numpy as np, sys
+w = np.ones((16, 784), dtype="<f4"); w[3, 5] = np.nan
+np.save(sys.argv[2], w)
+EOF
+expect_error 2 "neurodyn train krotov-top:" "NaN" "$ND" train krotov-top --features "$TMP/nan.npy" --epochs 1 --out "$TMP/nan-top"
+[ ! -e "$TMP/nan-top" ] || fail "refused run created its directory"
 
 # top layer with a validation split; the test set is never trimmed by --limit
 expect_ok "$ND" train krotov-top --features "$TMP/a/W.safetensors" --epochs 2 --limit 600 --validation 100 --out "$TMP/top"
@@ -117,6 +126,15 @@ wrong = 10000 - sum(c[i][i] for i in range(10))
 assert abs(wrong / 10000 - o["test_error"]) < 1e-12' || fail "eval --json: $out"
 [ "$(wc -l <"$TMP/ev/predictions.csv")" -ge 10000 ] || fail "predictions.csv incomplete"
 head -1 "$TMP/ev/confusion.csv" | grep -q '^label' || fail "confusion.csv header"
+# a model whose S holds an infinity is refused naming the tensor
+cp "$TMP/top/top.safetensors" "$TMP/inf.safetensors"
+"$PY" - "$TMP/inf.safetensors" <<'EOF'
+import json, struct, sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); o = 8 + n + h["S"]["data_offsets"][0]
+b[o:o + 4] = struct.pack("<f", float("inf")); open(p, "wb").write(b)
+EOF
+expect_error 2 "neurodyn eval:" "'S'" "$ND" eval --model "$TMP/inf.safetensors"
 # a hidden layer is not something eval scores: one clear line, no freed memory printed
 expect_error 2 "neurodyn eval:" "holds a 'krotov' model" "$ND" eval --model "$TMP/a/W.safetensors"
 echo ok

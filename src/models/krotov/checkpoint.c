@@ -74,6 +74,14 @@ static const nd_meta_field top_fields[] = {
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* A run cannot be further than its own length. */
+static nd_status check_progress(const nd_checkpoint *ck, const nd_train_state *st, int64_t epochs) {
+  if (st->epoch > epochs || (st->epoch == epochs && st->batch > 0))
+    return nd__error(ND_ERR_FORMAT, "%s: metadata 'state.epoch' = %lld is past the run's 'epochs' = %lld",
+                     nd_checkpoint_name(ck), (long long)st->epoch, (long long)epochs);
+  return ND_OK;
+}
+
 /* --------------------------------------------------------------- fast rule */
 
 nd_status nd_krotov_save(nd_krotov *k, nd_checkpoint *ck) {
@@ -105,6 +113,7 @@ nd_status nd_krotov_load(const nd_checkpoint *ck, nd_krotov **out) {
   nd_train_state st;
   ND_TRY(nd_checkpoint_get_fields(ck, COUNT(fast_fields), fast_fields, &c));
   ND_TRY(nd_checkpoint_get_state(ck, &st));
+  ND_TRY(check_progress(ck, &st, c.epochs));
   nd_krotov *k = NULL;
   nd_status s = nd_krotov_create(&c, &k);
   if (s != ND_OK) return nd__error(s, "%s: %s", nd_checkpoint_name(ck), nd_last_error());
@@ -148,6 +157,7 @@ nd_status nd_krotov_ode_load(const nd_checkpoint *ck, nd_krotov_ode **out) {
   nd_train_state st;
   ND_TRY(nd_checkpoint_get_fields(ck, COUNT(ode_fields), ode_fields, &c));
   ND_TRY(nd_checkpoint_get_state(ck, &st));
+  ND_TRY(check_progress(ck, &st, c.epochs));
   nd_krotov_ode *m = NULL;
   nd_status s = nd_krotov_ode_create(&c, &m);
   if (s != ND_OK) return nd__error(s, "%s: %s", nd_checkpoint_name(ck), nd_last_error());
