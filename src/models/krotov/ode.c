@@ -31,7 +31,7 @@ struct nd_krotov_ode {
   float *g;         /* [B, H] g(h) */
   float *xx;        /* [H] sum_b g o I */
   float *ds;        /* [H, D] Eq. 3 right-hand side (batch sum) */
-  nd_integrator *integ; /* capacity B*H */
+  nd_steady *steady; /* Eq. 8 solver workspace, capacity B*H */
   int64_t n_cur;    /* rows of the current system */
   nd_krotov_ode_stats stats;
   float *vbuf;      /* [B, D] gathered minibatch (epoch) */
@@ -116,7 +116,7 @@ void nd_krotov_ode_free(nd_krotov_ode *m) {
   nd_aligned_free(m->xx);
   nd_aligned_free(m->ds);
   nd_aligned_free(m->vbuf);
-  nd_integrator_free(m->integ);
+  nd_steady_free(m->steady);
   nd_sampler_release(&m->sampler);
   free(m);
 }
@@ -142,7 +142,7 @@ nd_status nd_krotov_ode_create(const nd_krotov_ode_config *c, nd_krotov_ode **ou
     return nd__error(ND_ERR_NOMEM, "krotov_ode: cannot allocate buffers for hidden %lld, visible %lld, batch %lld",
                      (long long)c->hidden, (long long)c->visible, (long long)c->batch);
   }
-  nd_status s = nd_integrator_create(c->integrator, c->batch * c->hidden, &m->integ);
+  nd_status s = nd_steady_create(c->integrator, c->batch * c->hidden, &m->steady);
   if (s != ND_OK) {
     nd_krotov_ode_free(m);
     return s;
@@ -256,9 +256,12 @@ static nd_status steady_state(nd_krotov_ode *m, const float *v, int64_t n) {
   memset(m->h, 0, (size_t)(n * H) * sizeof(float));
   m->n_cur = n;
   nd_system sys = {n * H, hidden_rhs, m};
-  nd_integrate_opts opts = {NULL, NULL, m->c.tol, 0};
-  nd_integrate_result r;
-  nd_status s = nd_integrate(m->integ, &sys, 0.0, m->c.t_max, m->c.dt, m->h, &opts, &r);
+  /* from h = 0 over [0, t_max], stopping once max |dh/dt| <= tol (the rate
+   * metric; tol <= 0: always to t_max) */
+  nd_steady_opts opts = nd_steady_defaults();
+  opts.dt = m->c.dt, opts.t_max = m->c.t_max, opts.tol = m->c.tol, opts.rows = n;
+  nd_steady_result r;
+  nd_status s = nd_steady_solve(m->steady, &sys, m->h, &opts, &r);
   m->stats.steps = r.steps;
   m->stats.t = r.t;
   m->stats.residual = r.residual;
