@@ -1,8 +1,11 @@
 /* Unit tests of the Krotov-Hopfield official fast rule (src/models/krotov/rule.c)
  * against naive double-precision loops written from the notebook's equations. */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nd_test.h"
+#include "neurodyn/kernels.h"
 #include "neurodyn/krotov.h"
 
 /* Epochs done, through the status-returning getter. */
@@ -440,6 +443,54 @@ static void test_defaults(void **state) {
   nd_krotov_free(m);
 }
 
+/* The fast rule's sparse update is the Eq. 3 plasticity rule
+ * (nd_krotov_plasticity_create) applied to its g = +1 (top) / -delta (k-th)
+ * and normalised to a largest change of eps. */
+static void test_sparse_update_is_the_plasticity_rule(void **state) {
+  (void)state;
+  const int64_t H = 30, D = 20, B = 12;
+  nd_krotov_config c = nd_krotov_defaults();
+  c.hidden = H, c.visible = D, c.batch = B, c.p = 3, c.k = 4, c.delta = 0.3, c.seed = 21;
+  nd_krotov *k = NULL;
+  nd_assert_ok(nd_krotov_create(&c, &k));
+  float *v = malloc(sizeof(float) * B * D), *w0 = malloc(sizeof(float) * H * D), *wp = malloc(sizeof(float) * H * D);
+  float *cur = malloc(sizeof(float) * B * H), *g = calloc((size_t)(B * H), sizeof(float)), *ds = calloc((size_t)(H * D), sizeof(float));
+  nd_rng r;
+  nd_rng_init(&r, 5);
+  nd_rng_uniform(&r, v, B * D, 0, 1);
+  memcpy(w0, nd_krotov_weights(k)->data, sizeof(float) * H * D);
+  for (int64_t i = 0; i < H * D; i++) wp[i] = w0[i] * fabsf(w0[i]); /* sign(W)|W|^(p-1), p = 3 */
+  nd_sgemm(false, true, B, H, D, 1.0f, v, D, wp, D, 0.0f, cur, H);
+  int64_t top[12], kth[12];
+  nd_assert_ok(nd_krotov_rank(cur, B, H, c.k, top, kth));
+  for (int64_t b = 0; b < B; b++) g[b * H + top[b]] = 1.0f, g[b * H + kth[b]] = (float)-c.delta;
+  nd_plasticity_rule *rule = NULL;
+  nd_assert_ok(nd_krotov_plasticity_create(H, 1.0, c.p, &rule));
+  nd_tensor vt = nd_tensor_wrap(v, 2, ND_SHAPE(B, D)), gt = nd_tensor_wrap(g, 2, ND_SHAPE(B, H)),
+            it = nd_tensor_wrap(cur, 2, ND_SHAPE(B, H)), wt = nd_tensor_wrap(w0, 2, ND_SHAPE(H, D)),
+            dt = nd_tensor_wrap(ds, 2, ND_SHAPE(H, D));
+  nd_plasticity_input in = {.pre = &vt, .post = &gt, .w = &wt, .n_extra = 1, .extra = {&it}};
+  nd_assert_ok(nd_plasticity_accumulate(rule, &in, 1.0f, &dt));
+  float m = 0;
+  for (int64_t i = 0; i < H * D; i++) m = fabsf(ds[i]) > m ? fabsf(ds[i]) : m;
+  const double eps = 0.01;
+  nd_assert_ok(nd_krotov_minibatch(k, v, B, eps));
+  const float *w1 = nd_krotov_weights(k)->data;
+  double worst = 0;
+  for (int64_t i = 0; i < H * D; i++) {
+    double want = (double)w0[i] + eps * (double)ds[i] / (double)m;
+    double e = fabs((double)w1[i] - want);
+    worst = e > worst ? e : worst;
+  }
+  assert_true(worst < 1e-6); /* the largest change is eps = 1e-2 */
+  int64_t changed = 0;
+  for (int64_t i = 0; i < H * D; i++) changed += w1[i] != w0[i];
+  assert_true(changed > 0);
+  nd_plasticity_rule_free(rule);
+  nd_krotov_free(k);
+  free(v), free(w0), free(wp), free(cur), free(g), free(ds);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hand_case),       cmocka_unit_test(test_random_vs_naive),
@@ -447,6 +498,7 @@ int main(void) {
       cmocka_unit_test(test_max_change_is_eps), cmocka_unit_test(test_epoch_resume),
       cmocka_unit_test(test_epoch_matches_minibatches), cmocka_unit_test(test_errors),
       cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_sparse_update_is_the_plasticity_rule),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

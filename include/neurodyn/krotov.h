@@ -19,6 +19,7 @@
 #include "neurodyn/optim.h"
 #include "neurodyn/train.h"
 #include "neurodyn/checkpoint.h"
+#include "neurodyn/plasticity.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -162,6 +163,13 @@ ND_API int64_t nd_krotov_winners(const nd_krotov *k);
  * norm R = 1, so their mean and the fraction within 1% of 1 show how far
  * training has converged. */
 ND_API nd_status nd_krotov_row_pnorms(const nd_tensor *w, double p, double *norms);
+
+/* The learning rule of Eq. 3 as a local plasticity rule (plasticity.h):
+ * dW += alpha (R^p g^T v - diag(sum_b g o I) W), with pre = v [batch,
+ * visible], post = g [batch, hidden], w = W and extra[0] = the currents I
+ * [batch, hidden].  The ODE model learns through it; the fast rule applies
+ * the same sum to the rows its sparse g touches. */
+ND_API nd_status nd_krotov_plasticity_create(int64_t hidden, double R, double p, nd_plasticity_rule **out);
 
 /* Per-sample ranking used by the rule (exposed for tests): for each of the
  * rows of x [rows, cols], the index of the largest entry (top) and of the

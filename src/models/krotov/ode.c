@@ -29,9 +29,9 @@ struct nd_krotov_ode {
   float *cur;       /* [B, H] currents I */
   float *h;         /* [B, H] hidden state */
   float *g;         /* [B, H] g(h) */
-  float *xx;        /* [H] sum_b g o I */
   float *ds;        /* [H, D] Eq. 3 right-hand side (batch sum) */
   nd_steady *steady; /* Eq. 8 solver workspace, capacity B*H */
+  nd_plasticity_rule *rule; /* Eq. 3 (nd_krotov_plasticity_create) */
   int64_t n_cur;    /* rows of the current system */
   nd_krotov_ode_stats stats;
   float *vbuf;      /* [B, D] gathered minibatch (epoch) */
@@ -113,10 +113,10 @@ void nd_krotov_ode_free(nd_krotov_ode *m) {
   nd_aligned_free(m->cur);
   nd_aligned_free(m->h);
   nd_aligned_free(m->g);
-  nd_aligned_free(m->xx);
   nd_aligned_free(m->ds);
   nd_aligned_free(m->vbuf);
   nd_steady_free(m->steady);
+  nd_plasticity_rule_free(m->rule);
   nd_sampler_release(&m->sampler);
   free(m);
 }
@@ -134,15 +134,15 @@ nd_status nd_krotov_ode_create(const nd_krotov_ode_config *c, nd_krotov_ode **ou
   m->cur = nd_aligned_alloc(B * H * sizeof(float));
   m->h = nd_aligned_alloc(B * H * sizeof(float));
   m->g = nd_aligned_alloc(B * H * sizeof(float));
-  m->xx = nd_aligned_alloc(H * sizeof(float));
   m->ds = nd_aligned_alloc(H * D * sizeof(float));
   m->vbuf = nd_aligned_alloc(B * D * sizeof(float));
-  if (!m->w || !m->wp || !m->cur || !m->h || !m->g || !m->xx || !m->ds || !m->vbuf) {
+  if (!m->w || !m->wp || !m->cur || !m->h || !m->g || !m->ds || !m->vbuf) {
     nd_krotov_ode_free(m);
     return nd__error(ND_ERR_NOMEM, "krotov_ode: cannot allocate buffers for hidden %lld, visible %lld, batch %lld",
                      (long long)c->hidden, (long long)c->visible, (long long)c->batch);
   }
   nd_status s = nd_steady_create(c->integrator, c->batch * c->hidden, &m->steady);
+  if (s == ND_OK) s = nd_krotov_plasticity_create(c->hidden, c->R, c->p, &m->rule);
   if (s != ND_OK) {
     nd_krotov_ode_free(m);
     return s;
@@ -306,27 +306,22 @@ nd_status nd_krotov_ode_minibatch(nd_krotov_ode *m, const float *v, int64_t n, d
   if (!isfinite(lr)) return nd__error(ND_ERR_INVALID_ARG, "krotov_ode: minibatch: lr = %g is not finite", lr);
   const int64_t H = m->c.hidden, D = m->c.visible;
   ND_TRY(steady_state(m, v, n));
-  /* step 5: ds = R^p G^T V - diag(xx) W,  xx_mu = sum_b g_b,mu I_b,mu   (Eq. 3, batch sum) */
-  for (int64_t u = 0; u < H; u++) m->xx[u] = 0;
-  for (int64_t b = 0; b < n; b++) {
-    const float *gb = m->g + b * H, *ib = m->cur + b * H;
-    for (int64_t u = 0; u < H; u++) m->xx[u] += gb[u] * ib[u];
-  }
-  const float rp = (float)pow(m->c.R, m->c.p);
-  nd_sgemm(true, false, H, D, n, rp, m->g, H, v, D, 0.0f, m->ds, D);
+  /* step 5: ds = R^p G^T V - diag(xx) W,  xx_mu = sum_b g_b,mu I_b,mu   (Eq. 3, batch sum),
+   * through the family's plasticity rule */
+  memset(m->ds, 0, sizeof(float) * (size_t)(H * D));
+  nd_tensor vt = nd_tensor_wrap((float *)v, 2, ND_SHAPE(n, D)), gt = nd_tensor_wrap(m->g, 2, ND_SHAPE(n, H)),
+            it = nd_tensor_wrap(m->cur, 2, ND_SHAPE(n, H)), dst = nd_tensor_wrap(m->ds, 2, ND_SHAPE(H, D));
+  nd_plasticity_input in = {.pre = &vt, .post = &gt, .w = &m->w_view, .n_extra = 1, .extra = {&it}};
+  ND_TRY(nd_plasticity_accumulate(m->rule, &in, 1.0f, &dst));
   const float *restrict w = m->w;
   float *restrict ds = m->ds;
   bool finite = true;
+  (void)w;
 #pragma omp parallel for schedule(static) reduction(&& : finite) if (H * D > 65536)
   for (int64_t u = 0; u < H; u++) {
-    const float x = m->xx[u];
-    float *restrict dr = ds + u * D;
-    const float *restrict wr = w + u * D;
+    const float *restrict dr = ds + u * D;
     float acc = 0;
-    for (int64_t i = 0; i < D; i++) {
-      dr[i] -= x * wr[i];
-      acc += dr[i] * 0.0f;
-    }
+    for (int64_t i = 0; i < D; i++) acc += dr[i] * 0.0f;
     finite = finite && acc == 0.0f; /* NaN/Inf anywhere in the row makes acc NaN */
   }
   if (!finite)
