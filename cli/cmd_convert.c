@@ -1,11 +1,40 @@
 /* neurodyn convert IN OUT: tensors between NPY and safetensors (IDX input too). */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "options.h"
 #include "neurodyn/tensorfile.h"
+
+/* Where OUT would go is the user's choice, so a path that cannot take a file
+ * (a directory there, a parent that is missing or not a directory, a parent
+ * we may not write into) is bad input, exit 2, found before anything is read;
+ * only a write that then fails (disk full, I/O error) is exit 1. */
+static int check_output(const char *prog, const char *out) {
+  struct stat st;
+  if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) return nd_cli_fail(2, prog, "%s: is a directory", out);
+  char parent[PATH_MAX];
+  if (snprintf(parent, sizeof parent, "%s", out) >= (int)sizeof parent)
+    return nd_cli_fail(2, prog, "%s: path too long", out);
+  char *slash = strrchr(parent, '/');
+  if (!slash)
+    snprintf(parent, sizeof parent, ".");
+  else if (slash == parent)
+    parent[1] = '\0';
+  else
+    *slash = '\0';
+  if (stat(parent, &st) != 0)
+    return nd_cli_fail(2, prog, "%s: directory %s does not exist", out, parent);
+  if (!S_ISDIR(st.st_mode)) return nd_cli_fail(2, prog, "%s: %s is not a directory", out, parent);
+  if (access(parent, W_OK | X_OK) != 0)
+    return nd_cli_fail(2, prog, "%s: cannot write into %s: %s", out, parent, strerror(errno));
+  return 0;
+}
 
 int nd_cli_convert(int argc, char **argv) {
   const char *prog = "neurodyn convert";
@@ -21,7 +50,9 @@ int nd_cli_convert(int argc, char **argv) {
                         "Converts between .npy and .safetensors by the files' extensions; IN may also be\n"
                         "an IDX file.  Values and dtypes are kept (NPY holds f32 or f64; other dtypes are\n"
                         "written to NPY as f32, with a note).  OUT appears complete or not at all: it is\n"
-                        "written to a temporary file and renamed into place.",
+                        "written to a temporary file and renamed into place; an existing OUT is replaced.\n"
+                        "Exit 2 for bad input (IN missing, malformed or of another kind; OUT a directory\n"
+                        "or in a directory that does not exist), 1 when the write itself fails.",
                         table, 2, 2};
   nd_args args;
   int rc = nd_opts_parse(&spec, argc, argv, &args);
@@ -32,6 +63,10 @@ int nd_cli_convert(int argc, char **argv) {
   if (out_fmt != ND_FILE_NPY && out_fmt != ND_FILE_SAFETENSORS) {
     nd_args_release(&args);
     return nd_cli_fail(2, prog, "%s: output must end in .npy or .safetensors", out);
+  }
+  if ((rc = check_output(prog, out)) != 0) {
+    nd_args_release(&args);
+    return rc;
   }
 
   nd_tensor_file t;

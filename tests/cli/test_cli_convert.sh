@@ -104,6 +104,16 @@ expect_error 2 "neurodyn convert:" "is JSON Lines text" "$ND" convert "$TMP/metr
 head -c 100 "$TMP/big.npy" >"$TMP/cut.npy"
 expect_error 2 "neurodyn convert:" "$TMP/cut.npy" "$ND" convert "$TMP/cut.npy" "$TMP/out/cut.safetensors"
 expect_error 2 "neurodyn convert:" "$TMP/out/no/such/dir" "$ND" convert "$TMP/a32.npy" "$TMP/out/no/such/dir/a.safetensors"
+# Output paths that cannot take a file are bad input (2), found before any
+# writing: a directory at OUT, a parent that is a file.
+mkdir "$TMP/out/d.safetensors"
+expect_error 2 "neurodyn convert:" "$TMP/out/d.safetensors: is a directory" \
+  "$ND" convert "$TMP/a32.npy" "$TMP/out/d.safetensors"
+rmdir "$TMP/out/d.safetensors"
+: >"$TMP/out/plain"
+expect_error 2 "neurodyn convert:" "$TMP/out/plain is not a directory" \
+  "$ND" convert "$TMP/a32.npy" "$TMP/out/plain/a.safetensors"
+rm "$TMP/out/plain"
 # A disk that fills up mid-write (file size limit of 64 KiB; the output needs 256 KiB).
 set +e
 (ulimit -f 64; exec "$ND" convert "$TMP/big.npy" "$TMP/out/big.safetensors") >"$TMP/.stdout" 2>"$TMP/.stderr"

@@ -89,6 +89,28 @@ expect_error 2 "neurodyn inspect:" "$TMP/empty.npy: is an empty file" "$ND" insp
 mkdir "$TMP/dir.npy"
 expect_error 2 "neurodyn inspect:" "$TMP/dir.npy: is a directory, expected" "$ND" inspect "$TMP/dir.npy"
 
+# --dataset NAME [--data DIR]: the four files of a data set, found by the
+# library's rule (--data, else $ND_DATA_DIR, else ./data; no fall-back).
+mkdir -p "$TMP/data/mnist"
+cp "$TMP/ok.idx" "$TMP/data/mnist/train-images-idx3-ubyte"
+cp "$TMP/ok.idx" "$TMP/data/mnist/t10k-images-idx3-ubyte"
+"$PY" -c "
+import struct, sys
+for n in ('train', 't10k'):
+    open(sys.argv[1] + '/' + n + '-labels-idx1-ubyte', 'wb').write(bytes([0, 0, 8, 1]) + struct.pack('>I', 3) + bytes([1, 2, 3]))
+" "$TMP/data/mnist"
+expect_ok env ND_DATA_DIR="$TMP/nowhere" "$ND" inspect --no-stats --dataset mnist --data "$TMP/data"
+[ "$(printf '%s\n' "$out" | grep -c ': IDX, 1 tensor')" -eq 4 ] || fail "--dataset: $out"
+printf '%s\n' "$out" | grep -q "^$TMP/data/mnist/t10k-labels-idx1-ubyte: IDX" || fail "--dataset test labels: $out"
+expect_ok env ND_DATA_DIR="$TMP/data" "$ND" inspect --dataset mnist
+expect_error 2 "neurodyn inspect:" "ND_DATA_DIR=$TMP/nowhere does not exist" \
+  env ND_DATA_DIR="$TMP/nowhere" "$ND" inspect --dataset mnist
+expect_error 2 "neurodyn inspect:" "data directory $TMP/nowhere does not exist" \
+  "$ND" inspect --dataset mnist --data "$TMP/nowhere"
+expect_error 2 "neurodyn inspect:" "fashion-mnist" "$ND" inspect --dataset fashion-mnist --data "$TMP/data"
+expect_error 2 "neurodyn inspect:" "nothing to inspect" "$ND" inspect
+expect_error 2 "neurodyn inspect:" "--data" "$ND" inspect --data "$TMP/data" "$TMP/ok.npy"
+
 # A bad file among good ones: the good ones are still shown, exit 2.
 run "$ND" inspect "$TMP/ok.idx" "$TMP/missing.npy" "$TMP/ok.npy"
 no_sanitizer_report
