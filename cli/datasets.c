@@ -1,4 +1,5 @@
 /* Loading of the data options (datasets.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,38 +13,24 @@ const char *const nd_cli_dataset_names[] = {"mnist", "fashion-mnist", NULL};
 
 const char *nd_cli_data_name(const nd_cli_dataopts *d) { return nd_cli_dataset_names[d->dataset]; }
 
-static nd_status load_split(const nd_cli_dataopts *d, const char *dir, const char *split, int64_t limit, nd_dataset *out) {
-  if (d->dataset == 1) return nd_fashion_mnist_load(dir, split, limit, out);
-  return nd_mnist_load(dir, split, limit, out);
-}
-
-/* Records the IDX files of a split that exist (plain or .gz) for config.json. */
-static void note_files(nd_cli_dataopts *d, const char *dir, const char *split) {
-  const char *stem = strcmp(split, "test") == 0 ? "t10k" : "train";
-  const char *kinds[2] = {"images-idx3-ubyte", "labels-idx1-ubyte"};
+/* Records the IDX files a split was read from, for config.json. */
+static void note_files(nd_cli_dataopts *d, const char *split) {
   int at = 0;
   while (at < 4 && d->file_list[at]) at++;
-  for (int k = 0; k < 2 && at < 4; k++)
-    for (int gz = 0; gz < 2; gz++) {
-      char *p = d->files[at];
-      snprintf(p, sizeof d->files[at], "%s/%s-%s%s", dir, stem, kinds[k], gz ? ".gz" : "");
-      struct stat sb;
-      if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
-        d->file_list[at++] = p;
-        break;
-      }
-    }
+  if (at > 2) return;
+  if (nd_dataset_files(d->root, nd_cli_data_name(d), split, d->files[at], d->files[at + 1], sizeof d->files[at]) != ND_OK)
+    return;
+  d->file_list[at] = d->files[at];
+  d->file_list[at + 1] = d->files[at + 1];
 }
 
 static int check_numbers(const char *cmd, const nd_cli_dataopts *d) {
   if (d->limit < 0) return nd_cli_cmd_fail(cmd, 2, "--limit %lld: need >= 0", (long long)d->limit);
   if (d->test_limit < 0) return nd_cli_cmd_fail(cmd, 2, "--test-limit %lld: need >= 0", (long long)d->test_limit);
   if (d->validation < 0) return nd_cli_cmd_fail(cmd, 2, "--validation %lld: need >= 0", (long long)d->validation);
-  if (d->root) {
-    struct stat sb;
-    if (stat(d->root, &sb) != 0 || !S_ISDIR(sb.st_mode))
-      return nd_cli_cmd_fail(cmd, 2, "--data %s: no such directory", d->root);
-  }
+  struct stat sb;
+  if (d->root && (stat(d->root, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+    return nd_cli_cmd_fail(cmd, 2, "--data %s: no such directory", d->root);
   return 0;
 }
 
@@ -73,16 +60,9 @@ int nd_cli_data_load(const char *cmd, nd_cli_dataopts *d, nd_dataset *train, nd_
   memset(d->file_list, 0, sizeof d->file_list);
   int rc = check_numbers(cmd, d);
   if (rc) return rc;
-  char dir[4096];
-  nd_status s = ND_OK;
-  if (d->root) {
-    if (snprintf(dir, sizeof dir, "%s/%s", d->root, nd_cli_data_name(d)) >= (int)sizeof dir)
-      return nd_cli_cmd_fail(cmd, 2, "--data: the path is too long");
-  } else {
-    s = nd_data_dir(nd_cli_data_name(d), dir, sizeof dir);
-  }
-  if (s == ND_OK) s = load_split(d, dir, "train", d->limit, train);
-  if (s == ND_OK && test) s = load_split(d, dir, "test", d->test_limit, test);
+  const char *name = nd_cli_data_name(d);
+  nd_status s = nd_dataset_load(d->root, name, "train", d->limit, train);
+  if (s == ND_OK && test) s = nd_dataset_load(d->root, name, "test", d->test_limit, test);
   if (s != ND_OK) {
     rc = nd_cli_cmd_fail(cmd, 2, "%s (run `make data` or `neurodyn data fetch` to download it)", nd_last_error());
   } else if (d->validation > 0 && d->validation >= train->n) {
@@ -101,28 +81,20 @@ int nd_cli_data_load(const char *cmd, nd_cli_dataopts *d, nd_dataset *train, nd_
     if (test) nd_dataset_release(test);
     return rc;
   }
-  note_files(d, dir, "train");
-  if (test) note_files(d, dir, "test");
+  note_files(d, "train");
+  if (test) note_files(d, "test");
   return 0;
 }
 
 nd_status nd_cli_read_weights(const char *path, nd_tensor *w) {
   memset(w, 0, sizeof *w);
-  size_t n = strlen(path);
-  if (n >= 4 && !strcmp(path + n - 4, ".npy")) {
-    ND_CLI_TRY(nd_npy_read(path, w));
-    int64_t bad = -1;
-    for (int64_t i = 0; i < nd_tensor_numel(w) && bad < 0; i++)
-      if (!(w->data[i] == w->data[i]) || w->data[i] - w->data[i] != 0) bad = i;
-    nd_status s = w->ndim != 2 ? nd_set_error(ND_ERR_SHAPE, "%s: the array has %d dimensions, need [hidden, visible]", path, w->ndim)
-                  : bad >= 0   ? nd_set_error(ND_ERR_FORMAT, "%s: holds a NaN or infinite value (element %lld)", path, (long long)bad)
-                               : ND_OK;
-    if (s != ND_OK) nd_tensor_release(w);
-    return s;
-  }
-  nd_checkpoint *ck = NULL;
-  ND_CLI_TRY(nd_checkpoint_read(path, &ck));
-  nd_status s = nd_checkpoint_get_tensor(ck, "W", 2, ND_SHAPE(-1, -1), w);
-  nd_checkpoint_free(ck);
+  ND_CLI_TRY(nd_tensor_file_read_f32(path, "W", w)); /* tensor "W" of a safetensors file, or an NPY file */
+  int64_t bad = -1, n = nd_tensor_numel(w);
+  for (int64_t i = 0; i < n && bad < 0; i++)
+    if (!isfinite(w->data[i])) bad = i;
+  nd_status s = w->ndim != 2 ? nd_set_error(ND_ERR_SHAPE, "%s: W has %d dimensions, need [hidden, visible]", path, w->ndim)
+                : bad >= 0   ? nd_set_error(ND_ERR_FORMAT, "%s: W holds a NaN or infinite value (element %lld)", path, (long long)bad)
+                             : ND_OK;
+  if (s != ND_OK) nd_tensor_release(w);
   return s;
 }

@@ -13,7 +13,7 @@
 #include "commands.h"
 #include "datasets.h"
 #include "options.h"
-#include "provenance.h"
+#include "run_config.h"
 
 typedef struct eval_args {
   const char *model, *save;

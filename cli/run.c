@@ -16,7 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "progress.h"
-#include "provenance.h"
+#include "run_config.h"
 #include "run.h"
 
 /* ------------------------------------------------------------ signals */

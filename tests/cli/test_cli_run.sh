@@ -23,7 +23,7 @@ p = c["_provenance"]
 assert p["commit"] and p["host"] and p["version"], p
 files = [d["file"] for d in p["data"]]
 assert any(f.endswith("train-images-idx3-ubyte") or f.endswith("train-images-idx3-ubyte.gz") for f in files), files
-assert all(len(d["crc32"]) == 8 and d["bytes"] > 0 for d in p["data"]), p["data"]
+assert all(len(d["sha256"]) == 64 for d in p["data"]), p["data"]
 assert c["hidden"] == 16 and c["stop-after"] == 1
 EOF
 
@@ -107,6 +107,11 @@ np.save(sys.argv[2], w)
 EOF
 expect_error 2 "neurodyn train krotov-top:" "NaN" "$ND" train krotov-top --features "$TMP/nan.npy" --epochs 1 --out "$TMP/nan-top"
 [ ! -e "$TMP/nan-top" ] || fail "refused run created its directory"
+
+# a file of the wrong kind says what it is
+expect_error 2 "neurodyn train krotov-top:" "is a PNG image" "$ND" train krotov-top --features "$TMP/a/fields.png" --out "$TMP/png-top"
+expect_error 2 "neurodyn train krotov-top:" "metrics.jsonl" "$ND" train krotov-top --features "$TMP/a/metrics.jsonl" --out "$TMP/png-top"
+[ ! -e "$TMP/png-top" ] || fail "refused run created its directory"
 
 # top layer with a validation split; the test set is never trimmed by --limit
 expect_ok "$ND" train krotov-top --features "$TMP/a/W.safetensors" --epochs 2 --limit 600 --validation 100 --out "$TMP/top"

@@ -1,9 +1,9 @@
 /* config.json of a run: the resolved options (options.h) plus where the
  * run came from under "_provenance" (ignored when the file is read back
  * with --config): the program version and source commit, the host, the
- * start time and a checksum of every data file read. */
-#ifndef NEURODYN_CLI_PROVENANCE_H
-#define NEURODYN_CLI_PROVENANCE_H
+ * start time and the SHA-256 of every data file read. */
+#ifndef NEURODYN_CLI_RUN_CONFIG_H
+#define NEURODYN_CLI_RUN_CONFIG_H
 
 #include "options.h"
 

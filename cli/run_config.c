@@ -1,4 +1,4 @@
-/* config.json with provenance (provenance.h). */
+/* config.json with provenance (run_config.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,59 +7,29 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <zlib.h>
 
-#include "provenance.h"
-
-#ifndef ND_GIT_COMMIT
-#define ND_GIT_COMMIT "unknown"
-#endif
-
-/* CRC-32 (zlib) and size of a file; false if it cannot be read. */
-static bool file_crc32(const char *path, unsigned long *crc, long long *bytes) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return false;
-  unsigned char buf[1 << 16];
-  uLong c = crc32(0L, Z_NULL, 0);
-  long long total = 0;
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-    c = crc32(c, buf, (uInt)n);
-    total += (long long)n;
-  }
-  bool ok = !ferror(f);
-  fclose(f);
-  *crc = c;
-  *bytes = total;
-  return ok;
-}
+#include "neurodyn/neurodyn.h"
+#include "run_config.h"
 
 static cJSON *provenance(const char *const *files) {
   cJSON *p = cJSON_CreateObject();
   if (!p) return NULL;
   char host[256] = "unknown", when[64] = "";
-  if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown");
-  host[sizeof host - 1] = 0;
+  if (nd_host_name(host, sizeof host) != ND_OK) snprintf(host, sizeof host, "unknown");
   time_t now = time(NULL);
   struct tm tm;
   if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
   cJSON_AddStringToObject(p, "version", nd_version());
-  cJSON_AddStringToObject(p, "commit", ND_GIT_COMMIT);
+  cJSON_AddStringToObject(p, "commit", nd_build_commit());
   cJSON_AddStringToObject(p, "host", host);
   cJSON_AddStringToObject(p, "started", when);
   cJSON *data = cJSON_AddArrayToObject(p, "data");
   for (int i = 0; data && files && files[i]; i++) {
-    unsigned long crc = 0;
-    long long bytes = 0;
+    char hex[65];
     cJSON *e = cJSON_CreateObject();
     if (!e) break;
     cJSON_AddStringToObject(e, "file", files[i]);
-    if (file_crc32(files[i], &crc, &bytes)) {
-      char hex[16];
-      snprintf(hex, sizeof hex, "%08lx", crc);
-      cJSON_AddStringToObject(e, "crc32", hex);
-      cJSON_AddNumberToObject(e, "bytes", (double)bytes);
-    }
+    if (nd_file_sha256(files[i], hex) == ND_OK) cJSON_AddStringToObject(e, "sha256", hex);
     cJSON_AddItemToArray(data, e);
   }
   return p;
