@@ -23,6 +23,7 @@
 #define BIG40 ((int64_t)1 << 40)
 
 static char tmpdir[64];
+static void tmp_path(char *buf, const char *name);
 
 /* A bad call: must return an error status with a message. */
 #define BAD(expr)                                                                                   \
@@ -722,6 +723,87 @@ static int p_ad_ops(void) {
   return 0;
 }
 
+/* Zero-size inputs through every op, the optimizer and the writers: any
+ * status is acceptable, a crash or sanitizer report is not; the ops that are
+ * well defined on empty input must succeed. */
+static int p_zero_size(void) {
+  nd_tape *tp;
+  OK(nd_tape_create(0, &tp));
+  float one[1] = {0};
+  nd_tensor e2 = nd_tensor_wrap(one, 2, ND_SHAPE(0, 3)), e1 = nd_tensor_wrap(one, 1, ND_SHAPE(0)),
+            w = nd_tensor_wrap(one, 2, ND_SHAPE(0, 3)), img = nd_tensor_wrap(one, 4, ND_SHAPE(0, 1, 4, 4)),
+            k = nd_tensor_wrap(one, 4, ND_SHAPE(1, 1, 2, 2)), e33 = nd_tensor_wrap(one, 2, ND_SHAPE(3, 0));
+  nd_var *a = nd_tape_variable(tp, &e2), *b = nd_tape_variable(tp, &e2), *v1 = nd_tape_variable(tp, &e1);
+  nd_var *wv = nd_tape_variable(tp, &w), *im = nd_tape_variable(tp, &img), *kv = nd_tape_variable(tp, &k);
+  nd_var *t30 = nd_tape_variable(tp, &e33);
+  EXPECT(a && b && v1 && wv && im && kv && t30);
+  EXPECT(nd_ad_add(tp, a, b) && nd_ad_sub(tp, a, b) && nd_ad_mul(tp, a, b) && nd_ad_scale(tp, a, 2.0f));
+  EXPECT(nd_ad_relu(tp, a) && nd_ad_tanh(tp, a) && nd_ad_exp(tp, a) && nd_ad_square(tp, a));
+  EXPECT(nd_ad_reshape(tp, a, 2, ND_SHAPE(3, 0)));
+  EXPECT(nd_ad_matmul(tp, a, t30, false, false)); /* [0,3] x [3,0] -> [0,0] */
+  EXPECT(nd_ad_matmul(tp, t30, a, false, false)); /* [3,0] x [0,3] -> [3,3] of zeros */
+  nd_var *s = nd_ad_sum(tp, a);
+  EXPECT(s && nd_var_item(s) == 0.0f);
+  EXPECT(nd_tape_status(tp) == ND_OK);
+  /* well defined or refused, but no crash */
+  (void)nd_ad_mean(tp, a);
+  (void)nd_ad_softmax(tp, a);
+  (void)nd_ad_log_softmax(tp, a);
+  (void)nd_ad_linear(tp, a, wv, NULL);
+  (void)nd_ad_mse(tp, a, b);
+  (void)nd_ad_cross_entropy(tp, a, (const int32_t[1]){0});
+  (void)nd_ad_abs_power_loss(tp, a, b, 6.0f);
+  (void)nd_ad_conv2d(tp, im, kv, NULL, 1, 1, 0, 0);
+  (void)nd_ad_avgpool2d(tp, im, 2, 2, 2, 2, 0, 0, true);
+  (void)nd_ad_adaptive_avgpool2d(tp, im, 1, 1);
+  nd_tape_reset(tp);
+  s = nd_ad_sum(tp, nd_tape_variable(tp, &e2));
+  if (s) (void)nd_tape_backward(tp, s);
+  nd_tape_free(tp);
+  /* optimizer over empty parameters */
+  nd_tensor p = nd_tensor_wrap(one, 1, ND_SHAPE(0)), g = nd_tensor_wrap(one, 1, ND_SHAPE(0));
+  nd_tensor *ps[1] = {&p}, *gs[1] = {&g};
+  for (int kind = 0; kind < ND_OPTIM_KIND_COUNT_; kind++) {
+    nd_optim_config c = nd_optim_defaults((nd_optim_kind)kind);
+    nd_optim *o;
+    OK(nd_optim_create(&c, 1, ps, gs, &o));
+    OK(nd_optim_zero_grad(o));
+    OK(nd_optim_step(o));
+    double n = -1;
+    OK(nd_optim_clip_grad_norm(o, 1.0, &n));
+    EXPECT(n == 0.0);
+    nd_optim_free(o);
+  }
+  /* writers and readers of empty arrays */
+  char path[256];
+  nd_tensor back;
+  tmp_path(path, "empty.npy");
+  OK(nd_npy_write(path, &e2));
+  OK(nd_npy_read(path, &back));
+  EXPECT(nd_tensor_numel(&back) == 0 && back.ndim == 2);
+  nd_tensor_release(&back);
+  tmp_path(path, "empty.safetensors");
+  const nd_tensor *ts[1] = {&e2};
+  OK(nd_safetensors_write(path, 1, (const char *[]){"e"}, ts, NULL));
+  nd_safetensors *st;
+  OK(nd_safetensors_read(path, &st));
+  OK(nd_safetensors_get(st, "e", &back));
+  nd_tensor_release(&back);
+  nd_safetensors_free(st);
+  OK(nd_safetensors_write(path, 0, NULL, NULL, NULL));
+  OK(nd_safetensors_read(path, &st));
+  EXPECT(nd_safetensors_count(st) == 0);
+  nd_safetensors_free(st);
+  tmp_path(path, "empty.idx");
+  nd_array ea = {.dtype = ND_DTYPE_U8, .ndim = 2, .shape = {0, 5, 1, 1, 1, 1, 1, 1}, .numel = 0, .data = NULL};
+  OK(nd_idx_write(path, &ea));
+  nd_array rb;
+  OK(nd_idx_read(path, &rb));
+  EXPECT(rb.numel == 0 && rb.shape[1] == 5);
+  nd_array_release(&rb);
+  return 0;
+}
+
 static nd_status gc_fn(nd_tape *tp, nd_var *const *leaves, void *user, nd_var **out) {
   (void)user;
   *out = nd_ad_sum(tp, leaves[0]);
@@ -973,7 +1055,7 @@ static const probe probes[] = {
     P(p_clip_grad_norm),  P(p_tape),            P(p_tape_leaves),      P(p_tape_backward),
     P(p_ad_ops),          P(p_gradcheck),       P(p_io_arrays),        P(p_io_idx),
     P(p_io_npy),          P(p_io_safetensors),  P(p_io_jsonl),         P(p_io_png),
-    P(p_data),
+    P(p_data),            P(p_zero_size),
 };
 
 static bool selected(const char *name, int argc, char **argv) {
