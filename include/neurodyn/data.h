@@ -23,6 +23,8 @@ typedef struct nd_dataset {
   int num_classes;    /* 1 + largest label */
 } nd_dataset;
 
+/* Frees images and labels and zeroes *d (the struct is the caller's).  NULL
+ * or a zeroed struct is a no-op. */
 ND_API void nd_dataset_release(nd_dataset *d);
 
 /* Directory of a named data set ("mnist", "fashion-mnist") into buf:

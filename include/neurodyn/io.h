@@ -54,7 +54,9 @@ typedef struct nd_array {
   void *data;
 } nd_array;
 
-/* Frees data and zeroes the struct.  NULL is fine. */
+/* Frees the data the struct holds and zeroes it; the struct itself is the
+ * caller's (the _release rule: contents of a caller-owned struct, where _free
+ * frees a heap object from _create).  NULL or a zeroed struct is a no-op. */
 ND_API void nd_array_release(nd_array *a);
 
 /* Copy of any array as float32 into a freshly allocated tensor (at most
