@@ -124,6 +124,13 @@ void nd_opts_print_help(const nd_opts *spec);
  * rename).  Reading that file back with --config reproduces the values. */
 nd_status nd_opts_write_config(const nd_opts *spec, const char *path);
 
+/* The same object as a cJSON tree (the caller adds to it and writes it with
+ * nd_cli_write_json, which frees it).  NULL when out of memory. */
+struct cJSON;
+struct cJSON *nd_opts_to_json(const nd_opts *spec);
+/* Prints root (then frees it) into path atomically, with a final newline. */
+nd_status nd_cli_write_json(struct cJSON *root, const char *path);
+
 /* Applies --threads (nd_set_num_threads) and --quiet (progress bars off,
  * library log level ERROR). */
 void nd_cli_common_apply(const nd_cli_common *c);

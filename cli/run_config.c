@@ -35,54 +35,25 @@ static cJSON *provenance(const char *const *files) {
   return p;
 }
 
-/* text into path atomically: path.tmp.<pid>, fsync, rename. */
-int nd_cli_write_text_atomic(const char *cmd, const char *path, const char *text) {
-  char tmp[4200];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-    return nd_cli_cmd_fail(cmd, 2, "%s: path too long", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return nd_cli_cmd_fail(cmd, 1, "%s: cannot write: %s", tmp, strerror(errno));
-  bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  ok = fclose(f) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    int err = errno;
-    unlink(tmp);
-    return nd_cli_cmd_fail(cmd, 1, "%s: cannot write: %s", path, strerror(err));
-  }
-  return 0;
-}
-
 int nd_cli_write_run_config(const char *cmd, const nd_opts *spec, const char *path, const char *const *files) {
-  nd_status s = nd_opts_write_config(spec, path); /* the options alone, then read back and extended */
-  if (s != ND_OK) return nd_cli_lib_fail(cmd, s);
-  FILE *f = fopen(path, "rb");
-  if (!f) return nd_cli_cmd_fail(cmd, 1, "%s: cannot read back: %s", path, strerror(errno));
-  char *text = NULL;
-  size_t len = 0, cap = 0, n;
-  char buf[4096];
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-    if (len + n + 1 > cap) {
-      cap = 2 * (len + n + 1);
-      char *t = realloc(text, cap);
-      if (!t) break;
-      text = t;
-    }
-    memcpy(text + len, buf, n);
-    len += n;
-  }
-  fclose(f);
-  cJSON *root = text ? (text[len] = 0, cJSON_Parse(text)) : NULL;
-  free(text);
+  cJSON *root = nd_opts_to_json(spec);
   cJSON *p = root ? provenance(files) : NULL;
   if (!p) {
     cJSON_Delete(root);
-    return nd_cli_cmd_fail(cmd, 1, "%s: cannot add the provenance (out of memory)", path);
+    return nd_cli_cmd_fail(cmd, 1, "%s: out of memory", path);
   }
   cJSON_AddItemToObject(root, "_provenance", p);
-  char *out = cJSON_Print(root);
-  cJSON_Delete(root);
-  if (!out) return nd_cli_cmd_fail(cmd, 1, "%s: out of memory", path);
-  int rc = nd_cli_write_text_atomic(cmd, path, out);
-  cJSON_free(out);
-  return rc;
+  nd_status s = nd_cli_write_json(root, path);
+  return s == ND_OK ? 0 : nd_cli_lib_fail(cmd, s);
+}
+
+int nd_cli_write_text_atomic(const char *cmd, const char *path, const char *text) {
+  size_t n = strlen(text);
+  char *line = malloc(n + 2);
+  if (!line) return nd_cli_cmd_fail(cmd, 1, "%s: out of memory", path);
+  memcpy(line, text, n);
+  line[n] = '\n', line[n + 1] = 0;
+  nd_status s = nd_file_write_atomic(path, line, n + 1);
+  free(line);
+  return s == ND_OK ? 0 : nd_cli_lib_fail(cmd, s);
 }

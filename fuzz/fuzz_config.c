@@ -1,5 +1,5 @@
 /* libFuzzer target: the --config JSON reader of cli/options.c (compiled into
- * this program: the CMake ND_FUZZ section adds cli/options.c), with a table
+ * this program with cli/options.c and cli/cli_common.c), with a table
  * that has every option type, a choice, and the thread count.
  *
  * Checks: no crash, leak or sanitizer report; a file that is accepted leaves
@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_common.c"
+#include "config_file.c"
 #include "options.c"
 
 /* The progress module is not linked; the reader never calls it. */
@@ -21,7 +23,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   /* Each refused file prints one line; keep the fuzzer's output (and any
    * sanitizer report) on stderr and send those lines elsewhere. */
-  if (!getenv("ND_FUZZ_VERBOSE")) cli_err_stream = fopen("/dev/null", "w");
+  if (!getenv("ND_FUZZ_VERBOSE")) nd__cli_err_stream = fopen("/dev/null", "w");
   return 0;
 }
 

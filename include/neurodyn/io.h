@@ -252,6 +252,17 @@ typedef struct nd_plot_panel {
 ND_API nd_status nd_png_plot_panels(const char *path, int n_panels, const nd_plot_panel *panels,
                                     const nd_plot_opts *opts);
 
+/* ------------------------------------------------------------ whole files */
+
+/* The whole of a regular file into *buf (malloc'ed, one extra NUL byte
+ * after the *len bytes; free() it).  A FIFO, directory or device is refused
+ * before reading (ND_ERR_INVALID_ARG, so nothing blocks); a missing file is
+ * ND_ERR_NOT_FOUND.  Every message names the file. */
+ND_API nd_status nd_file_read_all(const char *path, void **buf, size_t *len);
+/* Writes len bytes to path atomically: "<path>.tmp.<pid>", fsync, rename;
+ * on failure the temporary is removed and path is unchanged. */
+ND_API nd_status nd_file_write_atomic(const char *path, const void *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

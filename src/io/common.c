@@ -354,3 +354,19 @@ nd_status nd__afile_write_tensor(nd__afile *a, const nd_tensor *t) {
   if (nb) nd__afile_write(a, buf, (size_t)nb * sizeof(float));
   return a->status;
 }
+
+nd_status nd_file_read_all(const char *path, void **buf, size_t *len) {
+  if (!buf || !len) return nd__error(ND_ERR_INVALID_ARG, "nd_file_read_all: NULL argument");
+  unsigned char *b = NULL;
+  nd_status s = nd__read_file(path, &b, len);
+  *buf = b;
+  return s;
+}
+
+nd_status nd_file_write_atomic(const char *path, const void *data, size_t len) {
+  if (!path || (len > 0 && !data)) return nd__error(ND_ERR_INVALID_ARG, "nd_file_write_atomic: NULL argument");
+  nd__afile f;
+  ND_TRY(nd__afile_open(&f, path));
+  nd__afile_write(&f, data, len); /* a failed write is kept and reported by commit, which removes the temporary */
+  return nd__afile_commit(&f);
+}
