@@ -12,28 +12,35 @@
 #include "neurodyn/data.h"
 #include "options.h"
 
-/* scripts/get-data.sh of the source tree this program was built from, else
- * the installed copy <prefix>/share/neurodyn/get-data.sh next to
- * <prefix>/bin/neurodyn.  *installed tells which. */
-static bool find_script(char *buf, size_t len, bool *installed) {
+static bool is_regular(const char *p) {
   struct stat st;
-#ifdef ND_SOURCE_DIR
-  snprintf(buf, len, "%s/scripts/get-data.sh", ND_SOURCE_DIR);
-  if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
-    *installed = false;
-    return true;
-  }
-#endif
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* get-data.sh, found from where this program is (no path is compiled in):
+ * the installed copy <prefix>/share/neurodyn/get-data.sh next to
+ * <prefix>/bin/neurodyn, else scripts/get-data.sh of the source tree a build
+ * directory sits in (build/release/neurodyn: two levels up), else
+ * ./scripts/get-data.sh. */
+static bool find_script(char *buf, size_t len) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return false;
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (!slash) return false;
-  *slash = '\0'; /* <prefix>/bin */
-  snprintf(buf, len, "%s/../share/neurodyn/get-data.sh", exe);
-  *installed = true;
-  return stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = '\0'; /* the program's directory */
+      snprintf(buf, len, "%s/../share/neurodyn/get-data.sh", exe);
+      if (is_regular(buf)) return true;
+      const char *up[3] = {"..", "../..", "../../.."};
+      for (int i = 0; i < 3; i++) {
+        snprintf(buf, len, "%s/%s/scripts/get-data.sh", exe, up[i]);
+        if (is_regular(buf)) return true;
+      }
+    }
+  }
+  snprintf(buf, len, "scripts/get-data.sh");
+  return is_regular(buf);
 }
 
 static int data_fetch(int argc, char **argv) {
@@ -59,22 +66,28 @@ static int data_fetch(int argc, char **argv) {
   nd_args_release(&args);
   if (data_arg && !*data_arg) return nd_cli_fail(2, prog, "--data: empty directory name");
   char script[PATH_MAX + 64];
-  bool installed = false;
-  if (!find_script(script, sizeof script, &installed))
-    return nd_cli_fail(1, prog, "cannot find get-data.sh (neither in the source tree nor in <prefix>/share/neurodyn)");
+  if (!find_script(script, sizeof script))
+    return nd_cli_fail(1, prog,
+                       "cannot find get-data.sh (looked in <prefix>/share/neurodyn and the source tree of this "
+                       "program)");
+  /* The script runs from its own directory: give it the data directory of
+   * the lookup rule (--data DIR, else $ND_DATA_DIR, else ./data) as an
+   * absolute ND_DATA_DIR, so the files land where the commands look. */
+  const char *env = getenv("ND_DATA_DIR");
+  const char *target = data_dir[0] ? data_dir : env && *env ? env : "data";
+  char abs_dir[2 * PATH_MAX + 2];
+  if (target[0] == '/') {
+    snprintf(abs_dir, sizeof abs_dir, "%s", target);
+  } else {
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return nd_cli_fail(1, prog, "getcwd failed: %s", strerror(errno));
+    snprintf(abs_dir, sizeof abs_dir, "%s/%s", cwd, target);
+  }
   fflush(stdout);
   pid_t pid = fork();
   if (pid < 0) return nd_cli_fail(1, prog, "fork failed: %s", strerror(errno));
   if (pid == 0) {
-    if (data_dir[0]) setenv("ND_DATA_DIR", data_dir, 1);
-    /* The installed script would put data/ under <prefix>/share: use ./data. */
-    if (installed && !getenv("ND_DATA_DIR")) {
-      char cwd[PATH_MAX], dir[PATH_MAX + 8];
-      if (getcwd(cwd, sizeof cwd)) {
-        snprintf(dir, sizeof dir, "%s/data", cwd);
-        setenv("ND_DATA_DIR", dir, 1);
-      }
-    }
+    setenv("ND_DATA_DIR", abs_dir, 1);
     execlp("bash", "bash", script, (char *)NULL);
     fprintf(stderr, "%s: cannot run bash %s: %s\n", prog, script, strerror(errno));
     _exit(127);
