@@ -1,5 +1,7 @@
-# Thin wrapper over CMake.  `make test` and `make demo` install what is
-# missing (scripts/deps.sh), build, and do their job.
+# Thin wrapper over CMake.  `make deps`, `make test` and `make demo` install
+# what is missing (scripts/deps.sh, apt-get); `make build` never does.
+# NATIVE=1 compiles for this machine's CPU (-march=native; the result may not
+# run on other x86-64 machines); the default build runs on any x86-64.
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 RELEASE := build/release
@@ -7,8 +9,14 @@ ASAN := build/asan
 FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 30
 CTEST_FLAGS ?= --output-on-failure
+NATIVE ?= 0
+ifeq ($(NATIVE),1)
+ND_NATIVE_FLAG := -DND_NATIVE=ON
+else
+ND_NATIVE_FLAG := -DND_NATIVE=OFF
+endif
 
-.PHONY: all deps data build asan test test-release test-asan demo bench install fuzz install-check clean
+.PHONY: all deps data configure-release build asan test test-release test-asan demo bench install fuzz install-check clean
 
 all: build
 
@@ -18,28 +26,29 @@ deps:
 data: deps
 	@bash scripts/get-data.sh
 
-$(RELEASE)/CMakeCache.txt:
-	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+# Configured on every `make build` (cheap), so NATIVE= and PREFIX= take effect.
+configure-release:
+	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(ND_NATIVE_FLAG) >/dev/null
 
-build: deps $(RELEASE)/CMakeCache.txt
+build: configure-release
 	cmake --build $(RELEASE) -j $(JOBS)
 
 $(ASAN)/CMakeCache.txt:
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DND_SANITIZE=ON -DND_INTEGRATION_TESTS=OFF
 
-asan: deps $(ASAN)/CMakeCache.txt
+asan: $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
 
 # The real-data integration tests run in the Release build only.
-test-release: build data
+test-release: deps build data
 	cd $(RELEASE) && ctest $(CTEST_FLAGS) -j $(JOBS)
 
-test-asan: asan
+test-asan: deps asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest $(CTEST_FLAGS) -j $(JOBS)
 
 test: test-asan test-release
 
-demo: build data
+demo: deps build data
 	$(RELEASE)/neurodyn demo
 
 bench: build

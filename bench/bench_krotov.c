@@ -19,7 +19,8 @@
  * Options: --threads 2 (default; sets ND_NUM_THREADS-equivalent), --reps 2
  * (epochs timed per mode, minimum reported), --limit N (rows of MNIST used),
  * --numpy PATH|none (NumPy peer script), --numpy-batches 60 (minibatches it times),
- * --python /usr/bin/python3 (interpreter with numpy for the peer).
+ * --python /usr/bin/python3 (interpreter with numpy for the peer),
+ * --modes f32-sparse,f64-gemm,... (which of the four epochs to time; default all).
  * Data: data/mnist (scripts/get-data.sh); a "skipped" line if absent. */
 #include <cblas.h>
 #include <stdio.h>
@@ -118,6 +119,7 @@ int main(int argc, char **argv) {
   if (strcmp(numpy, "none") == 0 || access(numpy, R_OK) != 0) numpy = NULL;
   const char *numpy_batches = bench_arg(argc, argv, "--numpy-batches", "60");
   const char *python = bench_arg(argc, argv, "--python", "/usr/bin/python3");
+  const char *modes = bench_arg(argc, argv, "--modes", "all");
   nd_set_num_threads(threads);
 
   nd_dataset ds;
@@ -128,13 +130,19 @@ int main(int argc, char **argv) {
   }
   const int64_t H = 2000, D = 784, B = 100, N = ds.n, nb = N / B;
   const double nominal = 4.0 * (double)H * (double)D * (double)(nb * B); /* 2*2*H*D*N */
-  double peer[2], floor_s[2];
-  for (int f64 = 0; f64 < 2; f64++) peer[f64] = gemm_peer(f64, H, D, B, nb, threads, reps);
-  for (int f64 = 0; f64 < 2; f64++) floor_s[f64] = igemm_floor(f64, H, D, B, nb, reps);
+  double peer[2] = {0, 0}, floor_s[2] = {0, 0};
+  for (int f64 = 0; f64 < 2; f64++) {
+    if (strcmp(modes, "all") != 0 && !strstr(modes, f64 ? "f64" : "f32")) continue;
+    peer[f64] = gemm_peer(f64, H, D, B, nb, threads, reps);
+    floor_s[f64] = igemm_floor(f64, H, D, B, nb, reps);
+  }
 
   double best_f32 = 0;
   for (int prec = 0; prec < 2; prec++)
     for (int upd = 0; upd < 2; upd++) {
+      char mode[16];
+      snprintf(mode, sizeof mode, "%s-%s", prec ? "f64" : "f32", upd ? "gemm" : "sparse");
+      if (strcmp(modes, "all") != 0 && !strstr(modes, mode)) continue;
       nd_krotov_config c = nd_krotov_defaults();
       c.hidden = H, c.visible = D, c.batch = B, c.p = 3, c.k = 7, c.delta = 0.4, c.epochs = 1000, c.seed = 1;
       c.precision = (nd_krotov_precision)prec;

@@ -17,6 +17,7 @@
 #endif
 
 #include "backend/cpu/conv_impl.h"
+#include "backend/cpu/dispatch.h"
 
 int nd__conv_force_path = 0;
 
@@ -99,7 +100,7 @@ static inline float load_filter(const wino *p, int64_t co, int64_t ci, int tap) 
 }
 
 /* Serial: called by each thread for its own channels k0..k0+kb-1. */
-static void filter_transform(const wino *p, int64_t k0, int64_t kb, float *U) {
+ND__HOT static void filter_transform(const wino *p, int64_t k0, int64_t kb, float *U) {
   const int64_t pairs = kb * p->Cin, ld = kb * p->Cin;
   const int64_t blocks = (pairs + ND__WINO_LANES - 1) / ND__WINO_LANES;
   for (int64_t b = 0; b < blocks; b++) {
@@ -151,7 +152,7 @@ static inline void tile_origin(const wino *p, int64_t t, int64_t *n, int64_t *h0
 }
 
 /* Work-shared: called inside the parallel region of wino_run (or serially). */
-static void input_transform(const wino *p, const float *x, float *V) {
+ND__HOT static void input_transform(const wino *p, const float *x, float *V) {
   const int64_t ld = p->Cin * p->T, tblocks = (p->T + L - 1) / L, jobs = p->Cin * tblocks;
 #pragma omp for schedule(static)
   for (int64_t job = 0; job < jobs; job++) {
@@ -209,7 +210,7 @@ static void input_transform(const wino *p, const float *x, float *V) {
 
 /* ---- output transform y = A^T M A (+ bias, + beta*y) for channels k0..k0+kb-1 */
 /* Serial: called by each thread for its own channels. */
-static void output_transform(const wino *p, const float *M, int64_t k0, int64_t kb, const float *bias, float beta,
+ND__HOT static void output_transform(const wino *p, const float *M, int64_t k0, int64_t kb, const float *bias, float beta,
                              float *y) {
   const int64_t ld = kb * p->T, tblocks = (p->T + L - 1) / L, jobs = kb * tblocks;
   for (int64_t job = 0; job < jobs; job++) {
