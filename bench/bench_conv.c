@@ -1,6 +1,6 @@
 /* conv2d forward and forward+backward on the CordsNet layer shapes (batch 8,
  * 3x3, stride 1, pad 1).  One JSON line per measurement.
- *   bench_conv [--threads 2] [--reps 10] [--path auto|gemm|winograd] [--batch 8] [--channels C]
+ *   bench_conv [--threads 2] [--reps 10] [--path auto|gemm|winograd] [--batch 8] [--channels C] [--clock wall|cpu]
  * (--channels C: only the layer with C channels)
  * forward_backward = forward + backward_data + backward_filter (with bias grad),
  * the work of one training step of the layer, as PyTorch's y.backward(g). */
@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
   int reps = atoi(bench_arg(argc, argv, "--reps", "10"));
   int batch = atoi(bench_arg(argc, argv, "--batch", "8"));
   const char *path = bench_arg(argc, argv, "--path", "auto");
+  bench_use_clock(bench_arg(argc, argv, "--clock", "wall"));
   nd__conv_force_path = strcmp(path, "gemm") == 0 ? 1 : strcmp(path, "winograd") == 0 ? 2 : 0;
   const int only = atoi(bench_arg(argc, argv, "--channels", "0")); /* 0: every shape */
   nd_set_num_threads(threads);

@@ -6,13 +6,15 @@
  * Shapes: square 512, 1024, 2048, and the tall-skinny products of the
  * Krotov-Hopfield rule (minibatch-of-hidden-units x 784 inputs: 2000x784 times
  * 784xN, N = 100, 200, 500, 1000), plus its transposed update product
- * (2000xB times Bx784 with A transposed, B = 100).
+ * (2000xB times Bx784 with A transposed, B = 100) and the product as the rule
+ * calls it (minibatch 100 x 2000 hidden units x 784 inputs, B transposed).
  *
- *   bench_gemm [--threads 2] [--min-time 0.3] [--shapes all|square|krotov]
+ *   bench_gemm [--threads 2] [--min-time 0.3] [--shapes all|square|krotov] [--clock wall|cpu]
  *
- * The BLAS core type in use (OpenBLAS: OPENBLAS_CORETYPE or its own CPU
- * detection, read when the library loads) is printed in every line, so runs
- * with different core types (bench/run.sh, docs/RESULTS.md) can be compared. */
+ * The BLAS and kernels that run nd_sgemm (nd_backend_blas_name/core: the BLIS
+ * expert path or the linked BLAS, $ND_BLAS_GEMM) and OPENBLAS_CORETYPE (which
+ * the direct cblas_sgemm calls follow) are printed in every line, so runs
+ * with different choices (bench/gemm_cores.sh, docs/RESULTS.md) can be compared. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,11 +60,12 @@ int main(int argc, char **argv) {
   const int threads = atoi(bench_arg(argc, argv, "--threads", "2"));
   const double min_time = atof(bench_arg(argc, argv, "--min-time", "0.3"));
   const char *which = bench_arg(argc, argv, "--shapes", "all");
+  const char *clock_name = bench_use_clock(bench_arg(argc, argv, "--clock", "wall"));
   nd_set_num_threads(threads);
   const shape shapes[] = {
       {"square", 0, 0, 512, 512, 512},   {"square", 0, 0, 1024, 1024, 1024}, {"square", 0, 0, 2048, 2048, 2048},
       {"krotov", 0, 1, 2000, 100, 784},  {"krotov", 0, 1, 2000, 200, 784},   {"krotov", 0, 1, 2000, 500, 784},
-      {"krotov", 0, 1, 2000, 1000, 784}, {"krotov", 1, 0, 2000, 784, 100},
+      {"krotov", 0, 1, 2000, 1000, 784}, {"krotov", 1, 0, 2000, 784, 100},  {"krotov", 0, 1, 100, 2000, 784},
   };
   const char *env_core = getenv("OPENBLAS_CORETYPE");
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -86,8 +89,8 @@ int main(int argc, char **argv) {
     const double ts[2] = {t_nd, t_blas};
     for (int j = 0; j < 2; j++)
       printf("{\"bench\":\"sgemm\",\"impl\":\"%s\",\"kind\":\"%s\",\"shape\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,"
-             "\"threads\":%d,\"blas\":\"%s\",\"blas_core\":\"%s\",\"OPENBLAS_CORETYPE\":\"%s\"}\n",
-             impls[j], s->kind, name, ts[j] * 1e3, flops / ts[j] * 1e-9, threads, nd_backend_blas_name(),
+             "\"threads\":%d,\"clock\":\"%s\",\"blas\":\"%s\",\"blas_core\":\"%s\",\"OPENBLAS_CORETYPE\":\"%s\"}\n",
+             impls[j], s->kind, name, ts[j] * 1e3, flops / ts[j] * 1e-9, threads, clock_name, nd_backend_blas_name(),
              nd_backend_blas_core(), env_core ? env_core : "(unset)");
     printf("{\"bench\":\"sgemm_ratio\",\"shape\":\"%s\",\"neurodyn_over_cblas_time\":%.3f}\n", name, t_nd / t_blas);
     fflush(stdout);

@@ -20,7 +20,8 @@
  * (epochs timed per mode, minimum reported), --limit N (rows of MNIST used),
  * --numpy PATH|none (NumPy peer script), --numpy-batches 60 (minibatches it times),
  * --python /usr/bin/python3 (interpreter with numpy for the peer),
- * --modes f32-sparse,f64-gemm,... (which of the four epochs to time; default all).
+ * --modes f32-sparse,f64-gemm,... (which of the four epochs to time; default all),
+ * --clock wall|cpu (wall time, default, or the process's CPU time: bench_common.h).
  * Data: data/mnist (scripts/get-data.sh); a "skipped" line if absent. */
 #include <cblas.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "neurodyn/backend.h"
 #include "neurodyn/data.h"
 #include "neurodyn/kernels.h"
 #include "neurodyn/krotov.h"
@@ -120,6 +122,7 @@ int main(int argc, char **argv) {
   const char *numpy_batches = bench_arg(argc, argv, "--numpy-batches", "60");
   const char *python = bench_arg(argc, argv, "--python", "/usr/bin/python3");
   const char *modes = bench_arg(argc, argv, "--modes", "all");
+  const char *clock_name = bench_use_clock(bench_arg(argc, argv, "--clock", "wall"));
   nd_set_num_threads(threads);
 
   nd_dataset ds;
@@ -167,11 +170,12 @@ int main(int argc, char **argv) {
       const double gf = nominal / t * 1e-9;
       if (prec == 0 && (best_f32 == 0 || t < best_f32)) best_f32 = t;
       printf("{\"bench\":\"krotov_epoch\",\"precision\":\"%s\",\"update\":\"%s\",\"hidden\":%lld,\"visible\":%lld,"
-             "\"samples\":%lld,\"batch\":%lld,\"p\":3,\"k\":7,\"threads\":%d,\"seconds_per_epoch\":%.4f,"
+             "\"samples\":%lld,\"batch\":%lld,\"p\":3,\"k\":7,\"threads\":%d,\"clock\":\"%s\",\"blas\":\"%s\","
+             "\"blas_core\":\"%s\",\"seconds_per_epoch\":%.4f,"
              "\"gflops_nominal\":%.2f,\"gemm_peer\":\"cblas_%cgemm\",\"gemm_peer_gflops\":%.2f,"
              "\"pct_of_gemm_rate\":%.1f,\"igemm_only_seconds\":%.4f}\n",
              prec ? "f64" : "f32", upd ? "gemm" : "sparse", (long long)H, (long long)D, (long long)(nb * B),
-             (long long)B, threads, t, gf, prec ? 'd' : 's', peer[prec], 100.0 * gf / peer[prec], floor_s[prec]);
+             (long long)B, threads, clock_name, nd_backend_blas_name(), nd_backend_blas_core(), t, gf, prec ? 'd' : 's', peer[prec], 100.0 * gf / peer[prec], floor_s[prec]);
       fflush(stdout);
     }
 

@@ -24,13 +24,16 @@ ND_API nd_status nd_backend_select(const char *name);
 ND_API int nd_backend_count(void);
 ND_API const char *nd_backend_name_at(int i);
 
-/* Name of the BLAS library the CPU backend was linked against ("openblas" or
- * "blis") and the kernels it runs: for OpenBLAS its core type (e.g.
- * "SkylakeX", "Haswell"), for BLIS its sub-configuration (e.g. "zen3"); ""
- * when unknown.  With OpenBLAS, neurodyn switches to the AVX-512 kernels at
- * load time on AVX-512 CPUs even when OPENBLAS_CORETYPE names an older core;
- * $ND_BLAS_CORETYPE=keep turns that off, $ND_BLAS_CORETYPE=<core> forces a
- * core (see src/backend/cpu/blas_core.c and docs/RESULTS.md, "Kernels"). */
+/* The BLAS that runs nd_sgemm/nd_dgemm ("openblas" or "blis") and its
+ * kernels: for OpenBLAS its core type (e.g. "SkylakeX", "Haswell"), for BLIS
+ * its sub-configuration (e.g. "skx", "zen3"); "" when unknown.  On an AVX-512
+ * CPU whose linked BLAS runs kernels without AVX-512 (e.g. OpenBLAS under
+ * OPENBLAS_CORETYPE=Haswell), neurodyn's GEMMs run BLIS's skx kernels through
+ * its expert API with a context of neurodyn's own, which changes nothing for
+ * other BLAS users in the process.  $ND_BLAS_GEMM=blis|cblas forces either
+ * path; $ND_BLAS_CORETYPE=auto|<core> opts in to switching OpenBLAS's kernels
+ * for the whole process at load (src/backend/cpu/gemm.c, blas_core.c;
+ * docs/RESULTS.md, "Kernels"). */
 ND_API const char *nd_backend_blas_name(void);
 ND_API const char *nd_backend_blas_core(void);
 

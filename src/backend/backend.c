@@ -41,6 +41,7 @@ int bli_arch_query_id(void) __attribute__((weak));              /* arch_t, an en
 const char *bli_arch_string(int id) __attribute__((weak));
 
 const char *nd_backend_blas_name(void) {
+  if (nd__gemm_path() == ND__GEMM_BLIS_EX) return "blis";
   const char *lib = nd__blas_library(); /* where cblas_sgemm lives (static links: by symbol) */
   if (strcmp(lib, "unknown") != 0) return lib;
   if (openblas_get_corename) return "openblas";
@@ -48,6 +49,7 @@ const char *nd_backend_blas_name(void) {
   return "unknown";
 }
 const char *nd_backend_blas_core(void) {
+  if (nd__gemm_path() == ND__GEMM_BLIS_EX) return nd__blis_ex_arch();
   const char *lib = nd_backend_blas_name();
   if (strcmp(lib, "openblas") == 0 && openblas_get_corename) {
     const char *s = openblas_get_corename();

@@ -1,4 +1,7 @@
-/* OpenBLAS kernel selection at library load ($ND_BLAS_CORETYPE).
+/* Opt-in: switch OpenBLAS's kernels for the whole process at library load
+ * ($ND_BLAS_CORETYPE).  Off by default: neurodyn's own GEMMs reach fast
+ * kernels without it (gemm.c, blis_ex.c), and this switch changes the kernels
+ * of every other OpenBLAS user in the process (NumPy, LAPACK, ...).
  *
  * A DYNAMIC_ARCH OpenBLAS (Debian's) picks its kernels once, when it loads:
  * from $OPENBLAS_CORETYPE if set, else from its CPU detection.  Environments
@@ -9,9 +12,10 @@
  * code of ours runs, so this constructor (which runs after OpenBLAS's own,
  * as libopenblas is a dependency) re-runs OpenBLAS's kernel selection:
  *
- *   ND_BLAS_CORETYPE unset or "auto": if the CPU has AVX-512 (F, BW, DQ, VL)
- *       but OpenBLAS chose kernels without it, switch to its SkylakeX kernels;
- *   ND_BLAS_CORETYPE=keep: leave OpenBLAS's choice alone;
+ *   ND_BLAS_CORETYPE unset, empty or "keep": leave OpenBLAS's choice alone
+ *       (the default);
+ *   ND_BLAS_CORETYPE=auto: if the CPU has AVX-512 (F, BW, DQ, VL) but
+ *       OpenBLAS chose kernels without it, switch to its SkylakeX kernels;
  *   ND_BLAS_CORETYPE=<name> (e.g. Haswell, SkylakeX, Zen): use that OpenBLAS
  *       core (ignored unless this OpenBLAS has it).
  *
@@ -85,10 +89,10 @@ __attribute__((constructor)) static void nd__blas_core_init(void) {
   if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
   if (strcmp(nd__blas_library(), "openblas") != 0) return; /* GEMM runs elsewhere (BLIS) */
   const char *want = getenv("ND_BLAS_CORETYPE");
-  if (want && strcasecmp(want, "keep") == 0) return;
+  if (!want || !*want || strcasecmp(want, "keep") == 0) return;
   const char *core = openblas_get_corename();
   if (!core) return;
-  if (want && *want && strcasecmp(want, "auto") != 0) {
+  if (strcasecmp(want, "auto") != 0) {
     /* Only names this OpenBLAS has kernels for (gotoblas_<NAME>): an unknown
      * name would make OpenBLAS fall back to its slowest generic kernels. */
     char sym[64] = "gotoblas_";

@@ -55,9 +55,26 @@ ND__CPU_DECL(cross_entropy);
 const void *nd__cblas_sgemm_address(void);
 const char *nd__blas_library(void);
 
-/* Does nothing; calling it links the load-time OpenBLAS kernel selection
- * (blas_core.c) into static builds. */
+/* Does nothing; calling it links the opt-in load-time OpenBLAS kernel
+ * switch (blas_core.c, $ND_BLAS_CORETYPE) into static builds. */
 void nd__blas_core_link(void);
+
+/* Which GEMM runs nd_sgemm/nd_dgemm and nd__cpu_sgemm_serial (gemm.c):
+ * BLIS's expert API with neurodyn's context (blis_ex.c) or the linked CBLAS.
+ * nd__gemm_force (tests): -1 = the choice of gemm.c, else one of these. */
+enum { ND__GEMM_CBLAS = 0, ND__GEMM_BLIS_EX = 1 };
+int nd__gemm_path(void);
+extern int nd__gemm_force;
+
+/* blis_ex.c: true when this build carries BLIS and it has a context for this
+ * CPU ("skx" on AVX-512 F/BW/DQ/VL, "haswell" on AVX2 + FMA); one-thread
+ * products with that context. */
+bool nd__blis_ex_available(void);
+const char *nd__blis_ex_arch(void);
+void nd__blis_ex_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                       int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+void nd__blis_ex_dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                       int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
 
 /* BLAS runs single-threaded under the backend's OpenMP pool (gemm.c). */
 void nd__blas_single_thread(void);
