@@ -132,7 +132,7 @@ int main(int argc, char **argv) {
   }
   double wall = now() - t0;
   const nd_tensor *w = nd_krotov_ode_weights(m);
-  nd_png_tiles_opts po = {0, ND_CMAP_BWR, 2, false};
+  nd_png_tiles_opts po = {.cmap = ND_CMAP_BWR, .zoom = 2};
   CHECK(nd_png_write_tiles(out, w->data, (int)c.hidden, train.rows, train.cols, &po));
   printf("trained in %.1f s; receptive fields in %s\n", wall, out);
   free(norms);
