@@ -131,9 +131,12 @@ echo "install-check: CMake package (neurodyn::neurodyn, neurodyn::neurodyn_stati
 
 if [ -x "$P/bin/neurodyn" ]; then
   v="$(env -u LD_LIBRARY_PATH "$P/bin/neurodyn" --version 2>&1)" || fail "installed neurodyn --version failed: $v"
-  if env -u LD_LIBRARY_PATH ldd "$P/bin/neurodyn" | grep 'libneurodyn.so' >/dev/null; then
-    env -u LD_LIBRARY_PATH ldd "$P/bin/neurodyn" | grep "libneurodyn.so.* => $LIBDIR/" >/dev/null \
-      || fail "installed neurodyn does not resolve libneurodyn from $LIBDIR: $(ldd "$P/bin/neurodyn" | grep neurodyn)"
+  # Linked to the shared library: it must resolve to the installed one, through the
+  # program's RPATH ($ORIGIN/../lib), not to the build tree.
+  got="$(env -u LD_LIBRARY_PATH ldd "$P/bin/neurodyn" | awk '/libneurodyn\.so/ {print $3}')"
+  if [ -n "$got" ]; then
+    [ "$(readlink -f "$got")" = "$(readlink -f "$SO")" ] \
+      || fail "installed neurodyn resolves libneurodyn to $got, not the installed $SO"
   fi
   [ -f "$P/share/neurodyn/get-data.sh" ] || fail "no share/neurodyn/get-data.sh for neurodyn data fetch"
   echo "install-check: installed program: $v"
