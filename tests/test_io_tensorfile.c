@@ -264,6 +264,19 @@ static void test_load_all(void **state) {
   assert_null(t.names);
   io_assert_error(nd_tensor_file_load(dir, &t), ND_ERR_INVALID_ARG, "is a directory", NULL);
   io_assert_error(nd_tensor_file_load(NULL, &t), ND_ERR_INVALID_ARG, "NULL path", NULL);
+  /* The in-memory twin: same result, the name steers and is named. */
+  fixture(p, "hand.safetensors");
+  size_t n;
+  unsigned char *b = io_read_bytes(p, &n);
+  nd_assert_ok(nd_tensor_file_parse(b, n, "mem.safetensors", &t));
+  assert_int_equal(t.n, 4);
+  nd_tensor_file_release(&t);
+  io_assert_error(nd_tensor_file_parse(b, 9, "mem.safetensors", &t), ND_ERR_FORMAT, "mem.safetensors", NULL);
+  free(b);
+  io_assert_error(nd_tensor_file_parse("{\"a\": 1}", 8, "m.json", &t), ND_ERR_FORMAT, "m.json: is JSON text", NULL);
+  io_assert_error(nd_tensor_file_parse(NULL, 0, "nothing", &t), ND_ERR_FORMAT, "nothing: is an empty file", NULL);
+  io_assert_error(nd_tensor_file_parse(NULL, 3, "x", &t), ND_ERR_INVALID_ARG, "NULL buffer", NULL);
+  io_assert_error(nd_tensor_file_parse("abc", 3, NULL, &t), ND_ERR_INVALID_ARG, "NULL name", NULL);
 }
 
 int main(void) {

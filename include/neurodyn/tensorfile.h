@@ -95,6 +95,9 @@ typedef struct nd_tensor_file {
  * another kind is ND_ERR_FORMAT "x: is a PNG image, expected an IDX, NPY or
  * safetensors file"; other errors as nd_tensor_file_read. */
 ND_API nd_status nd_tensor_file_load(const char *path, nd_tensor_file *out);
+/* The in-memory twin of nd_tensor_file_load: len bytes at buf, name (the
+ * file's name: its extension counts, and messages use it). */
+ND_API nd_status nd_tensor_file_parse(const void *buf, size_t len, const char *name, nd_tensor_file *out);
 /* Frees what nd_tensor_file_load allocated and zeroes *t.  NULL is fine. */
 ND_API void nd_tensor_file_release(nd_tensor_file *t);
 

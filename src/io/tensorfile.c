@@ -381,6 +381,15 @@ static nd_status load_buffer(const char *path, const unsigned char *buf, size_t 
   }
 }
 
+nd_status nd_tensor_file_parse(const void *buf, size_t len, const char *name, nd_tensor_file *out) {
+  if (out) memset(out, 0, sizeof *out);
+  if (!out || (!buf && len) || !name)
+    return nd__error(ND_ERR_INVALID_ARG, "tensor_file_parse: NULL %s", !out ? "out" : !name ? "name" : "buffer");
+  nd_status s = load_buffer(name, buf ? buf : (const void *)"", len, out);
+  if (s != ND_OK) nd_tensor_file_release(out);
+  return s;
+}
+
 nd_status nd_tensor_file_load(const char *path, nd_tensor_file *out) {
   if (out) memset(out, 0, sizeof *out);
   if (!path || !out) return nd__error(ND_ERR_INVALID_ARG, "tensor_file_load: NULL %s", path ? "out" : "path");
