@@ -1,4 +1,5 @@
-/* libFuzzer target (in memory; fuzz_tensorfile.c drives the file functions): what a file is (nd_file_format_of_bytes) and every
+/* libFuzzer target, in memory (fuzz_tensorfile.c drives the file functions):
+ * what a file is (nd_file_format_of_bytes) and every
  * tensor of it (nd_tensor_file_parse), under each of the names that steer
  * the format choice (.npy, .safetensors, -ubyte, .gz, no extension).
  *
