@@ -124,11 +124,18 @@ static void make_pieces(const nd_progress *p, bool final, pieces *pc) {
     snprintf(pc->counts, sizeof pc->counts, "%lld", (long long)p->done);
     snprintf(pc->eta, sizeof pc->eta, "%s", elapsed);
   }
-  for (int i = 0; p->extra[i] && pc->n_fields < 32;) {
+  /* Figures: a word with '=' starts one; words without '=' belong to the
+   * figure before them ("epoch 3/10" is one, "loss=0.1 (best)" another). */
+  for (int i = 0; p->extra[i];) {
     while (p->extra[i] == ' ') i++;
     if (!p->extra[i]) break;
     int s = i;
-    while (p->extra[i] && p->extra[i] != ' ') i++;
+    bool named = false;
+    while (p->extra[i] && p->extra[i] != ' ') named |= p->extra[i++] == '=';
+    if (pc->n_fields > 0 && (!named || pc->n_fields == 32)) {
+      pc->field_len[pc->n_fields - 1] = i - pc->field_at[pc->n_fields - 1];
+      continue;
+    }
     pc->field_at[pc->n_fields] = s;
     pc->field_len[pc->n_fields++] = i - s;
   }

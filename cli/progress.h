@@ -15,8 +15,9 @@
  * wraps: it is fitted to the terminal's width (nd_progress_columns, read
  * again at every redraw so a resized window is followed) less one column.
  * When it does not fit, in this order: the bar shrinks (down to 6 cells), the
- * caller's figures are dropped from the last one back (each figure is one
- * space-separated word of the update text), the bar goes, then the rate, the
+ * caller's figures are dropped from the last one back (a figure is a
+ * "name=value" word of the update text with the words without '=' that
+ * follow it, so "epoch 3/10" stays whole), the bar goes, then the rate, the
  * unit, the ETA, the label is cut (to 8 characters), and last the line itself
  * is cut at the width.
  *

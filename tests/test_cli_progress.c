@@ -236,6 +236,21 @@ static void test_format_every_width(void **state) {
   assert_null(strstr(buf, "ETA"));
   assert_non_null(strstr(buf, " 12% 123456/1000000"));
   assert_null(strstr(buf, "long label"));
+  /* Words without '=' stay with the figure before them: "epoch 3/10" is
+   * dropped whole, never cut to a dangling "epoch". */
+  snprintf(p.extra, sizeof p.extra, "epoch 3/10 winners=1830 (best) pnorm=1.020");
+  bool saw_epoch_only = false, saw_winners_without_best = false;
+  for (int w = 40; w <= 200; w++) {
+    nd_progress_format(&p, w, false, buf, sizeof buf);
+    const char *e = strstr(buf, "epoch");
+    if (e && strncmp(e, "epoch 3/10", 10) != 0) saw_epoch_only = true;
+    const char *wn = strstr(buf, "winners=1830");
+    if (wn && strncmp(wn, "winners=1830 (best)", 19) != 0) saw_winners_without_best = true;
+  }
+  assert_false(saw_epoch_only);
+  assert_false(saw_winners_without_best);
+  nd_progress_format(&p, 400, false, buf, sizeof buf);
+  assert_non_null(strstr(buf, " epoch 3/10 winners=1830 (best) pnorm=1.020"));
   /* A tiny buffer: cut, still terminated. */
   size_t n = nd_progress_format(&p, 200, false, buf, 10);
   assert_true(n <= 9);
