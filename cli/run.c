@@ -275,7 +275,7 @@ int nd_run_loop(nd_run *run, const nd_trainer *t, const nd_run_limits *lim) {
   nd_status s = t->state(t->self, &st);
   if (s != ND_OK) return nd_cli_lib_fail(run->cmd, s);
   int64_t end = t->epochs;
-  if (lim->stop_after > 0 && st.epoch + lim->stop_after < end) end = st.epoch + lim->stop_after;
+  if (lim->stop_after > 0 && lim->stop_after < end - st.epoch) end = st.epoch + lim->stop_after; /* no overflow at INT64_MAX */
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;

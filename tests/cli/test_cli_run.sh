@@ -71,6 +71,11 @@ cmp "$TMP/full/W.safetensors" "$TMP/int/W.safetensors" || fail "interrupted + re
 # bad input leaves nothing behind
 expect_error 2 "neurodyn train krotov:" "epochs" "$ND" train krotov --hidden 10 --epochs 1000000000000000 --out "$TMP/huge"
 [ ! -e "$TMP/huge" ] || fail "refused run created its directory"
+expect_ok "$ND" train krotov "${SMALL[@]}" --stop-after 9223372036854775807 --checkpoint-every 9223372036854775807 --out "$TMP/big"
+[ "$(grep -c . "$TMP/big/metrics.jsonl")" = 3 ] || fail "--stop-after INT64_MAX should run to --epochs"
+"$PY" -c 'import numpy as np, sys; np.save(sys.argv[1], np.zeros((0, 784), dtype="<f4"))' "$TMP/empty.npy"
+expect_error 2 "neurodyn train krotov-top:" "hidden" "$ND" train krotov-top --features "$TMP/empty.npy" --epochs 1 --out "$TMP/empty-top"
+[ ! -e "$TMP/empty-top" ] || fail "refused run created its directory"
 touch "$TMP/afile"
 expect_error 2 "neurodyn train krotov:" "not a directory" "$ND" train krotov "${SMALL[@]}" --out "$TMP/afile"
 expect_error 2 "neurodyn train krotov:" "--data" "$ND" train krotov "${SMALL[@]}" --data "$TMP/nowhere" --out "$TMP/nod"
