@@ -14,10 +14,10 @@
 #include "run.h"
 
 typedef struct top_args {
-  const char *features;
+  const char *features, *resume;
   int optimizer;
   double n, m, beta, lr, lr_final, lr_decay, lebesgue_p, init_std, dropout, weight_decay;
-  int64_t epochs, batch, checkpoint_every;
+  int64_t epochs, batch, checkpoint_every, stop_after;
   nd_cli_dataopts data;
   nd_cli_common common;
 } top_args;
@@ -76,8 +76,12 @@ static nd_status top_checkpoint(void *self, nd_run *run) {
   if (!nd_run_path(run, "top.safetensors", path)) return ND_ERR_INVALID_ARG;
   nd_checkpoint *ck = NULL;
   ND_CLI_TRY(nd_checkpoint_create(&ck));
+  nd_train_state st;
+  top_state(r, &st);
   nd_status s = nd_krotov_top_save(r->top, &r->w, ck);
   if (s == ND_OK) s = nd_checkpoint_put_meta(ck, "dataset", nd_cli_data_name(&r->a->data));
+  if (s == ND_OK) s = nd_checkpoint_put_state(ck, &st); /* with the optimizer: an exact resume */
+  if (s == ND_OK) s = nd_optim_save(r->opt, ck);
   if (s == ND_OK) s = nd_checkpoint_write(ck, path);
   nd_checkpoint_free(ck);
   return s;
@@ -133,6 +137,33 @@ static nd_status set_up(top_run *r) {
   return ND_OK;
 }
 
+/* --resume: S, the optimizer and the position from DIR/top.safetensors, whose
+ * hidden layer must be the one --features holds. */
+static nd_status resume_top(top_run *r) {
+  char path[ND_RUN_PATH_MAX];
+  snprintf(path, sizeof path, "%s/top.safetensors", r->a->resume);
+  nd_checkpoint *ck = NULL;
+  ND_CLI_TRY(nd_checkpoint_read(path, &ck));
+  nd_krotov_top *saved = NULL;
+  nd_tensor w = {0};
+  nd_train_state st = {0};
+  nd_status s = nd_krotov_top_load(ck, &saved, &w);
+  if (s == ND_OK && (!nd_tensor_same_shape(&w, &r->w) ||
+                     memcmp(w.data, r->w.data, sizeof(float) * (size_t)nd_tensor_numel(&w)) != 0))
+    s = nd_set_error(ND_ERR_FORMAT, "%s: its hidden layer W is not the one in %s", path, r->a->features);
+  if (s == ND_OK) s = nd_krotov_top_set_weights(r->top, nd_krotov_top_weights(saved));
+  if (s == ND_OK) s = nd_optim_load(r->opt, ck);
+  if (s == ND_OK) s = nd_checkpoint_get_state(ck, &st);
+  if (s == ND_OK && st.epoch > r->a->epochs)
+    s = nd_set_error(ND_ERR_FORMAT, "%s: metadata 'state.epoch' = %lld is past --epochs %lld", path, (long long)st.epoch,
+                     (long long)r->a->epochs);
+  if (s == ND_OK) r->epoch = st.epoch, r->rng.key = st.rng_key, r->rng.counter = st.rng_counter;
+  nd_krotov_top_free(saved);
+  nd_tensor_release(&w);
+  nd_checkpoint_free(ck);
+  return s;
+}
+
 static int run_top(top_args *a, const nd_opts *spec, nd_run *run) {
   const char *cmd = "train krotov-top";
   if (!a->features || !a->features[0]) return nd_cli_cmd_fail(cmd, 2, "--features FILE is required (W.safetensors from `train krotov`)");
@@ -150,22 +181,28 @@ static int run_top(top_args *a, const nd_opts *spec, nd_run *run) {
   top_run r = {.a = a, .tr = &tr, .val = a->data.validation > 0 ? &val : NULL, .te = &te};
   double t0 = nd_cli_now();
   s = set_up(&r);
+  if (s == ND_OK && a->resume) s = resume_top(&r);
   if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   double t_feat = nd_cli_now() - t0;
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
-  if (!rc) rc = nd_run_begin(run, a->common.out, false);
+  if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
   nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "epochs", .epoch = top_epoch, .state = top_state,
-                  .after_epoch = top_after_epoch, .figures = top_figures, .checkpoint = top_checkpoint};
-  nd_run_limits lim = {.checkpoint_every = a->checkpoint_every};
+                  .after_epoch = top_after_epoch, .figures = top_figures, .checkpoint = top_checkpoint,
+                  .resumable = true};
+  nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
   double err_te = 1;
-  if (!rc) {
+  bool partial = !rc && r.epoch < a->epochs; /* stopped by --stop-after: the test set waits for the end */
+  if (partial)
+    fprintf(stderr, "neurodyn train krotov-top: %lld of %lld epochs; resume with: neurodyn train krotov-top --resume %s\n",
+            (long long)r.epoch, (long long)a->epochs, run->dir);
+  if (!rc && !partial) {
     s = nd_krotov_top_error(r.top, &r.ft, te.labels, &err_te);
     nd_jsonl_field f[3] = {ND_JBOOL("final", true), ND_JINT("epoch", r.epoch), ND_JNUM("test_error", err_te)};
     if (s == ND_OK) s = nd_jsonl_write(run->metrics, 3, f);
     if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
-  if (!rc) {
+  if (!rc && !partial) {
     const nd_krotov_top_config *c = nd_krotov_top_config_of(r.top);
     printf("krotov-top: hidden %lld, n %g, m %g, beta %.6g, %lld epochs: train error %.2f%%", (long long)c->hidden,
            (double)c->n, (double)c->m, (double)c->beta, (long long)a->epochs, 100 * r.err_tr);
@@ -201,6 +238,8 @@ int nd_cli_train_krotov_top(int argc, char **argv) {
       {"dropout", ND_OPT_DOUBLE, &a.dropout, "0", "training-only dropout rate on the features f (not in the paper)", NULL},
       {"weight-decay", ND_OPT_DOUBLE, &a.weight_decay, "0", "decoupled weight decay on S, AdamW (not in the paper)", NULL},
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "10", "write top.safetensors every N epochs (0: only at the end)", NULL},
+      {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
+      {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,
@@ -213,11 +252,14 @@ int nd_cli_train_krotov_top(int argc, char **argv) {
                         table, 0, 0};
   nd_run run;
   nd_args args;
-  int rc = nd_run_parse(&run, "train krotov-top", &spec, argc, argv, &args, NULL);
+  static const char *const free_keys[] = {ND_RUN_FREE_ON_RESUME, NULL};
+  int rc = nd_run_parse(&run, "train krotov-top", &spec, argc, argv, &args, free_keys);
   if (rc != ND_OPTS_CONTINUE) return rc;
   nd_cli_common_apply(&a.common);
   if (!a.common.out) a.common.out = "runs/krotov-top";
-  rc = a.checkpoint_every < 0 ? nd_cli_cmd_fail("train krotov-top", 2, "--checkpoint-every: need >= 0") : run_top(&a, &spec, &run);
+  rc = a.checkpoint_every < 0 || a.stop_after < 0
+           ? nd_cli_cmd_fail("train krotov-top", 2, "--checkpoint-every and --stop-after: need >= 0")
+           : run_top(&a, &spec, &run);
   nd_args_release(&args);
   return rc;
 }

@@ -14,7 +14,8 @@
 
 typedef struct mlp_args {
   double n, m, beta, lr, lr_final;
-  int64_t hidden, epochs, batch, checkpoint_every;
+  int64_t hidden, epochs, batch, checkpoint_every, stop_after;
+  const char *resume;
   nd_cli_dataopts data;
   nd_cli_common common;
 } mlp_args;
@@ -76,8 +77,12 @@ static nd_status mlp_checkpoint(void *self, nd_run *run) {
   if (!nd_run_path(run, "mlp.safetensors", path)) return ND_ERR_INVALID_ARG;
   nd_checkpoint *ck = NULL;
   ND_CLI_TRY(nd_checkpoint_create(&ck));
+  nd_train_state st;
+  mlp_state(r, &st);
   nd_status s = nd_mlp_save(r->mlp, ck);
   if (s == ND_OK) s = nd_checkpoint_put_meta(ck, "dataset", nd_cli_data_name(&r->a->data));
+  if (s == ND_OK) s = nd_checkpoint_put_state(ck, &st); /* with the optimizer: an exact resume */
+  if (s == ND_OK) s = nd_optim_save(r->opt, ck);
   if (s == ND_OK) s = nd_checkpoint_write(ck, path);
   nd_checkpoint_free(ck);
   return s;
@@ -103,6 +108,33 @@ static nd_status set_up(mlp_run *r) {
   return ND_OK;
 }
 
+/* --resume: the parameters, the optimizer and the position from
+ * DIR/mlp.safetensors. */
+static nd_status resume_mlp(mlp_run *r) {
+  char path[ND_RUN_PATH_MAX];
+  snprintf(path, sizeof path, "%s/mlp.safetensors", r->a->resume);
+  nd_checkpoint *ck = NULL;
+  ND_CLI_TRY(nd_checkpoint_read(path, &ck));
+  nd_mlp *saved = NULL;
+  nd_train_state st = {0};
+  nd_status s = nd_mlp_load(ck, &saved);
+  for (int i = 0; s == ND_OK && i < nd_mlp_num_params(r->mlp); i++) {
+    if (i >= nd_mlp_num_params(saved) || !nd_tensor_same_shape(nd_mlp_param(saved, i), nd_mlp_param(r->mlp, i)))
+      s = nd_set_error(ND_ERR_FORMAT, "%s: the network does not match the run's config.json", path);
+    else
+      s = nd_tensor_copy(nd_mlp_param(r->mlp, i), nd_mlp_param(saved, i));
+  }
+  if (s == ND_OK) s = nd_optim_load(r->opt, ck);
+  if (s == ND_OK) s = nd_checkpoint_get_state(ck, &st);
+  if (s == ND_OK && st.epoch > r->a->epochs)
+    s = nd_set_error(ND_ERR_FORMAT, "%s: metadata 'state.epoch' = %lld is past --epochs %lld", path, (long long)st.epoch,
+                     (long long)r->a->epochs);
+  if (s == ND_OK) r->epoch = st.epoch, r->rng.key = st.rng_key, r->rng.counter = st.rng_counter;
+  nd_mlp_free(saved);
+  nd_checkpoint_free(ck);
+  return s;
+}
+
 static int run_mlp(mlp_args *a, nd_run *run) {
   const char *cmd = "train mlp-baseline";
   if (a->hidden < 1 || a->epochs < 1 || a->batch < 1) return nd_cli_cmd_fail(cmd, 2, "--hidden, --epochs and --batch must be >= 1");
@@ -112,21 +144,27 @@ static int run_mlp(mlp_args *a, nd_run *run) {
   mlp_run r = {.a = a, .tr = &tr, .val = a->data.validation > 0 ? &val : NULL};
   double t0 = nd_cli_now();
   nd_status s = set_up(&r);
+  if (s == ND_OK && a->resume) s = resume_mlp(&r);
   if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
-  if (!rc) rc = nd_run_begin(run, a->common.out, false);
+  if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
   nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "epochs", .epoch = mlp_epoch, .state = mlp_state,
-                  .after_epoch = mlp_after_epoch, .figures = mlp_figures, .checkpoint = mlp_checkpoint};
-  nd_run_limits lim = {.checkpoint_every = a->checkpoint_every};
+                  .after_epoch = mlp_after_epoch, .figures = mlp_figures, .checkpoint = mlp_checkpoint,
+                  .resumable = true};
+  nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
   double err_te = 1;
-  if (!rc) {
+  bool partial = !rc && r.epoch < a->epochs; /* stopped by --stop-after: the test set waits for the end */
+  if (partial)
+    fprintf(stderr, "neurodyn train mlp-baseline: %lld of %lld epochs; resume with: neurodyn train mlp-baseline --resume %s\n",
+            (long long)r.epoch, (long long)a->epochs, run->dir);
+  if (!rc && !partial) {
     s = error_of(&r, &te, &err_te);
     nd_jsonl_field f[3] = {ND_JBOOL("final", true), ND_JINT("epoch", r.epoch), ND_JNUM("test_error", err_te)};
     if (s == ND_OK) s = nd_jsonl_write(run->metrics, 3, f);
     if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
-  if (!rc) {
+  if (!rc && !partial) {
     printf("mlp-baseline: 784-%lld-10, relu^%g, |c-t|^%g, beta %g, %lld epochs: train error %.2f%%", (long long)a->hidden,
            a->n, a->m, a->beta, (long long)a->epochs, 100 * r.err_tr);
     if (r.val) printf(", validation error %.2f%%", 100 * r.err_val);
@@ -153,6 +191,8 @@ int nd_cli_train_mlp_baseline(int argc, char **argv) {
       {"lr-final", ND_OPT_DOUBLE, &a.lr_final, "0.00001", "learning rate at the end of the cosine anneal", NULL},
       {"batch", ND_OPT_INT64, &a.batch, "100", "minibatch size", NULL},
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "10", "write mlp.safetensors every N epochs (0: only at the end)", NULL},
+      {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
+      {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,
@@ -164,11 +204,14 @@ int nd_cli_train_mlp_baseline(int argc, char **argv) {
                         table, 0, 0};
   nd_run run;
   nd_args args;
-  int rc = nd_run_parse(&run, "train mlp-baseline", &spec, argc, argv, &args, NULL);
+  static const char *const free_keys[] = {ND_RUN_FREE_ON_RESUME, NULL};
+  int rc = nd_run_parse(&run, "train mlp-baseline", &spec, argc, argv, &args, free_keys);
   if (rc != ND_OPTS_CONTINUE) return rc;
   nd_cli_common_apply(&a.common);
   if (!a.common.out) a.common.out = "runs/mlp-baseline";
-  rc = a.checkpoint_every < 0 ? nd_cli_cmd_fail("train mlp-baseline", 2, "--checkpoint-every: need >= 0") : run_mlp(&a, &run);
+  rc = a.checkpoint_every < 0 || a.stop_after < 0
+           ? nd_cli_cmd_fail("train mlp-baseline", 2, "--checkpoint-every and --stop-after: need >= 0")
+           : run_mlp(&a, &run);
   nd_args_release(&args);
   return rc;
 }

@@ -141,6 +141,15 @@ ND_API nd_status nd_optim_reset_state(nd_optim *o);
 ND_API nd_status nd_clip_grad_norm(nd_tensor *const *grads, int n, double max_norm, double *norm_out);
 ND_API nd_status nd_optim_clip_grad_norm(nd_optim *o, double max_norm, double *norm_out);
 
+/* The optimizer's state (its step count and per-parameter moment buffers)
+ * into a checkpoint ("optim.steps", "optim.kind", tensors "optim.<i>.s<j>")
+ * and back into an optimizer made with the same config over parameters of
+ * the same shapes (every buffer is checked before any changes).  With the
+ * parameters themselves this resumes training exactly. */
+struct nd_checkpoint;
+ND_API nd_status nd_optim_save(const nd_optim *o, struct nd_checkpoint *ck);
+ND_API nd_status nd_optim_load(nd_optim *o, const struct nd_checkpoint *ck);
+
 #ifdef __cplusplus
 }
 #endif

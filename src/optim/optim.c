@@ -1,12 +1,14 @@
 /* SGD (momentum, Nesterov), Adam, AdamW, RMSProp and gradient clipping.
  * The update formulas, with their sources, are listed in optim.h. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
 #include "neurodyn/kernels.h"
 #include "neurodyn/optim.h"
+#include "neurodyn/checkpoint.h"
 
 /* Element loops go parallel above this size; each element is independent, so
  * the result does not depend on the thread count. */
@@ -376,4 +378,65 @@ nd_status nd_optim_clip_grad_norm(nd_optim *o, double max_norm, double *norm_out
   if (norm_out) *norm_out = NAN;
   if (!o) return nd__error(ND_ERR_INVALID_ARG, "optim clip_grad_norm: optimizer is NULL");
   return nd_clip_grad_norm(o->grads, o->n, max_norm, norm_out);
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+static const char *const optim_kinds[] = {"sgd", "adam", "adamw", "rmsprop", "maxnorm", NULL};
+
+static nd_status optim_buffers(const nd_optim *o, int i, float **b) {
+  b[0] = o->s1 ? o->s1[i] : NULL;
+  b[1] = o->s2 ? o->s2[i] : NULL;
+  b[2] = o->s3 ? o->s3[i] : NULL;
+  return ND_OK;
+}
+
+nd_status nd_optim_save(const nd_optim *o, nd_checkpoint *ck) {
+  if (!o || !ck) return nd__error(ND_ERR_INVALID_ARG, "nd_optim_save: NULL argument");
+  char v[32], name[48];
+  snprintf(v, sizeof v, "%lld", (long long)o->t);
+  ND_TRY(nd_checkpoint_put_meta(ck, "optim.steps", v));
+  int k = (int)o->c.kind;
+  ND_TRY(nd_checkpoint_put_meta(ck, "optim.kind", k >= 0 && k < 5 ? optim_kinds[k] : "?"));
+  for (int i = 0; i < o->n; i++) {
+    float *b[3];
+    optim_buffers(o, i, b);
+    for (int j = 0; j < 3; j++) {
+      if (!b[j]) continue;
+      nd_tensor t = nd_tensor_wrap(b[j], 1, ND_SHAPE(nd_tensor_numel(o->params[i])));
+      snprintf(name, sizeof name, "optim.%d.s%d", i, j + 1);
+      ND_TRY(nd_checkpoint_put_tensor(ck, name, &t));
+    }
+  }
+  return ND_OK;
+}
+
+nd_status nd_optim_load(nd_optim *o, const nd_checkpoint *ck) {
+  if (!o || !ck) return nd__error(ND_ERR_INVALID_ARG, "nd_optim_load: NULL argument");
+  const nd_meta_field steps = ND_META_FIELD(nd_optim, t, "optim.steps", ND_META_I64, 0, 1e15);
+  int k = (int)o->c.kind;
+  const char *kind = nd_checkpoint_meta(ck, "optim.kind");
+  if (!kind || k < 0 || k >= 5 || strcmp(kind, optim_kinds[k]) != 0)
+    return nd__error(ND_ERR_FORMAT, "%s: metadata 'optim.kind' is %s, the optimizer is %s", nd_checkpoint_name(ck),
+                     kind ? kind : "missing", k >= 0 && k < 5 ? optim_kinds[k] : "?");
+  nd_optim tmp = *o;
+  ND_TRY(nd_checkpoint_get_fields(ck, 1, &steps, &tmp));
+  /* every buffer is checked before any is changed */
+  char name[48];
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < o->n; i++) {
+      float *b[3];
+      optim_buffers(o, i, b);
+      const int64_t n = nd_tensor_numel(o->params[i]);
+      for (int j = 0; j < 3; j++) {
+        if (!b[j]) continue;
+        snprintf(name, sizeof name, "optim.%d.s%d", i, j + 1);
+        nd_tensor t = {0};
+        ND_TRY(nd_checkpoint_get_tensor(ck, name, 1, ND_SHAPE(n), &t));
+        if (pass == 1) memcpy(b[j], t.data, sizeof(float) * (size_t)n);
+        nd_tensor_release(&t);
+      }
+    }
+  o->t = tmp.t;
+  return ND_OK;
 }

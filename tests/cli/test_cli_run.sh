@@ -124,6 +124,19 @@ grep -q '"validation_error"' "$TMP/top/metrics.jsonl" || fail "no validation_err
 grep -q '"test_error"' "$TMP/top/metrics.jsonl" || fail "no final test_error in metrics"
 [ "$(grep -c '"test_error"' "$TMP/top/metrics.jsonl")" = 1 ] || fail "the test set must be scored once"
 
+# the top layer and the backprop baseline resume exactly too (optimizer state in the checkpoint)
+TOP=(--features "$TMP/a/W.safetensors" --epochs 4 --limit 600 --test-limit 500 --checkpoint-every 1 --quiet)
+expect_ok "$ND" train krotov-top "${TOP[@]}" --out "$TMP/top-full"
+expect_ok "$ND" train krotov-top "${TOP[@]}" --stop-after 2 --out "$TMP/top-part"
+expect_ok "$ND" train krotov-top --resume "$TMP/top-part" --quiet
+cmp "$TMP/top-full/top.safetensors" "$TMP/top-part/top.safetensors" || fail "krotov-top resume differs"
+[ "$(grep -c '"test_error"' "$TMP/top-part/metrics.jsonl")" = 1 ] || fail "the resumed top layer must score the test set once"
+MLP=(--hidden 20 --epochs 3 --limit 400 --test-limit 200 --checkpoint-every 1 --quiet)
+expect_ok "$ND" train mlp-baseline "${MLP[@]}" --out "$TMP/mlp-full"
+expect_ok "$ND" train mlp-baseline "${MLP[@]}" --stop-after 1 --out "$TMP/mlp-part"
+expect_ok "$ND" train mlp-baseline --resume "$TMP/mlp-part" --quiet
+cmp "$TMP/mlp-full/mlp.safetensors" "$TMP/mlp-part/mlp.safetensors" || fail "mlp-baseline resume differs"
+
 # eval: dispatch on the model key, --json with the confusion matrix, --save
 expect_ok "$ND" eval --model "$TMP/top" --json --save "$TMP/ev"
 printf '%s' "$out" | "$PY" -c '
