@@ -6,6 +6,7 @@
 #include "core/internal.h"
 #include "neurodyn/kernels.h"
 #include "neurodyn/krotov.h"
+#include "models/krotov/metric.h"
 
 struct nd_krotov_top {
   nd_krotov_top_config c;
@@ -118,7 +119,7 @@ nd_status nd_krotov_features(const nd_tensor *w, const float *v, int64_t n_rows,
       return nd__error(ND_ERR_NOMEM, "krotov features: out of memory for the %lldx%lld metric weights",
                        (long long)h, (long long)d);
     }
-    nd_unary(ND_POW, lebesgue_p - 1.0f, w->data, tmp, h * d);
+    nd__krotov_metric_rows(w->data, tmp, h, d, lebesgue_p); /* the rule's own Wp (metric.h) */
     wm = tmp;
   }
   const int64_t chunk = 8192;
