@@ -12,6 +12,7 @@
 #include "datasets.h"
 #include "progress.h"
 #include "run.h"
+#include "supervised.h"
 
 typedef struct top_args {
   const char *features, *resume;
@@ -24,66 +25,46 @@ typedef struct top_args {
 
 typedef struct top_run {
   const top_args *a;
+  nd_cli_supervised sup;   /* optimizer, stream, position, errors */
   nd_krotov_top *top;
-  nd_optim *opt;
   nd_tensor w;             /* the frozen hidden layer */
   nd_tensor f, fv, ft;     /* features of the training, validation and test images */
   const nd_dataset *tr, *val, *te;
-  nd_rng rng;
-  int64_t epoch;
-  double loss, err_tr, err_val;
 } top_run;
 
 static const char *const optimizers[] = {"adam", "maxnorm", NULL};
 
-static nd_status top_epoch(void *self, nd_progress_fn progress, void *user) {
+static nd_status top_train_epoch(void *self, nd_rng *rng, double *loss) {
   top_run *r = self;
-  ND_CLI_TRY(nd_krotov_top_train_epoch(r->top, r->opt, &r->f, r->tr->labels, r->a->batch, &r->rng, &r->loss));
-  r->epoch++;
-  if (progress) progress(&(nd_progress_info){r->epoch - 1, 1, 1}, user);
-  return ND_OK;
+  return nd_krotov_top_train_epoch(r->top, r->sup.opt, &r->f, r->tr->labels, r->a->batch, rng, loss);
 }
 
-static nd_status top_state(void *self, nd_train_state *st) {
+static nd_status top_error(void *self, nd_cli_split split, double *err) {
   top_run *r = self;
-  *st = (nd_train_state){.epoch = r->epoch, .rng_key = r->rng.key, .rng_counter = r->rng.counter};
-  return ND_OK;
+  const nd_tensor *f = split == ND_CLI_TRAIN ? &r->f : split == ND_CLI_VALIDATION ? &r->fv : &r->ft;
+  const nd_dataset *d = split == ND_CLI_TRAIN ? r->tr : split == ND_CLI_VALIDATION ? r->val : r->te;
+  return nd_krotov_top_error(r->top, f, d->labels, err);
 }
 
-static nd_status top_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_field *f, int *n) {
+static nd_status top_save(void *self, nd_checkpoint *ck) {
   top_run *r = self;
-  (void)run, (void)e;
-  ND_CLI_TRY(nd_krotov_top_error(r->top, &r->f, r->tr->labels, &r->err_tr));
-  f[(*n)++] = ND_JNUM("loss", r->loss);
-  f[(*n)++] = ND_JNUM("train_error", r->err_tr);
-  if (r->val) {
-    ND_CLI_TRY(nd_krotov_top_error(r->top, &r->fv, r->val->labels, &r->err_val));
-    f[(*n)++] = ND_JNUM("validation_error", r->err_val);
-  }
-  f[(*n)++] = ND_JNUM("lr", nd_optim_lr(r->opt));
-  return ND_OK;
+  ND_CLI_TRY(nd_krotov_top_save(r->top, &r->w, ck));
+  return nd_checkpoint_put_meta(ck, "dataset", nd_cli_data_name(&r->a->data));
 }
 
-static void top_figures(void *self, char *buf, size_t len) {
+/* S from a checkpoint of this run, whose hidden layer must be the one
+ * --features holds. */
+static nd_status top_restore(void *self, const nd_checkpoint *ck) {
   top_run *r = self;
-  if (r->val) snprintf(buf, len, "loss=%.4f val_err=%.2f%%", r->loss, 100 * r->err_val);
-  else snprintf(buf, len, "loss=%.4f train_err=%.2f%%", r->loss, 100 * r->err_tr);
-}
-
-static nd_status top_checkpoint(void *self, nd_run *run) {
-  top_run *r = self;
-  char path[ND_RUN_PATH_MAX];
-  if (!nd_run_path(run, "top.safetensors", path)) return ND_ERR_INVALID_ARG;
-  nd_checkpoint *ck = NULL;
-  ND_CLI_TRY(nd_checkpoint_create(&ck));
-  nd_train_state st;
-  top_state(r, &st);
-  nd_status s = nd_krotov_top_save(r->top, &r->w, ck);
-  if (s == ND_OK) s = nd_checkpoint_put_meta(ck, "dataset", nd_cli_data_name(&r->a->data));
-  if (s == ND_OK) s = nd_checkpoint_put_state(ck, &st); /* with the optimizer: an exact resume */
-  if (s == ND_OK) s = nd_optim_save(r->opt, ck);
-  if (s == ND_OK) s = nd_checkpoint_write(ck, path);
-  nd_checkpoint_free(ck);
+  nd_krotov_top *saved = NULL;
+  nd_tensor w = {0};
+  nd_status s = nd_krotov_top_load(ck, &saved, &w);
+  if (s == ND_OK && (!nd_tensor_same_shape(&w, &r->w) ||
+                     memcmp(w.data, r->w.data, sizeof(float) * (size_t)nd_tensor_numel(&w)) != 0))
+    s = nd_set_error(ND_ERR_FORMAT, "%s: its hidden layer W is not the one in %s", nd_checkpoint_name(ck), r->a->features);
+  if (s == ND_OK) s = nd_krotov_top_set_weights(r->top, nd_krotov_top_weights(saved));
+  nd_krotov_top_free(saved);
+  nd_tensor_release(&w);
   return s;
 }
 
@@ -98,13 +79,13 @@ static nd_status make_optimizer(top_run *r) {
   oc.lr = (float)a->lr;
   if (!maxnorm) oc.weight_decay = (float)a->weight_decay;
   nd_tensor *pp[1] = {nd_krotov_top_weights(r->top)}, *gg[1] = {nd_krotov_top_grad(r->top)};
-  ND_CLI_TRY(nd_optim_create(&oc, 1, pp, gg, &r->opt));
+  ND_CLI_TRY(nd_optim_create(&oc, 1, pp, gg, &r->sup.opt));
   int64_t per_epoch = (r->tr->n + a->batch - 1) / a->batch;
   nd_schedule sch = {.kind = ND_SCHED_COSINE, .base_lr = (float)a->lr, .final_lr = (float)a->lr_final,
                      .total_steps = a->epochs * per_epoch > 0 ? a->epochs * per_epoch : 1};
   if (a->lr_decay > 0)
     sch = (nd_schedule){.kind = ND_SCHED_STEP, .base_lr = (float)a->lr, .step_size = per_epoch, .gamma = (float)a->lr_decay};
-  return nd_optim_set_schedule(r->opt, &sch);
+  return nd_optim_set_schedule(r->sup.opt, &sch);
 }
 
 static nd_krotov_top_config make_config(const top_args *a, int64_t hidden, int64_t classes) {
@@ -132,36 +113,9 @@ static nd_status set_up(top_run *r) {
   if (a->beta == 0) c.beta = nd_krotov_top_auto_beta(&r->f);
   ND_CLI_TRY(nd_krotov_top_create(&c, &r->top));
   ND_CLI_TRY(make_optimizer(r));
-  nd_rng_init(&r->rng, (uint64_t)a->common.seed);
-  r->rng = nd_rng_split(&r->rng, 1);
+  nd_rng_init(&r->sup.rng, (uint64_t)a->common.seed);
+  r->sup.rng = nd_rng_split(&r->sup.rng, 1);
   return ND_OK;
-}
-
-/* --resume: S, the optimizer and the position from DIR/top.safetensors, whose
- * hidden layer must be the one --features holds. */
-static nd_status resume_top(top_run *r) {
-  char path[ND_RUN_PATH_MAX];
-  snprintf(path, sizeof path, "%s/top.safetensors", r->a->resume);
-  nd_checkpoint *ck = NULL;
-  ND_CLI_TRY(nd_checkpoint_read(path, &ck));
-  nd_krotov_top *saved = NULL;
-  nd_tensor w = {0};
-  nd_train_state st = {0};
-  nd_status s = nd_krotov_top_load(ck, &saved, &w);
-  if (s == ND_OK && (!nd_tensor_same_shape(&w, &r->w) ||
-                     memcmp(w.data, r->w.data, sizeof(float) * (size_t)nd_tensor_numel(&w)) != 0))
-    s = nd_set_error(ND_ERR_FORMAT, "%s: its hidden layer W is not the one in %s", path, r->a->features);
-  if (s == ND_OK) s = nd_krotov_top_set_weights(r->top, nd_krotov_top_weights(saved));
-  if (s == ND_OK) s = nd_optim_load(r->opt, ck);
-  if (s == ND_OK) s = nd_checkpoint_get_state(ck, &st);
-  if (s == ND_OK && st.epoch > r->a->epochs)
-    s = nd_set_error(ND_ERR_FORMAT, "%s: metadata 'state.epoch' = %lld is past --epochs %lld", path, (long long)st.epoch,
-                     (long long)r->a->epochs);
-  if (s == ND_OK) r->epoch = st.epoch, r->rng.key = st.rng_key, r->rng.counter = st.rng_counter;
-  nd_krotov_top_free(saved);
-  nd_tensor_release(&w);
-  nd_checkpoint_free(ck);
-  return s;
 }
 
 static int run_top(top_args *a, const nd_opts *spec, nd_run *run) {
@@ -179,40 +133,32 @@ static int run_top(top_args *a, const nd_opts *spec, nd_run *run) {
   int rc = nd_cli_data_load(cmd, &a->data, &tr, &val, &te);
   if (rc) return rc;
   top_run r = {.a = a, .tr = &tr, .val = a->data.validation > 0 ? &val : NULL, .te = &te};
+  r.sup = (nd_cli_supervised){.self = &r, .cmd = cmd, .file = "top.safetensors", .epochs = a->epochs,
+                              .has_validation = r.val != NULL, .train_epoch = top_train_epoch, .error = top_error,
+                              .save = top_save, .restore = top_restore};
   double t0 = nd_cli_now();
   s = set_up(&r);
-  if (s == ND_OK && a->resume) s = resume_top(&r);
+  if (s == ND_OK && a->resume) s = nd_cli_supervised_resume(&r.sup, a->resume);
   if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   double t_feat = nd_cli_now() - t0;
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
-  nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "epochs", .epoch = top_epoch, .state = top_state,
-                  .after_epoch = top_after_epoch, .figures = top_figures, .checkpoint = top_checkpoint,
-                  .resumable = true};
+  nd_trainer t = nd_cli_supervised_trainer(&r.sup);
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
-  double err_te = 1;
-  bool partial = !rc && r.epoch < a->epochs; /* stopped by --stop-after: the test set waits for the end */
-  if (partial)
-    fprintf(stderr, "neurodyn train krotov-top: %lld of %lld epochs; resume with: neurodyn train krotov-top --resume %s\n",
-            (long long)r.epoch, (long long)a->epochs, run->dir);
-  if (!rc && !partial) {
-    s = nd_krotov_top_error(r.top, &r.ft, te.labels, &err_te);
-    nd_jsonl_field f[3] = {ND_JBOOL("final", true), ND_JINT("epoch", r.epoch), ND_JNUM("test_error", err_te)};
-    if (s == ND_OK) s = nd_jsonl_write(run->metrics, 3, f);
-    if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
-  }
-  if (!rc && !partial) {
+  bool scored = false;
+  rc = nd_cli_supervised_finish(&r.sup, run, rc, &scored);
+  if (scored) {
     const nd_krotov_top_config *c = nd_krotov_top_config_of(r.top);
     printf("krotov-top: hidden %lld, n %g, m %g, beta %.6g, %lld epochs: train error %.2f%%", (long long)c->hidden,
-           (double)c->n, (double)c->m, (double)c->beta, (long long)a->epochs, 100 * r.err_tr);
-    if (r.val) printf(", validation error %.2f%%", 100 * r.err_val);
-    printf(", test error %.2f%% (accuracy %.2f%%), features %.1f s, total %.1f s\n", 100 * err_te, 100 * (1 - err_te),
-           t_feat, nd_cli_now() - t0);
+           (double)c->n, (double)c->m, (double)c->beta, (long long)a->epochs, 100 * r.sup.err_train);
+    if (r.val) printf(", validation error %.2f%%", 100 * r.sup.err_val);
+    printf(", test error %.2f%% (accuracy %.2f%%), features %.1f s, total %.1f s\n", 100 * r.sup.err_test,
+           100 * (1 - r.sup.err_test), t_feat, nd_cli_now() - t0);
     printf("model: %s/top.safetensors\n", run->dir);
   }
   nd_run_end(run);
-  nd_optim_free(r.opt);
+  nd_optim_free(r.sup.opt);
   nd_krotov_top_free(r.top);
   nd_tensor_release(&r.w), nd_tensor_release(&r.f), nd_tensor_release(&r.fv), nd_tensor_release(&r.ft);
   nd_dataset_release(&tr), nd_dataset_release(&val), nd_dataset_release(&te);

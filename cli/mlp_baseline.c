@@ -11,6 +11,7 @@
 #include "datasets.h"
 #include "progress.h"
 #include "run.h"
+#include "supervised.h"
 
 typedef struct mlp_args {
   double n, m, beta, lr, lr_final;
@@ -22,69 +23,43 @@ typedef struct mlp_args {
 
 typedef struct mlp_run {
   const mlp_args *a;
+  nd_cli_supervised sup; /* optimizer, stream, position, errors */
   nd_mlp *mlp;
-  nd_optim *opt;
-  const nd_dataset *tr, *val;
-  nd_rng rng;
-  int64_t epoch;
-  double loss, err_tr, err_val;
+  const nd_dataset *tr, *val, *te;
 } mlp_run;
 
-static nd_status mlp_epoch(void *self, nd_progress_fn progress, void *user) {
+static nd_status mlp_train_epoch(void *self, nd_rng *rng, double *loss) {
   mlp_run *r = self;
-  ND_CLI_TRY(nd_mlp_train_epoch(r->mlp, r->opt, r->tr->images.data, r->tr->labels, r->tr->n, r->a->batch, &r->rng, &r->loss));
-  r->epoch++;
-  if (progress) progress(&(nd_progress_info){r->epoch - 1, 1, 1}, user);
-  return ND_OK;
+  return nd_mlp_train_epoch(r->mlp, r->sup.opt, r->tr->images.data, r->tr->labels, r->tr->n, r->a->batch, rng, loss);
 }
 
-static nd_status mlp_state(void *self, nd_train_state *st) {
+static nd_status mlp_error(void *self, nd_cli_split split, double *err) {
   mlp_run *r = self;
-  *st = (nd_train_state){.epoch = r->epoch, .rng_key = r->rng.key, .rng_counter = r->rng.counter};
-  return ND_OK;
-}
-
-static nd_status error_of(mlp_run *r, const nd_dataset *d, double *err) {
+  const nd_dataset *d = split == ND_CLI_TRAIN ? r->tr : split == ND_CLI_VALIDATION ? r->val : r->te;
   double acc = 0;
   ND_CLI_TRY(nd_mlp_accuracy(r->mlp, d->images.data, d->labels, d->n, 1000, &acc));
   *err = 1 - acc;
   return ND_OK;
 }
 
-static nd_status mlp_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_field *f, int *n) {
+static nd_status mlp_save(void *self, nd_checkpoint *ck) {
   mlp_run *r = self;
-  (void)run, (void)e;
-  ND_CLI_TRY(error_of(r, r->tr, &r->err_tr));
-  f[(*n)++] = ND_JNUM("loss", r->loss);
-  f[(*n)++] = ND_JNUM("train_error", r->err_tr);
-  if (r->val) {
-    ND_CLI_TRY(error_of(r, r->val, &r->err_val));
-    f[(*n)++] = ND_JNUM("validation_error", r->err_val);
+  ND_CLI_TRY(nd_mlp_save(r->mlp, ck));
+  return nd_checkpoint_put_meta(ck, "dataset", nd_cli_data_name(&r->a->data));
+}
+
+/* The parameters from a checkpoint of this run. */
+static nd_status mlp_restore(void *self, const nd_checkpoint *ck) {
+  mlp_run *r = self;
+  nd_mlp *saved = NULL;
+  nd_status s = nd_mlp_load(ck, &saved);
+  for (int i = 0; s == ND_OK && i < nd_mlp_num_params(r->mlp); i++) {
+    if (i >= nd_mlp_num_params(saved) || !nd_tensor_same_shape(nd_mlp_param(saved, i), nd_mlp_param(r->mlp, i)))
+      s = nd_set_error(ND_ERR_FORMAT, "%s: the network does not match the run's config.json", nd_checkpoint_name(ck));
+    else
+      s = nd_tensor_copy(nd_mlp_param(r->mlp, i), nd_mlp_param(saved, i));
   }
-  f[(*n)++] = ND_JNUM("lr", nd_optim_lr(r->opt));
-  return ND_OK;
-}
-
-static void mlp_figures(void *self, char *buf, size_t len) {
-  mlp_run *r = self;
-  if (r->val) snprintf(buf, len, "loss=%.4f val_err=%.2f%%", r->loss, 100 * r->err_val);
-  else snprintf(buf, len, "loss=%.4f train_err=%.2f%%", r->loss, 100 * r->err_tr);
-}
-
-static nd_status mlp_checkpoint(void *self, nd_run *run) {
-  mlp_run *r = self;
-  char path[ND_RUN_PATH_MAX];
-  if (!nd_run_path(run, "mlp.safetensors", path)) return ND_ERR_INVALID_ARG;
-  nd_checkpoint *ck = NULL;
-  ND_CLI_TRY(nd_checkpoint_create(&ck));
-  nd_train_state st;
-  mlp_state(r, &st);
-  nd_status s = nd_mlp_save(r->mlp, ck);
-  if (s == ND_OK) s = nd_checkpoint_put_meta(ck, "dataset", nd_cli_data_name(&r->a->data));
-  if (s == ND_OK) s = nd_checkpoint_put_state(ck, &st); /* with the optimizer: an exact resume */
-  if (s == ND_OK) s = nd_optim_save(r->opt, ck);
-  if (s == ND_OK) s = nd_checkpoint_write(ck, path);
-  nd_checkpoint_free(ck);
+  nd_mlp_free(saved);
   return s;
 }
 
@@ -98,41 +73,14 @@ static nd_status set_up(mlp_run *r) {
   ND_CLI_TRY(nd_mlp_create(&c, &r->mlp));
   nd_optim_config oc = nd_optim_defaults(ND_OPTIM_ADAM);
   oc.lr = (float)a->lr;
-  ND_CLI_TRY(nd_optim_create(&oc, nd_mlp_num_params(r->mlp), nd_mlp_params(r->mlp), nd_mlp_grads(r->mlp), &r->opt));
+  ND_CLI_TRY(nd_optim_create(&oc, nd_mlp_num_params(r->mlp), nd_mlp_params(r->mlp), nd_mlp_grads(r->mlp), &r->sup.opt));
   int64_t steps = a->epochs * ((r->tr->n + a->batch - 1) / a->batch);
   nd_schedule sch = {.kind = ND_SCHED_COSINE, .base_lr = (float)a->lr, .final_lr = (float)a->lr_final,
                      .total_steps = steps > 0 ? steps : 1};
-  ND_CLI_TRY(nd_optim_set_schedule(r->opt, &sch));
-  nd_rng_init(&r->rng, (uint64_t)a->common.seed);
-  r->rng = nd_rng_split(&r->rng, 1);
+  ND_CLI_TRY(nd_optim_set_schedule(r->sup.opt, &sch));
+  nd_rng_init(&r->sup.rng, (uint64_t)a->common.seed);
+  r->sup.rng = nd_rng_split(&r->sup.rng, 1);
   return ND_OK;
-}
-
-/* --resume: the parameters, the optimizer and the position from
- * DIR/mlp.safetensors. */
-static nd_status resume_mlp(mlp_run *r) {
-  char path[ND_RUN_PATH_MAX];
-  snprintf(path, sizeof path, "%s/mlp.safetensors", r->a->resume);
-  nd_checkpoint *ck = NULL;
-  ND_CLI_TRY(nd_checkpoint_read(path, &ck));
-  nd_mlp *saved = NULL;
-  nd_train_state st = {0};
-  nd_status s = nd_mlp_load(ck, &saved);
-  for (int i = 0; s == ND_OK && i < nd_mlp_num_params(r->mlp); i++) {
-    if (i >= nd_mlp_num_params(saved) || !nd_tensor_same_shape(nd_mlp_param(saved, i), nd_mlp_param(r->mlp, i)))
-      s = nd_set_error(ND_ERR_FORMAT, "%s: the network does not match the run's config.json", path);
-    else
-      s = nd_tensor_copy(nd_mlp_param(r->mlp, i), nd_mlp_param(saved, i));
-  }
-  if (s == ND_OK) s = nd_optim_load(r->opt, ck);
-  if (s == ND_OK) s = nd_checkpoint_get_state(ck, &st);
-  if (s == ND_OK && st.epoch > r->a->epochs)
-    s = nd_set_error(ND_ERR_FORMAT, "%s: metadata 'state.epoch' = %lld is past --epochs %lld", path, (long long)st.epoch,
-                     (long long)r->a->epochs);
-  if (s == ND_OK) r->epoch = st.epoch, r->rng.key = st.rng_key, r->rng.counter = st.rng_counter;
-  nd_mlp_free(saved);
-  nd_checkpoint_free(ck);
-  return s;
 }
 
 static int run_mlp(mlp_args *a, nd_run *run) {
@@ -141,38 +89,31 @@ static int run_mlp(mlp_args *a, nd_run *run) {
   nd_dataset tr, val, te;
   int rc = nd_cli_data_load(cmd, &a->data, &tr, &val, &te);
   if (rc) return rc;
-  mlp_run r = {.a = a, .tr = &tr, .val = a->data.validation > 0 ? &val : NULL};
+  mlp_run r = {.a = a, .tr = &tr, .val = a->data.validation > 0 ? &val : NULL, .te = &te};
+  r.sup = (nd_cli_supervised){.self = &r, .cmd = cmd, .file = "mlp.safetensors", .epochs = a->epochs,
+                              .has_validation = r.val != NULL, .train_epoch = mlp_train_epoch, .error = mlp_error,
+                              .save = mlp_save, .restore = mlp_restore};
   double t0 = nd_cli_now();
   nd_status s = set_up(&r);
-  if (s == ND_OK && a->resume) s = resume_mlp(&r);
+  if (s == ND_OK && a->resume) s = nd_cli_supervised_resume(&r.sup, a->resume);
   if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
-  nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "epochs", .epoch = mlp_epoch, .state = mlp_state,
-                  .after_epoch = mlp_after_epoch, .figures = mlp_figures, .checkpoint = mlp_checkpoint,
-                  .resumable = true};
+  nd_trainer t = nd_cli_supervised_trainer(&r.sup);
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
-  double err_te = 1;
-  bool partial = !rc && r.epoch < a->epochs; /* stopped by --stop-after: the test set waits for the end */
-  if (partial)
-    fprintf(stderr, "neurodyn train mlp-baseline: %lld of %lld epochs; resume with: neurodyn train mlp-baseline --resume %s\n",
-            (long long)r.epoch, (long long)a->epochs, run->dir);
-  if (!rc && !partial) {
-    s = error_of(&r, &te, &err_te);
-    nd_jsonl_field f[3] = {ND_JBOOL("final", true), ND_JINT("epoch", r.epoch), ND_JNUM("test_error", err_te)};
-    if (s == ND_OK) s = nd_jsonl_write(run->metrics, 3, f);
-    if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
-  }
-  if (!rc && !partial) {
+  bool scored = false;
+  rc = nd_cli_supervised_finish(&r.sup, run, rc, &scored);
+  if (scored) {
     printf("mlp-baseline: 784-%lld-10, relu^%g, |c-t|^%g, beta %g, %lld epochs: train error %.2f%%", (long long)a->hidden,
-           a->n, a->m, a->beta, (long long)a->epochs, 100 * r.err_tr);
-    if (r.val) printf(", validation error %.2f%%", 100 * r.err_val);
-    printf(", test error %.2f%% (accuracy %.2f%%), %.1f s\n", 100 * err_te, 100 * (1 - err_te), nd_cli_now() - t0);
+           a->n, a->m, a->beta, (long long)a->epochs, 100 * r.sup.err_train);
+    if (r.val) printf(", validation error %.2f%%", 100 * r.sup.err_val);
+    printf(", test error %.2f%% (accuracy %.2f%%), %.1f s\n", 100 * r.sup.err_test, 100 * (1 - r.sup.err_test),
+           nd_cli_now() - t0);
     printf("model: %s/mlp.safetensors\n", run->dir);
   }
   nd_run_end(run);
-  nd_optim_free(r.opt);
+  nd_optim_free(r.sup.opt);
   nd_mlp_free(r.mlp);
   nd_dataset_release(&tr), nd_dataset_release(&val), nd_dataset_release(&te);
   return rc;

@@ -1,0 +1,94 @@
+/* The supervised trainers' shared loop pieces (supervised.h). */
+#include <stdio.h>
+
+#include "supervised.h"
+
+static nd_status sup_epoch(void *self, nd_progress_fn progress, void *user) {
+  nd_cli_supervised *s = self;
+  ND_CLI_TRY(s->train_epoch(s->self, &s->rng, &s->loss));
+  s->epoch++;
+  if (progress) progress(&(nd_progress_info){s->epoch - 1, 1, 1}, user);
+  return ND_OK;
+}
+
+static nd_status sup_state(void *self, nd_train_state *st) {
+  nd_cli_supervised *s = self;
+  *st = (nd_train_state){.epoch = s->epoch, .rng_key = s->rng.key, .rng_counter = s->rng.counter};
+  return ND_OK;
+}
+
+static nd_status sup_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_field *f, int *n) {
+  nd_cli_supervised *s = self;
+  (void)run, (void)e;
+  ND_CLI_TRY(s->error(s->self, ND_CLI_TRAIN, &s->err_train));
+  f[(*n)++] = ND_JNUM("loss", s->loss);
+  f[(*n)++] = ND_JNUM("train_error", s->err_train);
+  if (s->has_validation) {
+    ND_CLI_TRY(s->error(s->self, ND_CLI_VALIDATION, &s->err_val));
+    f[(*n)++] = ND_JNUM("validation_error", s->err_val);
+  }
+  f[(*n)++] = ND_JNUM("lr", nd_optim_lr(s->opt));
+  return ND_OK;
+}
+
+static void sup_figures(void *self, char *buf, size_t len) {
+  nd_cli_supervised *s = self;
+  if (s->has_validation) snprintf(buf, len, "loss=%.4f val_err=%.2f%%", s->loss, 100 * s->err_val);
+  else snprintf(buf, len, "loss=%.4f train_err=%.2f%%", s->loss, 100 * s->err_train);
+}
+
+static nd_status sup_checkpoint(void *self, nd_run *run) {
+  nd_cli_supervised *s = self;
+  char path[ND_RUN_PATH_MAX];
+  if (!nd_run_path(run, s->file, path)) return ND_ERR_INVALID_ARG;
+  nd_checkpoint *ck = NULL;
+  ND_CLI_TRY(nd_checkpoint_create(&ck));
+  nd_train_state st;
+  sup_state(s, &st);
+  nd_status r = s->save(s->self, ck);
+  if (r == ND_OK) r = nd_checkpoint_put_state(ck, &st); /* with the optimizer: an exact resume */
+  if (r == ND_OK) r = nd_optim_save(s->opt, ck);
+  if (r == ND_OK) r = nd_checkpoint_write(ck, path);
+  nd_checkpoint_free(ck);
+  return r;
+}
+
+nd_trainer nd_cli_supervised_trainer(nd_cli_supervised *s) {
+  return (nd_trainer){.self = s, .epochs = s->epochs, .unit = "epochs", .epoch = sup_epoch, .state = sup_state,
+                      .after_epoch = sup_after_epoch, .figures = sup_figures, .checkpoint = sup_checkpoint,
+                      .resumable = true};
+}
+
+nd_status nd_cli_supervised_resume(nd_cli_supervised *s, const char *dir) {
+  char path[ND_RUN_PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/%s", dir, s->file) >= (int)sizeof path)
+    return nd_set_error(ND_ERR_INVALID_ARG, "--resume: the path is too long");
+  nd_checkpoint *ck = NULL;
+  ND_CLI_TRY(nd_checkpoint_read(path, &ck));
+  nd_train_state st = {0};
+  nd_status r = s->restore(s->self, ck);
+  if (r == ND_OK) r = nd_optim_load(s->opt, ck);
+  if (r == ND_OK) r = nd_checkpoint_get_state(ck, &st);
+  if (r == ND_OK && st.epoch > s->epochs)
+    r = nd_set_error(ND_ERR_FORMAT, "%s: metadata 'state.epoch' = %lld is past --epochs %lld", path, (long long)st.epoch,
+                     (long long)s->epochs);
+  if (r == ND_OK) s->epoch = st.epoch, s->rng.key = st.rng_key, s->rng.counter = st.rng_counter;
+  nd_checkpoint_free(ck);
+  return r;
+}
+
+int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *scored) {
+  *scored = false;
+  if (rc) return rc;
+  if (s->epoch < s->epochs) { /* stopped by --stop-after: the test set waits for the end */
+    fprintf(stderr, "neurodyn %s: %lld of %lld epochs; resume with: neurodyn %s --resume %s\n", s->cmd,
+            (long long)s->epoch, (long long)s->epochs, s->cmd, run->dir);
+    return 0;
+  }
+  nd_status r = s->error(s->self, ND_CLI_TEST, &s->err_test);
+  nd_jsonl_field f[3] = {ND_JBOOL("final", true), ND_JINT("epoch", s->epoch), ND_JNUM("test_error", s->err_test)};
+  if (r == ND_OK) r = nd_jsonl_write(run->metrics, 3, f);
+  if (r != ND_OK) return nd_cli_lib_fail(s->cmd, r);
+  *scored = true;
+  return 0;
+}

@@ -1,0 +1,41 @@
+/* What the supervised trainers (train krotov-top, train mlp-baseline) share
+ * on top of the run driver (run.h): epochs of a model trained by an
+ * optimizer on shuffled minibatches drawn from the trainer's own Philox
+ * stream; train and validation error per epoch, the test error once at the
+ * end; checkpoints holding the model, the optimizer state and the position,
+ * so that --resume continues exactly. */
+#ifndef NEURODYN_CLI_SUPERVISED_H
+#define NEURODYN_CLI_SUPERVISED_H
+
+#include "run.h"
+
+typedef enum nd_cli_split { ND_CLI_TRAIN = 0, ND_CLI_VALIDATION, ND_CLI_TEST } nd_cli_split;
+
+typedef struct nd_cli_supervised {
+  /* set by the family */
+  void *self;
+  const char *cmd;       /* "train krotov-top" */
+  const char *file;      /* the model file in the run directory, "top.safetensors" */
+  nd_optim *opt;
+  int64_t epochs;
+  bool has_validation;
+  nd_status (*train_epoch)(void *self, nd_rng *rng, double *mean_loss);
+  nd_status (*error)(void *self, nd_cli_split split, double *error);
+  nd_status (*save)(void *self, nd_checkpoint *ck);          /* the model and its data set */
+  nd_status (*restore)(void *self, const nd_checkpoint *ck); /* the model's parameters, from a checkpoint of this run */
+  /* kept by the helper */
+  nd_rng rng;            /* the minibatch stream */
+  int64_t epoch;         /* epochs done */
+  double loss, err_train, err_val, err_test;
+} nd_cli_supervised;
+
+/* The trainer the run driver runs for s. */
+nd_trainer nd_cli_supervised_trainer(nd_cli_supervised *s);
+/* --resume DIR: the parameters, the optimizer and the position from DIR/<file>. */
+nd_status nd_cli_supervised_resume(nd_cli_supervised *s, const char *dir);
+/* After nd_run_loop returned rc: when the run reached its last epoch, scores
+ * the test set once (err_test, a final metrics line) and sets *scored;
+ * stopped early by --stop-after, says how to resume.  Returns the exit code. */
+int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *scored);
+
+#endif
