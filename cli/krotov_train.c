@@ -177,18 +177,18 @@ static nd_status create_model(const krotov_args *a, int64_t visible, krotov_run 
 
 /* --resume: the model, its state and history from DIR/checkpoint.safetensors,
  * which must be the run config.json describes. */
-static nd_status load_checkpoint(const krotov_args *a, krotov_run *r) {
+static nd_status load_checkpoint(const krotov_args *a, int64_t visible, krotov_run *r) {
   char path[ND_RUN_PATH_MAX];
   snprintf(path, sizeof path, "%s/checkpoint.safetensors", a->resume);
   nd_checkpoint *ck = NULL;
   ND_CLI_TRY(nd_checkpoint_read(path, &ck));
-  krotov_run fresh = *r;
+  nd_krotov_config f;
+  nd_krotov_ode_config o;
+  make_configs(a, visible, &f, &o); /* what config.json describes */
   nd_status s = a->rule == 0 ? nd_krotov_load(ck, &r->fast) : nd_krotov_ode_load(ck, &r->ode);
-  bool same = s == ND_OK && (a->rule == 0 ? !memcmp(nd_krotov_config_of(r->fast), nd_krotov_config_of(fresh.fast), sizeof(nd_krotov_config))
-                                          : !memcmp(nd_krotov_ode_config_of(r->ode), nd_krotov_ode_config_of(fresh.ode), sizeof(nd_krotov_ode_config)));
+  bool same = s == ND_OK && (a->rule == 0 ? !memcmp(nd_krotov_config_of(r->fast), &f, sizeof f)
+                                          : !memcmp(nd_krotov_ode_config_of(r->ode), &o, sizeof o));
   if (s == ND_OK && !same) s = nd_set_error(ND_ERR_FORMAT, "%s does not hold the model config.json describes (edited by hand?)", path);
-  nd_krotov_free(fresh.fast);
-  nd_krotov_ode_free(fresh.ode);
   nd_train_state st = {0};
   if (s == ND_OK) s = kr_state(r, &st);
   for (int h = 0; s == ND_OK && h < 2; h++) {
@@ -210,9 +210,8 @@ static int run_krotov(krotov_args *a, const nd_opts *spec, nd_run *run) {
   int rc = nd_cli_data_load(cmd, &a->data, &train, NULL, NULL);
   if (rc) return rc;
   krotov_run r = {.a = a, .train = &train};
-  nd_status s = create_model(a, train.images.shape[1], &r);
+  nd_status s = a->resume ? load_checkpoint(a, train.images.shape[1], &r) : create_model(a, train.images.shape[1], &r);
   if (s == ND_OK && a->batch > train.n) s = nd_set_error(ND_ERR_INVALID_ARG, "--batch %lld is larger than the %lld training images", (long long)a->batch, (long long)train.n);
-  if (s == ND_OK && a->resume) s = load_checkpoint(a, &r);
   r.norms = s == ND_OK ? malloc(sizeof(double) * (size_t)a->hidden) : NULL;
   if (s == ND_OK && !r.norms) s = ND_ERR_NOMEM;
   if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
