@@ -283,6 +283,11 @@ static void test_errors(void **state) {
   assert_int_equal(k, ND_INTEGRATOR_EULER);
   assert_int_equal(nd_integrator_parse("rk45", &k), ND_ERR_INVALID_ARG);
   assert_null(nd_integrator_name((nd_integrator_kind)9));
+  assert_string_equal(nd_stop_reason_name(ND_STOP_TOLERANCE), "tolerance");
+  assert_string_equal(nd_stop_reason_name(ND_STOP_MAX_ITER), "max-iter");
+  assert_string_equal(nd_stop_reason_name(ND_STOP_DIVERGED), "diverged");
+  assert_null(nd_stop_reason_name(ND_STOP_COUNT_));
+  assert_null(nd_stop_reason_name((nd_stop_reason)-1));
 
   nd_assert_ok(nd_integrator_create(ND_INTEGRATOR_EULER, 1, &it));
   float y[1] = {1};

@@ -34,6 +34,23 @@
 extern "C" {
 #endif
 
+/* Why an iterative solve stopped.  Every solver in neurodyn (steady-state
+ * integration, fixed-point and Anderson iteration, accelerated state updates,
+ * sparse-coding inference) reports this beside its iteration count and final
+ * residual, so that a caller or the CLI's JSON line can say why it ended. */
+typedef enum nd_stop_reason {
+  ND_STOP_TOLERANCE = 0, /* the relative-change / residual test passed */
+  ND_STOP_ENERGY = 1,    /* the energy stopped decreasing by more than the tolerance */
+  ND_STOP_MAX_ITER = 2,  /* the iteration (or step, or time) budget ran out */
+  ND_STOP_OBSERVER = 3,  /* an observer or progress callback asked to stop */
+  ND_STOP_DIVERGED = 4,  /* the state or residual became non-finite */
+  ND_STOP_COUNT_
+} nd_stop_reason;
+
+/* "tolerance", "energy", "max-iter", "observer", "diverged" (NULL for an
+ * unknown value). */
+ND_API const char *nd_stop_reason_name(nd_stop_reason r);
+
 /* Right-hand side: writes dy[0..dim) = f(t, y).  dy never aliases y.  Return
  * ND_OK, or a failing status (with nd__error-style message) to abort the
  * integration; that status is passed back to the caller. */

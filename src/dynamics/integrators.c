@@ -16,6 +16,11 @@ struct nd_integrator {
   float *ytmp; /* [dim] RK4: stage state */
 };
 
+const char *nd_stop_reason_name(nd_stop_reason r) {
+  static const char *const names[ND_STOP_COUNT_] = {"tolerance", "energy", "max-iter", "observer", "diverged"};
+  return (r >= 0 && r < ND_STOP_COUNT_) ? names[r] : NULL;
+}
+
 const char *nd_integrator_name(nd_integrator_kind kind) {
   switch (kind) {
     case ND_INTEGRATOR_EULER: return "euler";
