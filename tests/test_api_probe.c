@@ -1,5 +1,6 @@
 /* API probes (issue 8 item 4, issue 9 item 16): every public function of the
- * core, tensor, arena, rng, optim, autodiff, io and data headers called with
+ * core, tensor, arena, rng, optim, autodiff, io and data headers (and the
+ * dynamics solvers) called with
  * NULL pointers, zero sizes, mismatched or overflowing shapes.  Each probe runs
  * in its own forked child, so one crash does not hide the others; a probe
  * fails if the child dies from a signal (SIGSEGV, an abort from a sanitizer)
@@ -1039,6 +1040,57 @@ static int p_data(void) {
   return 0;
 }
 
+/* ------------------------------------------------------ dynamics solvers */
+static nd_status probe_rhs(double t, const float *y, float *dy, void *user) {
+  (void)t, (void)user;
+  dy[0] = -y[0];
+  return ND_OK;
+}
+
+static int p_dynamics_dopri(void) {
+  nd_dopri *dp = (nd_dopri *)1;
+  BAD(nd_dopri_create(0, false, &dp));
+  EXPECT(dp == NULL);
+  BAD(nd_dopri_create(-1, true, &dp));
+  BAD(nd_dopri_create(INT64_MAX, true, &dp));
+  BAD(nd_dopri_create(1, false, NULL));
+  nd_dopri_free(NULL);
+  EXPECT(nd_dopri_dim(NULL) == 0);
+  OK(nd_dopri_create(1, false, &dp));
+  nd_system sys = {1, probe_rhs, NULL}, big = {2, probe_rhs, NULL}, none = {1, NULL, NULL};
+  float y[2] = {1, 1};
+  nd_dopri_result r;
+  BAD(nd_dopri_integrate(NULL, &sys, 0, 1, y, NULL, &r));
+  BAD(nd_dopri_integrate(dp, NULL, 0, 1, y, NULL, &r));
+  BAD(nd_dopri_integrate(dp, &sys, 0, 1, NULL, NULL, &r));
+  BAD_AS(nd_dopri_integrate(dp, &big, 0, 1, y, NULL, &r), ND_ERR_SHAPE);
+  BAD(nd_dopri_integrate(dp, &none, 0, 1, y, NULL, &r));
+  BAD(nd_dopri_integrate(dp, &sys, NAN, 1, y, NULL, &r));
+  nd_dopri_opts o = nd_dopri_defaults();
+  o.rtol = -1;
+  BAD(nd_dopri_integrate(dp, &sys, 0, 1, y, &o, &r));
+  o = nd_dopri_defaults();
+  o.fac_min = 0;
+  BAD(nd_dopri_integrate(dp, &sys, 0, 1, y, &o, &r));
+  o = nd_dopri_defaults();
+  o.fac_max = INFINITY;
+  BAD(nd_dopri_integrate(dp, &sys, 0, 1, y, &o, &r));
+  o = nd_dopri_defaults();
+  o.h0 = NAN;
+  BAD(nd_dopri_integrate(dp, &sys, 0, 1, y, &o, NULL));
+  BAD(nd_dopri_step(NULL, &sys, 0, 0.1, y, 1e-3, 1e-6, NULL));
+  BAD(nd_dopri_step(dp, &sys, 0, INFINITY, y, 1e-3, 1e-6, NULL));
+  BAD(nd_dopri_step(dp, &sys, 0, 0.1, y, 0, 0, NULL));
+  BAD_AS(nd_dopri_step(dp, &big, 0, 0.1, y, 1e-3, 1e-6, NULL), ND_ERR_SHAPE);
+  BAD(nd_dopri_dense(NULL, 0, y));
+  BAD(nd_dopri_dense(dp, 0, NULL));
+  BAD(nd_dopri_dense(dp, 0, y)); /* no dense buffers */
+  OK(nd_dopri_integrate(dp, &sys, 0, 1, y, NULL, &r));
+  EXPECT(r.t == 1.0 && fabsf(y[0] - expf(-1.0f)) < 1e-2f);
+  nd_dopri_free(dp);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1056,6 +1108,7 @@ static const probe probes[] = {
     P(p_ad_ops),          P(p_gradcheck),       P(p_io_arrays),        P(p_io_idx),
     P(p_io_npy),          P(p_io_safetensors),  P(p_io_jsonl),         P(p_io_png),
     P(p_data),            P(p_zero_size),
+    P(p_dynamics_dopri),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

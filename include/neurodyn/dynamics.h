@@ -257,6 +257,83 @@ ND_API nd_status nd_steady_solve(nd_steady *s, const nd_system *sys, float *y, c
                                  nd_steady_result *result);
 
 
+/* ------------------------------------------------ adaptive Dormand-Prince */
+/* Dormand & Prince, "A family of embedded Runge-Kutta formulae", J. Comput.
+ * Appl. Math. 6(1):19-26, 1980 (the tableau RK5(4)7M, Table 2): seven stages,
+ * a 5th-order solution y1 and an embedded 4th-order one for the error
+ * estimate, first-same-as-last (the 7th stage is f at the new state, which is
+ * the next step's 1st stage: 6 f-calls per accepted step).  The step size is
+ * chosen as in Hairer, Norsett & Wanner, Solving ODEs I, 2nd ed., 1993,
+ * Sec. II.4, Eqs. (4.10)-(4.13):
+ *
+ *   sc_i = atol + rtol max(|y0_i|, |y1_i|),  err = sqrt(1/n sum_i ((y1_i - y1^_i)/sc_i)^2)
+ *   accept when err <= 1;  h_new = h min(fac_max, max(fac_min, safety err^(-1/5)))
+ *
+ * with fac_max = 1 for the step after a rejection, and the starting step of
+ * II.4 ("Starting Step Size", p. 169) when h0 <= 0.  Dense output (Hairer's
+ * DOPRI5 continuous extension of order 4, after Shampine 1986) is available
+ * for the last accepted step when the workspace was created with dense = true.
+ * Integrating allocates nothing.
+ *
+ *   nd_dopri *dp;  nd_dopri_create(dim, false, &dp);             // once
+ *   nd_dopri_opts o = nd_dopri_defaults();  o.rtol = 1e-5; o.atol = 1e-8;
+ *   nd_dopri_result r;
+ *   nd_dopri_integrate(dp, &sys, 0.0, 10.0, y, &o, &r);          // r.steps, r.rejected, r.stop
+ *   nd_dopri_free(dp); */
+typedef struct nd_dopri nd_dopri;
+
+typedef struct nd_dopri_opts {
+  double rtol;       /* relative tolerance, >= 0 (1e-3) */
+  double atol;       /* absolute tolerance, >= 0; rtol and atol not both 0 (1e-6) */
+  double h0;         /* first step size; <= 0: chosen automatically (0) */
+  double h_max;      /* largest |h|; <= 0: |t1 - t0| (0) */
+  double h_min;      /* smallest |h| before giving up with ND_ERR_NUMERIC; <= 0: only float64 underflow of t (0) */
+  double safety;     /* in (0, 1) (0.9) */
+  double fac_min;    /* smallest step-size ratio, in (0, 1] (0.2) */
+  double fac_max;    /* largest step-size ratio, >= 1 (10) */
+  int64_t max_steps; /* attempted steps (accepted + rejected); <= 0: no cap (100000) */
+  double tol;        /* > 0: stop once max|f(t, y)| <= tol (a steady state, tested for free on the FSAL stage); <= 0: never (0) */
+  nd_observer_fn observer; /* called at step 0 and after every accepted step (NULL) */
+  void *observer_user;
+} nd_dopri_opts;
+
+typedef struct nd_dopri_result {
+  int64_t steps;      /* accepted steps */
+  int64_t rejected;   /* rejected steps (err > 1, or a non-finite stage) */
+  int64_t rhs_calls;  /* right-hand-side evaluations */
+  double t;           /* time reached (t1 unless stopped early) */
+  double h;           /* the step size the controller proposes next */
+  double err;         /* scaled error norm of the last accepted step */
+  double residual;    /* max |f(t, y)| at the state returned */
+  nd_stop_reason stop; /* ND_STOP_MAX_ITER: t1 reached (t == t1) or max_steps spent (t != t1);
+                          ND_STOP_TOLERANCE: max|f| <= tol; ND_STOP_OBSERVER; ND_STOP_DIVERGED (with ND_ERR_NUMERIC) */
+} nd_dopri_result;
+
+/* The defaults in parentheses above (those of MATLAB's ode45 and SciPy's RK45 for rtol, atol). */
+ND_API nd_dopri_opts nd_dopri_defaults(void);
+/* Workspace for states of up to dim floats (dim >= 1): 9 stage/state buffers,
+ * and 5 more for the dense output when dense is true. */
+ND_API nd_status nd_dopri_create(int64_t dim, bool dense, nd_dopri **out);
+ND_API void nd_dopri_free(nd_dopri *dp); /* NULL is fine */
+ND_API int64_t nd_dopri_dim(const nd_dopri *dp);
+/* One step of size h (finite, non-zero) from (t, y), in place: y <- y1 (the
+ * 5th-order solution), no step-size control.  err (may be NULL) receives the
+ * scaled error norm above with the given rtol, atol (>= 0, not both 0).
+ * 7 f-calls.  Allocates nothing. */
+ND_API nd_status nd_dopri_step(nd_dopri *dp, const nd_system *sys, double t, double h, float *y, double rtol,
+                               double atol, double *err);
+/* Integrates y in place from t0 to t1 (t1 < t0 integrates backwards) with
+ * adaptive steps; opts (NULL: defaults) and result may be NULL.  ND_ERR_NUMERIC
+ * when the step size falls below h_min (or t + h == t), or the state returned
+ * is not finite; result is filled in either way.  Allocates nothing. */
+ND_API nd_status nd_dopri_integrate(nd_dopri *dp, const nd_system *sys, double t0, double t1, float *y,
+                                    const nd_dopri_opts *opts, nd_dopri_result *result);
+/* Dense output: y(t) for t within the last accepted step of
+ * nd_dopri_integrate (call it from the observer), from Hairer's continuous
+ * extension of order 4.  out has the system's dim floats.  ND_ERR_INVALID_ARG
+ * without dense buffers, before any step, or for t outside the step. */
+ND_API nd_status nd_dopri_dense(const nd_dopri *dp, double t, float *out);
+
 /* ------------------------------------------------- differentiable unroll */
 /* Backpropagation through time through the fixed-step integrators: the
  * right-hand side is written with tape ops (nd_ad_*), and nd_ad_unroll
