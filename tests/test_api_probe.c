@@ -1091,6 +1091,50 @@ static int p_dynamics_dopri(void) {
   return 0;
 }
 
+static int p_snn(void) {
+  nd_snn *net = (nd_snn *)1;
+  nd_snn_config c = nd_snn_defaults();
+  BAD(nd_snn_config_check(NULL));
+  BAD(nd_snn_create(NULL, &net));
+  EXPECT(net == NULL);
+  BAD(nd_snn_create(&c, NULL));
+  c.batch = (int64_t)1 << 40;
+  BAD(nd_snn_create(&c, &net));
+  c = nd_snn_defaults();
+  c.t_ref_ms = -1;
+  BAD(nd_snn_config_check(&c));
+  c = nd_snn_defaults();
+  c.model = (nd_snn_model)9;
+  BAD(nd_snn_config_check(&c));
+  c = nd_snn_defaults();
+  c.neurons = 4;
+  OK(nd_snn_create(&c, &net));
+  float w[16] = {0}, x = 1;
+  w[3] = NAN;
+  BAD_AS(nd_snn_set_recurrent(net, w), ND_ERR_NUMERIC);
+  BAD(nd_snn_set_recurrent(net, NULL));
+  BAD(nd_snn_set_recurrent(NULL, w));
+  BAD(nd_snn_set_recurrent_random(net, -0.1, 0.5, 1, 1, 1));
+  BAD(nd_snn_set_recurrent_random(net, 0.1, 2, 1, 1, 1));
+  BAD(nd_snn_set_recurrent_random(net, 0.1, 0.5, INFINITY, 1, 1));
+  BAD(nd_snn_set_recurrent_random(NULL, 0.1, 0.5, 1, 1, 1));
+  BAD(nd_snn_set_input(net, &x)); /* inputs = 0 */
+  BAD(nd_snn_set_input(NULL, &x));
+  BAD(nd_snn_step(net, &x, NULL));
+  BAD(nd_snn_step(NULL, NULL, NULL));
+  BAD(nd_snn_reset_state(NULL));
+  int64_t cnt;
+  BAD_VALUE(nd_snn_spike_list(net, -1, &cnt), v_ == NULL);
+  BAD_VALUE(nd_snn_spike_list(net, 0, NULL), v_ == NULL);
+  BAD_VALUE(nd_snn_spike_list(NULL, 0, &cnt), v_ == NULL);
+  EXPECT(nd_snn_voltage(NULL) == NULL && nd_snn_spikes(NULL) == NULL && nd_snn_current(NULL) == NULL);
+  EXPECT(nd_snn_adaptation(NULL) == NULL && nd_snn_get_config(NULL) == NULL);
+  EXPECT(nd_snn_steps(NULL) == -1 && nd_snn_gemm_steps(NULL) == -1 && nd_snn_synapse_count(NULL) == -1);
+  nd_snn_free(net);
+  nd_snn_free(NULL);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1109,6 +1153,7 @@ static const probe probes[] = {
     P(p_io_npy),          P(p_io_safetensors),  P(p_io_jsonl),         P(p_io_png),
     P(p_data),            P(p_zero_size),
     P(p_dynamics_dopri),
+    P(p_snn),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

@@ -19,5 +19,6 @@
 #include "neurodyn/dynamics.h"
 #include "neurodyn/plasticity.h"
 #include "neurodyn/krotov.h"
+#include "neurodyn/snn.h"
 
 #endif
