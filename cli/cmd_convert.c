@@ -15,7 +15,7 @@
  * (a directory there, a parent that is missing or not a directory, a parent
  * we may not write into) is bad input, exit 2, found before anything is read;
  * only a write that then fails (disk full, I/O error) is exit 1. */
-static int check_output(const char *prog, const char *out) {
+int nd_cli_check_output(const char *prog, const char *out) {
   struct stat st;
   if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) return nd_cli_fail(2, prog, "%s: is a directory", out);
   char parent[PATH_MAX];
@@ -64,7 +64,7 @@ int nd_cli_convert(int argc, char **argv) {
     nd_args_release(&args);
     return nd_cli_fail(2, prog, "%s: output must end in .npy or .safetensors", out);
   }
-  if ((rc = check_output(prog, out)) != 0) {
+  if ((rc = nd_cli_check_output(prog, out)) != 0) {
     nd_args_release(&args);
     return rc;
   }

@@ -26,6 +26,7 @@ typedef struct nd_cli_scorer {
 } nd_cli_scorer;
 
 extern const nd_cli_command nd_cli_train_models[]; /* NULL-name ended */
+extern const nd_cli_command nd_cli_run_models[];   /* `run <model>`, NULL-name ended */
 extern const nd_cli_scorer nd_cli_scorers[];      /* NULL-model ended */
 
 /* top-level commands */
@@ -35,11 +36,15 @@ int nd_cli_convert(int argc, char **argv);
 int nd_cli_demo(int argc, char **argv);
 int nd_cli_train(int argc, char **argv);
 int nd_cli_eval(int argc, char **argv);
+int nd_cli_run(int argc, char **argv);
 
 /* train <model>, per family file */
 int nd_cli_train_krotov(int argc, char **argv);      /* krotov_train.c */
 int nd_cli_train_krotov_top(int argc, char **argv);  /* krotov_top.c */
 int nd_cli_train_mlp_baseline(int argc, char **argv); /* mlp_baseline.c */
+
+/* run <model>, per family file */
+int nd_cli_run_lca(int argc, char **argv); /* lca_run.c */
 
 /* eval scorers, per family file */
 nd_status nd_cli_predict_krotov_top(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);

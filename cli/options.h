@@ -156,6 +156,10 @@ int nd_cli_lib_fail(const char *cmd, nd_status s);
  * shape, missing or malformed file, unknown name), 1 for runtime failures. */
 int nd_cli_status_code(nd_status s);
 
+/* 0 if a file can be written at out (not a directory, its parent exists and
+ * is writable), else the usage error printed and 2 (cmd_convert.c). */
+int nd_cli_check_output(const char *prog, const char *out);
+
 /* Creates dir and its missing parents (like mkdir -p).  ND_ERR_IO names the
  * directory on failure. */
 nd_status nd_cli_mkdirs(const char *dir);

@@ -13,33 +13,43 @@ const nd_cli_command nd_cli_train_models[] = {
     {NULL, NULL, NULL},
 };
 
+/* `neurodyn run <model>`: inference / simulation of one model on given inputs. */
+const nd_cli_command nd_cli_run_models[] = {
+    {"lca", nd_cli_run_lca, "sparse codes of signals under a dictionary (LCA, Rozell et al. 2008)"},
+    {NULL, NULL, NULL},
+};
+
 const nd_cli_scorer nd_cli_scorers[] = {
     {"krotov-top", nd_cli_predict_krotov_top},
     {"mlp", nd_cli_predict_mlp},
     {NULL, NULL},
 };
 
-static void train_usage(FILE *f) {
-  fprintf(f, "usage: neurodyn train <model> [options]   (neurodyn train <model> --help)\n\nmodels:\n");
-  for (const nd_cli_command *c = nd_cli_train_models; c->name; c++) fprintf(f, "  %-13s %s\n", c->name, c->summary);
+static void models_usage(FILE *f, const char *verb, const nd_cli_command *table) {
+  fprintf(f, "usage: neurodyn %s <model> [options]   (neurodyn %s <model> --help)\n\nmodels:\n", verb, verb);
+  for (const nd_cli_command *c = table; c->name; c++) fprintf(f, "  %-13s %s\n", c->name, c->summary);
 }
 
-int nd_cli_train(int argc, char **argv) {
+/* `neurodyn <verb> <model> ...` through one of the tables above. */
+static int dispatch(const char *verb, const nd_cli_command *table, int argc, char **argv) {
   if (argc < 2) {
-    train_usage(stderr);
+    models_usage(stderr, verb, table);
     return 2;
   }
   const char *m = argv[1];
   if (!strcmp(m, "--help") || !strcmp(m, "-h")) {
-    train_usage(stdout);
+    models_usage(stdout, verb, table);
     return 0;
   }
-  for (const nd_cli_command *c = nd_cli_train_models; c->name; c++)
+  for (const nd_cli_command *c = table; c->name; c++)
     if (!strcmp(m, c->name)) return c->run(argc - 1, argv + 1);
   char names[256] = "";
-  for (const nd_cli_command *c = nd_cli_train_models; c->name; c++) {
+  for (const nd_cli_command *c = table; c->name; c++) {
     size_t l = strlen(names);
     snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", c->name);
   }
-  return nd_cli_cmd_fail("train", 2, "unknown model '%.64s' (%s)", m, names);
+  return nd_cli_cmd_fail(verb, 2, "unknown model '%.64s' (%s)", m, names);
 }
+
+int nd_cli_train(int argc, char **argv) { return dispatch("train", nd_cli_train_models, argc, argv); }
+int nd_cli_run(int argc, char **argv) { return dispatch("run", nd_cli_run_models, argc, argv); }

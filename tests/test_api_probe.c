@@ -1135,6 +1135,124 @@ static int p_snn(void) {
   return 0;
 }
 
+/* ----------------------------------------------------- accel and lca */
+static int p_accel(void) {
+  nd_accel *acc = (nd_accel *)1;
+  nd_accel_config c = nd_accel_defaults(ND_ACCEL_ADAM);
+  BAD(nd_accel_create(NULL, 1, 1, &acc));
+  EXPECT(acc == NULL);
+  BAD(nd_accel_create(&c, 1, 1, NULL));
+  BAD(nd_accel_create(&c, 0, 1, &acc));
+  BAD(nd_accel_create(&c, 1, -1, &acc));
+  BAD(nd_accel_create(&c, BIG40, BIG40, &acc));
+  nd_accel_config bad = c;
+  bad.eta = NAN;
+  BAD(nd_accel_config_check(&bad));
+  bad = c;
+  bad.beta1 = 1;
+  BAD(nd_accel_config_check(&bad));
+  bad = c;
+  bad.kind = ND_ACCEL_KIND_COUNT_;
+  BAD(nd_accel_config_check(&bad));
+  BAD(nd_accel_config_check(NULL));
+  nd_accel_kind k;
+  BAD(nd_accel_parse(NULL, &k));
+  BAD(nd_accel_parse("sgd", &k));
+  BAD(nd_accel_parse("adam", NULL));
+  nd_accel_schedule sc;
+  BAD(nd_accel_schedule_parse("linear", &sc));
+  EXPECT(nd_accel_name(ND_ACCEL_KIND_COUNT_) == NULL && nd_accel_schedule_name(ND_ACCEL_SCHEDULE_COUNT_) == NULL);
+  OK(nd_accel_create(&c, 2, 3, &acc));
+  float x[6] = {0}, d[6] = {1, 2, 3, 4, 5, 6};
+  BAD(nd_accel_step(NULL, x, d, 2, 3, NULL));
+  BAD(nd_accel_step(acc, NULL, d, 2, 3, NULL));
+  BAD_AS(nd_accel_step(acc, x, d, 3, 3, NULL), ND_ERR_SHAPE);
+  BAD_AS(nd_accel_step(acc, x, d, 2, 2, NULL), ND_ERR_SHAPE);
+  BAD(nd_accel_step(acc, x, x + 1, 1, 3, NULL));
+  BAD(nd_accel_reset(NULL));
+  EXPECT(nd_accel_config_of(NULL) == NULL);
+  nd_accel_free(acc);
+  nd_accel_free(NULL);
+  return 0;
+}
+
+static int p_lca(void) {
+  float phi[6] = {1, 0, 0.5f, 0, 1, 0.5f}, s[4] = {1, 2, 3, 4}, a[8];
+  nd_lca_config c = nd_lca_defaults();
+  nd_lca *l = (nd_lca *)1;
+  BAD(nd_lca_create(NULL, phi, 2, 3, 1, &l));
+  EXPECT(l == NULL);
+  BAD(nd_lca_create(&c, NULL, 2, 3, 1, &l));
+  BAD(nd_lca_create(&c, phi, 2, 3, 1, NULL));
+  BAD(nd_lca_create(&c, phi, 0, 3, 1, &l));
+  BAD(nd_lca_create(&c, phi, 2, 3, 0, &l));
+  BAD(nd_lca_create(&c, phi, BIG40, BIG40, 1, &l));
+  nd_lca_config bad = c;
+  bad.lambda = -1;
+  BAD(nd_lca_config_check(&bad));
+  bad = c;
+  bad.tol = 0;
+  BAD(nd_lca_config_check(&bad));
+  bad = c;
+  bad.max_iter = 0;
+  BAD(nd_lca_config_check(&bad));
+  bad = c;
+  bad.variant = ND_LCA_UPSTREAM;
+  bad.threshold = ND_LCA_HARD;
+  BAD(nd_lca_config_check(&bad));
+  bad = c;
+  bad.update.eta = -1;
+  BAD(nd_lca_config_check(&bad));
+  BAD(nd_lca_config_check(NULL));
+  float nanphi[6] = {1, NAN, 0, 0, 1, 0};
+  BAD(nd_lca_create(&c, nanphi, 2, 3, 1, &l));
+  float zero[6] = {0};
+  bad = c;
+  bad.normalize = true;
+  BAD(nd_lca_create(&bad, zero, 2, 3, 1, &l));
+  nd_lca_threshold t;
+  nd_lca_variant v;
+  nd_lca_form f;
+  BAD(nd_lca_threshold_parse("medium", &t));
+  BAD(nd_lca_variant_parse(NULL, &v));
+  BAD(nd_lca_form_parse("gram", NULL));
+  BAD(nd_lca_form_parse("gramian", &f));
+  EXPECT(nd_lca_threshold_name(ND_LCA_THRESHOLD_COUNT_) == NULL && nd_lca_variant_name(ND_LCA_VARIANT_COUNT_) == NULL &&
+         nd_lca_form_name(ND_LCA_FORM_COUNT_) == NULL);
+  BAD(nd_lca_threshold_apply(ND_LCA_SOFT, ND_LCA_TEXTBOOK, 0.1f, NULL, a, 2));
+  BAD(nd_lca_threshold_apply(ND_LCA_SOFT, ND_LCA_TEXTBOOK, -0.1f, s, a, 2));
+  BAD(nd_lca_threshold_apply(ND_LCA_THRESHOLD_COUNT_, ND_LCA_TEXTBOOK, 0.1f, s, a, 2));
+  BAD(nd_lca_threshold_apply(ND_LCA_SOFT, ND_LCA_VARIANT_COUNT_, 0.1f, s, a, 2));
+  BAD(nd_lca_threshold_apply(ND_LCA_SOFT, ND_LCA_TEXTBOOK, 0.1f, s, a, -1));
+  double pen;
+  BAD(nd_lca_penalty(ND_LCA_SOFT, 0.1f, NULL, 2, &pen));
+  BAD(nd_lca_penalty(ND_LCA_SOFT, NAN, s, 2, &pen));
+  BAD(nd_lca_penalty(ND_LCA_SOFT, 0.1f, s, 2, NULL));
+  OK(nd_lca_create(&c, phi, 2, 3, 2, &l));
+  nd_lca_result r;
+  BAD(nd_lca_solve(NULL, s, 1, a, &r));
+  BAD(nd_lca_solve(l, NULL, 1, a, &r));
+  BAD(nd_lca_solve(l, s, 1, NULL, &r));
+  BAD_AS(nd_lca_solve(l, s, 3, a, &r), ND_ERR_SHAPE);
+  BAD_AS(nd_lca_solve(l, s, 0, a, &r), ND_ERR_SHAPE);
+  float nans[2] = {NAN, 1};
+  BAD(nd_lca_solve(l, nans, 1, a, &r));
+  double e;
+  BAD(nd_lca_energy(NULL, s, a, 1, NULL, &e));
+  BAD_AS(nd_lca_energy(l, s, a, 5, NULL, &e), ND_ERR_SHAPE);
+  BAD(nd_lca_set_dictionary(l, NULL));
+  BAD(nd_lca_set_dictionary(NULL, phi));
+  BAD(nd_lca_set_dictionary(l, nanphi));
+  BAD(nd_lca_set_observer(NULL, NULL, NULL));
+  EXPECT(nd_lca_dictionary(NULL) == NULL && nd_lca_config_of(NULL) == NULL && nd_lca_potentials(NULL) == NULL);
+  EXPECT(nd_lca_m(NULL) == -1 && nd_lca_n(NULL) == -1 && nd_lca_max_batch(NULL) == -1);
+  EXPECT(isnan(nd_lca_lipschitz(NULL)) && isnan(nd_lca_eta(NULL)) && nd_lca_form_of(NULL) == ND_LCA_FORM_AUTO);
+  OK(nd_lca_solve(l, s, 2, a, &r));
+  nd_lca_free(l);
+  nd_lca_free(NULL);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1154,6 +1272,7 @@ static const probe probes[] = {
     P(p_data),            P(p_zero_size),
     P(p_dynamics_dopri),
     P(p_snn),
+    P(p_accel),           P(p_lca),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

@@ -20,5 +20,7 @@
 #include "neurodyn/plasticity.h"
 #include "neurodyn/krotov.h"
 #include "neurodyn/snn.h"
+#include "neurodyn/accel.h"
+#include "neurodyn/lca.h"
 
 #endif
