@@ -1,0 +1,130 @@
+/* Shared pieces of the neurodyn CPython extension (python/src/).
+ *
+ * Every family file (krotov.c, mlp.c, ...) uses these helpers and adds its
+ * functions to the module through an nd_py_<family>_methods table that
+ * module.c lists (docs/python.md, "Binding a new family"). */
+#ifndef ND_PY_H
+#define ND_PY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL nd_py_ARRAY_API
+#ifndef ND_PY_MODULE_C
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "neurodyn/neurodyn.h"
+
+/* ---------------------------------------------------------------- errors */
+/* Raises the exception for a library status with nd_last_error()'s message:
+ * neurodyn.InputError (a ValueError) for bad input (invalid argument, shape,
+ * format, not found), MemoryError for ND_ERR_NOMEM, neurodyn.LibraryError
+ * (a RuntimeError) otherwise.  Returns NULL.  If a Python exception is
+ * already set (a callback raised), that one is kept. */
+PyObject *nd_py_raise(nd_status s);
+/* neurodyn.InputError, for the bindings' own checks of their arguments. */
+extern PyObject *nd_py_input_error;
+
+/* ---------------------------------------------------------------- arrays */
+/* A float32 C-contiguous aligned view of o: o itself (new reference, no copy)
+ * when it already is one, else ONE converted copy (bool, integer and float
+ * dtypes only; other kinds are a TypeError naming `what`).  ndim >= 0 checks
+ * the number of dimensions; shape entries >= 0 must match (-1: any).
+ * Errors name `what` and the shapes.  NULL on error. */
+PyArrayObject *nd_py_f32(PyObject *o, const char *what, int ndim, const int64_t *shape);
+/* The same for int32 labels (bool and integer dtypes only). */
+PyArrayObject *nd_py_i32(PyObject *o, const char *what, int ndim, const int64_t *shape);
+/* A new NumPy array over memory that `owner` keeps alive (a view: the array
+ * holds a reference to owner).  writable = 0 makes it read-only. */
+PyObject *nd_py_view(void *data, int typenum, int ndim, const int64_t *shape, PyObject *owner, int writable);
+/* A new NumPy array that takes ownership of `data`, freed by free_fn when the
+ * array (and every view of it) is gone. */
+PyObject *nd_py_adopt(void *data, int typenum, int ndim, const int64_t *shape, void (*free_fn)(void *));
+/* A new uninitialised C-contiguous array. */
+PyObject *nd_py_empty(int typenum, int ndim, const int64_t *shape);
+/* nd_tensor -> NumPy, taking its owned data (the tensor is left empty). */
+PyObject *nd_py_from_tensor(nd_tensor *t);
+/* nd_array -> NumPy, taking its data (the struct is left zeroed). */
+PyObject *nd_py_from_array(nd_array *a);
+/* A contiguous nd_tensor header over a float32 array (no copy). */
+nd_tensor nd_py_tensor(PyArrayObject *a);
+
+/* ---------------------------------------------------------------- configs */
+/* A config struct as a table of named fields, read from and written to a
+ * Python dict by name (unknown keys are a TypeError naming them). */
+typedef enum nd_py_ftype { NDPY_I64, NDPY_INT, NDPY_U64, NDPY_F64, NDPY_F32, NDPY_BOOL, NDPY_CHOICE } nd_py_ftype;
+typedef struct nd_py_field {
+  const char *name;
+  nd_py_ftype type;
+  size_t offset;
+  const char *const *choices; /* NDPY_CHOICE: NULL-terminated names, stored as int */
+} nd_py_field;
+#define NDPY_FIELD(T, f, type) {#f, (type), offsetof(T, f), NULL}
+#define NDPY_CHOICE_FIELD(T, f, names) {#f, NDPY_CHOICE, offsetof(T, f), (names)}
+
+int nd_py_config_set(const nd_py_field *fields, int n, void *base, PyObject *kwargs, const char *family);
+PyObject *nd_py_config_dict(const nd_py_field *fields, int n, const void *base);
+
+/* ---------------------------------------------------------------- handles */
+/* A library object owned by a Python object (a capsule-like handle type):
+ * `ptr` is freed by `free_fn` when the handle is collected, never earlier,
+ * so arrays viewing its memory (which reference the handle) stay valid.
+ * `busy` refuses a second thread while a call runs with the GIL released. */
+typedef struct nd_py_handle {
+  PyObject_HEAD
+  void *ptr;
+  void (*free_fn)(void *);
+  const char *kind; /* "krotov", "krotov-ode", "krotov-top", "mlp", ... */
+  int busy;
+  PyObject *extra;  /* a family's companion object (e.g. the optimizer handle) */
+} nd_py_handle;
+
+extern PyTypeObject nd_py_handle_type;
+PyObject *nd_py_handle_new(void *ptr, void (*free_fn)(void *), const char *kind);
+/* The pointer of a handle of this kind, or NULL with TypeError. */
+void *nd_py_handle_get(PyObject *o, const char *kind);
+/* Marks a handle busy for a call that releases the GIL; RuntimeError if it
+ * already is (two threads on one model). */
+int nd_py_handle_enter(PyObject *o);
+void nd_py_handle_leave(PyObject *o);
+
+/* ---------------------------------------------------------------- progress */
+/* The nd_progress_fn a binding passes to an epoch function while the GIL is
+ * released: it takes the GIL, runs the signal handlers (Ctrl-C raises
+ * KeyboardInterrupt) and the Python callback `cb(epoch, done, total)` (may be
+ * None; a true result also stops), and asks the epoch to stop when either
+ * raised.  After the call, `stopped` says whether it did and an exception is
+ * set if one was raised. */
+typedef struct nd_py_progress {
+  PyObject *cb;
+  int raised;
+} nd_py_progress;
+int nd_py_progress_fn(const nd_progress_info *info, void *user);
+
+/* One epoch of a family's epoch function over data [n, visible] with the
+ * GIL released and the handle marked busy; progress through
+ * nd_py_progress_fn.  Returns None (the model's state says whether the
+ * epoch finished or a callback stopped it part-way) or NULL (an exception: the library's, or the callback's,
+ * e.g. KeyboardInterrupt; the model keeps the minibatches applied). */
+typedef nd_status (*nd_py_epoch_fn)(void *model, const float *data, int64_t n, nd_progress_fn progress, void *user);
+PyObject *nd_py_run_epoch(PyObject *handle, const char *kind, int64_t visible, nd_py_epoch_fn fn, PyObject *data,
+                          PyObject *cb);
+/* nd_train_state <-> dict {"epoch", "batch", "rng_key", "rng_counter"}. */
+PyObject *nd_py_state_dict(const nd_train_state *st);
+int nd_py_state_from(PyObject *d, nd_train_state *st);
+
+/* ---------------------------------------------------------------- checkpoints */
+/* Reads a checkpoint; NULL with an exception set on error. */
+nd_checkpoint *nd_py_checkpoint_read(PyObject *path);
+/* Writes ck to path (atomic) and frees it; NULL on error, else None. */
+PyObject *nd_py_checkpoint_write(nd_checkpoint *ck, PyObject *path);
+
+/* ---------------------------------------------------------------- families */
+extern PyMethodDef nd_py_krotov_methods[];
+extern PyMethodDef nd_py_mlp_methods[];
+extern PyMethodDef nd_py_io_methods[];
+extern PyMethodDef nd_py_autodiff_methods[];
+
+#endif
