@@ -1253,6 +1253,88 @@ static int p_lca(void) {
   return 0;
 }
 
+/* Credit-assignment ops (credit.h) and the MLP's method functions (mlp.h). */
+static int p_credit(void) {
+  nd_tape *tp;
+  OK(nd_tape_create(0, &tp));
+  float buf[3][64];
+  memset(buf, 0, sizeof buf);
+  nd_tensor a23 = nd_tensor_wrap(buf[0], 2, ND_SHAPE(2, 3)), w43 = nd_tensor_wrap(buf[1], 2, ND_SHAPE(4, 3)),
+            f44 = nd_tensor_wrap(buf[2], 2, ND_SHAPE(4, 4));
+#define CREDIT_BAD(expr)                                                                \
+  do {                                                                                  \
+    nd_tape_reset(tp);                                                                  \
+    nd_var *a = nd_tape_variable(tp, &a23), *w = nd_tape_variable(tp, &w43);            \
+    (void)a, (void)w;                                                                   \
+    nd_clear_error();                                                                   \
+    if ((expr) != NULL || !nd_last_error()[0]) {                                        \
+      fprintf(stderr, "  line %d: %s did not fail\n", __LINE__, #expr);                 \
+      return 1;                                                                         \
+    }                                                                                   \
+  } while (0)
+  CREDIT_BAD(nd_credit_detach(NULL, a));
+  CREDIT_BAD(nd_credit_detach(tp, NULL));
+  CREDIT_BAD(nd_credit_linear_fa(NULL, a, w, NULL, &w43));
+  CREDIT_BAD(nd_credit_linear_fa(tp, a, NULL, NULL, &w43));
+  CREDIT_BAD(nd_credit_linear_fa(tp, a, w, NULL, NULL));
+  CREDIT_BAD(nd_credit_linear_fa(tp, a, w, NULL, &f44));
+  CREDIT_BAD(nd_credit_linear_fa(tp, a, a, a, &a23));    /* b [2,3] is not 1-D */
+  CREDIT_BAD(nd_credit_dfa_output(NULL, a, 0, NULL, NULL));
+  CREDIT_BAD(nd_credit_dfa_output(tp, NULL, 0, NULL, NULL));
+  CREDIT_BAD(nd_credit_dfa_output(tp, a, 1, NULL, NULL));
+  CREDIT_BAD(nd_credit_dfa_output(tp, a, 9, &a, (const nd_tensor *[]){&w43}));
+  CREDIT_BAD(nd_credit_dfa_output(tp, a, 1, &w, (const nd_tensor *[]){&w43}));
+  CREDIT_BAD(nd_credit_dfa_output(tp, a, 1, &a, (const nd_tensor *[]){NULL}));
+  CREDIT_BAD(nd_credit_inject(NULL, a, &a23));
+  CREDIT_BAD(nd_credit_inject(tp, NULL, &a23));
+  CREDIT_BAD(nd_credit_inject(tp, a, NULL));
+  CREDIT_BAD(nd_credit_inject(tp, a, &w43));
+  CREDIT_BAD(nd_credit_ff_loss(NULL, a, 1, 1, 1.0f));
+  CREDIT_BAD(nd_credit_ff_loss(tp, NULL, 1, 1, 1.0f));
+  CREDIT_BAD(nd_credit_ff_loss(tp, a, 2, 1, 1.0f));
+  CREDIT_BAD(nd_credit_ff_loss(tp, a, -1, 1, 1.0f));
+  CREDIT_BAD(nd_credit_ff_loss(tp, a, 0, 0, 1.0f));
+  CREDIT_BAD(nd_credit_ff_loss(tp, a, 1, 1, NAN));
+#undef CREDIT_BAD
+  nd_tape_free(tp);
+  BAD(nd_credit_regression_grads(NULL, &a23, &a23, &w43, NULL, NULL));
+  BAD(nd_credit_regression_grads(&a23, &a23, &a23, &w43, NULL, NULL)); /* dw [4,3], expected [3,3] */
+  BAD(nd_credit_regression_grads(&a23, &a23, &w43, &f44, NULL, NULL));
+  BAD(nd_credit_ff_normalize(NULL, 1, 3, 0, buf[0]));
+  BAD(nd_credit_ff_normalize(buf[0], -1, 3, 0, buf[0]));
+  BAD(nd_credit_ff_normalize(buf[0], 1, 0, 0, buf[0]));
+  BAD(nd_credit_ff_normalize(buf[0], 1, 3, -1, buf[0]));
+  BAD(nd_credit_ff_embed(NULL, 1, 3, 2, NULL, 0));
+  BAD(nd_credit_ff_embed(buf[0], 1, 3, 4, NULL, 0));
+  BAD(nd_credit_ff_embed(buf[0], 1, 3, 2, (const int32_t[]){5}, 0));
+  if (nd_credit_method_name((nd_credit_method)-1) || nd_credit_method_name(ND_CREDIT_COUNT_) ||
+      !isnan(nd_credit_angle(NULL, buf[0], 3)) || !isnan(nd_credit_angle(buf[0], buf[0], 0)))
+    return 1;
+  nd_mlp *m;
+  nd_mlp_config c = nd_mlp_defaults(3, (const int64_t[]){3, 4, 2});
+  c.method = ND_CREDIT_DNI;
+  OK(nd_mlp_create(&c, &m));
+  int32_t y[2] = {0, 1}, ybad[2] = {0, 7};
+  double ang[2];
+  BAD(nd_mlp_batch_grads(NULL, buf[0], y, 2, NULL));
+  BAD(nd_mlp_batch_grads(m, NULL, y, 2, NULL));
+  BAD(nd_mlp_batch_grads(m, buf[0], NULL, 2, NULL));
+  BAD(nd_mlp_batch_grads(m, buf[0], y, 0, NULL));
+  BAD(nd_mlp_batch_grads(m, buf[0], ybad, 2, NULL));
+  BAD(nd_mlp_grad_angles(NULL, buf[0], y, 2, ang));
+  BAD(nd_mlp_grad_angles(m, buf[0], y, 2, NULL));
+  BAD(nd_mlp_grad_angles(m, buf[0], y, -1, ang));
+  BAD(nd_mlp_set_progress(NULL, NULL, NULL));
+  if (nd_mlp_feedback(NULL, 0) || nd_mlp_feedback(m, -1) || nd_mlp_feedback(m, 5) || nd_mlp_feedback(m, 0)) return 1;
+  OK(nd_mlp_batch_grads(m, buf[0], y, 2, NULL));
+  nd_mlp_free(m);
+  c.method = ND_CREDIT_FF;
+  OK(nd_mlp_create(&c, &m));
+  BAD(nd_mlp_batch_grads(m, buf[0], ybad, 2, NULL));
+  nd_mlp_free(m);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1272,7 +1354,7 @@ static const probe probes[] = {
     P(p_data),            P(p_zero_size),
     P(p_dynamics_dopri),
     P(p_snn),
-    P(p_accel),           P(p_lca),
+    P(p_accel),           P(p_lca),             P(p_credit),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

@@ -15,7 +15,19 @@
  *
  * Weights W_l [sizes[l+1], sizes[l]] are Kaiming-uniform (He et al. 2015,
  * PyTorch nn.Linear's default): W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and so
- * are the biases; the draws come from nd_rng seeded with `seed`. */
+ * are the biases; the draws come from nd_rng seeded with `seed`.
+ *
+ * Credit assignment (`method`, include/neurodyn/credit.h, docs/credit.md):
+ * how the hidden layers get their update.  BP back-propagates; FA sends the
+ * error down through fixed random matrices B_l shaped like W_l; DFA sends the
+ * output error e straight to hidden layer l through D_l [classes, n_l]; DNI
+ * updates each hidden layer with a synthetic gradient from a linear module
+ * M_l(h_l[, y]) (zero-initialised, trained on the gradient that arrives from
+ * the layer above); FF trains every hidden layer on its own goodness with
+ * label-embedded positive and negative images, and the last layer as a
+ * softmax read-out of the length-normalised top hidden layer (neutral label).
+ * B_l ~ U(+-1/sqrt(fan_in)) and D_l ~ U(+-1/sqrt(n_l)) are drawn once from a
+ * stream split off `seed` and never change. */
 #ifndef NEURODYN_MLP_H
 #define NEURODYN_MLP_H
 
@@ -26,6 +38,7 @@
 #include "neurodyn/optim.h"
 #include "neurodyn/train.h"
 #include "neurodyn/checkpoint.h"
+#include "neurodyn/credit.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,9 +72,13 @@ typedef struct nd_mlp_config {
   float out_scale;                         /* beta for ND_MLP_LOSS_ABS_POWER (tanh(beta z)) */
   bool bias;                               /* biases on every layer */
   uint64_t seed;                           /* initialisation */
+  nd_credit_method method;                 /* credit assignment (credit.h) */
+  float ff_theta;                          /* FF goodness threshold theta; 0: the layer's unit count */
+  bool dni_conditioned;                    /* DNI: M(h, y) (cDNI) rather than M(h) */
 } nd_mlp_config;
 
-/* Defaults: relu, cross-entropy, biases, seed 0, loss_power 6, out_scale 1. */
+/* Defaults: relu, cross-entropy, biases, seed 0, loss_power 6, out_scale 1,
+ * method BP, ff_theta 0 (= units), dni_conditioned true. */
 ND_API nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes);
 
 typedef struct nd_mlp nd_mlp;
@@ -72,7 +89,9 @@ ND_API const nd_mlp_config *nd_mlp_config_of(const nd_mlp *m);
 
 /* Parameters in order W_0, b_0, W_1, b_1, ... (no b_l without biases), their
  * gradient buffers (same order), and names "layers.<l>.weight"/".bias" (as in
- * a PyTorch nn.Sequential of Linear layers, for checkpoints). */
+ * a PyTorch nn.Sequential of Linear layers, for checkpoints).  With DNI the
+ * synthetic-gradient modules follow: "sg.<l>.weight" [n, n (+ classes)] and
+ * "sg.<l>.bias" [n] for the output h of hidden layer l. */
 ND_API int nd_mlp_num_params(const nd_mlp *m);
 ND_API nd_tensor *nd_mlp_param(nd_mlp *m, int i);
 ND_API nd_tensor *nd_mlp_grad(nd_mlp *m, int i);
@@ -81,8 +100,16 @@ ND_API const char *nd_mlp_param_name(const nd_mlp *m, int i);
 ND_API nd_tensor *const *nd_mlp_params(nd_mlp *m);
 ND_API nd_tensor *const *nd_mlp_grads(nd_mlp *m);
 
+/* The fixed feedback matrix of layer l: FA's B_l [sizes[l+1], sizes[l]]
+ * (l >= 1) or DFA's D_l [classes, sizes[l+1]] (l < layers - 1); NULL
+ * otherwise.  Writable, for experiments (B_l = W_l gives BP). */
+ND_API nd_tensor *nd_mlp_feedback(nd_mlp *m, int layer);
+
 /* Builds the network on tp from x [B, sizes[0]] and returns z [B, classes]
- * (before the loss's readout).  Parameters enter as nd_tape_param leaves. */
+ * (before the loss's readout).  Parameters enter as nd_tape_param leaves.
+ * This is the inference graph (back-propagating through it gives BP's
+ * gradient); with FF it embeds the neutral label and normalises each
+ * layer's input. */
 ND_API nd_var *nd_mlp_forward(nd_mlp *m, nd_tape *tp, nd_var *x);
 /* The configured loss of z against labels[B] (scalar). */
 ND_API nd_var *nd_mlp_loss(nd_mlp *m, nd_tape *tp, nd_var *z, const int32_t *labels);
@@ -90,11 +117,25 @@ ND_API nd_var *nd_mlp_loss(nd_mlp *m, nd_tape *tp, nd_var *z, const int32_t *lab
 /* One epoch over x [n, sizes[0]] (row-major floats) with labels [n] in
  * 0..classes-1: minibatches of batch_size rows in the order of a fresh
  * nd_rng_permutation drawn from rng (the last batch may be smaller); per
- * batch: zero gradients, forward, loss, backward, opt step.  opt must have been
+ * batch: the method's gradients (nd_mlp_batch_grads), opt step.  opt must have been
  * created over nd_mlp_params/nd_mlp_grads.  *mean_loss (may be NULL) receives
  * the sample-weighted mean of the batch losses. */
 ND_API nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int32_t *labels, int64_t n,
                              int64_t batch_size, nd_rng *rng, double *mean_loss);
+/* The method's gradient for one batch of rows: zeroes every gradient buffer
+ * and fills it (no optimizer step).  *loss (may be NULL): the batch loss
+ * (FF: the sum of the layer losses and the read-out's). */
+ND_API nd_status nd_mlp_batch_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss);
+/* angles[l], l = 0..layers-1: the angle in degrees between the method's
+ * gradient for W_l on this batch and the true (BP) gradient of the loss;
+ * 0 for BP, NaN for FF (no global loss trains its hidden layers).  Leaves
+ * the gradient buffers zeroed. */
+ND_API nd_status nd_mlp_grad_angles(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *angles);
+/* fn (may be NULL) is called after every minibatch of nd_mlp_train_epoch
+ * with done/total minibatches of the epoch (info->epoch is 0: the caller
+ * counts epochs); its return value is ignored (an epoch runs to its end). */
+ND_API nd_status nd_mlp_set_progress(nd_mlp *m, nd_progress_fn fn, void *user);
+
 /* Model "mlp": the config (sizes, activation, loss, ...) and every
  * parameter; load creates the network from such a checkpoint. */
 ND_API nd_status nd_mlp_save(nd_mlp *m, nd_checkpoint *ck);

@@ -15,6 +15,7 @@
 #include "neurodyn/kernels.h"
 #include "neurodyn/autodiff.h"
 #include "neurodyn/optim.h"
+#include "neurodyn/credit.h"
 #include "neurodyn/mlp.h"
 #include "neurodyn/dynamics.h"
 #include "neurodyn/plasticity.h"

@@ -1,6 +1,8 @@
 /* Save and load of nd_mlp (include/neurodyn/mlp.h) through nd_checkpoint:
  * model "mlp", the config by table plus "sizes" ("784,2000,10"), and one
- * tensor per parameter under nd_mlp_param_name. */
+ * tensor per parameter under nd_mlp_param_name (with DNI, the
+ * synthetic-gradient modules too; FA's and DFA's fixed feedback matrices
+ * are drawn again from the seed). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +25,17 @@ static const nd_meta_field mlp_fields[] = {
     MF(bias, "bias", ND_META_BOOL, 0, 1),
     MF(seed, "seed", ND_META_U64, 0, 1.8446744073709552e19),
 };
+/* The credit-assignment settings: checkpoints written before they existed
+ * have no "method" and load as BP.  The names are nd_credit_method_names(). */
+static const char *const methods[] = {"bp", "fa", "dfa", "dni", "ff", NULL};
+static const nd_meta_field credit_fields[] = {
+    ND_META_CHOICE_FIELD(nd_mlp_config, method, "method", methods),
+    MF(ff_theta, "ff_theta", ND_META_F32, 0, 1e30),
+    MF(dni_conditioned, "dni_conditioned", ND_META_BOOL, 0, 1),
+};
 #undef MF
 #define N_FIELDS ((int)(sizeof mlp_fields / sizeof mlp_fields[0]))
+#define N_CREDIT ((int)(sizeof credit_fields / sizeof credit_fields[0]))
 
 nd_status nd_mlp_save(nd_mlp *m, nd_checkpoint *ck) {
   if (!m || !ck) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_save: NULL argument");
@@ -37,6 +48,7 @@ nd_status nd_mlp_save(nd_mlp *m, nd_checkpoint *ck) {
   ND_TRY(nd_checkpoint_put_meta(ck, "model", "mlp"));
   ND_TRY(nd_checkpoint_put_meta(ck, "sizes", sizes));
   ND_TRY(nd_checkpoint_put_fields(ck, N_FIELDS, mlp_fields, c));
+  ND_TRY(nd_checkpoint_put_fields(ck, N_CREDIT, credit_fields, c));
   for (int i = 0; i < nd_mlp_num_params(m); i++) ND_TRY(nd_checkpoint_put_tensor(ck, nd_mlp_param_name(m, i), nd_mlp_param(m, i)));
   return ND_OK;
 }
@@ -68,6 +80,7 @@ nd_status nd_mlp_load(const nd_checkpoint *ck, nd_mlp **out) {
   nd_mlp_config c = nd_mlp_defaults(2, (const int64_t[]){1, 1});
   ND_TRY(parse_sizes(ck, nd_checkpoint_meta(ck, "sizes"), &c));
   ND_TRY(nd_checkpoint_get_fields(ck, N_FIELDS, mlp_fields, &c));
+  if (nd_checkpoint_meta(ck, "method")) ND_TRY(nd_checkpoint_get_fields(ck, N_CREDIT, credit_fields, &c));
   nd_mlp *m = NULL;
   nd_status s = nd_mlp_create(&c, &m);
   if (s != ND_OK) return nd__error(s, "%s: %s", nd_checkpoint_name(ck), nd_last_error());

@@ -1,4 +1,6 @@
-/* Dense MLP on the autodiff tape (equations in include/neurodyn/mlp.h). */
+/* Dense MLP on the autodiff tape (equations in include/neurodyn/mlp.h):
+ * create, the fixed feedback matrices, the inference graph, the loss,
+ * prediction.  The training step of each method is in train.c and ff.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,26 +8,7 @@
 
 #include "core/internal.h"
 #include "neurodyn/kernels.h"
-#include "neurodyn/mlp.h"
-
-#define MAXP (2 * ND_MLP_MAX_LAYERS)
-
-struct nd_mlp {
-  nd_mlp_config c;
-  int n_layers;
-  int n_params;
-  nd_tensor params[MAXP];  /* W_l [sizes[l+1], sizes[l]], b_l [sizes[l+1]] */
-  nd_tensor grads[MAXP];
-  nd_tensor *pp[MAXP], *gp[MAXP];
-  int w_index[ND_MLP_MAX_LAYERS], b_index[ND_MLP_MAX_LAYERS]; /* b_index -1 without bias */
-  char names[MAXP][32];
-  nd_tape *tape;
-  /* gather buffers for shuffled minibatches, grown on demand */
-  float *xbuf;
-  int32_t *ybuf;
-  int64_t buf_rows;
-  nd_sampler sampler; /* the minibatch order, from the caller's stream */
-};
+#include "internal.h"
 
 nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes) {
   nd_mlp_config c;
@@ -39,6 +22,9 @@ nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes) {
   c.out_scale = 1.0f;
   c.bias = true;
   c.seed = 0;
+  c.method = ND_CREDIT_BP;
+  c.ff_theta = 0.0f;
+  c.dni_conditioned = true;
   return c;
 }
 
@@ -62,6 +48,18 @@ static nd_status check_config(const nd_mlp_config *c) {
   }
   if (c->loss == ND_MLP_LOSS_CROSS_ENTROPY && c->sizes[c->n_sizes - 1] > INT32_MAX)
     return nd__error(ND_ERR_INVALID_ARG, "mlp: too many classes");
+  if ((int)c->method < 0 || c->method >= ND_CREDIT_COUNT_)
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %d, unknown", (int)c->method);
+  if (c->method == ND_CREDIT_DFA && c->n_sizes - 2 > ND_CUSTOM_MAX_INPUTS - 1)
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: method = dfa takes at most %d hidden layers", ND_CUSTOM_MAX_INPUTS - 1);
+  if (c->method == ND_CREDIT_FF) {
+    int64_t classes = c->sizes[c->n_sizes - 1];
+    if (c->n_sizes < 3 || c->sizes[0] < classes || c->loss != ND_MLP_LOSS_CROSS_ENTROPY)
+      return nd__error(ND_ERR_INVALID_ARG, "mlp: method = ff needs a hidden layer, at least as many inputs as classes "
+                                           "(the label goes in the first inputs) and the cross-entropy loss");
+    if (!(c->ff_theta >= 0.0f) || !isfinite(c->ff_theta))
+      return nd__error(ND_ERR_INVALID_ARG, "mlp: ff_theta = %g, need a finite value >= 0", (double)c->ff_theta);
+  }
   return ND_OK;
 }
 
@@ -71,11 +69,74 @@ void nd_mlp_free(nd_mlp *m) {
     nd_tensor_release(&m->params[i]);
     nd_tensor_release(&m->grads[i]);
   }
+  for (int l = 0; l < ND_MLP_MAX_LAYERS; l++) nd_tensor_release(&m->feedback[l]);
   nd_tape_free(m->tape);
   free(m->xbuf);
   free(m->ybuf);
   nd_sampler_release(&m->sampler);
   free(m);
+}
+
+/* A parameter and its gradient buffer, U(-bound, bound) from rng (zeros for
+ * bound 0). */
+static nd_status add_param(nd_mlp *m, int ndim, const int64_t *shape, float bound, nd_rng *rng, const char *name, int l,
+                           int *index) {
+  int k = m->n_params;
+  nd_status s = nd_tensor_alloc(&m->params[k], ndim, shape);
+  if (s == ND_OK) s = nd_tensor_alloc(&m->grads[k], ndim, shape);
+  if (s != ND_OK) { /* nd_tensor_alloc may fail after allocating nothing */
+    nd_tensor_release(&m->params[k]);
+    nd_tensor_release(&m->grads[k]);
+    return s;
+  }
+  m->n_params++;
+  if (bound > 0) nd_rng_uniform(rng, m->params[k].data, nd_tensor_numel(&m->params[k]), -bound, bound);
+  else nd_tensor_fill(&m->params[k], 0.0f);
+  snprintf(m->names[k], sizeof m->names[k], name, l);
+  *index = k;
+  return ND_OK;
+}
+
+/* FA's B_l and DFA's D_l, from their own stream (mlp.h). */
+static nd_status make_feedback(nd_mlp *m) {
+  const nd_mlp_config *c = &m->c;
+  nd_rng root, rng;
+  nd_rng_init(&root, c->seed);
+  rng = nd_rng_split(&root, 0xfeedbac);
+  int64_t classes = c->sizes[c->n_sizes - 1];
+  for (int l = 0; l < m->n_layers; l++) {
+    if (c->method == ND_CREDIT_FA && l >= 1) { /* Lillicrap et al.: fixed random, W's shape and scale */
+      ND_TRY(nd_tensor_alloc(&m->feedback[l], 2, ND_SHAPE(c->sizes[l + 1], c->sizes[l])));
+      float bound = (float)(1.0 / sqrt((double)c->sizes[l]));
+      nd_rng_uniform(&rng, m->feedback[l].data, c->sizes[l + 1] * c->sizes[l], -bound, bound);
+    }
+    if (c->method == ND_CREDIT_DFA && l + 1 < m->n_layers) { /* Nokland's code: D_l ~ U(+-1/sqrt(n_l)) */
+      ND_TRY(nd_tensor_alloc(&m->feedback[l], 2, ND_SHAPE(classes, c->sizes[l + 1])));
+      float bound = (float)(1.0 / sqrt((double)c->sizes[l + 1]));
+      nd_rng_uniform(&rng, m->feedback[l].data, classes * c->sizes[l + 1], -bound, bound);
+    }
+  }
+  return ND_OK;
+}
+
+static nd_status make_params(nd_mlp *m) {
+  const nd_mlp_config *c = &m->c;
+  nd_rng rng;
+  nd_rng_init(&rng, c->seed);
+  for (int l = 0; l < m->n_layers; l++) {
+    int64_t fin = c->sizes[l], fout = c->sizes[l + 1];
+    float bound = (float)(1.0 / sqrt((double)fin)); /* Kaiming uniform with a = sqrt(5), as nn.Linear */
+    ND_TRY(add_param(m, 2, ND_SHAPE(fout, fin), bound, &rng, "layers.%d.weight", l, &m->w_index[l]));
+    m->b_index[l] = -1;
+    if (c->bias) ND_TRY(add_param(m, 1, ND_SHAPE(fout), bound, &rng, "layers.%d.bias", l, &m->b_index[l]));
+  }
+  int64_t classes = c->sizes[c->n_sizes - 1];
+  for (int l = 0; c->method == ND_CREDIT_DNI && l + 1 < m->n_layers; l++) { /* Jaderberg et al.: M starts at 0 */
+    int64_t n = c->sizes[l + 1], k = n + (c->dni_conditioned ? classes : 0);
+    ND_TRY(add_param(m, 2, ND_SHAPE(n, k), 0.0f, &rng, "sg.%d.weight", l, &m->sg_w_index[l]));
+    ND_TRY(add_param(m, 1, ND_SHAPE(n), 0.0f, &rng, "sg.%d.bias", l, &m->sg_b_index[l]));
+  }
+  return make_feedback(m);
 }
 
 nd_status nd_mlp_create(const nd_mlp_config *c, nd_mlp **out) {
@@ -86,44 +147,13 @@ nd_status nd_mlp_create(const nd_mlp_config *c, nd_mlp **out) {
   if (!m) return nd__error(ND_ERR_NOMEM, "mlp: out of memory");
   m->c = *c;
   m->n_layers = c->n_sizes - 1;
-  nd_rng rng;
-  nd_rng_init(&rng, c->seed);
-  nd_status s = ND_OK;
-  for (int l = 0; l < m->n_layers && s == ND_OK; l++) {
-    int64_t fin = c->sizes[l], fout = c->sizes[l + 1];
-    float bound = (float)(1.0 / sqrt((double)fin)); /* Kaiming uniform with a = sqrt(5), as nn.Linear */
-    int k = m->n_params;
-    m->w_index[l] = k;
-    s = nd_tensor_alloc(&m->params[k], 2, ND_SHAPE(fout, fin));
-    if (s == ND_OK) s = nd_tensor_alloc(&m->grads[k], 2, ND_SHAPE(fout, fin));
-    if (s != ND_OK) break;
-    m->n_params++;
-    nd_rng_uniform(&rng, m->params[k].data, fout * fin, -bound, bound);
-    snprintf(m->names[k], sizeof m->names[k], "layers.%d.weight", l);
-    m->b_index[l] = -1;
-    if (c->bias) {
-      k = m->n_params;
-      m->b_index[l] = k;
-      s = nd_tensor_alloc(&m->params[k], 1, ND_SHAPE(fout));
-      if (s == ND_OK) s = nd_tensor_alloc(&m->grads[k], 1, ND_SHAPE(fout));
-      if (s != ND_OK) break;
-      m->n_params++;
-      nd_rng_uniform(&rng, m->params[k].data, fout, -bound, bound);
-      snprintf(m->names[k], sizeof m->names[k], "layers.%d.bias", l);
-    }
-  }
+  nd_status s = make_params(m);
   for (int i = 0; i < m->n_params; i++) {
     m->pp[i] = &m->params[i];
     m->gp[i] = &m->grads[i];
   }
   if (s == ND_OK) s = nd_tape_create(0, &m->tape);
   if (s != ND_OK) {
-    /* nd_tensor_alloc may fail after allocating nothing: release what is counted
-     * plus a possibly half-made pair */
-    if (m->n_params < MAXP) {
-      nd_tensor_release(&m->params[m->n_params]);
-      nd_tensor_release(&m->grads[m->n_params]);
-    }
     nd_mlp_free(m);
     return nd__error(ND_ERR_NOMEM, "mlp: out of memory for the parameters");
   }
@@ -139,7 +169,18 @@ const char *nd_mlp_param_name(const nd_mlp *m, int i) { return i >= 0 && i < m->
 nd_tensor *const *nd_mlp_params(nd_mlp *m) { return m->pp; }
 nd_tensor *const *nd_mlp_grads(nd_mlp *m) { return m->gp; }
 
-static nd_var *activate(nd_tape *tp, const nd_mlp_config *c, nd_var *a) {
+nd_tensor *nd_mlp_feedback(nd_mlp *m, int layer) {
+  if (!m || layer < 0 || layer >= m->n_layers || !m->feedback[layer].data) return NULL;
+  return &m->feedback[layer];
+}
+
+nd_status nd_mlp_set_progress(nd_mlp *m, nd_progress_fn fn, void *user) {
+  if (!m) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_set_progress: model is NULL");
+  m->progress = fn, m->progress_user = user;
+  return ND_OK;
+}
+
+nd_var *nd__mlp_activate(nd_tape *tp, const nd_mlp_config *c, nd_var *a) {
   switch (c->activation) {
     case ND_ACT_RELU: return nd_ad_relu(tp, a);
     case ND_ACT_TANH: return nd_ad_tanh(tp, a);
@@ -151,13 +192,19 @@ static nd_var *activate(nd_tape *tp, const nd_mlp_config *c, nd_var *a) {
   }
 }
 
+void nd__mlp_layer_params(nd_mlp *m, nd_tape *tp, int l, nd_var **w, nd_var **b) {
+  *w = nd_tape_param(tp, &m->params[m->w_index[l]], &m->grads[m->w_index[l]]);
+  *b = m->b_index[l] >= 0 ? nd_tape_param(tp, &m->params[m->b_index[l]], &m->grads[m->b_index[l]]) : NULL;
+}
+
 nd_var *nd_mlp_forward(nd_mlp *m, nd_tape *tp, nd_var *x) {
+  if (m && m->c.method == ND_CREDIT_FF) return nd__mlp_ff_forward(m, tp, x);
   nd_var *h = x;
-  for (int l = 0; l < m->n_layers; l++) {
-    nd_var *w = nd_tape_param(tp, &m->params[m->w_index[l]], &m->grads[m->w_index[l]]);
-    nd_var *b = m->b_index[l] >= 0 ? nd_tape_param(tp, &m->params[m->b_index[l]], &m->grads[m->b_index[l]]) : NULL;
+  for (int l = 0; m && l < m->n_layers; l++) {
+    nd_var *w, *b;
+    nd__mlp_layer_params(m, tp, l, &w, &b);
     nd_var *a = nd_ad_linear(tp, h, w, b); /* a_l = h_l W_l^T + b_l */
-    h = l + 1 < m->n_layers ? activate(tp, &m->c, a) : a;
+    h = l + 1 < m->n_layers ? nd__mlp_activate(tp, &m->c, a) : a;
   }
   return h;
 }
@@ -194,52 +241,6 @@ nd_var *nd_mlp_loss(nd_mlp *m, nd_tape *tp, nd_var *z, const int32_t *labels) {
   nd_var *c = nd_ad_tanh(tp, nd_ad_scale(tp, z, m->c.out_scale));
   nd_var *loss = nd_ad_abs_power_loss(tp, c, nd_tape_constant(tp, &tt), m->c.loss_power);
   return nd_ad_scale(tp, loss, (float)(1.0 / (double)rows));
-}
-
-static nd_status grow_buffers(nd_mlp *m, int64_t rows, int64_t n) {
-  int64_t d = m->c.sizes[0];
-  if (rows > m->buf_rows) {
-    float *x = realloc(m->xbuf, (size_t)(rows * d) * sizeof(float));
-    if (x) m->xbuf = x;
-    int32_t *y = realloc(m->ybuf, (size_t)rows * sizeof(int32_t));
-    if (y) m->ybuf = y;
-    if (!x || !y) return nd__error(ND_ERR_NOMEM, "mlp: out of memory for a %lld-row batch", (long long)rows);
-    m->buf_rows = rows;
-  }
-  (void)n;
-  return ND_OK;
-}
-
-nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int32_t *labels, int64_t n,
-                             int64_t batch_size, nd_rng *rng, double *mean_loss) {
-  if (!m || !opt || !x || !labels || !rng) return nd__error(ND_ERR_INVALID_ARG, "mlp train: NULL argument");
-  if (n < 1 || batch_size < 1)
-    return nd__error(ND_ERR_INVALID_ARG, "mlp train: n = %lld, batch_size = %lld, need both >= 1", (long long)n,
-                     (long long)batch_size);
-  int64_t bs = batch_size < n ? batch_size : n;
-  ND_TRY(grow_buffers(m, bs, n));
-  int64_t d = m->c.sizes[0];
-  ND_TRY(nd_sampler_begin_from(&m->sampler, n, bs, false, rng));
-  nd_tape *tp = m->tape;
-  nd_tape_set_recording(tp, true);
-  double total = 0.0;
-  const int64_t *idx;
-  int64_t rows;
-  while (nd_sampler_next(&m->sampler, &idx, &rows)) {
-    nd_sampler_gather(x, d, idx, rows, m->xbuf);
-    for (int64_t r = 0; r < rows; r++) m->ybuf[r] = labels[idx[r]];
-    nd_tape_reset(tp);
-    nd_optim_zero_grad(opt);
-    nd_tensor xb = nd_tensor_wrap(m->xbuf, 2, ND_SHAPE(rows, d));
-    nd_var *z = nd_mlp_forward(m, tp, nd_tape_constant(tp, &xb));
-    nd_var *loss = nd_mlp_loss(m, tp, z, m->ybuf);
-    ND_TRY(nd_tape_status(tp));
-    ND_TRY(nd_tape_backward(tp, loss));
-    ND_TRY(nd_optim_step(opt));
-    total += (double)nd_var_item(loss) * (double)rows;
-  }
-  if (mean_loss) *mean_loss = total / (double)n;
-  return ND_OK;
 }
 
 nd_status nd_mlp_predict(nd_mlp *m, const float *x, int64_t n, int64_t batch_size, int32_t *pred) {

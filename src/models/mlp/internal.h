@@ -1,0 +1,44 @@
+/* The MLP family's private parts, shared by mlp.c (create, forward,
+ * predict), train.c (the methods' batch gradients and the epoch) and ff.c
+ * (forward-forward). */
+#ifndef NEURODYN_MLP_INTERNAL_H
+#define NEURODYN_MLP_INTERNAL_H
+
+#include "neurodyn/mlp.h"
+
+#define ND_MLP_MAXP (4 * ND_MLP_MAX_LAYERS)
+
+struct nd_mlp {
+  nd_mlp_config c;
+  int n_layers;
+  int n_params;
+  nd_tensor params[ND_MLP_MAXP]; /* W_l [sizes[l+1], sizes[l]], b_l [sizes[l+1]], then DNI's sg modules */
+  nd_tensor grads[ND_MLP_MAXP];
+  nd_tensor *pp[ND_MLP_MAXP], *gp[ND_MLP_MAXP];
+  int w_index[ND_MLP_MAX_LAYERS], b_index[ND_MLP_MAX_LAYERS]; /* b_index -1 without bias */
+  int sg_w_index[ND_MLP_MAX_LAYERS], sg_b_index[ND_MLP_MAX_LAYERS]; /* DNI: module of hidden layer l's output */
+  nd_tensor feedback[ND_MLP_MAX_LAYERS]; /* FA: B_l like W_l (l >= 1); DFA: D_l [classes, sizes[l+1]] */
+  char names[ND_MLP_MAXP][32];
+  nd_tape *tape;
+  /* gather buffers for shuffled minibatches, grown on demand */
+  float *xbuf;
+  int32_t *ybuf;
+  int64_t buf_rows;
+  nd_sampler sampler; /* the minibatch order, from the caller's stream */
+  nd_rng *neg_rng;    /* FF: the caller's stream during an epoch, for the wrong labels */
+  nd_progress_fn progress;
+  void *progress_user;
+  const nd_tensor *const *sg_override; /* tests: DNI's synthetic gradients replaced (dL/dh per hidden layer) */
+};
+
+/* act(a) of the hidden layers. */
+nd_var *nd__mlp_activate(nd_tape *tp, const nd_mlp_config *c, nd_var *a);
+/* The parameter leaves of layer l (b NULL without biases). */
+void nd__mlp_layer_params(nd_mlp *m, nd_tape *tp, int l, nd_var **w, nd_var **b);
+/* FF (ff.c): the inference graph, and one batch's gradients. */
+nd_var *nd__mlp_ff_forward(nd_mlp *m, nd_tape *tp, nd_var *x);
+nd_status nd__mlp_ff_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss);
+/* Tests: DNI with these synthetic gradients (NULL: the modules' own). */
+void nd__mlp_set_sg_override(nd_mlp *m, const nd_tensor *const *g);
+
+#endif

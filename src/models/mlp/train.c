@@ -1,0 +1,211 @@
+/* One batch's gradient under each credit-assignment method, the epoch, and
+ * the angle of a method's gradient to the true one (include/neurodyn/mlp.h,
+ * docs/credit.md).  The methods' ops are in src/learning/ (credit.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "internal.h"
+#include "neurodyn/kernels.h"
+
+/* BP, FA and DFA: one graph whose backward gives the method's gradient.
+ * BP: a_l = h_l W_l^T + b_l all the way (Rumelhart et al. 1986).
+ * FA: the same forward; the VJP of every layer above the first sends the
+ *     error down through B_l (Lillicrap et al. 2016).
+ * DFA: every layer's input detached; z passes through the op that sends
+ *     e D_l to each hidden activity (Nokland 2016, Eq. 3). */
+static nd_var *feedback_graph(nd_mlp *m, nd_tape *tp, nd_var *x) {
+  nd_var *h = x, *hidden[ND_MLP_MAX_LAYERS];
+  const nd_tensor *D[ND_MLP_MAX_LAYERS];
+  for (int l = 0; l < m->n_layers; l++) {
+    nd_var *w, *b, *a;
+    nd__mlp_layer_params(m, tp, l, &w, &b);
+    if (m->c.method == ND_CREDIT_FA && l >= 1) a = nd_credit_linear_fa(tp, h, w, b, &m->feedback[l]);
+    else a = nd_ad_linear(tp, m->c.method == ND_CREDIT_DFA ? nd_credit_detach(tp, h) : h, w, b);
+    if (l + 1 == m->n_layers) return m->c.method == ND_CREDIT_DFA ? nd_credit_dfa_output(tp, a, l, hidden, D) : a;
+    h = nd__mlp_activate(tp, &m->c, a);
+    hidden[l] = h, D[l] = &m->feedback[l];
+  }
+  return h;
+}
+
+/* cDNI's module input [h, onehot(y)] (or h) into the tape's arena. */
+static float *sg_input(nd_mlp *m, nd_tape *tp, const nd_tensor *h, const int32_t *labels, int64_t k) {
+  int64_t rows = h->shape[0], n = h->shape[1];
+  float *in = nd_tape_alloc(tp, (size_t)(rows * k) * sizeof(float));
+  if (!in) return NULL;
+  for (int64_t r = 0; r < rows; r++) {
+    memcpy(in + r * k, h->data + r * n, (size_t)n * sizeof(float));
+    if (k > n) nd_credit_ff_embed(in + r * k + n, 1, k - n, k - n, labels + r, 0.0f);
+  }
+  (void)m;
+  return in;
+}
+
+/* DNI (Jaderberg et al. 2017, Sec. 2, 3.1): each layer's input is a fresh
+ * leaf, hidden layer l is updated with dhat_l = M_l([h_l, y]) / B (the
+ * module predicts the per-example gradient; the loss is a batch mean), the
+ * output layer with the loss.  After backward the gradient that arrived at
+ * the leaf over h_l (the true one below the output layer, the next module's
+ * synthetic one carried through a layer further down: the paper's
+ * bootstrap) is M_l's regression target. */
+static nd_status dni_grads(nd_mlp *m, nd_tape *tp, nd_var *x, const int32_t *labels, int64_t rows, double *loss) {
+  nd_var *h = x, *leaf[ND_MLP_MAX_LAYERS], *total = NULL;
+  nd_tensor sg_in[ND_MLP_MAX_LAYERS], sg_pred[ND_MLP_MAX_LAYERS];
+  int64_t classes = m->c.sizes[m->c.n_sizes - 1];
+  for (int l = 0; l < m->n_layers; l++) {
+    nd_var *w, *b;
+    nd__mlp_layer_params(m, tp, l, &w, &b);
+    nd_var *a = nd_ad_linear(tp, h, w, b);
+    if (l + 1 == m->n_layers) {
+      nd_var *lv = nd_mlp_loss(m, tp, a, labels);
+      total = total ? nd_ad_add(tp, lv, total) : lv;
+      break;
+    }
+    nd_var *hl = nd__mlp_activate(tp, &m->c, a);
+    ND_TRY(nd_tape_status(tp));
+    const nd_tensor *hv = nd_var_value(hl);
+    const nd_tensor *U = &m->params[m->sg_w_index[l]], *c = &m->params[m->sg_b_index[l]];
+    int64_t n = hv->shape[1], k = U->shape[1];
+    float *in = sg_input(m, tp, hv, labels, k), *pred = nd_tape_alloc(tp, (size_t)(rows * n) * sizeof(float));
+    float *g = nd_tape_alloc(tp, (size_t)(rows * n) * sizeof(float));
+    if (!in || !pred || !g) return nd_tape_status(tp);
+    nd_sgemm(false, true, rows, n, k, 1.0f, in, k, U->data, k, 0.0f, pred, n); /* M(h, y) = [h, y] U^T + c */
+    nd_add_channel_bias(pred, c->data, rows, n, 1);
+    sg_in[l] = nd_tensor_wrap(in, 2, ND_SHAPE(rows, k));
+    sg_pred[l] = nd_tensor_wrap(pred, 2, ND_SHAPE(rows, n));
+    if (m->sg_override) memcpy(g, m->sg_override[l]->data, (size_t)(rows * n) * sizeof(float));
+    else
+      for (int64_t i = 0; i < rows * n; i++) g[i] = pred[i] / (float)rows;
+    nd_tensor *gt = nd_tape_alloc(tp, sizeof *gt);
+    if (!gt) return nd_tape_status(tp);
+    *gt = nd_tensor_wrap(g, 2, hv->shape);
+    nd_var *inj = nd_credit_inject(tp, hl, gt);
+    total = total ? nd_ad_add(tp, total, inj) : inj;
+    h = leaf[l] = nd_tape_variable(tp, hv);
+  }
+  ND_TRY(nd_tape_backward(tp, total));
+  if (loss) *loss = nd_var_item(total);
+  for (int l = 0; l + 1 < m->n_layers; l++) { /* M_l regressed on B * dL/dh_l as it arrived */
+    const nd_tensor *d = nd_var_grad(leaf[l]);
+    if (!d) return nd__error(ND_ERR_INVALID_ARG, "mlp dni: no gradient reached hidden layer %d", l);
+    float *t = nd_tape_alloc(tp, (size_t)nd_tensor_numel(d) * sizeof(float));
+    if (!t) return nd_tape_status(tp);
+    for (int64_t i = 0; i < nd_tensor_numel(d); i++) t[i] = d->data[i] * (float)rows;
+    nd_tensor target = nd_tensor_wrap(t, 2, d->shape);
+    ND_TRY(nd_credit_regression_grads(&sg_in[l], &sg_pred[l], &target, &m->grads[m->sg_w_index[l]],
+                                      &m->grads[m->sg_b_index[l]], NULL));
+  }
+  (void)classes;
+  return ND_OK;
+}
+
+void nd__mlp_set_sg_override(nd_mlp *m, const nd_tensor *const *g) { m->sg_override = g; }
+
+static nd_status method_grads(nd_mlp *m, nd_credit_method method, const float *x, const int32_t *labels, int64_t rows,
+                              double *loss) {
+  for (int i = 0; i < m->n_params; i++) nd_tensor_fill(&m->grads[i], 0.0f);
+  nd_credit_method saved = m->c.method;
+  m->c.method = method;
+  nd_status s;
+  if (method == ND_CREDIT_FF) {
+    s = nd__mlp_ff_grads(m, x, labels, rows, loss);
+  } else {
+    nd_tape *tp = m->tape;
+    bool was = nd_tape_is_recording(tp);
+    nd_tape_set_recording(tp, true);
+    nd_tape_reset(tp);
+    nd_tensor xb = nd_tensor_wrap((float *)x, 2, ND_SHAPE(rows, m->c.sizes[0])); /* read only */
+    nd_var *xv = nd_tape_constant(tp, &xb);
+    if (method == ND_CREDIT_DNI) {
+      s = dni_grads(m, tp, xv, labels, rows, loss);
+    } else {
+      nd_var *l = nd_mlp_loss(m, tp, feedback_graph(m, tp, xv), labels);
+      s = nd_tape_backward(tp, l);
+      if (s == ND_OK && loss) *loss = nd_var_item(l);
+    }
+    nd_tape_reset(tp);
+    nd_tape_set_recording(tp, was);
+  }
+  m->c.method = saved;
+  return s;
+}
+
+nd_status nd_mlp_batch_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss) {
+  if (!m || !x || !labels) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_batch_grads: NULL argument");
+  if (rows < 1) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_batch_grads: rows = %lld, need >= 1", (long long)rows);
+  return method_grads(m, m->c.method, x, labels, rows, loss);
+}
+
+nd_status nd_mlp_grad_angles(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *angles) {
+  if (!m || !x || !labels || !angles) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_grad_angles: NULL argument");
+  if (rows < 1) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_grad_angles: rows = %lld, need >= 1", (long long)rows);
+  for (int l = 0; l < m->n_layers; l++) angles[l] = m->c.method == ND_CREDIT_FF ? NAN : 0.0;
+  if (m->c.method == ND_CREDIT_BP || m->c.method == ND_CREDIT_FF) return ND_OK;
+  int64_t total = 0;
+  for (int l = 0; l < m->n_layers; l++) total += nd_tensor_numel(&m->params[m->w_index[l]]);
+  float *est = malloc((size_t)total * sizeof(float));
+  if (!est) return nd__error(ND_ERR_NOMEM, "nd_mlp_grad_angles: out of memory");
+  nd_status s = method_grads(m, m->c.method, x, labels, rows, NULL);
+  for (int l = 0, o = 0; s == ND_OK && l < m->n_layers; l++) {
+    const nd_tensor *g = &m->grads[m->w_index[l]];
+    memcpy(est + o, g->data, (size_t)nd_tensor_numel(g) * sizeof(float));
+    o += (int)nd_tensor_numel(g);
+  }
+  if (s == ND_OK) s = method_grads(m, ND_CREDIT_BP, x, labels, rows, NULL);
+  for (int64_t l = 0, o = 0; s == ND_OK && l < m->n_layers; l++) {
+    const nd_tensor *g = &m->grads[m->w_index[l]];
+    angles[l] = nd_credit_angle(est + o, g->data, nd_tensor_numel(g));
+    o += nd_tensor_numel(g);
+  }
+  for (int i = 0; i < m->n_params; i++) nd_tensor_fill(&m->grads[i], 0.0f);
+  free(est);
+  return s;
+}
+
+static nd_status grow_buffers(nd_mlp *m, int64_t rows) {
+  int64_t d = m->c.sizes[0];
+  if (rows > m->buf_rows) {
+    float *x = realloc(m->xbuf, (size_t)(rows * d) * sizeof(float));
+    if (x) m->xbuf = x;
+    int32_t *y = realloc(m->ybuf, (size_t)rows * sizeof(int32_t));
+    if (y) m->ybuf = y;
+    if (!x || !y) return nd__error(ND_ERR_NOMEM, "mlp: out of memory for a %lld-row batch", (long long)rows);
+    m->buf_rows = rows;
+  }
+  return ND_OK;
+}
+
+nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int32_t *labels, int64_t n,
+                             int64_t batch_size, nd_rng *rng, double *mean_loss) {
+  if (!m || !opt || !x || !labels || !rng) return nd__error(ND_ERR_INVALID_ARG, "mlp train: NULL argument");
+  if (n < 1 || batch_size < 1)
+    return nd__error(ND_ERR_INVALID_ARG, "mlp train: n = %lld, batch_size = %lld, need both >= 1", (long long)n,
+                     (long long)batch_size);
+  int64_t bs = batch_size < n ? batch_size : n, d = m->c.sizes[0];
+  ND_TRY(grow_buffers(m, bs));
+  ND_TRY(nd_sampler_begin_from(&m->sampler, n, bs, false, rng));
+  int64_t total_batches = (n + bs - 1) / bs, done = 0;
+  double total = 0.0;
+  const int64_t *idx;
+  int64_t rows;
+  m->neg_rng = rng; /* FF's wrong labels: drawn from the caller's stream after the permutation */
+  nd_status s = ND_OK;
+  while (s == ND_OK && nd_sampler_next(&m->sampler, &idx, &rows)) {
+    nd_sampler_gather(x, d, idx, rows, m->xbuf);
+    for (int64_t r = 0; r < rows; r++) m->ybuf[r] = labels[idx[r]];
+    double l = 0;
+    s = method_grads(m, m->c.method, m->xbuf, m->ybuf, rows, &l);
+    if (s == ND_OK) s = nd_optim_step(opt);
+    total += l * (double)rows;
+    if (m->progress) m->progress(&(nd_progress_info){0, ++done, total_batches}, m->progress_user);
+  }
+  m->neg_rng = NULL;
+  if (s != ND_OK) {
+    nd_sampler_end(&m->sampler);
+    return s;
+  }
+  if (mean_loss) *mean_loss = total / (double)n;
+  return ND_OK;
+}
