@@ -1335,6 +1335,66 @@ static int p_credit(void) {
   return 0;
 }
 
+static nd_status probe_map(const float *x, float *gx, void *user) {
+  (void)user;
+  gx[0] = 0.5f * x[0] + 1.0f;
+  return ND_OK;
+}
+
+static int p_dynamics_fixed_point(void) {
+  nd_fixed_point *fp = (nd_fixed_point *)1;
+  BAD(nd_fixed_point_create(0, 2, 1, &fp));
+  EXPECT(fp == NULL);
+  BAD(nd_fixed_point_create(1, -1, 1, &fp));
+  BAD(nd_fixed_point_create(1, 65, 1, &fp));
+  BAD(nd_fixed_point_create(1, 2, 0, &fp));
+  BAD(nd_fixed_point_create(1, 2, 2, &fp));
+  BAD(nd_fixed_point_create(INT64_MAX, 64, 1, &fp));
+  BAD(nd_fixed_point_create(1, 2, 1, NULL));
+  nd_fixed_point_free(NULL);
+  OK(nd_fixed_point_create(2, 2, 2, &fp));
+  nd_map map = {1, probe_map, NULL}, big = {3, probe_map, NULL}, none = {1, NULL, NULL};
+  float x[3] = {0, 0, 0};
+  nd_fixed_point_result r;
+  BAD(nd_fixed_point_solve(NULL, &map, x, NULL, &r));
+  BAD(nd_fixed_point_solve(fp, NULL, x, NULL, &r));
+  BAD(nd_fixed_point_solve(fp, &map, NULL, NULL, &r));
+  BAD(nd_fixed_point_solve(fp, &none, x, NULL, &r));
+  BAD_AS(nd_fixed_point_solve(fp, &big, x, NULL, &r), ND_ERR_SHAPE);
+  nd_fixed_point_opts o = nd_fixed_point_defaults();
+  BAD(nd_fixed_point_solve(fp, &map, x, &o, &r)); /* m = 5 > m_max = 2 */
+  o.m = 2;
+  o.rows = 2; /* does not divide dim 1 */
+  BAD_AS(nd_fixed_point_solve(fp, &map, x, &o, &r), ND_ERR_SHAPE);
+  o.rows = 3;
+  BAD_AS(nd_fixed_point_solve(fp, &map, x, &o, &r), ND_ERR_SHAPE);
+  o.rows = 0;
+  o.beta = NAN;
+  BAD(nd_fixed_point_solve(fp, &map, x, &o, &r));
+  o.beta = 1;
+  o.tol = o.atol = 0;
+  BAD(nd_fixed_point_solve(fp, &map, x, &o, &r));
+  o.tol = -1;
+  BAD(nd_fixed_point_solve(fp, &map, x, &o, &r));
+  o.tol = 1e-6;
+  o.max_iter = 0;
+  BAD(nd_fixed_point_solve(fp, &map, x, &o, &r));
+  o.max_iter = 100;
+  o.reg = -1;
+  BAD(nd_fixed_point_solve(fp, &map, x, &o, &r));
+  o.reg = 0;
+  o.cond_max = 1;
+  BAD(nd_fixed_point_solve(fp, &map, x, &o, &r));
+  o.cond_max = 1e8;
+  o.restart_growth = NAN;
+  BAD(nd_fixed_point_solve(fp, &map, x, &o, NULL));
+  o.restart_growth = 10;
+  OK(nd_fixed_point_solve(fp, &map, x, &o, &r));
+  EXPECT(r.stop == ND_STOP_TOLERANCE && fabsf(x[0] - 2.0f) < 1e-5f);
+  nd_fixed_point_free(fp);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1355,6 +1415,7 @@ static const probe probes[] = {
     P(p_dynamics_dopri),
     P(p_snn),
     P(p_accel),           P(p_lca),             P(p_credit),
+    P(p_dynamics_fixed_point),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

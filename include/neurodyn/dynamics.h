@@ -334,6 +334,88 @@ ND_API nd_status nd_dopri_integrate(nd_dopri *dp, const nd_system *sys, double t
  * without dense buffers, before any step, or for t outside the step. */
 ND_API nd_status nd_dopri_dense(const nd_dopri *dp, double t, float *out);
 
+/* ---------------------------------------- fixed point and Anderson mixing */
+/* Solves x = g(x) on a flat float32 state of `dim` numbers by fixed-point
+ * iteration, plain or Anderson-accelerated (D. G. Anderson, "Iterative
+ * procedures for nonlinear integral equations", J. ACM 12(4):547-560, 1965;
+ * in the form of H. F. Walker & P. Ni, "Anderson acceleration for
+ * fixed-point iterations", SIAM J. Numer. Anal. 49(4):1715-1735, 2011).
+ * With f_k = g(x_k) - x_k, history depth m_k = min(m, k) and the differences
+ * dx_i = x_{i+1} - x_i, df_i = f_{i+1} - f_i of the last m_k iterates:
+ *
+ *   gamma_k = argmin_gamma ||f_k - dF_k gamma||^2 + lambda ||gamma||^2
+ *           = (dF_k^T dF_k + lambda I)^{-1} dF_k^T f_k                (LAPACK dpotrf/dpotrs)
+ *   x_{k+1} = x_k + beta f_k - (dX_k + beta dF_k) gamma_k
+ *
+ * (m = 0, or an empty history: the damped iteration x_{k+1} = x_k + beta f_k;
+ * beta = 1 is x_{k+1} = g(x_k)).  lambda = reg * trace(dF^T dF) / m_k
+ * (Tikhonov).  Safeguards: the history is cleared (a restart) when the
+ * regularised normal matrix is not positive definite or its condition number
+ * exceeds cond_max (LAPACK dpocon), or when ||f_k|| exceeds restart_growth
+ * times the smallest ||f|| since the last restart.
+ *
+ * Batched: the state is viewed as [rows, dim/rows] and each row is its own
+ * problem (its own gamma, restarts and tolerance test), for models that
+ * solve a batch of independent fixed points with one g call.  Stops when
+ * every row has ||x_{k+1} - x_k||_2 <= tol ||x_k||_2 + atol, or after
+ * max_iter evaluations of g, or when the observer asks to.
+ *
+ *   nd_fixed_point *fp;  nd_fixed_point_create(dim, 5, 1, &fp);      // once: dim, m_max, rows_max
+ *   nd_fixed_point_opts o = nd_fixed_point_defaults();                 // m = 5, beta = 1, tol = 1e-6
+ *   nd_map map = {dim, my_g, model};
+ *   nd_fixed_point_result r;
+ *   nd_fixed_point_solve(fp, &map, x, &o, &r);   // r.iterations, r.residual, r.stop
+ *   nd_fixed_point_free(fp); */
+
+/* The map: writes gx[0..dim) = g(x).  gx never aliases x.  A failing status
+ * aborts the solve and is passed back. */
+typedef nd_status (*nd_map_fn)(const float *x, float *gx, void *user);
+
+typedef struct nd_map {
+  int64_t dim;  /* length of the flat state */
+  nd_map_fn g;  /* x -> g(x) */
+  void *user;   /* passed to g untouched */
+} nd_map;
+
+typedef struct nd_fixed_point_opts {
+  int m;                 /* Anderson memory, 0..the workspace's m_max; 0: plain iteration (5) */
+  double beta;           /* damping (mixing), in (0, 1] (1) */
+  double tol;            /* relative change tolerance, >= 0 (1e-6) */
+  double atol;           /* absolute change tolerance, >= 0; tol and atol not both 0 (0) */
+  int64_t max_iter;      /* evaluations of g, >= 1 (1000) */
+  double reg;            /* Tikhonov factor, >= 0 (1e-10) */
+  double cond_max;       /* restart above this condition number (1-norm estimate), > 1; INFINITY: never (1e8) */
+  double restart_growth; /* restart when ||f_k|| > this x the smallest since the last restart, > 1; INFINITY: never (1e4) */
+  int64_t rows;          /* state viewed as [rows, dim/rows], 1..rows_max; 0: 1 (0) */
+  nd_observer_fn observer; /* called after every iteration with (k, k, x_k) (NULL) */
+  void *observer_user;
+} nd_fixed_point_opts;
+
+typedef struct nd_fixed_point_result {
+  int64_t iterations; /* evaluations of g */
+  double residual;    /* max over rows of ||g(x) - x||_2 at the last iterate g was evaluated at */
+  double change;      /* max over rows of ||x_{k+1} - x_k||_2 / ||x_k||_2 of the last update */
+  int64_t restarts;   /* history restarts, summed over rows */
+  nd_stop_reason stop; /* ND_STOP_TOLERANCE, ND_STOP_MAX_ITER, ND_STOP_OBSERVER or ND_STOP_DIVERGED */
+} nd_fixed_point_result;
+
+typedef struct nd_fixed_point nd_fixed_point;
+
+/* The defaults in parentheses above. */
+ND_API nd_fixed_point_opts nd_fixed_point_defaults(void);
+/* Workspace for states of up to dim floats, memory up to m_max (0..64) and
+ * up to rows_max (>= 1) rows: 3 + 2 m_max buffers of dim floats and an
+ * m_max x m_max Gram matrix per row. */
+ND_API nd_status nd_fixed_point_create(int64_t dim, int m_max, int64_t rows_max, nd_fixed_point **out);
+ND_API void nd_fixed_point_free(nd_fixed_point *fp); /* NULL is fine */
+/* Solves in place from x (the initial guess); result may be NULL.
+ * map->dim must be in 1..dim and a multiple of rows.  ND_ERR_NUMERIC (stop
+ * ND_STOP_DIVERGED, result filled in) when g(x) or the iterate is not finite,
+ * or when the least-squares system is singular with the safeguards turned
+ * off (reg = 0, cond_max = INFINITY).  Allocates nothing. */
+ND_API nd_status nd_fixed_point_solve(nd_fixed_point *fp, const nd_map *map, float *x, const nd_fixed_point_opts *opts,
+                                      nd_fixed_point_result *result);
+
 /* ------------------------------------------------- differentiable unroll */
 /* Backpropagation through time through the fixed-step integrators: the
  * right-hand side is written with tape ops (nd_ad_*), and nd_ad_unroll
