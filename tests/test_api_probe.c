@@ -1395,6 +1395,57 @@ static int p_dynamics_fixed_point(void) {
   return 0;
 }
 
+/* ----------------------------------------------------------- distributed */
+static nd_status fail_gather(const void *send, void *recv, int64_t bytes, void *user) {
+  (void)send, (void)recv, (void)bytes, (void)user;
+  return nd_set_error(ND_ERR_IO, "peer gone");
+}
+
+static int p_distributed(void) {
+  int x = 3, y = 0, all[4];
+  BAD(nd_comm_allgather(NULL, NULL, &y, 4));
+  BAD(nd_comm_allgather(NULL, &x, NULL, 4));
+  BAD(nd_comm_allgather(NULL, &x, &y, -1));
+  OK(nd_comm_allgather(NULL, &x, &y, sizeof x));
+  EXPECT(y == 3);
+  nd_comm bad = {.rank = 0, .size = 2, .allgather = NULL};
+  BAD(nd_comm_allgather(&bad, &x, all, sizeof x));
+  bad.rank = 5;
+  bad.allgather = fail_gather;
+  BAD(nd_comm_allgather(&bad, &x, all, sizeof x));
+  bad.rank = 1;
+  BAD_AS(nd_comm_allgather(&bad, &x, all, sizeof x), ND_ERR_IO);
+  BAD(nd_comm_max_int(&bad, 1, NULL));
+  BAD_AS(nd_comm_max_int(&bad, 1, &y), ND_ERR_IO);
+  OK(nd_comm_max_int(NULL, 7, &y));
+  EXPECT(y == 7);
+  int64_t lo = 9, hi = 9;
+  nd_comm_shard_of(-1, 2, 10, &lo, &hi);
+  EXPECT(lo == 0 && hi == 0);
+  nd_comm_shard_of(2, 2, 10, &lo, &hi);
+  EXPECT(lo == 0 && hi == 0);
+  nd_comm_shard_of(0, 0, 10, &lo, &hi);
+  EXPECT(lo == 0 && hi == 0);
+  nd_comm_shard_of(1, 3, INT64_MAX / 2, &lo, &hi); /* no overflow */
+  EXPECT(lo > 0 && hi > lo && hi < INT64_MAX / 2);
+  nd_comm_shard(NULL, -5, &lo, &hi);
+  EXPECT(lo == 0 && hi == 0);
+  nd_comm_shard(NULL, 5, NULL, NULL);
+  BAD(nd_krotov_set_comm(NULL, NULL));
+  nd_krotov_config c = nd_krotov_defaults();
+  c.hidden = 4, c.visible = 3, c.batch = 2;
+  nd_krotov *k = NULL;
+  OK(nd_krotov_create(&c, &k));
+  nd_comm no_fn = {.rank = 0, .size = 2};
+  nd_status s = nd_krotov_set_comm(k, &no_fn);
+  nd_comm wrong = {.rank = 2, .size = 2, .allgather = fail_gather};
+  nd_status s2 = nd_krotov_set_comm(k, &wrong);
+  nd_status s3 = nd_krotov_set_comm(k, NULL);
+  nd_krotov_free(k);
+  EXPECT(s == ND_ERR_INVALID_ARG && s2 == ND_ERR_INVALID_ARG && s3 == ND_OK);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1416,6 +1467,7 @@ static const probe probes[] = {
     P(p_snn),
     P(p_accel),           P(p_lca),             P(p_credit),
     P(p_dynamics_fixed_point),
+    P(p_distributed),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

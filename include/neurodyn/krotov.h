@@ -20,6 +20,7 @@
 #include "neurodyn/train.h"
 #include "neurodyn/checkpoint.h"
 #include "neurodyn/plasticity.h"
+#include "neurodyn/distributed.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -106,6 +107,14 @@ ND_API nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out);
 ND_API nd_status nd_krotov_config_check(const nd_krotov_config *c);
 ND_API void nd_krotov_free(nd_krotov *k);
 ND_API const nd_krotov_config *nd_krotov_config_of(const nd_krotov *k);
+/* Data-parallel training (include/neurodyn/distributed.h): every rank holds
+ * the same model and the whole data set; each minibatch's currents and
+ * ranking are computed for the rank's part of it only, the per-sample
+ * results (units and currents, 32 bytes a sample) are allgathered, and
+ * every rank applies the update of the whole minibatch.  The model is the
+ * one process's bit for bit (tests/test_distributed.c).  c NULL (or of size
+ * 1): alone.  The model does not own c. */
+ND_API nd_status nd_krotov_set_comm(nd_krotov *k, nd_comm *c);
 
 /* W [hidden, visible] as float32.  In F32 mode the model's own weights
  * (valid until the next update); in F64 mode a float32 copy refreshed by

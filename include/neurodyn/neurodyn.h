@@ -23,5 +23,6 @@
 #include "neurodyn/snn.h"
 #include "neurodyn/accel.h"
 #include "neurodyn/lca.h"
+#include "neurodyn/distributed.h"
 
 #endif

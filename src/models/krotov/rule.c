@@ -36,6 +36,7 @@
 #include "neurodyn/krotov.h"
 #include "neurodyn/rng.h"
 #include "models/krotov/metric.h"
+#include "models/krotov/shard.h"
 
 /* Units with at most this k are ranked with a sorted running list of k
  * entries; larger k use quickselect on a per-thread copy of the row. */
@@ -67,6 +68,8 @@ struct nd_krotov {
   float *w_conv;    /* F64 mode: [H, D] float32 copy behind w_view */
   /* ranking and bookkeeping, shared by both precisions */
   int64_t *top, *kth;   /* [B] */
+  double *itop, *ikth;  /* [B] I at each sample's top-1 and k-th unit */
+  kr_exchange xchg;     /* data-parallel: the per-sample exchange (shard.h) */
   int64_t *slot;        /* [H] touched-row slot of each unit, -1 if untouched */
   int64_t *won;         /* [H] 1 if the unit was ranked first since the epoch began */
   int64_t winners;      /* number of units with won == 1 */
@@ -174,11 +177,12 @@ static int max_threads(void) {
 void nd_krotov_free(nd_krotov *k) {
   if (!k) return;
   void *bufs[] = {k->w, k->v, k->in, k->ds, k->g, k->xx, k->w64, k->v64, k->in64, k->ds64, k->g64, k->xx64,
-                  k->w_conv, k->top, k->kth, k->slot, k->won, k->units, k->start, k->ent_b, k->ent_c, k->fill, k->scratch};
+                  k->w_conv, k->top, k->kth, k->itop, k->ikth, k->slot, k->won, k->units, k->start, k->ent_b, k->ent_c, k->fill, k->scratch};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nd_aligned_free(bufs[i]);
   if (k->wp && k->wp != k->w) nd_aligned_free(k->wp);
   if (k->wp64 && k->wp64 != k->w64) nd_aligned_free(k->wp64);
   nd_sampler_release(&k->sampler);
+  nd__krotov_exchange_free(&k->xchg);
   free(k);
 }
 
@@ -222,6 +226,8 @@ nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out) {
   }
   k->top = kalloc(B, sizeof(int64_t), &failed);
   k->kth = kalloc(B, sizeof(int64_t), &failed);
+  k->itop = kalloc(B, sizeof(double), &failed);
+  k->ikth = kalloc(B, sizeof(double), &failed);
   k->slot = kalloc(H, sizeof(int64_t), &failed);
   k->won = kalloc(H, sizeof(int64_t), &failed);
   k->units = kalloc(2 * B, sizeof(int64_t), &failed);
@@ -258,6 +264,11 @@ nd_status nd_krotov_create(const nd_krotov_config *c, nd_krotov **out) {
 }
 
 const nd_krotov_config *nd_krotov_config_of(const nd_krotov *k) { return &k->c; }
+
+nd_status nd_krotov_set_comm(nd_krotov *k, nd_comm *c) {
+  if (!k) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_set_comm: model is NULL");
+  return nd__krotov_exchange_set(&k->xchg, c, k->c.batch);
+}
 
 const nd_tensor *nd_krotov_weights(nd_krotov *k) {
   if (k->c.precision == ND_KROTOV_F64) {
@@ -579,8 +590,15 @@ static nd_status KR_FN(kr_step)(nd_krotov *k, int64_t n, double eps) {
                  *restrict ds = KR_DS(k), *restrict xx = KR_XX(k);
   const bool gemm = k->c.update == ND_KROTOV_UPDATE_GEMM;
 
+  /* Data-parallel: this rank's rows [lo, hi) only (shard.h).  A one-row
+   * shard goes through the GEMM with a neighbour, so that the BLAS takes its
+   * GEMM path (not GEMV, which rounds differently) as for larger shards. */
+  int64_t lo, hi;
+  nd_comm_shard(k->xchg.comm, n, &lo, &hi);
+  int64_t glo = hi - lo == 1 && n > 1 ? (lo > 0 ? lo - 1 : lo) : lo, ghi = hi - lo == 1 && n > 1 && lo == 0 ? hi + 1 : hi;
+
   /* 2. I = V Wp^T  [n, H]  (notebook: tot_input = np.dot(sig*|W|^(p-1), inputs), [H, Num]) */
-  KR_GEMM(false, true, n, H, D, (KR_T)1, v, D, wp, D, (KR_T)0, in, H);
+  if (ghi > glo) KR_GEMM(false, true, ghi - glo, H, D, (KR_T)1, v + glo * D, D, wp, D, (KR_T)0, in + glo * H, H);
 
   /* 3. ranking, one sample per iteration */
   int64_t *restrict top = k->top, *restrict kth = k->kth;
@@ -594,8 +612,12 @@ static nd_status KR_FN(kr_step)(nd_krotov *k, int64_t n, double eps) {
 #endif
     KR_PAIR *scratch = scratch_all ? scratch_all + (size_t)tid * (size_t)H : NULL;
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < n; b++) KR_FN(kr_rank_row)(in + b * H, H, K, scratch, top + b, kth + b);
+    for (int64_t b = lo; b < hi; b++) KR_FN(kr_rank_row)(in + b * H, H, K, scratch, top + b, kth + b);
   }
+  /* the currents the update needs, then every rank's rows from the others */
+  double *restrict itop = k->itop, *restrict ikth = k->ikth;
+  for (int64_t b = lo; b < hi; b++) itop[b] = (double)in[b * H + top[b]], ikth[b] = (double)in[b * H + kth[b]];
+  ND_TRY(nd__krotov_exchange(&k->xchg, n, H, top, kth, itop, ikth));
 
   /* Winners of this epoch: a collapsing layer (every sample won by a handful
    * of units, see docs/krotov.md) shows up as a small count. */
@@ -641,13 +663,15 @@ static nd_status KR_FN(kr_step)(nd_krotov *k, int64_t n, double eps) {
     ent_b[fill[s]] = b, ent_c[fill[s]++] = -(double)delta;
   }
 
-  /* 4. xx_m = sum_b g_bm I_bm  (notebook: xx = np.sum(np.multiply(yl, tot_input), 1)) */
+  /* 4. xx_m = sum_b g_bm I_bm  (notebook: xx = np.sum(np.multiply(yl, tot_input), 1)); I_bm of
+   *    entry e on unit m is sample b's I_top or I_kth */
+#define KR_CUR(e, m) ((KR_T)(top[ent_b[e]] == (m) ? itop[ent_b[e]] : ikth[ent_b[e]]))
   double maxabs = 0;
   int bad = 0;
   if (!gemm) {
     for (int64_t s = 0; s < nt; s++) {
       KR_T acc = 0;
-      for (int64_t e = start[s]; e < start[s + 1]; e++) acc += (KR_T)ent_c[e] * in[ent_b[e] * H + units[s]];
+      for (int64_t e = start[s]; e < start[s + 1]; e++) acc += (KR_T)ent_c[e] * KR_CUR(e, units[s]);
       xx[s] = acc;
     }
     /* 5. ds rows of touched units: ds_m = sum_b g_bm v_b - xx_m W_m  (Eq. 3 RHS, R = 1) */
@@ -687,7 +711,7 @@ static nd_status KR_FN(kr_step)(nd_krotov *k, int64_t n, double eps) {
     for (int64_t h = 0; h < H; h++) xx[h] = 0;
     for (int64_t s = 0; s < nt; s++) {
       KR_T acc = 0;
-      for (int64_t e = start[s]; e < start[s + 1]; e++) acc += (KR_T)ent_c[e] * in[ent_b[e] * H + units[s]];
+      for (int64_t e = start[s]; e < start[s + 1]; e++) acc += (KR_T)ent_c[e] * KR_CUR(e, units[s]);
       xx[units[s]] = acc;
     }
     KR_GEMM(true, false, H, D, n, (KR_T)1, g, H, v, D, (KR_T)0, ds, D);
@@ -708,6 +732,7 @@ static nd_status KR_FN(kr_step)(nd_krotov *k, int64_t n, double eps) {
       if ((double)m > maxabs) maxabs = (double)m;
     }
   }
+#undef KR_CUR
   if (bad || !isfinite(maxabs)) {
     for (int64_t s = 0; s < nt; s++) slot[units[s]] = -1;
     return nd__error(ND_ERR_NUMERIC, "krotov: the update is not finite (max|ds| = %g or a NaN); W left unchanged", maxabs);

@@ -1,0 +1,182 @@
+/* Data-parallel training without MPI (include/neurodyn/distributed.h): P
+ * threads stand in for P processes, each with its own model, joined by an
+ * allgather over a shared buffer and a barrier.  The Krotov fast rule
+ * trained on 2, 3, 4, 7 and 20 "ranks" must give the single model's bytes
+ * (every rank's), in both precisions and both update forms, including
+ * one-row shards (batch 20 on 20 ranks) and an epoch stopped part-way and
+ * finished on another number of ranks. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd_test.h"
+#include "neurodyn/distributed.h"
+#include "neurodyn/krotov.h"
+
+#define MAX_RANKS 20
+#define N_ROWS 240
+
+typedef struct shared {
+  pthread_barrier_t bar;
+  unsigned char buf[1 << 16];
+} shared;
+
+typedef struct rank_ctx {
+  shared *sh;
+  nd_comm comm;
+  nd_krotov_config cfg;
+  const float *data;
+  int epochs;
+  int64_t stop_at;          /* > 0: the first epoch stops after this many minibatches */
+  const nd_train_state *st; /* non-NULL: start from this state and weights */
+  const double *w0;
+  double *w;                /* out: [hidden, visible] */
+  nd_train_state out_state;
+  nd_status s;
+} rank_ctx;
+
+static nd_status gather(const void *send, void *recv, int64_t bytes, void *user) {
+  rank_ctx *c = user;
+  memcpy(c->sh->buf + (size_t)c->comm.rank * (size_t)bytes, send, (size_t)bytes);
+  pthread_barrier_wait(&c->sh->bar);
+  memcpy(recv, c->sh->buf, (size_t)bytes * (size_t)c->comm.size);
+  pthread_barrier_wait(&c->sh->bar);
+  return ND_OK;
+}
+
+static int stop_early(const nd_progress_info *info, void *user) {
+  const rank_ctx *c = user;
+  return c->stop_at > 0 && info->done >= c->stop_at;
+}
+
+static void *train(void *arg) {
+  rank_ctx *c = arg;
+  nd_krotov *k = NULL;
+  c->s = nd_krotov_create(&c->cfg, &k);
+  if (c->s == ND_OK && c->comm.size > 1) c->s = nd_krotov_set_comm(k, &c->comm);
+  if (c->s == ND_OK && c->st) c->s = nd_krotov_set_state(k, c->st);
+  if (c->s == ND_OK && c->w0) c->s = nd_krotov_set_weights_f64(k, c->w0);
+  for (int e = 0; c->s == ND_OK && e < c->epochs; e++) {
+    c->s = nd_krotov_epoch(k, c->data, N_ROWS, stop_early, c);
+    c->stop_at = 0;
+  }
+  if (c->s == ND_OK) {
+    nd_krotov_weights_f64(k, c->w);
+    nd_krotov_get_state(k, &c->out_state);
+  }
+  nd_krotov_free(k);
+  return NULL;
+}
+
+/* Trains on P ranks; every rank's W into w[r]; returns rank 0's state. */
+static nd_train_state run_ranks(int P, const nd_krotov_config *cfg, const float *data, int epochs, int64_t stop_at,
+                                const nd_train_state *st, const double *w0, double **w) {
+  shared *sh = calloc(1, sizeof *sh);
+  assert_non_null(sh);
+  pthread_barrier_init(&sh->bar, NULL, (unsigned)P);
+  rank_ctx ctx[MAX_RANKS];
+  pthread_t th[MAX_RANKS];
+  for (int r = 0; r < P; r++) {
+    ctx[r] = (rank_ctx){.sh = sh, .cfg = *cfg, .data = data, .epochs = epochs, .stop_at = stop_at, .st = st, .w0 = w0,
+                        .w = w[r]};
+    ctx[r].comm = (nd_comm){.rank = r, .size = P, .allgather = gather, .user = &ctx[r]};
+    assert_int_equal(pthread_create(&th[r], NULL, train, &ctx[r]), 0);
+  }
+  for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
+  for (int r = 0; r < P; r++) nd_assert_ok(ctx[r].s);
+  if (P > 1) assert_true(ctx[0].comm.calls > 0 && ctx[0].comm.seconds >= 0);
+  pthread_barrier_destroy(&sh->bar);
+  free(sh);
+  return ctx[0].out_state;
+}
+
+static float *make_data(int64_t d) {
+  float *x = malloc(sizeof(float) * (size_t)(N_ROWS * d));
+  nd_rng r;
+  nd_rng_init(&r, 11);
+  nd_rng_uniform(&r, x, N_ROWS * d, 0.0f, 1.0f);
+  return x;
+}
+
+static void check_config(nd_krotov_config cfg) {
+  const int64_t n = cfg.hidden * cfg.visible;
+  float *data = make_data(cfg.visible);
+  double *ref = malloc(sizeof(double) * (size_t)n);
+  double *w[MAX_RANKS];
+  for (int r = 0; r < MAX_RANKS; r++) w[r] = malloc(sizeof(double) * (size_t)n);
+  run_ranks(1, &cfg, data, 2, 0, NULL, NULL, &ref);
+  const int counts[] = {2, 3, 4, 7, 20};
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    int P = counts[i];
+    run_ranks(P, &cfg, data, 2, 0, NULL, NULL, w);
+    for (int r = 0; r < P; r++)
+      if (memcmp(w[r], ref, sizeof(double) * (size_t)n) != 0)
+        fail_msg("%d ranks (precision %d, update %d): rank %d's W differs from one process's", P, (int)cfg.precision,
+                 (int)cfg.update, r);
+  }
+  /* the first epoch stopped after 5 minibatches on 4 ranks, finished on 3 */
+  nd_train_state st = run_ranks(4, &cfg, data, 1, 5, NULL, NULL, w);
+  assert_int_equal(st.epoch, 0);
+  assert_int_equal(st.batch, 5);
+  double *mid = malloc(sizeof(double) * (size_t)n);
+  memcpy(mid, w[0], sizeof(double) * (size_t)n);
+  run_ranks(3, &cfg, data, 2, 0, &st, mid, w);
+  if (memcmp(w[0], ref, sizeof(double) * (size_t)n) != 0) fail_msg("resumed on 3 ranks: W differs");
+  free(mid);
+  for (int r = 0; r < MAX_RANKS; r++) free(w[r]);
+  free(ref);
+  free(data);
+}
+
+static nd_krotov_config small(void) {
+  nd_krotov_config c = nd_krotov_defaults();
+  c.hidden = 60, c.visible = 50, c.batch = 20, c.k = 3, c.p = 3.0, c.epochs = 4, c.seed = 5;
+  return c;
+}
+
+static void test_krotov_f32_sparse(void **state) {
+  (void)state;
+  check_config(small());
+}
+
+static void test_krotov_f64_sparse(void **state) {
+  (void)state;
+  nd_krotov_config c = small();
+  c.precision = ND_KROTOV_F64;
+  check_config(c);
+}
+
+static void test_krotov_f32_gemm_p2(void **state) {
+  (void)state;
+  nd_krotov_config c = small();
+  c.update = ND_KROTOV_UPDATE_GEMM, c.p = 2.0, c.k = 2;
+  check_config(c);
+}
+
+static void test_shard(void **state) {
+  (void)state;
+  for (int size = 1; size <= 9; size++)
+    for (int64_t n = 0; n <= 30; n++) {
+      int64_t prev = 0;
+      for (int r = 0; r < size; r++) {
+        int64_t lo, hi;
+        nd_comm_shard_of(r, size, n, &lo, &hi);
+        assert_int_equal(lo, prev);
+        assert_true(hi - lo == n / size || hi - lo == n / size + 1);
+        assert_int_equal(lo, n * r / size); /* the documented formula */
+        prev = hi;
+      }
+      assert_int_equal(prev, n);
+    }
+}
+
+int main(void) {
+  nd_set_num_threads(1); /* a GEMM's rounding may depend on its thread count: one per "rank", as in the reference */
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_shard),
+      cmocka_unit_test(test_krotov_f32_sparse),
+      cmocka_unit_test(test_krotov_f64_sparse),
+      cmocka_unit_test(test_krotov_f32_gemm_p2),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
