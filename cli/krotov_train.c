@@ -216,13 +216,16 @@ static int run_krotov(krotov_args *a, const nd_opts *spec, nd_run *run) {
   if (s == ND_OK && !r.norms) s = ND_ERR_NOMEM;
   if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
+  run->parallel = a->rule == 0; /* the fast rule shares minibatches across processes (nd_krotov_set_comm) */
+  run->why_serial = "train krotov --rule ode";
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
+  if (!rc && r.fast && (s = nd_krotov_set_comm(r.fast, run->comm)) != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "batches", .epoch = kr_epoch, .state = kr_state,
                   .after_epoch = kr_after_epoch, .figures = kr_figures, .checkpoint = kr_checkpoint, .resumable = true};
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
   char path[ND_RUN_PATH_MAX];
-  if (!rc && nd_run_path(run, "W.safetensors", path)) {
+  if (!rc && nd_run_is_root(run) && nd_run_path(run, "W.safetensors", path)) {
     s = save_model(&r, path, false);
     if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
     else if (!a->common.quiet) {

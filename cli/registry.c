@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "dist.h"
 #include "options.h"
 
 const nd_cli_command nd_cli_train_models[] = {
@@ -42,7 +43,11 @@ static int dispatch(const char *verb, const nd_cli_command *table, int argc, cha
     return 0;
   }
   for (const nd_cli_command *c = table; c->name; c++)
-    if (!strcmp(m, c->name)) return c->run(argc - 1, argv + 1);
+    if (!strcmp(m, c->name)) {
+      int rc = c->run(argc - 1, argv + 1);
+      nd_cli_dist_finish(rc); /* MPI_Finalize, or MPI_Abort when the ranks did not end alike (dist.h) */
+      return rc;
+    }
   char names[256] = "";
   for (const nd_cli_command *c = table; c->name; c++) {
     size_t l = strlen(names);

@@ -210,7 +210,31 @@ static void remove_stale_temporaries(const nd_run *run) {
   closedir(d);
 }
 
+bool nd_run_is_root(const nd_run *run) { return !run->comm || run->comm->rank == 0; }
+
+static int begin_root(nd_run *run, const char *dir, bool resume);
+
 int nd_run_begin(nd_run *run, const char *dir, bool resume) {
+  int rc = nd_cli_dist_start(run->cmd, &run->comm);
+  if (rc) return rc;
+  if (run->comm && run->comm->size > 1 && !run->parallel) {
+    if (nd_run_is_root(run))
+      nd_cli_cmd_fail(run->cmd, 2, "%s cannot run data-parallel (started as %d processes); run it as one process",
+                      run->why_serial ? run->why_serial : "this trainer", run->comm->size);
+    nd_cli_dist_agreed(2);
+    return 2;
+  }
+  if (nd_run_is_root(run)) {
+    rc = begin_root(run, dir, resume);
+  } else {
+    snprintf(run->dir, sizeof run->dir, "%s", dir);
+    if (!nd_progress_quiet()) nd_progress_set_quiet(true); /* rank 0 prints */
+    run->t_start = nd_cli_now();
+  }
+  return nd_cli_dist_agree(rc);
+}
+
+static int begin_root(nd_run *run, const char *dir, bool resume) {
   if (snprintf(run->dir, sizeof run->dir, "%s", dir) >= (int)sizeof run->dir)
     return nd_cli_cmd_fail(run->cmd, 2, "--out: the path is longer than %d bytes", ND_RUN_PATH_MAX - 1);
   struct stat sb;
@@ -249,6 +273,7 @@ typedef struct loop_ctx {
   int64_t base;        /* minibatches before this invocation's first epoch, for the bar */
   int64_t per_epoch;
   int64_t first_epoch, end;
+  nd_comm *comm;
 } loop_ctx;
 
 static int on_progress(const nd_progress_info *info, void *user) {
@@ -262,12 +287,44 @@ static int on_progress(const nd_progress_info *info, void *user) {
     nd_progress_update(c->bar, done, "epoch %" PRId64 "/%" PRId64 " %s", info->epoch + 1, c->t->epochs, figs);
   else
     nd_progress_update(c->bar, done, "epoch %" PRId64 "/%" PRId64, info->epoch + 1, c->t->epochs);
-  return g_interrupted ? 1 : 0;
+  int stop = g_interrupted ? 1 : 0;
+  if (c->comm && c->comm->size > 1 && nd_comm_max_int(c->comm, stop, &stop) != ND_OK) {
+    fprintf(stderr, "neurodyn: %s\n", nd_last_error());
+    stop = 1; /* nd_cli_dist_finish aborts the job */
+  }
+  return stop;
 }
 
 static int checkpoint(nd_run *run, const nd_trainer *t) {
+  if (!nd_run_is_root(run)) return 0;
   nd_status s = t->checkpoint(t->self, run);
   return s == ND_OK ? 0 : nd_cli_lib_fail(run->cmd, s);
+}
+
+/* Data-parallel: every rank's epoch time and time in collectives, gathered
+ * (a collective) into *buf [2 * size]; the metrics get "ranks",
+ * "rank_seconds", "rank_comm_seconds" and "comm_fraction" (the ranks' time
+ * in collectives over their time in the epoch). */
+static nd_status rank_times(nd_comm *c, double seconds, double comm, nd_jsonl_field *f, int *n, double **buf) {
+  double mine[2] = {seconds, comm};
+  double *all = malloc(sizeof(double) * 4 * (size_t)c->size);
+  if (!all) return nd_set_error(ND_ERR_NOMEM, "no memory for the timings of %d ranks", c->size);
+  nd_status s = nd_comm_allgather(c, mine, all, sizeof mine);
+  if (s != ND_OK) {
+    free(all);
+    return s;
+  }
+  double *sec = all + 2 * c->size, *com = sec + c->size, tot = 0, tot_comm = 0;
+  for (int r = 0; r < c->size; r++) {
+    sec[r] = all[2 * r], com[r] = all[2 * r + 1];
+    tot += sec[r], tot_comm += com[r];
+  }
+  f[(*n)++] = ND_JINT("ranks", c->size);
+  f[(*n)++] = ND_JNUMS("rank_seconds", sec, c->size);
+  f[(*n)++] = ND_JNUMS("rank_comm_seconds", com, c->size);
+  f[(*n)++] = ND_JNUM("comm_fraction", tot > 0 ? tot_comm / tot : 0);
+  *buf = all;
+  return ND_OK;
 }
 
 int nd_run_loop(nd_run *run, const nd_trainer *t, const nd_run_limits *lim) {
@@ -286,10 +343,10 @@ int nd_run_loop(nd_run *run, const nd_trainer *t, const nd_run_limits *lim) {
 
   nd_progress bar;
   nd_progress_begin_unit(&bar, run->cmd + (strncmp(run->cmd, "train ", 6) ? 0 : 6), 0, t->unit);
-  loop_ctx ctx = {t, &bar, 0, 0, st.epoch, end};
+  loop_ctx ctx = {t, &bar, 0, 0, st.epoch, end, run->comm};
   int rc = 0;
   while (!rc && st.epoch < end) {
-    double t0 = nd_cli_now();
+    double t0 = nd_cli_now(), comm0 = run->comm ? run->comm->seconds : 0;
     int64_t e_before = st.epoch;
     s = t->epoch(t->self, on_progress, &ctx);
     if (s == ND_OK) s = t->state(t->self, &st);
@@ -301,21 +358,27 @@ int nd_run_loop(nd_run *run, const nd_trainer *t, const nd_run_limits *lim) {
     if (st.epoch == e_before) { /* stopped part-way: Ctrl-C */
       nd_progress_end(&bar);
       rc = checkpoint(run, t);
-      if (!rc) {
+      if (!rc) nd_cli_dist_agreed(130); /* every rank stopped at the same minibatch */
+      if (!rc && nd_run_is_root(run)) {
         fprintf(stderr, "neurodyn %s: interrupted in epoch %" PRId64 " after %" PRId64 " of %" PRId64
                         " minibatches; checkpoint written.\nresume with: neurodyn %s --resume %s\n",
                 run->cmd, st.epoch + 1, st.batch, ctx.per_epoch, run->cmd, run->dir);
-        rc = 130;
       }
+      if (!rc) rc = 130;
       break;
     }
-    nd_jsonl_field f[20];
+    nd_jsonl_field f[24];
     int n = 0;
     f[n++] = ND_JINT("epoch", st.epoch);
     f[n++] = ND_JNUM("seconds", nd_cli_now() - t0);
     f[n++] = ND_JNUM("elapsed", nd_cli_now() - run->t_start);
-    if (t->after_epoch) s = t->after_epoch(t->self, run, st.epoch, f, &n);
-    if (s == ND_OK) s = nd_jsonl_write(run->metrics, n, f);
+    double *ranks = NULL; /* per rank: the epoch's seconds, then its seconds in collectives */
+    if (run->comm && run->comm->size > 1) s = rank_times(run->comm, nd_cli_now() - t0, run->comm->seconds - comm0, f, &n, &ranks);
+    if (s == ND_OK && nd_run_is_root(run)) {
+      if (t->after_epoch) s = t->after_epoch(t->self, run, st.epoch, f, &n);
+      if (s == ND_OK) s = nd_jsonl_write(run->metrics, n, f);
+    }
+    free(ranks);
     if (s != ND_OK) {
       nd_progress_end(&bar);
       rc = nd_cli_lib_fail(run->cmd, s);
@@ -329,7 +392,7 @@ int nd_run_loop(nd_run *run, const nd_trainer *t, const nd_run_limits *lim) {
         break;
       }
     }
-    if (g_interrupted && !last) { /* Ctrl-C between epochs */
+    if (g_interrupted && !last && !(run->comm && run->comm->size > 1)) { /* Ctrl-C between epochs (data-parallel: at the next minibatch) */
       nd_progress_end(&bar);
       fprintf(stderr, "neurodyn %s: interrupted after epoch %" PRId64 "; checkpoint written.\n", run->cmd, st.epoch);
       if (t->resumable) fprintf(stderr, "resume with: neurodyn %s --resume %s\n", run->cmd, run->dir);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "neurodyn/neurodyn.h"
+#include "dist.h"
 #include "options.h"
 
 #define ND_RUN_PATH_MAX 4096
@@ -42,6 +43,15 @@ typedef struct nd_run {
   nd_jsonl *metrics;
   double t_start;
   const char *dataset_files[8]; /* data files read, for config.json checksums (NULL-ended) */
+  /* Data parallelism (docs/distributed.md).  The family sets `parallel`
+   * before nd_run_begin when its trainer can share minibatches across
+   * processes (and then hands `comm` to its model); started as several
+   * processes, a trainer without it exits 2 (with `why_serial`, if set).
+   * Rank 0 alone writes the run directory, metrics and checkpoints and
+   * prints progress. */
+  bool parallel;
+  const char *why_serial;
+  nd_comm *comm;            /* set by nd_run_begin: NULL when alone */
   char resume_config[ND_RUN_PATH_MAX];            /* private: --resume's config.json */
   char resume_args[ND_RUN_MAX_OPTIONS][160];      /* private: defaults restored on resume */
 } nd_run;
@@ -60,9 +70,13 @@ int nd_run_parse(nd_run *run, const char *cmd, const nd_opts *spec, int argc, ch
 
 /* Creates (or on resume re-opens) dir, locks it, removes stale temporaries,
  * writes config.json (fresh runs) and opens metrics.jsonl (appending on
- * resume).  Returns 0 or the exit code, with the message printed. */
+ * resume).  Returns 0 or the exit code, with the message printed.  Under
+ * mpirun / srun: starts MPI (cli/dist.h), rank 0 alone does the above, and
+ * every rank returns rank 0's outcome. */
 int nd_run_begin(nd_run *run, const char *dir, bool resume);
 void nd_run_end(nd_run *run);
+/* True on the rank that writes and prints (rank 0, or alone). */
+bool nd_run_is_root(const nd_run *run);
 
 /* dir/name into buf (ND_RUN_PATH_MAX); a too-long result is reported and
  * returns false. */
@@ -77,11 +91,11 @@ typedef struct nd_trainer {
   nd_status (*epoch)(void *self, nd_progress_fn progress, void *user);
   nd_status (*state)(void *self, nd_train_state *st);
   /* After each completed epoch e (1-based): append to the metrics fields
-   * (at most 16), draw figures.  May be NULL. */
+   * (at most 16), draw figures.  Called on rank 0 only.  May be NULL. */
   nd_status (*after_epoch)(void *self, nd_run *run, int64_t e, nd_jsonl_field *fields, int *n_fields);
   /* Live figures for the progress line (may be NULL). */
   void (*figures)(void *self, char *buf, size_t len);
-  /* Writes the checkpoint (atomically) into the run directory. */
+  /* Writes the checkpoint (atomically) into the run directory (rank 0 only). */
   nd_status (*checkpoint)(void *self, nd_run *run);
   bool resumable;            /* --resume DIR can continue it */
 } nd_trainer;

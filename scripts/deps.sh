@@ -9,6 +9,7 @@ packages=(
   zlib1g-dev libpng-dev libcjson-dev libcmocka-dev nettle-dev
   python3 python3-numpy python3-torch python3-pytest
   python3-dev python3-setuptools python3-pip python3-venv python3-tqdm
+  libopenmpi-dev openmpi-bin
   ca-certificates
 )
 

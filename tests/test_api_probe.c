@@ -981,6 +981,8 @@ static int p_io_jsonl(void) {
   BAD(nd_jsonl_write(w, 1, NULL));
   BAD(nd_jsonl_write(w, 1, &(nd_jsonl_field){.name = NULL, .kind = ND_JSONL_INT}));
   BAD(nd_jsonl_write(w, 1, &(nd_jsonl_field){.name = "x", .kind = (nd_jsonl_kind)42}));
+  BAD(nd_jsonl_write(w, 1, &ND_JNUMS("a", NULL, 2)));
+  BAD(nd_jsonl_write(w, 1, &ND_JNUMS("a", (const double[]){1}, -1)));
   OK(nd_jsonl_write(w, 0, NULL)); /* {} */
   OK(nd_jsonl_close(w));
   return 0;

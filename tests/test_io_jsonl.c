@@ -57,8 +57,10 @@ static void test_write_and_parse(void **state) {
                         ND_JSTR("utf8", "\xce\xb1\xce\xb2 \xe2\x86\x92 \xf0\x9f\x98\x80"),
                         ND_JINT("min", INT64_MIN),
                         ND_JINT("max", INT64_MAX),
-                        ND_JSTR("key \"quoted\"", "v")};
-  nd_assert_ok(nd_jsonl_write(w, 9, g));
+                        ND_JSTR("key \"quoted\"", "v"),
+                        ND_JNUMS("arr", ((const double[]){0.5, NAN, -2}), 3),
+                        ND_JNUMS("empty", NULL, 0)};
+  nd_assert_ok(nd_jsonl_write(w, 11, g));
   nd_assert_ok(nd_jsonl_write(w, 0, NULL)); /* {} */
   /* Each line is flushed when written: readable before close. */
   char *buf, *lines[16];
@@ -97,6 +99,10 @@ static void test_write_and_parse(void **state) {
   /* cJSON holds numbers as doubles: check the 64-bit integers as text. */
   assert_non_null(strstr(lines[8], "\"min\": -9223372036854775808"));
   assert_non_null(strstr(lines[8], "\"max\": 9223372036854775807"));
+  assert_non_null(strstr(lines[8], "\"arr\": [0.5, null, -2], \"empty\": []}"));
+  cJSON *line = cJSON_Parse(lines[8]), *arr = cJSON_GetObjectItemCaseSensitive(line, "arr");
+  assert_true(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) == 3);
+  cJSON_Delete(line);
   assert_string_equal(lines[9], "{}");
   free(buf);
 }

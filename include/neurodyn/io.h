@@ -132,18 +132,20 @@ ND_API nd_status nd_npy_write_f64(const char *path, int ndim, const int64_t *sha
  * line.  Non-finite numbers are written as null. */
 typedef struct nd_jsonl nd_jsonl;
 
-typedef enum nd_jsonl_kind { ND_JSONL_NUM = 0, ND_JSONL_INT, ND_JSONL_STR, ND_JSONL_BOOL } nd_jsonl_kind;
+typedef enum nd_jsonl_kind { ND_JSONL_NUM = 0, ND_JSONL_INT, ND_JSONL_STR, ND_JSONL_BOOL, ND_JSONL_NUMS } nd_jsonl_kind;
 typedef struct nd_jsonl_field {
   const char *name;
   nd_jsonl_kind kind;
   double num;      /* ND_JSONL_NUM */
   int64_t i;       /* ND_JSONL_INT, ND_JSONL_BOOL (0 / 1) */
   const char *str; /* ND_JSONL_STR (NULL is written as null) */
+  const double *nums; /* ND_JSONL_NUMS: an array of i numbers */
 } nd_jsonl_field;
 
 #define ND_JNUM(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_NUM, .num = (double)(v)})
 #define ND_JINT(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_INT, .i = (int64_t)(v)})
 #define ND_JSTR(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_STR, .str = (v)})
+#define ND_JNUMS(n, p, c) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_NUMS, .nums = (p), .i = (int64_t)(c)})
 #define ND_JBOOL(n, v) ((nd_jsonl_field){.name = (n), .kind = ND_JSONL_BOOL, .i = (v) ? 1 : 0})
 
 /* Creates (truncates) path. */

@@ -133,6 +133,14 @@ nd_status nd_jsonl_write(nd_jsonl *w, int n, const nd_jsonl_field *fields) {
       }
       case ND_JSONL_STR: ok = f->str ? put_str(w, f->str) : put(w, "null", 4); break;
       case ND_JSONL_BOOL: ok = f->i ? put(w, "true", 4) : put(w, "false", 5); break;
+      case ND_JSONL_NUMS:
+        if (f->i < 0 || (f->i > 0 && !f->nums))
+          return nd__error(ND_ERR_INVALID_ARG, "%s: field \"%s\": %lld numbers%s", w->path, f->name, (long long)f->i,
+                           f->nums ? "" : " and no array");
+        ok = put(w, "[", 1);
+        for (int64_t j = 0; ok && j < f->i; j++) ok = (j == 0 || put(w, ", ", 2)) && put_num(w, f->nums[j]);
+        ok = ok && put(w, "]", 1);
+        break;
       default: return nd__error(ND_ERR_INVALID_ARG, "%s: field \"%s\" has an unknown kind %d", w->path, f->name, (int)f->kind);
     }
   }

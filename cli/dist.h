@@ -1,0 +1,34 @@
+/* The program's side of data-parallel training (docs/distributed.md): the
+ * one file that talks to MPI (cli/dist.c, built with -DND_MPI=ON), behind
+ * the library's nd_comm hook (include/neurodyn/distributed.h).
+ *
+ *   nd_cli_dist_start   called by nd_run_begin: when the process was started
+ *                       by mpirun / srun (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
+ *                       PMIX_RANK), MPI_Init and an nd_comm over
+ *                       MPI_COMM_WORLD; alone, *comm = NULL.  A build
+ *                       without MPI started as several processes exits 2.
+ *   nd_cli_dist_agree   the largest exit code over the ranks (a collective)
+ *   nd_cli_dist_finish  at the end of a train command: MPI_Finalize when
+ *                       every rank ends alike (0, or a code they agreed on),
+ *                       else MPI_Abort, which ends the other ranks too.
+ *
+ * A rank that dies: mpirun ends the job (Open MPI kills the others when a
+ * process exits without MPI_Finalize); under launchers that do not, every
+ * collective gives up after ND_MPI_TIMEOUT seconds (default 600) with a
+ * message naming the rank, and aborts the job. */
+#ifndef NEURODYN_CLI_DIST_H
+#define NEURODYN_CLI_DIST_H
+
+#include <stdbool.h>
+
+#include "neurodyn/distributed.h"
+
+int nd_cli_dist_start(const char *cmd, nd_comm **comm);
+int nd_cli_dist_agree(int rc);
+/* Marks rc as an end every rank reaches alike (a collective decided it). */
+void nd_cli_dist_agreed(int rc);
+void nd_cli_dist_finish(int rc);
+/* "Open MPI 4.1.4" or "none" (the build's MPI). */
+const char *nd_cli_dist_library(void);
+
+#endif
