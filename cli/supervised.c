@@ -5,9 +5,12 @@
 
 static nd_status sup_epoch(void *self, nd_progress_fn progress, void *user) {
   nd_cli_supervised *s = self;
-  ND_CLI_TRY(s->train_epoch(s->self, &s->rng, &s->loss));
+  s->progress = progress, s->progress_user = user;
+  nd_status r = s->train_epoch(s->self, &s->rng, &s->loss);
+  s->progress = NULL, s->progress_user = NULL;
+  ND_CLI_TRY(r);
   s->epoch++;
-  if (progress) progress(&(nd_progress_info){s->epoch - 1, 1, 1}, user);
+  if (progress && !s->reports_batches) progress(&(nd_progress_info){s->epoch - 1, 1, 1}, user);
   return ND_OK;
 }
 
@@ -26,8 +29,10 @@ static nd_status sup_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_fi
   if (s->has_validation) {
     ND_CLI_TRY(s->error(s->self, ND_CLI_VALIDATION, &s->err_val));
     f[(*n)++] = ND_JNUM("validation_error", s->err_val);
+    f[(*n)++] = ND_JNUM("val_acc", 1 - s->err_val);
   }
   f[(*n)++] = ND_JNUM("lr", nd_optim_lr(s->opt));
+  if (s->extra) ND_CLI_TRY(s->extra(s->self, f, n));
   return ND_OK;
 }
 
@@ -86,8 +91,9 @@ int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *sc
     return 0;
   }
   nd_status r = s->error(s->self, ND_CLI_TEST, &s->err_test);
-  nd_jsonl_field f[3] = {ND_JBOOL("final", true), ND_JINT("epoch", s->epoch), ND_JNUM("test_error", s->err_test)};
-  if (r == ND_OK) r = nd_jsonl_write(run->metrics, 3, f);
+  nd_jsonl_field f[4] = {ND_JBOOL("final", true), ND_JINT("epoch", s->epoch), ND_JNUM("test_error", s->err_test),
+                         ND_JNUM("test_acc", 1 - s->err_test)};
+  if (r == ND_OK) r = nd_jsonl_write(run->metrics, 4, f);
   if (r != ND_OK) return nd_cli_lib_fail(s->cmd, r);
   *scored = true;
   return 0;

@@ -21,9 +21,16 @@ typedef struct nd_cli_supervised {
   bool has_validation;
   nd_status (*train_epoch)(void *self, nd_rng *rng, double *mean_loss);
   nd_status (*error)(void *self, nd_cli_split split, double *error);
+  /* More metrics fields after each epoch (may be NULL; at most 20 in all). */
+  nd_status (*extra)(void *self, nd_jsonl_field *fields, int *n_fields);
   nd_status (*save)(void *self, nd_checkpoint *ck);          /* the model and its data set */
   nd_status (*restore)(void *self, const nd_checkpoint *ck); /* the model's parameters, from a checkpoint of this run */
-  /* kept by the helper */
+  /* kept by the helper: the driver's progress callback during an epoch (a
+   * family that calls it per minibatch, with epoch = s->epoch, sets
+   * reports_batches so that the helper does not report the epoch again) */
+  nd_progress_fn progress;
+  void *progress_user;
+  bool reports_batches;
   nd_rng rng;            /* the minibatch stream */
   int64_t epoch;         /* epochs done */
   double loss, err_train, err_val, err_test;

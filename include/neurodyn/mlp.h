@@ -80,9 +80,14 @@ typedef struct nd_mlp_config {
 /* Defaults: relu, cross-entropy, biases, seed 0, loss_power 6, out_scale 1,
  * method BP, ff_theta 0 (= units), dni_conditioned true. */
 ND_API nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes);
+/* "784,1000,1000,10" into c->n_sizes and c->sizes (2 .. ND_MLP_MAX_LAYERS + 1
+ * sizes, each 1 .. 1e9); ND_ERR_INVALID_ARG naming the text otherwise. */
+ND_API nd_status nd_mlp_parse_sizes(const char *text, nd_mlp_config *c);
 
 typedef struct nd_mlp nd_mlp;
 
+/* The validation nd_mlp_create does, alone (ND_ERR_INVALID_ARG naming the field). */
+ND_API nd_status nd_mlp_config_check(const nd_mlp_config *c);
 ND_API nd_status nd_mlp_create(const nd_mlp_config *c, nd_mlp **out);
 ND_API void nd_mlp_free(nd_mlp *m);
 ND_API const nd_mlp_config *nd_mlp_config_of(const nd_mlp *m);

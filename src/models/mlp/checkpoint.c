@@ -53,23 +53,23 @@ nd_status nd_mlp_save(nd_mlp *m, nd_checkpoint *ck) {
   return ND_OK;
 }
 
-/* "784,2000,10": 2 .. ND_MLP_MAX_LAYERS + 1 sizes, each 1 .. 1e9. */
-static nd_status parse_sizes(const nd_checkpoint *ck, const char *v, nd_mlp_config *c) {
-  if (!v) return nd__error(ND_ERR_FORMAT, "%s: metadata has no 'sizes'", nd_checkpoint_name(ck));
+nd_status nd_mlp_parse_sizes(const char *text, nd_mlp_config *c) {
+  if (!text || !c) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_parse_sizes: NULL argument");
   int n = 0;
-  const char *p = v;
+  int64_t sizes[ND_MLP_MAX_LAYERS + 1];
+  const char *p = text;
   while (*p) {
     char *end = NULL;
     long long x = strtoll(p, &end, 10);
     if (end == p || x < 1 || x > 1000000000LL || (*end && *end != ',') || n > ND_MLP_MAX_LAYERS)
-      return nd__error(ND_ERR_FORMAT, "%s: metadata 'sizes' = '%.60s': need 2 to %d comma-separated sizes in 1..1e9",
-                       nd_checkpoint_name(ck), v, ND_MLP_MAX_LAYERS + 1);
-    c->sizes[n++] = x;
+      return nd__error(ND_ERR_INVALID_ARG, "sizes = '%.60s': need 2 to %d comma-separated sizes in 1..1e9", text,
+                       ND_MLP_MAX_LAYERS + 1);
+    sizes[n++] = x;
     p = *end ? end + 1 : end;
   }
-  if (n < 2)
-    return nd__error(ND_ERR_FORMAT, "%s: metadata 'sizes' = '%.60s': need at least 2 sizes", nd_checkpoint_name(ck), v);
+  if (n < 2) return nd__error(ND_ERR_INVALID_ARG, "sizes = '%.60s': need at least 2 sizes", text);
   c->n_sizes = n;
+  memcpy(c->sizes, sizes, (size_t)n * sizeof sizes[0]);
   return ND_OK;
 }
 
@@ -78,7 +78,10 @@ nd_status nd_mlp_load(const nd_checkpoint *ck, nd_mlp **out) {
   *out = NULL;
   ND_TRY(nd_checkpoint_expect_model(ck, "mlp"));
   nd_mlp_config c = nd_mlp_defaults(2, (const int64_t[]){1, 1});
-  ND_TRY(parse_sizes(ck, nd_checkpoint_meta(ck, "sizes"), &c));
+  const char *sz = nd_checkpoint_meta(ck, "sizes");
+  if (!sz) return nd__error(ND_ERR_FORMAT, "%s: metadata has no 'sizes'", nd_checkpoint_name(ck));
+  if (nd_mlp_parse_sizes(sz, &c) != ND_OK)
+    return nd__error(ND_ERR_FORMAT, "%s: metadata %s", nd_checkpoint_name(ck), nd_last_error());
   ND_TRY(nd_checkpoint_get_fields(ck, N_FIELDS, mlp_fields, &c));
   if (nd_checkpoint_meta(ck, "method")) ND_TRY(nd_checkpoint_get_fields(ck, N_CREDIT, credit_fields, &c));
   nd_mlp *m = NULL;

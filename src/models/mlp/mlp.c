@@ -63,6 +63,8 @@ static nd_status check_config(const nd_mlp_config *c) {
   return ND_OK;
 }
 
+nd_status nd_mlp_config_check(const nd_mlp_config *c) { return check_config(c); }
+
 void nd_mlp_free(nd_mlp *m) {
   if (!m) return;
   for (int i = 0; i < m->n_params; i++) {
