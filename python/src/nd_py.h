@@ -126,5 +126,6 @@ extern PyMethodDef nd_py_krotov_methods[];
 extern PyMethodDef nd_py_mlp_methods[];
 extern PyMethodDef nd_py_io_methods[];
 extern PyMethodDef nd_py_autodiff_methods[];
+extern PyMethodDef nd_py_lca_methods[];
 
 #endif
