@@ -14,6 +14,8 @@ from . import _core
 from ._core import InputError, LibraryError, NotFoundError
 from . import io, krotov, lca
 from .krotov import Krotov, KrotovODE
+from .krotov_top import KrotovTop
+from .mlp import MLP
 from ._registry import load, register
 
 __version__ = _core.version()
@@ -21,5 +23,5 @@ set_num_threads = _core.set_num_threads
 get_num_threads = _core.get_num_threads
 as_float32 = _core.as_float32
 
-__all__ = ["Krotov", "KrotovODE", "load", "register", "io", "krotov", "lca",
+__all__ = ["Krotov", "KrotovODE", "KrotovTop", "MLP", "load", "register", "io", "krotov", "lca",
            "InputError", "LibraryError", "NotFoundError", "set_num_threads", "get_num_threads", "as_float32", "__version__"]

@@ -22,7 +22,9 @@ static int shape_ok(PyArrayObject *a, const char *what, int ndim, const int64_t 
     size_t l = strlen(got);
     snprintf(got + l, sizeof got - l, "%s%lld", i ? ", " : "", (long long)PyArray_DIM(a, i));
   }
-  PyErr_Format(nd_py_input_error, "%s: shape (%s), expected (%s)", what, got, want);
+  /* Python's tuple spelling: (3,) for one dimension */
+  PyErr_Format(nd_py_input_error, "%s: shape (%s%s), expected (%s%s)", what, got, PyArray_NDIM(a) == 1 ? "," : "", want,
+               ndim == 1 ? "," : "");
   return 0;
 }
 

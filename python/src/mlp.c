@@ -1,2 +1,185 @@
+/* Bindings of the dense MLP baseline (include/neurodyn/mlp.h), trained by
+ * Adam through the autodiff tape. */
 #include "nd_py.h"
-PyMethodDef nd_py_mlp_methods[] = {{NULL, NULL, 0, NULL}};
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const activations[] = {"relu", "tanh", "sigmoid", "leaky_relu", "relu_pow", "identity", NULL};
+static const char *const losses[] = {"cross_entropy", "abs_power", NULL};
+
+static const nd_py_field mlp_fields[] = {
+    NDPY_CHOICE_FIELD(nd_mlp_config, activation, activations), NDPY_FIELD(nd_mlp_config, act_param, NDPY_F32),
+    NDPY_CHOICE_FIELD(nd_mlp_config, loss, losses),            NDPY_FIELD(nd_mlp_config, loss_power, NDPY_F32),
+    NDPY_FIELD(nd_mlp_config, out_scale, NDPY_F32),            NDPY_FIELD(nd_mlp_config, bias, NDPY_BOOL),
+    NDPY_FIELD(nd_mlp_config, seed, NDPY_U64)};
+#define N_MLP ((int)(sizeof mlp_fields / sizeof *mlp_fields))
+
+typedef struct mlp_py {
+  nd_mlp *m;
+  nd_py_sup sup;
+} mlp_py;
+
+static void mlp_py_free(void *p) {
+  mlp_py *x = p;
+  if (!x) return;
+  nd_py_sup_release(&x->sup);
+  nd_mlp_free(x->m);
+  free(x);
+}
+
+static PyObject *wrap(nd_mlp *m) {
+  mlp_py *x = calloc(1, sizeof *x);
+  if (!x) return nd_mlp_free(m), PyErr_NoMemory();
+  x->m = m;
+  return nd_py_handle_new(x, mlp_py_free, "mlp");
+}
+
+static mlp_py *get(PyObject *h) { return nd_py_handle_get(h, "mlp"); }
+
+/* mlp_create([sizes], config) */
+static PyObject *mlp_create(PyObject *self, PyObject *args) {
+  (void)self;
+  PyObject *sizes, *kw = Py_None;
+  if (!PyArg_ParseTuple(args, "O|O", &sizes, &kw)) return NULL;
+  PyObject *seq = PySequence_Fast(sizes, "sizes must be a sequence of layer sizes");
+  if (!seq) return NULL;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  int64_t sz[ND_MLP_MAX_LAYERS + 1] = {0};
+  if (n < 2 || n > ND_MLP_MAX_LAYERS + 1) {
+    Py_DECREF(seq);
+    return PyErr_Format(nd_py_input_error, "sizes: %zd entries, expected 2 to %d (input, hidden..., output)", n,
+                        ND_MLP_MAX_LAYERS + 1), NULL;
+  }
+  for (Py_ssize_t i = 0; i < n; i++) sz[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+  Py_DECREF(seq);
+  if (PyErr_Occurred()) return NULL;
+  nd_mlp_config c = nd_mlp_defaults((int)n, sz);
+  if (nd_py_config_set(mlp_fields, N_MLP, &c, kw, "mlp") < 0) return NULL;
+  nd_mlp *m = NULL;
+  nd_status s = nd_mlp_create(&c, &m);
+  return s == ND_OK ? wrap(m) : nd_py_raise(s);
+}
+
+static PyObject *mlp_config(PyObject *self, PyObject *h) {
+  (void)self;
+  mlp_py *x = get(h);
+  if (!x) return NULL;
+  const nd_mlp_config *c = nd_mlp_config_of(x->m);
+  PyObject *d = nd_py_config_dict(mlp_fields, N_MLP, c), *l = d ? PyList_New(c->n_sizes) : NULL;
+  for (int i = 0; l && i < c->n_sizes; i++) PyList_SET_ITEM(l, i, PyLong_FromLongLong(c->sizes[i]));
+  if (!l || PyDict_SetItemString(d, "sizes", l) < 0) Py_CLEAR(d);
+  Py_XDECREF(l);
+  return d;
+}
+
+/* [(name, writable view of the parameter)], in the order W_0, b_0, W_1, ... */
+static PyObject *mlp_params(PyObject *self, PyObject *h) {
+  (void)self;
+  mlp_py *x = get(h);
+  if (!x) return NULL;
+  int n = nd_mlp_num_params(x->m);
+  PyObject *l = PyList_New(n);
+  for (int i = 0; l && i < n; i++) {
+    nd_tensor *t = nd_mlp_param(x->m, i);
+    PyObject *v = nd_py_view(t->data, NPY_FLOAT32, t->ndim, t->shape, h, 1);
+    PyObject *item = v ? Py_BuildValue("sN", nd_mlp_param_name(x->m, i), v) : NULL;
+    if (!item) Py_CLEAR(l);
+    else PyList_SET_ITEM(l, i, item);
+  }
+  return l;
+}
+
+/* mlp_setup(h, lr, lr_final, total_steps, weight_decay, seed): a fresh optimizer. */
+static PyObject *mlp_setup(PyObject *self, PyObject *args) {
+  (void)self;
+  PyObject *h;
+  double lr, lr_final, wd;
+  long long steps;
+  unsigned long long seed;
+  if (!PyArg_ParseTuple(args, "OddLdK", &h, &lr, &lr_final, &steps, &wd, &seed)) return NULL;
+  mlp_py *x = get(h);
+  if (!x) return NULL;
+  nd_status s = nd_py_sup_setup(&x->sup, nd_mlp_num_params(x->m), nd_mlp_params(x->m), nd_mlp_grads(x->m), lr,
+                                lr_final, steps, wd, seed);
+  if (s != ND_OK) return nd_py_raise(s);
+  Py_RETURN_NONE;
+}
+
+/* mlp_epoch(h, X [n, in], y [n], batch) -> mean loss */
+static PyObject *mlp_epoch(PyObject *self, PyObject *args) {
+  (void)self;
+  PyObject *h, *xo, *yo;
+  long long batch;
+  if (!PyArg_ParseTuple(args, "OOOL", &h, &xo, &yo, &batch)) return NULL;
+  mlp_py *x = get(h);
+  if (!x) return NULL;
+  if (!x->sup.opt) return PyErr_SetString(PyExc_RuntimeError, "mlp: no optimizer: call fit()"), NULL;
+  PyArrayObject *X = nd_py_f32(xo, "X", 2, (int64_t[]){-1, nd_mlp_config_of(x->m)->sizes[0]});
+  PyArrayObject *Y = X ? nd_py_i32(yo, "y", 1, (int64_t[]){PyArray_DIM(X, 0)}) : NULL;
+  if (!Y || nd_py_handle_enter(h) < 0) return Py_XDECREF(X), Py_XDECREF(Y), NULL;
+  double loss = 0;
+  nd_status s;
+  const float *xd = PyArray_DATA(X);
+  const int32_t *yd = PyArray_DATA(Y);
+  int64_t n = PyArray_DIM(X, 0);
+  Py_BEGIN_ALLOW_THREADS s = nd_mlp_train_epoch(x->m, x->sup.opt, xd, yd, n, batch, &x->sup.rng, &loss);
+  Py_END_ALLOW_THREADS nd_py_handle_leave(h);
+  Py_DECREF(X);
+  Py_DECREF(Y);
+  if (s != ND_OK) return nd_py_raise(s);
+  x->sup.epoch++;
+  return PyFloat_FromDouble(loss);
+}
+
+static PyObject *mlp_predict(PyObject *self, PyObject *args) {
+  (void)self;
+  PyObject *h, *xo;
+  long long batch = 1000;
+  if (!PyArg_ParseTuple(args, "OO|L", &h, &xo, &batch)) return NULL;
+  mlp_py *x = get(h);
+  if (!x) return NULL;
+  PyArrayObject *X = nd_py_f32(xo, "X", 2, (int64_t[]){-1, nd_mlp_config_of(x->m)->sizes[0]});
+  if (!X) return NULL;
+  int64_t n = PyArray_DIM(X, 0);
+  PyObject *out = nd_py_empty(NPY_INT32, 1, &n);
+  if (!out || nd_py_handle_enter(h) < 0) return Py_DECREF(X), Py_XDECREF(out), NULL;
+  nd_status s;
+  const float *xd = PyArray_DATA(X);
+  int32_t *pd = PyArray_DATA((PyArrayObject *)out);
+  Py_BEGIN_ALLOW_THREADS s = nd_mlp_predict(x->m, xd, n, batch, pd);
+  Py_END_ALLOW_THREADS nd_py_handle_leave(h);
+  Py_DECREF(X);
+  if (s != ND_OK) return Py_DECREF(out), nd_py_raise(s);
+  return out;
+}
+
+static PyObject *mlp_save(PyObject *self, PyObject *args) {
+  (void)self;
+  PyObject *h, *path;
+  if (!PyArg_ParseTuple(args, "OO", &h, &path)) return NULL;
+  mlp_py *x = get(h);
+  nd_checkpoint *ck = NULL;
+  if (!x) return NULL;
+  nd_status s = nd_checkpoint_create(&ck);
+  if (s == ND_OK) s = nd_mlp_save(x->m, ck);
+  if (s != ND_OK) return nd_checkpoint_free(ck), nd_py_raise(s);
+  return nd_py_checkpoint_write(ck, path);
+}
+
+static PyObject *mlp_load(PyObject *self, PyObject *path) {
+  (void)self;
+  nd_checkpoint *ck = nd_py_checkpoint_read(path);
+  if (!ck) return NULL;
+  nd_mlp *m = NULL;
+  nd_status s = nd_mlp_load(ck, &m);
+  nd_checkpoint_free(ck);
+  return s == ND_OK ? wrap(m) : nd_py_raise(s);
+}
+
+PyMethodDef nd_py_mlp_methods[] = {
+    {"mlp_create", mlp_create, METH_VARARGS, NULL},   {"mlp_config", mlp_config, METH_O, NULL},
+    {"mlp_params", mlp_params, METH_O, NULL},         {"mlp_setup", mlp_setup, METH_VARARGS, NULL},
+    {"mlp_epoch", mlp_epoch, METH_VARARGS, NULL},     {"mlp_predict", mlp_predict, METH_VARARGS, NULL},
+    {"mlp_save", mlp_save, METH_VARARGS, NULL},       {"mlp_load", mlp_load, METH_O, NULL},
+    {NULL, NULL, 0, NULL}};

@@ -143,6 +143,28 @@ int nd_py_state_from(PyObject *d, nd_train_state *st) {
   return nd_py_config_set(state_fields, 4, st, d, "state");
 }
 
+/* ---------------------------------------------------------------- supervised */
+
+nd_status nd_py_sup_setup(nd_py_sup *s, int n, nd_tensor *const *params, nd_tensor *const *grads, double lr,
+                          double lr_final, int64_t total_steps, double weight_decay, uint64_t seed) {
+  nd_py_sup_release(s);
+  nd_optim_config oc = nd_optim_defaults(weight_decay > 0 ? ND_OPTIM_ADAMW : ND_OPTIM_ADAM);
+  oc.lr = (float)lr, oc.weight_decay = (float)weight_decay;
+  nd_status st = nd_optim_create(&oc, n, params, grads, &s->opt);
+  nd_schedule sch = {.kind = ND_SCHED_COSINE, .base_lr = (float)lr, .final_lr = (float)lr_final,
+                     .total_steps = total_steps > 0 ? total_steps : 1};
+  if (st == ND_OK) st = nd_optim_set_schedule(s->opt, &sch);
+  if (st == ND_OK) st = nd_rng_init(&s->rng, seed);
+  if (st == ND_OK) s->rng = nd_rng_split(&s->rng, 1);
+  if (st != ND_OK) nd_py_sup_release(s);
+  return st;
+}
+
+void nd_py_sup_release(nd_py_sup *s) {
+  nd_optim_free(s->opt);
+  memset(s, 0, sizeof *s);
+}
+
 /* ---------------------------------------------------------------- checkpoints */
 
 nd_checkpoint *nd_py_checkpoint_read(PyObject *path) {
@@ -224,7 +246,16 @@ static PyObject *py_as_float32(PyObject *self, PyObject *args) {
   return (PyObject *)nd_py_f32(o, name, -1, NULL);
 }
 
+static PyObject *py_as_int32(PyObject *self, PyObject *args) {
+  (void)self;
+  PyObject *o;
+  const char *name = "array";
+  if (!PyArg_ParseTuple(args, "O|s", &o, &name)) return NULL;
+  return (PyObject *)nd_py_i32(o, name, -1, NULL);
+}
+
 static PyMethodDef core_methods[] = {
+    {"as_int32", py_as_int32, METH_VARARGS, "Labels as the library takes them: int32 C-contiguous (bool/integer input)."},
     {"as_float32", py_as_float32, METH_VARARGS,
      "The array as the library takes it: itself if float32, C-contiguous and aligned, else one converted copy."},
     {"version", py_version, METH_NOARGS, "The linked library's version string."},
@@ -273,7 +304,7 @@ PyMODINIT_FUNC PyInit__core(void) {
   Py_INCREF(&nd_py_handle_type);
   if (PyModule_AddObject(m, "Handle", (PyObject *)&nd_py_handle_type) < 0) goto fail;
   PyMethodDef *tables[] = {core_methods, nd_py_krotov_methods, nd_py_mlp_methods, nd_py_io_methods,
-                           nd_py_autodiff_methods, nd_py_lca_methods};
+                           nd_py_autodiff_methods, nd_py_lca_methods, nd_py_krotov_top_methods};
   for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
     if (add_methods(m, tables[i]) < 0) goto fail;
   return m;

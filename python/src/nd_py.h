@@ -115,6 +115,20 @@ PyObject *nd_py_run_epoch(PyObject *handle, const char *kind, int64_t visible, n
 PyObject *nd_py_state_dict(const nd_train_state *st);
 int nd_py_state_from(PyObject *d, nd_train_state *st);
 
+/* ---------------------------------------------------------------- supervised */
+/* What the gradient-trained families share (as cli/supervised.c does for
+ * the program): Adam (AdamW with a weight decay) over the model's
+ * parameters, a cosine anneal from lr to lr_final over total_steps, and the
+ * minibatch stream nd_rng_split(nd_rng_init(seed), 1). */
+typedef struct nd_py_sup {
+  nd_optim *opt;
+  nd_rng rng;
+  int64_t epoch;
+} nd_py_sup;
+nd_status nd_py_sup_setup(nd_py_sup *s, int n, nd_tensor *const *params, nd_tensor *const *grads, double lr,
+                          double lr_final, int64_t total_steps, double weight_decay, uint64_t seed);
+void nd_py_sup_release(nd_py_sup *s);
+
 /* ---------------------------------------------------------------- checkpoints */
 /* Reads a checkpoint; NULL with an exception set on error. */
 nd_checkpoint *nd_py_checkpoint_read(PyObject *path);
@@ -127,5 +141,6 @@ extern PyMethodDef nd_py_mlp_methods[];
 extern PyMethodDef nd_py_io_methods[];
 extern PyMethodDef nd_py_autodiff_methods[];
 extern PyMethodDef nd_py_lca_methods[];
+extern PyMethodDef nd_py_krotov_top_methods[];
 
 #endif
