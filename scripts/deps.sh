@@ -10,6 +10,7 @@ packages=(
   python3 python3-numpy python3-torch python3-pytest
   python3-dev python3-setuptools python3-pip python3-venv python3-tqdm
   libopenmpi-dev openmpi-bin
+  libstb-dev python3-sklearn
   ca-certificates
 )
 

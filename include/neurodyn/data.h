@@ -67,6 +67,34 @@ ND_API nd_status nd_dataset_files(const char *root, const char *dataset, const c
  * or i32 [n]. */
 ND_API nd_status nd_idx_dataset_load(const char *images_path, const char *labels_path, int64_t limit, nd_dataset *out);
 
+/* ------------------------------------------------ natural-image patches */
+/* An image file (JPEG, PNG, BMP, ... whatever stb_image decodes) as gray
+ * floats in [0, 1]: out is allocated [height, width] (release with
+ * nd_tensor_release).  ND_ERR_IO if the file cannot be opened, ND_ERR_FORMAT
+ * naming it if it does not decode.  parse: the same from memory. */
+ND_API nd_status nd_image_read_gray(const char *path, nd_tensor *out);
+ND_API nd_status nd_image_parse_gray(const void *buf, size_t len, const char *name, nd_tensor *out);
+
+/* count square size x size patches, each at a position drawn uniformly over
+ * every position of every image (Philox stream seed): out is allocated
+ * [count, size*size], patch rows top to bottom. */
+ND_API nd_status nd_patches_sample(const nd_tensor *images, int n_images, int size, int64_t count, uint64_t seed,
+                                   nd_tensor *out);
+
+/* In place: removes each patch's mean, then ZCA-whitens the rows,
+ * x <- x U (Lambda + e)^{-1/2} U^T with C = U Lambda U^T the patches'
+ * covariance and e = eps * trace(C) / d (eps relative to the mean
+ * eigenvalue; 0 whitens fully).  zca, if not NULL, receives the d x d
+ * whitening matrix.  d <= 4096. */
+ND_API nd_status nd_patches_whiten(nd_tensor *patches, double eps, float *zca);
+
+/* The photographs of nd_data_find(root, "photos", ...) (china.jpg and
+ * flower.jpg, which scripts/get-data.sh copies from Debian's python3-sklearn)
+ * as count patches of size x size, whitened with eps (eps < 0: not
+ * whitened). */
+ND_API nd_status nd_photo_patches_load(const char *root, int size, int64_t count, uint64_t seed, double eps,
+                                       nd_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif

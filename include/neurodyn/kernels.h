@@ -154,6 +154,14 @@ ND_API void nd_log_softmax_backward(const float *y, const float *dy, int64_t row
 ND_API nd_status nd_cross_entropy(const float *logits, const int32_t *labels, int64_t rows, int64_t cols, double *loss,
                            float *dlogits);
 
+/* ------------------------------------------------------ linear algebra */
+/* Eigendecomposition of the symmetric n x n matrix a (row-major; LAPACK's
+ * dsyev): w[0..n) receives the eigenvalues in ascending order and row k of a
+ * is overwritten by the unit eigenvector of w[k].  ND_ERR_INVALID_ARG for a
+ * NULL pointer, n < 1 or a non-finite element; ND_ERR_NUMERIC if LAPACK does
+ * not converge. */
+ND_API nd_status nd_dsyev(int64_t n, double *a, double *w);
+
 #ifdef __cplusplus
 }
 #endif
