@@ -1039,6 +1039,35 @@ static int p_data(void) {
   BAD(nd_idx_dataset_load(NULL, NULL, 0, &d));
   BAD(nd_idx_dataset_load(tmpdir, tmpdir, 0, &d));
   BAD(nd_idx_dataset_load("a", "b", 0, NULL));
+  /* natural-image patches */
+  nd_tensor im, pt;
+  BAD(nd_image_read_gray(NULL, &im));
+  BAD(nd_image_read_gray(tmpdir, &im)); /* a directory */
+  BAD(nd_image_read_gray("a.png", NULL));
+  BAD(nd_image_parse_gray(NULL, 10, "m", &im));
+  BAD(nd_image_parse_gray("abc", 0, "m", &im));
+  BAD(nd_image_parse_gray("abc", 3, NULL, NULL));
+  float px[16] = {0};
+  nd_tensor small = nd_tensor_wrap(px, 2, ND_SHAPE(4, 4));
+  BAD(nd_patches_sample(NULL, 1, 2, 3, 0, &pt));
+  BAD(nd_patches_sample(&small, 0, 2, 3, 0, &pt));
+  BAD(nd_patches_sample(&small, 1, 5, 3, 0, &pt));
+  BAD(nd_patches_sample(&small, 1, 0, 3, 0, &pt));
+  BAD(nd_patches_sample(&small, 1, 2, -3, 0, &pt));
+  BAD(nd_patches_sample(&small, 1, 2, INT64_MAX, 0, &pt));
+  BAD(nd_patches_sample(&small, 1, 2, 3, 0, NULL));
+  BAD(nd_patches_whiten(NULL, 0.1, NULL));
+  BAD(nd_patches_whiten(&small, -0.1, NULL));
+  BAD(nd_patches_whiten(&small, NAN, NULL));
+  nd_tensor one = nd_tensor_wrap(px, 1, ND_SHAPE(16));
+  BAD(nd_patches_whiten(&one, 0.1, NULL));
+  BAD(nd_photo_patches_load(tmpdir, 16, 10, 0, 0.1, &pt)); /* no photos/ there */
+  BAD(nd_photo_patches_load(NULL, 16, 10, 0, 0.1, NULL));
+  double a[4] = {1, 0, 0, 1}, w[2];
+  BAD(nd_dsyev(2, NULL, w));
+  BAD(nd_dsyev(2, a, NULL));
+  BAD(nd_dsyev(-1, a, w));
+  BAD(nd_dsyev(INT64_MAX, a, w));
   return 0;
 }
 
