@@ -1477,6 +1477,97 @@ static int p_distributed(void) {
   return 0;
 }
 
+static int p_lca_conv(void) {
+  nd_lca_config c = nd_lca_defaults();
+  nd_lca_conv_shape sh = {1, 4, 4, 2, 3, 3, 1, 1, 0, 0}, bad = sh;
+  float w[18], s[32], a[16], o[32];
+  for (int i = 0; i < 18; i++) w[i] = (float)(i % 3) - 1;
+  for (int i = 0; i < 32; i++) s[i] = (float)i;
+  int64_t m, n;
+  BAD(nd_lca_conv_shape_check(NULL, &m, &n));
+  bad.filters = 0;
+  BAD(nd_lca_conv_shape_check(&bad, &m, &n));
+  bad = sh, bad.kernel_w = 5;
+  BAD(nd_lca_conv_shape_check(&bad, &m, &n));
+  bad = sh, bad.pad_h = -1;
+  BAD(nd_lca_conv_shape_check(&bad, NULL, NULL));
+  bad = sh, bad.height = BIG40;
+  BAD(nd_lca_conv_shape_check(&bad, NULL, NULL));
+  nd_lca_conv *l = (nd_lca_conv *)1;
+  BAD(nd_lca_conv_create(NULL, &sh, w, 1, &l));
+  EXPECT(l == NULL);
+  BAD(nd_lca_conv_create(&c, NULL, w, 1, &l));
+  BAD(nd_lca_conv_create(&c, &sh, NULL, 1, &l));
+  BAD(nd_lca_conv_create(&c, &sh, w, 0, &l));
+  BAD(nd_lca_conv_create(&c, &sh, w, BIG40, &l));
+  BAD(nd_lca_conv_create(&c, &sh, w, 1, NULL));
+  OK(nd_lca_conv_create(&c, &sh, w, 2, &l));
+  nd_lca_result r;
+  BAD(nd_lca_conv_solve(NULL, s, 1, a, &r));
+  BAD(nd_lca_conv_solve(l, NULL, 1, a, &r));
+  BAD(nd_lca_conv_solve(l, s, 1, NULL, &r));
+  BAD_AS(nd_lca_conv_solve(l, s, 3, a, &r), ND_ERR_SHAPE);
+  BAD_AS(nd_lca_conv_solve(l, s, -1, a, &r), ND_ERR_SHAPE);
+  BAD(nd_lca_conv_reconstruct(l, NULL, 1, o));
+  BAD(nd_lca_conv_reconstruct(NULL, a, 1, o));
+  BAD(nd_lca_conv_energy(l, s, NULL, 1, NULL, NULL));
+  BAD(nd_lca_conv_set_filters(l, NULL));
+  BAD(nd_lca_conv_set_observer(NULL, NULL, NULL));
+  EXPECT(nd_lca_conv_filters(NULL) == NULL && nd_lca_conv_shape_of(NULL) == NULL);
+  EXPECT(isnan(nd_lca_conv_lipschitz(NULL)) && isnan(nd_lca_conv_eta(NULL)));
+  OK(nd_lca_conv_solve(l, s, 2, a, &r));
+  nd_lca_conv_free(l);
+  nd_lca_conv_free(NULL);
+  return 0;
+}
+
+static int p_lca_dict(void) {
+  nd_lca_dict_config c = nd_lca_dict_defaults(), bad = c;
+  c.rows = 2, c.cols = 2, c.atoms = 3, c.batch = 2, c.epochs = 1;
+  BAD(nd_lca_dict_config_check(NULL));
+  bad = c, bad.lr = NAN;
+  BAD(nd_lca_dict_config_check(&bad));
+  bad = c, bad.epochs = 0;
+  BAD(nd_lca_dict_config_check(&bad));
+  bad = c, bad.batch = -1;
+  BAD(nd_lca_dict_config_check(&bad));
+  bad = c, bad.rows = BIG40;
+  BAD(nd_lca_dict_config_check(&bad));
+  bad = c, bad.conv = true, bad.shape.kernel_h = 0;
+  BAD(nd_lca_dict_config_check(&bad));
+  nd_lca_dict *d = (nd_lca_dict *)1;
+  BAD(nd_lca_dict_create(&bad, &d));
+  EXPECT(d == NULL);
+  BAD(nd_lca_dict_create(&c, NULL));
+  OK(nd_lca_dict_create(&c, &d));
+  float x[8] = {1, 0, 0, 1, 0, 1, 1, 0};
+  BAD(nd_lca_dict_epoch(NULL, x, 2, NULL, NULL));
+  BAD(nd_lca_dict_epoch(d, NULL, 2, NULL, NULL));
+  BAD(nd_lca_dict_epoch(d, x, 1, NULL, NULL));
+  BAD(nd_lca_dict_epoch(d, x, -5, NULL, NULL));
+  nd_lca_dict_stats st;
+  BAD(nd_lca_dict_stats_of(NULL, &st));
+  BAD(nd_lca_dict_stats_of(d, NULL));
+  BAD(nd_lca_dict_evaluate(d, NULL, 2, &st));
+  BAD(nd_lca_dict_evaluate(d, x, 0, &st));
+  nd_train_state ts = {.epoch = -1};
+  BAD(nd_lca_dict_get_state(d, NULL));
+  BAD(nd_lca_dict_set_state(d, &ts));
+  BAD(nd_lca_dict_set_state(NULL, &ts));
+  nd_tensor t = nd_tensor_wrap(x, 2, ND_SHAPE(2, 4));
+  BAD(nd_lca_dict_set_atoms(d, &t));
+  BAD(nd_lca_dict_set_atoms(d, NULL));
+  BAD(nd_lca_dict_save(d, NULL));
+  BAD(nd_lca_dict_load(NULL, &d));
+  BAD(nd_lca_dict_write_png(d, NULL, 0));
+  BAD(nd_lca_dict_write_png(NULL, "x.png", 0));
+  EXPECT(nd_lca_dict_atoms(NULL) == NULL && nd_lca_dict_config_of(NULL) == NULL && nd_lca_dict_signal_size(NULL) == -1);
+  OK(nd_lca_dict_epoch(d, x, 2, NULL, NULL));
+  nd_lca_dict_free(d);
+  nd_lca_dict_free(NULL);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1499,6 +1590,7 @@ static const probe probes[] = {
     P(p_accel),           P(p_lca),             P(p_credit),
     P(p_dynamics_fixed_point),
     P(p_distributed),
+    P(p_lca_conv),        P(p_lca_dict),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

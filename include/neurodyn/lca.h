@@ -52,6 +52,9 @@
 #include "neurodyn/core.h"
 #include "neurodyn/accel.h"
 #include "neurodyn/dynamics.h"
+#include "neurodyn/checkpoint.h"
+#include "neurodyn/tensor.h"
+#include "neurodyn/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -169,6 +172,147 @@ ND_API const float *nd_lca_potentials(const nd_lca *l);
  * or NULL) for codes a [batch, n] of signals s [batch, m] under the model's
  * dictionary and threshold (float64 sums).  Uses the model's buffers. */
 ND_API nd_status nd_lca_energy(nd_lca *l, const float *s, const float *a, int64_t batch, double *per_row, double *total);
+
+/* ============================================== convolutional LCA (conv.c) */
+/* The dictionary is a bank of F filters w [F, C, kh, kw] applied at every
+ * position of a C x H x W image (Zeiler et al. 2010, "Deconvolutional
+ * networks", CVPR, Eq. 1; the LCA form of Schultz et al. 2014,
+ * "Replicating kernels with a short stride allows sparse reconstructions
+ * with fewer independent kernels", arXiv:1406.4205): the code is a map
+ * a [F, P, Q], P = (H + 2 pad_h - kh) / stride_h + 1 (Q likewise), and
+ *
+ *   Phi a   = conv_transpose(a, w)    [C, H, W]   (the reconstruction)
+ *   Phi^T s = conv(s, w)              [F, P, Q]   (the drive: correlation)
+ *
+ * so Phi is the m x n matrix (m = C H W, n = F P Q) whose column (f, p, q)
+ * is filter f placed at (p stride_h - pad_h, q stride_w - pad_w), cropped to
+ * the image: the dense LCA of the top of this header with that (Toeplitz)
+ * dictionary, computed without forming it.  1-D signals are H = kh = 1.
+ * One step is, for the batch S [B, C, H, W] (NCHW), U, A [B, F, P, Q]:
+ *
+ *   A = T(U);  R = S - Phi A;  D = Phi^T R - U + A;  U <- update(U, D)
+ *
+ * (D = Phi^T S - U - (Phi^T Phi - I) A rearranged; one transposed and one
+ * direct convolution per step).  Threshold, variant, update, tol, max_iter
+ * and auto_eta mean what they mean for the dense LCA (L = ||Phi||_2^2 by
+ * power iteration on conv(conv_transpose(.))); `normalize` L2-normalises
+ * each filter over [C, kh, kw]; `form` is unused. */
+typedef struct nd_lca_conv_shape {
+  int64_t channels, height, width;    /* C, H, W of one input (H = 1 for 1-D) */
+  int64_t filters, kernel_h, kernel_w; /* F, kh, kw (kh = 1 for 1-D) */
+  int64_t stride_h, stride_w;          /* >= 1 */
+  int64_t pad_h, pad_w;                /* zero padding on each side, >= 0 */
+} nd_lca_conv_shape;
+
+/* ND_ERR_INVALID_ARG / ND_ERR_SHAPE naming the field; on success *m = C H W
+ * and *n = F P Q (either may be NULL). */
+ND_API nd_status nd_lca_conv_shape_check(const nd_lca_conv_shape *sh, int64_t *m, int64_t *n);
+
+typedef struct nd_lca_conv nd_lca_conv;
+
+/* Validates c and sh, copies the filters [F, C, kh, kw] (finite; no
+ * all-zero filter when normalize is set) and allocates every buffer for up
+ * to max_batch images. */
+ND_API nd_status nd_lca_conv_create(const nd_lca_config *c, const nd_lca_conv_shape *sh, const float *filters,
+                                    int64_t max_batch, nd_lca_conv **out);
+ND_API void nd_lca_conv_free(nd_lca_conv *l); /* NULL is fine */
+/* Replaces the filters (finite; renormalised when the config says so) and
+ * recomputes L and eta. */
+ND_API nd_status nd_lca_conv_set_filters(nd_lca_conv *l, const float *filters);
+/* The filters in use [F, C, kh, kw]; NULL for NULL. */
+ND_API const float *nd_lca_conv_filters(const nd_lca_conv *l);
+ND_API const nd_lca_conv_shape *nd_lca_conv_shape_of(const nd_lca_conv *l);
+/* L = ||Phi||_2^2 (power iteration, computed on first request when the
+ * step does not need it; uses the solve's buffers); NaN for NULL. */
+ND_API double nd_lca_conv_lipschitz(nd_lca_conv *l);
+ND_API double nd_lca_conv_eta(const nd_lca_conv *l);       /* NaN for NULL */
+ND_API nd_status nd_lca_conv_set_observer(nd_lca_conv *l, nd_lca_observer_fn fn, void *user);
+/* Codes a [batch, F, P, Q] of the images s [batch, C, H, W] (finite), from
+ * u = 0, as nd_lca_solve.  Allocates nothing. */
+ND_API nd_status nd_lca_conv_solve(nd_lca_conv *l, const float *s, int64_t batch, float *a, nd_lca_result *result);
+/* out [batch, C, H, W] = Phi a. */
+ND_API nd_status nd_lca_conv_reconstruct(nd_lca_conv *l, const float *a, int64_t batch, float *out);
+/* Energy E(a_b) per image (per_row or NULL) and summed (total or NULL). */
+ND_API nd_status nd_lca_conv_energy(nd_lca_conv *l, const float *s, const float *a, int64_t batch, double *per_row,
+                                    double *total);
+
+/* ========================================= dictionary learning (dict.c) */
+/* Learns the dictionary from data by alternating inference and a gradient
+ * step on the reconstruction error (Olshausen & Field 1997, "Sparse coding
+ * with an overcomplete basis set", Vision Research 37(23), Eq. 17-18; the
+ * LCA as the inference, Rozell et al. 2008 Sec. 6): per minibatch S of B
+ * signals,
+ *
+ *   A = LCA(S; Phi)                           (nd_lca_solve / nd_lca_conv_solve, from u = 0)
+ *   R = S - Phi A                             (the residual)
+ *   Phi <- Phi + lr / B * R A^T               (-lr x gradient of 1/2 ||S - Phi A||^2 / B)
+ *   each atom <- atom / ||atom||              (renormalised)
+ *
+ * dense: Phi [m, n], m = rows * cols (the signal seen as a rows x cols
+ * image for the PNG grid), columns = atoms.  conv: filters w [F, C, kh, kw]
+ * and R A^T is the filter gradient sum_b R_b (*) A_b
+ * (nd_conv2d_backward_filter).  Initial atoms N(0, 1), normalised, from
+ * Philox stream nd_rng_split(seed, 1); minibatch order from stream 2.
+ *
+ * Per epoch (nd_lca_dict_stats, from the codes before each update):
+ * relative error sum ||R||^2 / sum ||S||^2, mean squared error per element,
+ * sparsity = fraction of zero coefficients, mean non-zeros per signal, mean
+ * LCA iterations.  Its inference always normalises the atoms itself
+ * (lca.normalize is ignored). */
+typedef struct nd_lca_dict_config {
+  nd_lca_config lca;        /* inference; defaults nd_lca_defaults() with lambda 0.1 */
+  bool conv;                /* false: dense (rows, cols, atoms); true: filters (shape) */
+  int64_t rows, cols;       /* dense signal as an image (16 x 16) */
+  int64_t atoms;            /* dense: n (256) */
+  nd_lca_conv_shape shape;  /* conv: image C x H x W and filters F x C x kh x kw (1x32x32, 32 x 8x8, stride 1, pad 0) */
+  double lr;                /* dictionary step (0.1) */
+  int64_t epochs;           /* (10) */
+  int64_t batch;            /* minibatch (100) */
+  uint64_t seed;            /* (0) */
+} nd_lca_dict_config;
+
+typedef struct nd_lca_dict_stats {
+  int64_t signals;      /* signals seen in the epoch */
+  double rel_error;     /* sum ||S - Phi A||^2 / sum ||S||^2 */
+  double mse;           /* sum ||S - Phi A||^2 / (signals * m) */
+  double sparsity;      /* fraction of coefficients that are exactly 0 */
+  double l0;            /* mean non-zero coefficients per signal */
+  double iterations;    /* mean LCA steps per minibatch */
+  double objective;     /* mean LCA energy per signal */
+} nd_lca_dict_stats;
+
+typedef struct nd_lca_dict nd_lca_dict;
+
+ND_API nd_lca_dict_config nd_lca_dict_defaults(void);
+ND_API nd_status nd_lca_dict_config_check(const nd_lca_dict_config *c);
+ND_API nd_status nd_lca_dict_create(const nd_lca_dict_config *c, nd_lca_dict **out);
+ND_API void nd_lca_dict_free(nd_lca_dict *d); /* NULL is fine */
+ND_API const nd_lca_dict_config *nd_lca_dict_config_of(const nd_lca_dict *d);
+/* Signal length m (C H W for conv) the model takes; -1 for NULL. */
+ND_API int64_t nd_lca_dict_signal_size(const nd_lca_dict *d);
+/* The atoms: dense [m, n] (columns), conv [F, C, kh, kw].  Valid until the
+ * next update. */
+ND_API const nd_tensor *nd_lca_dict_atoms(const nd_lca_dict *d);
+/* Replaces them (same shape, finite; renormalised). */
+ND_API nd_status nd_lca_dict_set_atoms(nd_lca_dict *d, const nd_tensor *w);
+/* One epoch over x [n, m] (n >= batch); progress may stop it part-way. */
+ND_API nd_status nd_lca_dict_epoch(nd_lca_dict *d, const float *x, int64_t n, nd_progress_fn progress, void *user);
+/* The figures of codes of x [n, m] (n >= 1, in minibatches of the
+ * config's batch) under the current atoms, without learning: a held-out
+ * set's reconstruction error and sparsity. */
+ND_API nd_status nd_lca_dict_evaluate(nd_lca_dict *d, const float *x, int64_t n, nd_lca_dict_stats *out);
+/* The figures of the last completed epoch (zeroed before the first). */
+ND_API nd_status nd_lca_dict_stats_of(const nd_lca_dict *d, nd_lca_dict_stats *out);
+ND_API nd_status nd_lca_dict_get_state(const nd_lca_dict *d, nd_train_state *out);
+ND_API nd_status nd_lca_dict_set_state(nd_lca_dict *d, const nd_train_state *s);
+/* model "lca-dict": every config field, the state, the atoms and the
+ * partial epoch's sums; load creates the model back. */
+ND_API nd_status nd_lca_dict_save(const nd_lca_dict *d, nd_checkpoint *ck);
+ND_API nd_status nd_lca_dict_load(const nd_checkpoint *ck, nd_lca_dict **out);
+/* The atoms as a PNG grid (at most max_tiles, <= 0: all), each on its own
+ * blue-white-red scale: dense atoms as rows x cols tiles, filters as
+ * kh x kw tiles (channel 0 only when C > 1). */
+ND_API nd_status nd_lca_dict_write_png(const nd_lca_dict *d, const char *path, int max_tiles);
 
 #ifdef __cplusplus
 }
