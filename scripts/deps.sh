@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-dev libomp-dev
   libopenblas-dev libblis-openmp-dev liblapacke-dev
   zlib1g-dev libpng-dev libcjson-dev libcmocka-dev nettle-dev
-  python3 python3-numpy python3-torch python3-pytest
+  python3 python3-numpy python3-torch python3-pytest python3-scipy
   python3-dev python3-setuptools python3-pip python3-venv python3-tqdm
   libopenmpi-dev openmpi-bin
   libstb-dev python3-sklearn

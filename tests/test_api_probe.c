@@ -1568,6 +1568,38 @@ static int p_lca_dict(void) {
   return 0;
 }
 
+static int p_dynamics_trajectory(void) {
+  char p[256];
+  tmp_path(p, "traj.npy");
+  float f[4] = {1, 2, 3, 4};
+  nd_trajectory tr;
+  BAD(nd_trajectory_init(NULL, f, NULL, 2, 2, 1));
+  BAD(nd_trajectory_init(&tr, NULL, NULL, 2, 2, 1));
+  BAD(nd_trajectory_init(&tr, f, NULL, 0, 2, 1));
+  BAD(nd_trajectory_init(&tr, f, NULL, 2, -1, 1));
+  BAD(nd_trajectory_init(&tr, f, NULL, 2, 2, 0));
+  EXPECT(nd_trajectory_observe(0, 0.0, f, NULL) == 0);
+  OK(nd_trajectory_init(&tr, f, NULL, 2, 2, 1));
+  BAD(nd_trajectory_write_npy(NULL, p, NULL, NULL));
+  BAD(nd_trajectory_write_npy(&tr, NULL, NULL, NULL));
+  BAD(nd_trajectory_write_npy(&tr, p, p, NULL)); /* no times buffer */
+  BAD(nd_trajectory_write_npy(&tr, p, NULL, p)); /* no steps buffer */
+  nd_trajectory bad = tr;
+  bad.count = 3; /* more than the capacity */
+  BAD(nd_trajectory_write_npy(&bad, p, NULL, NULL));
+  bad = tr;
+  bad.capacity = INT64_MAX;
+  bad.count = BIG40;
+  BAD(nd_trajectory_write_npy(&bad, p, NULL, NULL));
+  bad = tr;
+  bad.dim = 0;
+  BAD(nd_trajectory_write_npy(&bad, p, NULL, NULL));
+  EXPECT(access(p, F_OK) != 0); /* nothing written */
+  EXPECT(nd_trajectory_observe(0, 0.0, f, &tr) == 0);
+  OK(nd_trajectory_write_npy(&tr, p, NULL, NULL));
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1591,6 +1623,7 @@ static const probe probes[] = {
     P(p_dynamics_fixed_point),
     P(p_distributed),
     P(p_lca_conv),        P(p_lca_dict),
+    P(p_dynamics_trajectory),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

@@ -161,6 +161,9 @@ typedef struct nd_trajectory {
   int64_t count;     /* frames recorded so far */
   int64_t dropped;   /* frames that did not fit */
   bool stop_when_full;
+  const int64_t *indices; /* [dim] or NULL (set after init): record y[indices[j]], the chosen states, instead
+                             of the prefix y[0..dim); each must be in 0..the system's dim - 1 (the recorder
+                             cannot check: it never sees the system) */
 } nd_trajectory;
 
 /* Sets up a recorder (count = dropped = 0, steps = NULL, stop_when_full =
@@ -170,6 +173,14 @@ ND_API nd_status nd_trajectory_init(nd_trajectory *tr, float *states, double *ti
                                     int64_t every);
 /* The observer (user = the nd_trajectory). */
 ND_API int nd_trajectory_observe(int64_t step, double t, const float *y, void *user);
+/* Writes the recorded frames as a float32 NPY array of shape [count, dim]
+ * to path and, when times_path is not NULL, their times as float64 [count]
+ * (tr->times must then be set) and, when steps_path is not NULL, their step
+ * numbers as float64 [count] (tr->steps must be set).  Each file is written
+ * atomically (a temporary file renamed into place: on failure nothing is
+ * left half-written); the arguments are all checked before any is written. */
+ND_API nd_status nd_trajectory_write_npy(const nd_trajectory *tr, const char *path, const char *times_path,
+                                         const char *steps_path);
 
 /* --------------------------------------------------------- steady state */
 /* Integrates dy/dt = f(t, y) from (t0, y0) until the state is stationary or a
