@@ -1158,6 +1158,8 @@ static int p_snn(void) {
   BAD_VALUE(nd_snn_spike_list(net, -1, &cnt), v_ == NULL);
   BAD_VALUE(nd_snn_spike_list(net, 0, NULL), v_ == NULL);
   BAD_VALUE(nd_snn_spike_list(NULL, 0, &cnt), v_ == NULL);
+  BAD_VALUE(nd_snn_out_degree(net, 4), v_ == -1);
+  BAD_VALUE(nd_snn_out_degree(NULL, 0), v_ == -1);
   EXPECT(nd_snn_voltage(NULL) == NULL && nd_snn_spikes(NULL) == NULL && nd_snn_current(NULL) == NULL);
   EXPECT(nd_snn_adaptation(NULL) == NULL && nd_snn_get_config(NULL) == NULL);
   EXPECT(nd_snn_steps(NULL) == -1 && nd_snn_gemm_steps(NULL) == -1 && nd_snn_synapse_count(NULL) == -1);

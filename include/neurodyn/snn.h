@@ -115,6 +115,9 @@ ND_API nd_status nd_snn_set_recurrent_random(nd_snn *net, double p, double frac_
                                              uint64_t seed);
 /* Number of recurrent synapses held (non-zeros), -1 for NULL. */
 ND_API int64_t nd_snn_synapse_count(const nd_snn *net);
+/* Targets of neuron j (its synapses; a spike of j is that many synaptic
+ * events); -1 and the error set for NULL or j out of range. */
+ND_API int64_t nd_snn_out_degree(const nd_snn *net, int64_t j);
 /* Input weights w_in [N_in, N] (w_in[k*N + i]: from input k to neuron i), copied. */
 ND_API nd_status nd_snn_set_input(nd_snn *net, const float *w_in);
 

@@ -279,6 +279,14 @@ nomem:
 
 int64_t nd_snn_synapse_count(const nd_snn *net) { return net ? net->nnz : -1; }
 
+int64_t nd_snn_out_degree(const nd_snn *net, int64_t j) {
+  if (!net || j < 0 || j >= net->c.neurons) {
+    nd__error(ND_ERR_INVALID_ARG, "snn_out_degree: %s", net ? "j out of range" : "net is NULL");
+    return -1;
+  }
+  return net->row_ptr ? net->row_ptr[j + 1] - net->row_ptr[j] : 0;
+}
+
 nd_status nd_snn_set_input(nd_snn *net, const float *w_in) {
   if (!net || !w_in) return nd__error(ND_ERR_INVALID_ARG, "snn_set_input: %s is NULL", net ? "w_in" : "net");
   if (net->c.inputs == 0) return nd__error(ND_ERR_INVALID_ARG, "snn_set_input: the network has inputs = 0");
