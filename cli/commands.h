@@ -46,6 +46,7 @@ int nd_cli_train_mlp(int argc, char **argv);          /* mlp_train.c */
 
 /* run <model>, per family file */
 int nd_cli_run_lca(int argc, char **argv); /* lca_run.c */
+int nd_cli_run_snn(int argc, char **argv); /* snn_run.c */
 
 /* eval scorers, per family file */
 nd_status nd_cli_predict_krotov_top(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);

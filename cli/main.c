@@ -14,7 +14,7 @@ static const nd_cli_command commands[] = {
     {"convert", nd_cli_convert, "convert a tensor file between .npy and .safetensors"},
     {"demo", nd_cli_demo, "run a demonstration (neurodyn demo --list)"},
     {"train", nd_cli_train, "train a model: krotov, krotov-top, mlp-baseline, mlp (neurodyn train MODEL --help)"},
-    {"run", nd_cli_run, "run a model on inputs: lca (neurodyn run MODEL --help)"},
+    {"run", nd_cli_run, "run a model on inputs: lca, snn (neurodyn run MODEL --help)"},
     {"eval", nd_cli_eval, "print the test error of a saved model (neurodyn eval --model DIR)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

@@ -17,6 +17,7 @@ const nd_cli_command nd_cli_train_models[] = {
 
 /* `neurodyn run <model>`: inference / simulation of one model on given inputs. */
 const nd_cli_command nd_cli_run_models[] = {
+    {"snn", nd_cli_run_snn, "a random recurrent LIF/ALIF network built from flags (raster, rates, traces)"},
     {"lca", nd_cli_run_lca, "sparse codes of signals under a dictionary (LCA, Rozell et al. 2008)"},
     {NULL, NULL, NULL},
 };

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "neurodyn/snn.h"
+#include "models/snn/snn_internal.h"
 
 static nd_snn *make(const nd_snn_config *c) {
   nd_snn *net = NULL;
@@ -199,6 +200,41 @@ static void test_noise_std(void **state) {
   nd_snn_free(net);
 }
 
+/* The ziggurat draws (noise.c) against the standard normal: the largest
+ * distance of the empirical CDF of 10^6 draws from Phi on a grid (KS: below
+ * 1.95/sqrt(n) with probability 0.999), the fraction in the tail beyond the
+ * ziggurat's base r = 3.44262 (2(1 - Phi(r)) = 5.76e-4, within 5 sigma), and
+ * the fourth moment 3. */
+static void test_ziggurat_normal(void **state) {
+  (void)state;
+  enum { N = 1000000 };
+  float *x = malloc(N * sizeof *x);
+  nd_rng r;
+  nd_rng_init(&r, 11);
+  nd__snn_normal_fill(&r, x, N);
+  enum { G = 161 };
+  static double cnt[G];
+  double tail = 0, m4 = 0, m2 = 0;
+  for (int k = 0; k < G; k++) cnt[k] = 0;
+  for (int i = 0; i < N; i++) {
+    double v = x[i];
+    m2 += v * v, m4 += v * v * v * v;
+    tail += fabs(v) > 3.44262;
+    for (int k = 0; k < G; k++) cnt[k] += v <= -4 + 0.05 * k;
+  }
+  double worst = 0;
+  for (int k = 0; k < G; k++) {
+    double t = -4 + 0.05 * k, phi = 0.5 * erfc(-t / sqrt(2.0));
+    worst = fmax(worst, fabs(cnt[k] / N - phi));
+  }
+  assert_true(worst < 1.95 / sqrt((double)N));
+  double pt = erfc(3.44262 / sqrt(2.0)), sd = sqrt(N * pt * (1 - pt));
+  assert_true(fabs(tail - N * pt) < 5 * sd);
+  nd_assert_close(m2 / N, 1.0, 0.01, 0);
+  nd_assert_close(m4 / N, 3.0, 0.05, 0);
+  free(x);
+}
+
 /* Recurrent input as a GEMM, as events and chosen per step gives the
  * same spikes bit for bit: the weights are multiples of 1/8 and the sums
  * small, so every order of summation is exact. */
@@ -312,7 +348,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lif_fi_curve),     cmocka_unit_test(test_lif_subtract),
       cmocka_unit_test(test_alif_decay),       cmocka_unit_test(test_alif_adaptation),
-      cmocka_unit_test(test_exp_synapse_psp),  cmocka_unit_test(test_noise_std),
+      cmocka_unit_test(test_exp_synapse_psp),  cmocka_unit_test(test_noise_std),        cmocka_unit_test(test_ziggurat_normal),
       cmocka_unit_test(test_gemm_equals_events), cmocka_unit_test(test_random_connectivity),
       cmocka_unit_test(test_bad_args),
   };

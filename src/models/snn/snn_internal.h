@@ -28,5 +28,7 @@ struct nd_snn {
 };
 
 void nd__snn_drop_sparse(nd_snn *net);
+/* n standard normal draws from r's Philox stream (ziggurat; noise.c) */
+void nd__snn_normal_fill(nd_rng *r, float *out, int64_t n);
 
 #endif

@@ -55,7 +55,7 @@ nd_status nd_snn_step(nd_snn *net, const float *x, const float *i_ext) {
   int64_t n = c->neurons, B = c->batch, bn = B * n;
   if (recurrent(net)) net->gemm_steps++;
   if (x) nd_sgemm(false, false, B, n, c->inputs, 1.0f, x, c->inputs, net->w_in, n, 1.0f, net->r, n);
-  if (net->noise) ND_TRY(nd_rng_normal(&net->rng, net->noise, bn, 0.0f, 1.0f));
+  if (net->noise) nd__snn_normal_fill(&net->rng, net->noise, bn);
 
   const float alpha = (float)net->alpha, kappa = (float)net->kappa, rho = (float)net->rho;
   const float p21 = (float)net->p21, gain = (float)net->noise_gain, one_m_alpha = (float)(1 - net->alpha);
