@@ -1602,6 +1602,55 @@ static int p_dynamics_trajectory(void) {
   return 0;
 }
 
+static int p_reservoir(void) {
+  nd_esn *e = (nd_esn *)1;
+  nd_esn_config c = nd_esn_defaults();
+  BAD(nd_esn_config_check(NULL));
+  BAD(nd_esn_create(NULL, &e));
+  EXPECT(e == NULL);
+  BAD(nd_esn_create(&c, NULL));
+  c.units = 1 << 20;
+  BAD(nd_esn_create(&c, &e));
+  c = nd_esn_defaults();
+  c.connectivity = 0;
+  BAD(nd_esn_config_check(&c));
+  c = nd_esn_defaults();
+  c.solver = (nd_ridge_solver)7;
+  BAD(nd_esn_config_check(&c));
+  c = nd_esn_defaults();
+  c.units = 10, c.connectivity = 0.5, c.washout = 2;
+  OK(nd_esn_create(&c, &e));
+  double u[8] = {0}, y[8], nan = NAN;
+  BAD(nd_esn_step(NULL, u));
+  BAD(nd_esn_step(e, NULL));
+  BAD_AS(nd_esn_step(e, &nan), ND_ERR_NUMERIC);
+  BAD(nd_esn_readout(e, y)); /* before a fit */
+  BAD(nd_esn_readout(NULL, y));
+  BAD(nd_esn_fit(e, u, u, 2));
+  BAD(nd_esn_fit(e, NULL, u, 8));
+  BAD(nd_esn_run(e, u, -1, y));
+  BAD(nd_esn_generate(e, -1, y));
+  BAD(nd_esn_generate(NULL, 1, y));
+  BAD(nd_esn_reset(NULL));
+  EXPECT(nd_esn_state(NULL) == NULL && nd_esn_readout_weights(NULL) == NULL && nd_esn_nnz(NULL) == -1);
+  EXPECT(isnan(nd_esn_spectral_radius(NULL)));
+  nd_esn_free(e);
+  nd_esn_free(NULL);
+  double w[4], rho;
+  BAD(nd_ridge_fit(NULL, u, 4, 2, 1, 0, ND_RIDGE_QR, w));
+  BAD(nd_ridge_fit(u, u, 0, 2, 1, 0, ND_RIDGE_QR, w));
+  BAD(nd_ridge_fit(u, u, 4, 2, 1, -1, ND_RIDGE_CHOLESKY, w));
+  BAD(nd_ridge_fit(u, u, 4, 2, 1, 0, (nd_ridge_solver)5, w));
+  BAD(nd_spectral_radius(NULL, 2, &rho));
+  BAD(nd_spectral_radius(u, -1, &rho));
+  BAD(nd_mackey_glass(0, 17, 0.2, 0.1, 10, 1.2, 1, y));
+  BAD(nd_mackey_glass(4, 17, 0.2, 0.1, 10, 1.2, 0, y));
+  BAD(nd_mackey_glass(4, 17, 0.2, 0.1, 10, 1.2, 1, NULL));
+  BAD_VALUE(nd_nrmse(NULL, u, 1, 0), isnan(v_));
+  BAD_VALUE(nd_nrmse(u, u, 0, 0), isnan(v_));
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1626,6 +1675,7 @@ static const probe probes[] = {
     P(p_distributed),
     P(p_lca_conv),        P(p_lca_dict),
     P(p_dynamics_trajectory),
+    P(p_reservoir),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

@@ -24,5 +24,6 @@
 #include "neurodyn/accel.h"
 #include "neurodyn/lca.h"
 #include "neurodyn/distributed.h"
+#include "neurodyn/reservoir.h"
 
 #endif

@@ -1,0 +1,116 @@
+/* Reservoir computing: echo-state networks with a ridge-regression readout,
+ * and the benchmark series they are tested on.
+ *
+ * Echo-state network (Jaeger 2001, GMD Report 148; leaky integrator units of
+ * Jaeger, Lukosevicius, Popovici & Siewert 2007, Neural Networks 20:335,
+ * Eq. 2), state x [N], input u [K], output y [L]:
+ *
+ *   x(t) = (1 - a) x(t-1) + a tanh(W x(t-1) + W_in [b; u(t)])
+ *   y(t) = W_out [1; u(t); x(t)]
+ *
+ * W is sparse: each entry is non-zero with probability `connectivity`,
+ * uniform in [-1, 1], then scaled so that its spectral radius (largest
+ * |eigenvalue|, computed by LAPACK dgeev) is `spectral_radius`.  W_in is
+ * dense uniform in [-input_scaling, input_scaling] (the bias column in
+ * [-bias_scaling, bias_scaling]).  The readout is ridge regression on the
+ * states after `washout` steps (Lukosevicius 2012, "A Practical Guide to
+ * Applying Echo State Networks", Eq. 9):
+ *
+ *   W_out = Y Phi^T (Phi Phi^T + ridge I)^-1,   Phi = [1; u; x] columns
+ *
+ * solved by Cholesky (LAPACK dposv) in double precision.  In generative mode
+ * (inputs == outputs) the prediction is fed back as the next input: the
+ * free-running prediction of Jaeger & Haas 2004 (Science 304:78).
+ *
+ * Everything is float64: a free-running forecast amplifies readout errors. */
+#ifndef NEURODYN_RESERVOIR_H
+#define NEURODYN_RESERVOIR_H
+
+#include "neurodyn/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nd_ridge_solver {
+  ND_RIDGE_CHOLESKY = 0, /* normal equations by dposv: fast (one GEMM); fails for ridge -> 0 on collinear states */
+  ND_RIDGE_QR = 1        /* least squares on [Phi; sqrt(ridge) I] by dgels: conditioning of Phi, not its square */
+} nd_ridge_solver;
+
+typedef struct nd_esn_config {
+  int64_t units;          /* N, 1..5000 (dgeev is O(N^3)); 1000 */
+  int64_t inputs;         /* K >= 1; 1 */
+  int64_t outputs;        /* L >= 1; 1 */
+  double connectivity;    /* fraction of non-zero W entries, (0, 1]; 0.01 (Jaeger & Haas 2004) */
+  double spectral_radius; /* > 0; 0.8 (Jaeger & Haas 2004) */
+  double leak;            /* a in (0, 1]; 1 (no leak) */
+  double input_scaling;   /* >= 0; 1 */
+  double bias_scaling;    /* >= 0; 0.2 */
+  double ridge;           /* >= 0; 1e-8 */
+  int64_t washout;        /* states discarded before the fit; 100 */
+  nd_ridge_solver solver; /* ND_RIDGE_CHOLESKY */
+  uint64_t seed;          /* W and W_in; 1 */
+} nd_esn_config;
+
+typedef struct nd_esn nd_esn;
+
+ND_API nd_esn_config nd_esn_defaults(void);
+ND_API nd_status nd_esn_config_check(const nd_esn_config *c);
+/* Draws and scales the reservoir; state zero, no readout yet. */
+ND_API nd_status nd_esn_create(const nd_esn_config *c, nd_esn **out);
+ND_API void nd_esn_free(nd_esn *esn);
+/* The spectral radius of W after scaling, as dgeev computes it (NaN for NULL). */
+ND_API double nd_esn_spectral_radius(const nd_esn *esn);
+/* Non-zeros of W (-1 for NULL). */
+ND_API int64_t nd_esn_nnz(const nd_esn *esn);
+
+/* x = 0. */
+ND_API nd_status nd_esn_reset(nd_esn *esn);
+/* One state update with input u [K]. */
+ND_API nd_status nd_esn_step(nd_esn *esn, const double *u);
+/* The state x [N] (valid until the next step; NULL for NULL). */
+ND_API const double *nd_esn_state(const nd_esn *esn);
+
+/* Teacher-forced fit: resets, runs u [T, K], discards `washout` steps and
+ * fits W_out to y [T, L] (y[t] the target at the state after u[t]); the
+ * state is left after the last step, ready to predict.  T > washout. */
+ND_API nd_status nd_esn_fit(nd_esn *esn, const double *u, const double *y, int64_t T);
+/* Readout of the current state with the last input: y [L]. */
+ND_API nd_status nd_esn_readout(const nd_esn *esn, double *y);
+/* Teacher-forced outputs: steps through u [T, K], y [T, L] after each step. */
+ND_API nd_status nd_esn_run(nd_esn *esn, const double *u, int64_t T, double *y);
+/* Free run (inputs == outputs): `steps` times: feed the current readout as
+ * the next input, step, read out into y [steps, L]. */
+ND_API nd_status nd_esn_generate(nd_esn *esn, int64_t steps, double *y);
+/* W_out [L, 1 + K + N] (NULL for NULL or before a fit). */
+ND_API const double *nd_esn_readout_weights(const nd_esn *esn);
+
+/* Ridge regression: w [L, F] minimising |Y - Phi w^T|^2 + ridge |w|^2 for
+ * phi [T, F] (rows = samples) and y [T, L]: (Phi^T Phi + ridge I) w^T =
+ * Phi^T Y by Cholesky (dposv), or the least-squares problem
+ * [Phi; sqrt(ridge) I] w^T = [Y; 0] by QR (dgels; needs T + F >= F rows of
+ * full rank).  ND_ERR_NUMERIC if the system is singular. */
+ND_API nd_status nd_ridge_fit(const double *phi, const double *y, int64_t T, int64_t F, int64_t L, double ridge,
+                              nd_ridge_solver solver, double *w);
+
+/* Largest |eigenvalue| of a dense n x n matrix (row-major) by dgeev. */
+ND_API nd_status nd_spectral_radius(const double *a, int64_t n, double *rho);
+
+/* Mackey-Glass series (Mackey & Glass 1977, Science 197:287):
+ *   dx/dt = beta x(t - tau) / (1 + x(t - tau)^power) - gamma x(t)
+ * by RK4 with step h on a history buffer of floor(tau / h) values, the delayed
+ * term held for the step (as reservoirpy's mackey_glass), starting from a
+ * constant history x0; out[k] = x(k h), k = 0..n-1.  Classic: tau 17, beta
+ * 0.2, gamma 0.1, power 10, x0 1.2, h 1. */
+ND_API nd_status nd_mackey_glass(int64_t n, double tau, double beta, double gamma, double power, double x0, double h,
+                                 double *out);
+
+/* NRMSE = sqrt(mean (pred - target)^2 / var(target)) over n values (var of
+ * `target` itself, or `var` if var > 0). */
+ND_API double nd_nrmse(const double *pred, const double *target, int64_t n, double var);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
