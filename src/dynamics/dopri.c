@@ -91,12 +91,7 @@ void nd_dopri_free(nd_dopri *dp) {
 int64_t nd_dopri_dim(const nd_dopri *dp) { return dp ? dp->dim : 0; }
 
 static nd_status check_args(const nd_dopri *dp, const nd_system *sys, const float *y) {
-  if (!dp || !sys || !y) return nd__error(ND_ERR_INVALID_ARG, "dopri: workspace, system or state is NULL");
-  if (!sys->rhs) return nd__error(ND_ERR_INVALID_ARG, "dopri: system has no right-hand side (rhs is NULL)");
-  if (sys->dim < 1 || sys->dim > dp->dim)
-    return nd__error(ND_ERR_SHAPE, "dopri: system dim %lld is not in 1..%lld (the workspace's dim)",
-                     (long long)sys->dim, (long long)dp->dim);
-  return ND_OK;
+  return nd__check_system("dopri", dp, dp ? dp->dim : 0, sys, y);
 }
 
 static nd_status check_tols(double rtol, double atol) {

@@ -96,13 +96,18 @@ void nd_integrator_free(nd_integrator *it) {
 nd_integrator_kind nd_integrator_kind_of(const nd_integrator *it) { return it ? it->kind : ND_INTEGRATOR_COUNT_; }
 int64_t nd_integrator_dim(const nd_integrator *it) { return it ? it->dim : 0; }
 
-static nd_status check_system(const nd_integrator *it, const nd_system *sys, const float *y) {
-  if (!it || !sys || !y) return nd__error(ND_ERR_INVALID_ARG, "integrator: integrator, system or state is NULL");
-  if (!sys->rhs) return nd__error(ND_ERR_INVALID_ARG, "integrator: system has no right-hand side (rhs is NULL)");
-  if (sys->dim < 1 || sys->dim > it->dim)
-    return nd__error(ND_ERR_SHAPE, "integrator: system dim %lld is not in 1..%lld (the integrator's dim)",
-                     (long long)sys->dim, (long long)it->dim);
+nd_status nd__check_system(const char *who, const void *workspace, int64_t capacity, const nd_system *sys,
+                           const float *y) {
+  if (!workspace || !sys || !y) return nd__error(ND_ERR_INVALID_ARG, "%s: workspace, system or state is NULL", who);
+  if (!sys->rhs) return nd__error(ND_ERR_INVALID_ARG, "%s: system has no right-hand side (rhs is NULL)", who);
+  if (sys->dim < 1 || sys->dim > capacity)
+    return nd__error(ND_ERR_SHAPE, "%s: system dim %lld is not in 1..%lld (the workspace's dim)", who,
+                     (long long)sys->dim, (long long)capacity);
   return ND_OK;
+}
+
+static nd_status check_system(const nd_integrator *it, const nd_system *sys, const float *y) {
+  return nd__check_system("integrator", it, it ? it->dim : 0, sys, y);
 }
 
 float *nd__integrator_k1(nd_integrator *it) { return it->k1; }

@@ -12,7 +12,6 @@ through ctypes on libneurodyn.so:
 Skipped when numpy/scipy or the shared library is missing, and in sanitizer
 builds."""
 import ctypes
-import os
 
 import pytest
 
@@ -62,15 +61,8 @@ class Trajectory(ctypes.Structure):
 
 
 @pytest.fixture(scope="module")
-def lib():
-    build = os.environ.get("ND_BUILD_DIR", "")
-    path = os.path.join(build, "libneurodyn.so")
-    if not os.path.exists(path):
-        pytest.skip("libneurodyn.so not found in ND_BUILD_DIR")
-    cache = os.path.join(build, "CMakeCache.txt")
-    if os.path.exists(cache) and "ND_SANITIZE:BOOL=ON" in open(cache).read():
-        pytest.skip("sanitizer build: libneurodyn.so cannot be loaded into an uninstrumented python")
-    L = ctypes.CDLL(path)
+def lib(nd_cdll):
+    L = nd_cdll
     sig = {
         "nd_dopri_defaults": (DopriOpts, []),
         "nd_dopri_create": (ctypes.c_int, [I64, ctypes.c_bool, ctypes.POINTER(VP)]),
