@@ -12,7 +12,7 @@ that own or view the library's memory (docs/python.md).
 """
 from . import _core
 from ._core import InputError, LibraryError, NotFoundError
-from . import io, krotov, lca
+from . import autodiff, io, krotov, lca
 from .krotov import Krotov, KrotovODE
 from .krotov_top import KrotovTop
 from .mlp import MLP
@@ -23,5 +23,5 @@ set_num_threads = _core.set_num_threads
 get_num_threads = _core.get_num_threads
 as_float32 = _core.as_float32
 
-__all__ = ["Krotov", "KrotovODE", "KrotovTop", "MLP", "load", "register", "io", "krotov", "lca",
+__all__ = ["Krotov", "KrotovODE", "KrotovTop", "MLP", "load", "register", "autodiff", "io", "krotov", "lca",
            "InputError", "LibraryError", "NotFoundError", "set_num_threads", "get_num_threads", "as_float32", "__version__"]

@@ -140,6 +140,7 @@ extern PyMethodDef nd_py_krotov_methods[];
 extern PyMethodDef nd_py_mlp_methods[];
 extern PyMethodDef nd_py_io_methods[];
 extern PyMethodDef nd_py_autodiff_methods[];
+int nd_py_autodiff_ready(PyObject *module); /* the Var type */
 extern PyMethodDef nd_py_lca_methods[];
 extern PyMethodDef nd_py_krotov_top_methods[];
 
