@@ -1,6 +1,7 @@
-"""Krotov-Hopfield hidden layer on MNIST from Python (Krotov & Hopfield, PNAS
-2019, Eq. 10: the fast rule), notebook style: load, train, look at the
-receptive fields, save, load back.
+"""Krotov-Hopfield network on MNIST from Python (Krotov & Hopfield, PNAS
+2019): the hidden layer by the fast rule (Eq. 10), notebook style (load,
+train, look at the receptive fields, save, load back), then the supervised
+top layer on its frozen features (Eq. 11-12) and its test error.
 
     python3 examples/python/krotov_mnist.py            # 100 units, 10000 images, 20 epochs
     python3 examples/python/krotov_mnist.py --quick    # what CI runs (seconds)
@@ -61,3 +62,10 @@ model.save(path)
 back = neurodyn.load(path)
 assert np.array_equal(back.weights, W) and back.state == model.state
 print("saved and loaded back:", path)
+
+# --- the top layer: f = max(X W^T, 0)^4.5, c = tanh(beta f S^T), Adam on sum |c - t|^6
+Xt, yt = neurodyn.io.load_mnist("test", limit=2000 if args.quick else 0)
+top = neurodyn.KrotovTop(model, n=4.5, m=6, seed=0)   # copies W; beta from the features
+top.fit(X, y, epochs=3 if args.quick else 30, batch=100, lr=0.01, lr_final=1e-4)
+print("top layer: train loss %.3f -> %.3f, test error %.2f%%"
+      % (top.losses[0], top.losses[-1], 100 * top.error(Xt, yt)))
