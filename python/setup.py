@@ -61,7 +61,7 @@ core = Extension(
     sources=SOURCES,
     include_dirs=[os.path.join(ROOT, "include"), numpy.get_include()],
     depends=[os.path.join("src", "nd_py.h"), LIB],
-    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fopenmp"],
+    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fopenmp", "-fvisibility=hidden"],
     # --exclude-libs: the archives' symbols (neurodyn's, BLIS's) stay inside
     # the extension; only PyInit__core is exported.
     extra_link_args=[LIB] + private_libs(BUILD) + ["-fopenmp", "-Wl,--exclude-libs,ALL"],

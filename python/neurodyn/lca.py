@@ -25,8 +25,8 @@ class LCA:
         if lam is not None:
             settings["lam"] = lam
         self._h = _core.lca_create(D, int(max_batch), settings)
-        _, eta, form = _core.lca_info(self._h)  # fixed at creation
-        self._fixed = {"update": self.config["update"], "eta": eta, "form": form}
+        _, eta, form, update = _core.lca_info(self._h)  # fixed at creation
+        self._fixed = {"update": update, "eta": eta, "form": form}
 
     def solve(self, S):
         """(A, stats) for signals S [B, m] (B <= max_batch) or [m]: the codes

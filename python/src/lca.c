@@ -206,32 +206,47 @@ static PyObject *lca_energy(PyObject *self, PyObject *args) {
   return Py_BuildValue("Nd", per, total);
 }
 
-/* (lipschitz, eta, form) of a created solver. */
+/* (lipschitz, eta, form, update) of a created solver. */
 static PyObject *lca_info(PyObject *self, PyObject *h) {
   (void)self;
   nd_lca *l = nd_py_handle_get(h, "lca");
   if (!l) return NULL;
-  return Py_BuildValue("dds", nd_lca_lipschitz(l), nd_lca_eta(l), nd_lca_form_name(nd_lca_form_of(l)));
+  return Py_BuildValue("ddss", nd_lca_lipschitz(l), nd_lca_eta(l), nd_lca_form_name(nd_lca_form_of(l)),
+                       kinds[nd_lca_config_of(l)->update.kind]);
 }
 
 /* The C side of the overhead measurement (bench/python_overhead.py), in the
- * same process: `calls` solves of S [1, m] from a C loop, seconds per call. */
+ * same process: `calls` solves of S [1, m] from a C loop, seconds per call.
+ * With D given, each call is create (with the handle's config) + solve +
+ * free, what neurodyn.lca.solve does. */
 static PyObject *lca_time_solves(PyObject *self, PyObject *args) {
   (void)self;
-  PyObject *h, *so;
+  PyObject *h, *so, *dobj = Py_None;
   long long calls;
-  if (!PyArg_ParseTuple(args, "OOL", &h, &so, &calls)) return NULL;
+  if (!PyArg_ParseTuple(args, "OOL|O", &h, &so, &calls, &dobj)) return NULL;
   nd_lca *l = nd_py_handle_get(h, "lca");
   PyArrayObject *S = l ? nd_py_f32(so, "S", 2, (int64_t[]){1, nd_lca_m(l)}) : NULL;
-  if (!S) return NULL;
+  PyArrayObject *D = S && dobj != Py_None ? nd_py_f32(dobj, "D", 2, (int64_t[]){nd_lca_m(l), nd_lca_n(l)}) : NULL;
+  if (!S || (dobj != Py_None && !D)) return Py_XDECREF(S), NULL;
+  const nd_lca_config c = *nd_lca_config_of(l);
   float *a = malloc(sizeof(float) * (size_t)nd_lca_n(l));
   struct timespec t0, t1;
   nd_status s = ND_OK;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (long long i = 0; a && s == ND_OK && i < calls; i++) s = nd_lca_solve(l, PyArray_DATA(S), 1, a, NULL);
+  for (long long i = 0; a && s == ND_OK && i < calls; i++) {
+    if (!D) {
+      s = nd_lca_solve(l, PyArray_DATA(S), 1, a, NULL);
+      continue;
+    }
+    nd_lca *k = NULL;
+    s = nd_lca_create(&c, PyArray_DATA(D), nd_lca_m(l), nd_lca_n(l), 1, &k);
+    if (s == ND_OK) s = nd_lca_solve(k, PyArray_DATA(S), 1, a, NULL);
+    nd_lca_free(k);
+  }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   free(a);
   Py_DECREF(S);
+  Py_XDECREF(D);
   if (s != ND_OK) return nd_py_raise(s);
   return PyFloat_FromDouble(((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / (double)calls);
 }
