@@ -116,26 +116,10 @@ static PyObject *krotov_set_weights(PyObject *self, PyObject *args) {
   Py_RETURN_NONE;
 }
 
-static PyObject *krotov_state(PyObject *self, PyObject *h) {
-  (void)self;
-  nd_krotov *k = nd_py_handle_get(h, "krotov");
-  nd_train_state st;
-  if (!k) return NULL;
-  nd_status s = nd_krotov_get_state(k, &st);
-  return s == ND_OK ? nd_py_state_dict(&st) : nd_py_raise(s);
-}
-
-static PyObject *krotov_set_state(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *d;
-  nd_train_state st;
-  if (!PyArg_ParseTuple(args, "OO!", &h, &PyDict_Type, &d)) return NULL;
-  nd_krotov *k = nd_py_handle_get(h, "krotov");
-  if (!k || nd_py_state_from(d, &st) < 0) return NULL;
-  nd_status s = nd_krotov_set_state(k, &st);
-  if (s != ND_OK) return nd_py_raise(s);
-  Py_RETURN_NONE;
-}
+static nd_status fast_get_state(const void *m, nd_train_state *st) { return nd_krotov_get_state(m, st); }
+static nd_status fast_set_state(void *m, const nd_train_state *st) { return nd_krotov_set_state(m, st); }
+static PyObject *krotov_state(PyObject *self, PyObject *h) { return (void)self, nd_py_get_state(h, "krotov", fast_get_state); }
+static PyObject *krotov_set_state(PyObject *self, PyObject *a) { return (void)self, nd_py_set_state(a, "krotov", fast_set_state); }
 
 static PyObject *krotov_winners(PyObject *self, PyObject *h) {
   (void)self;
@@ -143,29 +127,14 @@ static PyObject *krotov_winners(PyObject *self, PyObject *h) {
   return k ? PyLong_FromLongLong(nd_krotov_winners(k)) : NULL;
 }
 
-static PyObject *krotov_save(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *path;
-  if (!PyArg_ParseTuple(args, "OO", &h, &path)) return NULL;
-  nd_krotov *k = nd_py_handle_get(h, "krotov");
-  nd_checkpoint *ck = NULL;
-  if (!k) return NULL;
-  nd_status s = nd_checkpoint_create(&ck);
-  if (s == ND_OK) s = nd_krotov_save(k, ck);
-  if (s != ND_OK) return nd_checkpoint_free(ck), nd_py_raise(s);
-  return nd_py_checkpoint_write(ck, path);
-}
-
-static PyObject *krotov_load(PyObject *self, PyObject *path) {
-  (void)self;
-  nd_checkpoint *ck = nd_py_checkpoint_read(path);
-  if (!ck) return NULL;
+static nd_status fast_save(void *m, nd_checkpoint *ck) { return nd_krotov_save(m, ck); }
+static PyObject *fast_from(const nd_checkpoint *ck) {
   nd_krotov *k = NULL;
   nd_status s = nd_krotov_load(ck, &k);
-  nd_checkpoint_free(ck);
-  if (s != ND_OK) return nd_py_raise(s);
-  return nd_py_handle_new(k, fast_free, "krotov");
+  return s == ND_OK ? nd_py_handle_new(k, fast_free, "krotov") : nd_py_raise(s);
 }
+static PyObject *krotov_save(PyObject *self, PyObject *a) { return (void)self, nd_py_save(a, "krotov", fast_save); }
+static PyObject *krotov_load(PyObject *self, PyObject *path) { return (void)self, nd_py_load(path, fast_from); }
 
 static PyObject *krotov_row_pnorms(PyObject *self, PyObject *args) {
   (void)self;
@@ -243,26 +212,10 @@ static PyObject *ode_set_weights(PyObject *self, PyObject *args) {
   Py_RETURN_NONE;
 }
 
-static PyObject *ode_state(PyObject *self, PyObject *h) {
-  (void)self;
-  nd_krotov_ode *m = nd_py_handle_get(h, "krotov-ode");
-  nd_train_state st;
-  if (!m) return NULL;
-  nd_status s = nd_krotov_ode_get_state(m, &st);
-  return s == ND_OK ? nd_py_state_dict(&st) : nd_py_raise(s);
-}
-
-static PyObject *ode_set_state(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *d;
-  nd_train_state st;
-  if (!PyArg_ParseTuple(args, "OO!", &h, &PyDict_Type, &d)) return NULL;
-  nd_krotov_ode *m = nd_py_handle_get(h, "krotov-ode");
-  if (!m || nd_py_state_from(d, &st) < 0) return NULL;
-  nd_status s = nd_krotov_ode_set_state(m, &st);
-  if (s != ND_OK) return nd_py_raise(s);
-  Py_RETURN_NONE;
-}
+static nd_status ode_get_state(const void *m, nd_train_state *st) { return nd_krotov_ode_get_state(m, st); }
+static nd_status ode_put_state(void *m, const nd_train_state *st) { return nd_krotov_ode_set_state(m, st); }
+static PyObject *ode_state(PyObject *self, PyObject *h) { return (void)self, nd_py_get_state(h, "krotov-ode", ode_get_state); }
+static PyObject *ode_set_state(PyObject *self, PyObject *a) { return (void)self, nd_py_set_state(a, "krotov-ode", ode_put_state); }
 
 /* Steady-state hidden activity h [n, hidden] of Eq. 8 for v [n, visible], in
  * chunks of the model's batch; returns (h, steps of the last chunk,
@@ -292,29 +245,14 @@ static PyObject *ode_hidden(PyObject *self, PyObject *args) {
   return out;
 }
 
-static PyObject *ode_save(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *path;
-  if (!PyArg_ParseTuple(args, "OO", &h, &path)) return NULL;
-  nd_krotov_ode *m = nd_py_handle_get(h, "krotov-ode");
-  nd_checkpoint *ck = NULL;
-  if (!m) return NULL;
-  nd_status s = nd_checkpoint_create(&ck);
-  if (s == ND_OK) s = nd_krotov_ode_save(m, ck);
-  if (s != ND_OK) return nd_checkpoint_free(ck), nd_py_raise(s);
-  return nd_py_checkpoint_write(ck, path);
-}
-
-static PyObject *ode_load(PyObject *self, PyObject *path) {
-  (void)self;
-  nd_checkpoint *ck = nd_py_checkpoint_read(path);
-  if (!ck) return NULL;
+static nd_status ode_save_fn(void *m, nd_checkpoint *ck) { return nd_krotov_ode_save(m, ck); }
+static PyObject *ode_from(const nd_checkpoint *ck) {
   nd_krotov_ode *m = NULL;
   nd_status s = nd_krotov_ode_load(ck, &m);
-  nd_checkpoint_free(ck);
-  if (s != ND_OK) return nd_py_raise(s);
-  return nd_py_handle_new(m, ode_free, "krotov-ode");
+  return s == ND_OK ? nd_py_handle_new(m, ode_free, "krotov-ode") : nd_py_raise(s);
 }
+static PyObject *ode_save(PyObject *self, PyObject *a) { return (void)self, nd_py_save(a, "krotov-ode", ode_save_fn); }
+static PyObject *ode_load(PyObject *self, PyObject *path) { return (void)self, nd_py_load(path, ode_from); }
 
 PyMethodDef nd_py_krotov_methods[] = {
     {"krotov_defaults", krotov_defaults, METH_NOARGS, NULL},

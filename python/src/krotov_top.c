@@ -166,29 +166,18 @@ static PyObject *top_predict(PyObject *self, PyObject *args) {
   return out;
 }
 
-static PyObject *top_save(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *path;
-  if (!PyArg_ParseTuple(args, "OO", &h, &path)) return NULL;
-  top_py *x = get(h);
-  nd_checkpoint *ck = NULL;
-  if (!x) return NULL;
-  nd_status s = nd_checkpoint_create(&ck);
-  if (s == ND_OK) s = nd_krotov_top_save(x->t, &x->w, ck);
-  if (s != ND_OK) return nd_checkpoint_free(ck), nd_py_raise(s);
-  return nd_py_checkpoint_write(ck, path);
+static nd_status save_fn(void *p, nd_checkpoint *ck) {
+  top_py *x = p;
+  return nd_krotov_top_save(x->t, &x->w, ck);
 }
-
-static PyObject *top_load(PyObject *self, PyObject *path) {
-  (void)self;
-  nd_checkpoint *ck = nd_py_checkpoint_read(path);
-  if (!ck) return NULL;
+static PyObject *from_ck(const nd_checkpoint *ck) {
   nd_krotov_top *t = NULL;
   nd_tensor w = {0};
   nd_status s = nd_krotov_top_load(ck, &t, &w);
-  nd_checkpoint_free(ck);
   return s == ND_OK ? wrap(t, &w) : nd_py_raise(s);
 }
+static PyObject *top_save(PyObject *self, PyObject *a) { return (void)self, nd_py_save(a, "krotov-top", save_fn); }
+static PyObject *top_load(PyObject *self, PyObject *path) { return (void)self, nd_py_load(path, from_ck); }
 
 PyMethodDef nd_py_krotov_top_methods[] = {
     {"krotov_features", features, METH_VARARGS, NULL},   {"krotov_top_auto_beta", auto_beta, METH_O, NULL},

@@ -154,28 +154,14 @@ static PyObject *mlp_predict(PyObject *self, PyObject *args) {
   return out;
 }
 
-static PyObject *mlp_save(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *path;
-  if (!PyArg_ParseTuple(args, "OO", &h, &path)) return NULL;
-  mlp_py *x = get(h);
-  nd_checkpoint *ck = NULL;
-  if (!x) return NULL;
-  nd_status s = nd_checkpoint_create(&ck);
-  if (s == ND_OK) s = nd_mlp_save(x->m, ck);
-  if (s != ND_OK) return nd_checkpoint_free(ck), nd_py_raise(s);
-  return nd_py_checkpoint_write(ck, path);
-}
-
-static PyObject *mlp_load(PyObject *self, PyObject *path) {
-  (void)self;
-  nd_checkpoint *ck = nd_py_checkpoint_read(path);
-  if (!ck) return NULL;
+static nd_status save_fn(void *x, nd_checkpoint *ck) { return nd_mlp_save(((mlp_py *)x)->m, ck); }
+static PyObject *from_ck(const nd_checkpoint *ck) {
   nd_mlp *m = NULL;
   nd_status s = nd_mlp_load(ck, &m);
-  nd_checkpoint_free(ck);
   return s == ND_OK ? wrap(m) : nd_py_raise(s);
 }
+static PyObject *mlp_save(PyObject *self, PyObject *a) { return (void)self, nd_py_save(a, "mlp", save_fn); }
+static PyObject *mlp_load(PyObject *self, PyObject *path) { return (void)self, nd_py_load(path, from_ck); }
 
 PyMethodDef nd_py_mlp_methods[] = {
     {"mlp_create", mlp_create, METH_VARARGS, NULL},   {"mlp_config", mlp_config, METH_O, NULL},

@@ -192,6 +192,45 @@ PyObject *nd_py_checkpoint_write(nd_checkpoint *ck, PyObject *path) {
   Py_RETURN_NONE;
 }
 
+PyObject *nd_py_save(PyObject *args, const char *kind, nd_py_save_fn fn) {
+  PyObject *h, *path;
+  if (!PyArg_ParseTuple(args, "OO", &h, &path)) return NULL;
+  void *model = nd_py_handle_get(h, kind);
+  nd_checkpoint *ck = NULL;
+  if (!model) return NULL;
+  nd_status s = nd_checkpoint_create(&ck);
+  if (s == ND_OK) s = fn(model, ck);
+  if (s != ND_OK) return nd_checkpoint_free(ck), nd_py_raise(s);
+  return nd_py_checkpoint_write(ck, path);
+}
+
+PyObject *nd_py_load(PyObject *path, nd_py_load_fn fn) {
+  nd_checkpoint *ck = nd_py_checkpoint_read(path);
+  if (!ck) return NULL;
+  PyObject *h = fn(ck);
+  nd_checkpoint_free(ck);
+  return h;
+}
+
+PyObject *nd_py_get_state(PyObject *h, const char *kind, nd_py_get_state_fn fn) {
+  void *model = nd_py_handle_get(h, kind);
+  nd_train_state st;
+  if (!model) return NULL;
+  nd_status s = fn(model, &st);
+  return s == ND_OK ? nd_py_state_dict(&st) : nd_py_raise(s);
+}
+
+PyObject *nd_py_set_state(PyObject *args, const char *kind, nd_py_set_state_fn fn) {
+  PyObject *h, *d;
+  nd_train_state st;
+  if (!PyArg_ParseTuple(args, "OO!", &h, &PyDict_Type, &d)) return NULL;
+  void *model = nd_py_handle_get(h, kind);
+  if (!model || nd_py_state_from(d, &st) < 0) return NULL;
+  nd_status s = fn(model, &st);
+  if (s != ND_OK) return nd_py_raise(s);
+  Py_RETURN_NONE;
+}
+
 static PyObject *py_checkpoint_model(PyObject *self, PyObject *path) {
   (void)self;
   nd_checkpoint *ck = nd_py_checkpoint_read(path);

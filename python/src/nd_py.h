@@ -135,6 +135,19 @@ nd_checkpoint *nd_py_checkpoint_read(PyObject *path);
 /* Writes ck to path (atomic) and frees it; NULL on error, else None. */
 PyObject *nd_py_checkpoint_write(nd_checkpoint *ck, PyObject *path);
 
+/* The save / load / state bindings every family has, from its C verbs:
+ *   nd_py_save(args (handle, path), kind, fn)   fn fills a checkpoint; written atomically
+ *   nd_py_load(path, fn)                        fn turns a checkpoint into a handle (or NULL, error set)
+ *   nd_py_get_state(handle, kind, fn), nd_py_set_state(args (handle, dict), kind, fn) */
+typedef nd_status (*nd_py_save_fn)(void *model, nd_checkpoint *ck);
+typedef PyObject *(*nd_py_load_fn)(const nd_checkpoint *ck);
+typedef nd_status (*nd_py_get_state_fn)(const void *model, nd_train_state *st);
+typedef nd_status (*nd_py_set_state_fn)(void *model, const nd_train_state *st);
+PyObject *nd_py_save(PyObject *args, const char *kind, nd_py_save_fn fn);
+PyObject *nd_py_load(PyObject *path, nd_py_load_fn fn);
+PyObject *nd_py_get_state(PyObject *handle, const char *kind, nd_py_get_state_fn fn);
+PyObject *nd_py_set_state(PyObject *args, const char *kind, nd_py_set_state_fn fn);
+
 /* ---------------------------------------------------------------- families */
 extern PyMethodDef nd_py_krotov_methods[];
 extern PyMethodDef nd_py_mlp_methods[];
