@@ -51,9 +51,10 @@ class MLP(Supervised):
             self._ready = True
         return self._fit_loop(X, y, epochs, batch, progress, "mlp")
 
-    def predict(self, X, batch=1000):
-        """Class indices (argmax of the output) for X [n, sizes[0]], int32."""
-        return _core.mlp_predict(self._h, X, int(batch))
+    def predict(self, X):
+        """Class indices (argmax of the output) for X [n, sizes[0]], int32
+        (computed in batches of 1000 rows, without recording)."""
+        return _core.mlp_predict(self._h, X)
 
     def accuracy(self, X, y):
         return float((self.predict(X) == y).mean())

@@ -15,9 +15,10 @@ static const nd_py_field top_fields[] = {
 #define N_TOP ((int)(sizeof top_fields / sizeof *top_fields))
 
 typedef struct top_py {
+  nd_py_sup sup; /* first (nd_py.h "supervised") */
   nd_krotov_top *t;
-  nd_tensor w; /* the frozen hidden weights W [hidden, visible] (owned copy) */
-  nd_py_sup sup;
+  nd_tensor w;   /* the frozen hidden weights W [hidden, visible] (owned copy) */
+  nd_tensor *s, *g;
 } top_py;
 
 static void top_py_free(void *p) {
@@ -35,7 +36,7 @@ static top_py *get(PyObject *h) { return nd_py_handle_get(h, "krotov-top"); }
 static PyObject *wrap(nd_krotov_top *t, nd_tensor *w) {
   top_py *x = calloc(1, sizeof *x);
   if (!x) return nd_krotov_top_free(t), nd_tensor_release(w), PyErr_NoMemory();
-  x->t = t, x->w = *w;
+  x->t = t, x->w = *w, x->s = nd_krotov_top_weights(t), x->g = nd_krotov_top_grad(t);
   return nd_py_handle_new(x, top_py_free, "krotov-top");
 }
 
@@ -105,66 +106,27 @@ static PyObject *top_weights(PyObject *self, PyObject *h) {
                        nd_py_view(x->w.data, NPY_FLOAT32, 2, x->w.shape, h, 0));
 }
 
-static PyObject *top_setup(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h;
-  double lr, lr_final, wd;
-  long long steps;
-  unsigned long long seed;
-  if (!PyArg_ParseTuple(args, "OddLdK", &h, &lr, &lr_final, &steps, &wd, &seed)) return NULL;
-  top_py *x = get(h);
-  if (!x) return NULL;
-  nd_tensor *p[1] = {nd_krotov_top_weights(x->t)}, *g[1] = {nd_krotov_top_grad(x->t)};
-  nd_status s = nd_py_sup_setup(&x->sup, 1, p, g, lr, lr_final, steps, wd, seed);
-  if (s != ND_OK) return nd_py_raise(s);
-  Py_RETURN_NONE;
+/* The supervised verbs on features F [n, hidden] (the Python class computes them). */
+static int params(void *p, nd_tensor *const **ps, nd_tensor *const **gs) {
+  top_py *x = p;
+  *ps = &x->s, *gs = &x->g;
+  return 1;
 }
+static int64_t width(void *p) { return nd_krotov_top_config_of(((top_py *)p)->t)->hidden; }
+static nd_status epoch(void *p, const float *f, int64_t n, const int32_t *y, int64_t batch, double *loss) {
+  top_py *x = p;
+  nd_tensor F = nd_tensor_wrap((float *)f, 2, ND_SHAPE(n, width(p)));
+  return nd_krotov_top_train_epoch(x->t, x->sup.opt, &F, y, batch, &x->sup.rng, loss);
+}
+static nd_status predict(void *p, const float *f, int64_t n, int32_t *pred) {
+  nd_tensor F = nd_tensor_wrap((float *)f, 2, ND_SHAPE(n, width(p)));
+  return nd_krotov_top_predict(((top_py *)p)->t, &F, pred);
+}
+static const nd_py_sup_family family = {"krotov-top", params, width, epoch, predict};
 
-/* krotov_top_epoch(h, F [n, hidden], y [n], batch) -> mean loss per example */
-static PyObject *top_epoch(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *fo, *yo;
-  long long batch;
-  if (!PyArg_ParseTuple(args, "OOOL", &h, &fo, &yo, &batch)) return NULL;
-  top_py *x = get(h);
-  if (!x) return NULL;
-  if (!x->sup.opt) return PyErr_SetString(PyExc_RuntimeError, "krotov_top: no optimizer: call fit()"), NULL;
-  PyArrayObject *F = nd_py_f32(fo, "features", 2, (int64_t[]){-1, nd_krotov_top_config_of(x->t)->hidden});
-  PyArrayObject *Y = F ? nd_py_i32(yo, "y", 1, (int64_t[]){PyArray_DIM(F, 0)}) : NULL;
-  if (!Y || nd_py_handle_enter(h) < 0) return Py_XDECREF(F), Py_XDECREF(Y), NULL;
-  nd_tensor f = nd_py_tensor(F);
-  const int32_t *yd = PyArray_DATA(Y);
-  double loss = 0;
-  nd_status s;
-  Py_BEGIN_ALLOW_THREADS s = nd_krotov_top_train_epoch(x->t, x->sup.opt, &f, yd, batch, &x->sup.rng, &loss);
-  Py_END_ALLOW_THREADS nd_py_handle_leave(h);
-  Py_DECREF(F);
-  Py_DECREF(Y);
-  if (s != ND_OK) return nd_py_raise(s);
-  x->sup.epoch++;
-  return PyFloat_FromDouble(loss);
-}
-
-static PyObject *top_predict(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *fo;
-  if (!PyArg_ParseTuple(args, "OO", &h, &fo)) return NULL;
-  top_py *x = get(h);
-  if (!x) return NULL;
-  PyArrayObject *F = nd_py_f32(fo, "features", 2, (int64_t[]){-1, nd_krotov_top_config_of(x->t)->hidden});
-  if (!F) return NULL;
-  int64_t n = PyArray_DIM(F, 0);
-  PyObject *out = nd_py_empty(NPY_INT32, 1, &n);
-  if (!out || nd_py_handle_enter(h) < 0) return Py_DECREF(F), Py_XDECREF(out), NULL;
-  nd_tensor f = nd_py_tensor(F);
-  int32_t *pd = PyArray_DATA((PyArrayObject *)out);
-  nd_status s;
-  Py_BEGIN_ALLOW_THREADS s = nd_krotov_top_predict(x->t, &f, pd);
-  Py_END_ALLOW_THREADS nd_py_handle_leave(h);
-  Py_DECREF(F);
-  if (s != ND_OK) return Py_DECREF(out), nd_py_raise(s);
-  return out;
-}
+static PyObject *top_setup(PyObject *self, PyObject *a) { return (void)self, nd_py_sup_setup(a, &family); }
+static PyObject *top_epoch(PyObject *self, PyObject *a) { return (void)self, nd_py_sup_epoch(a, &family); }
+static PyObject *top_predict(PyObject *self, PyObject *a) { return (void)self, nd_py_sup_predict(a, &family); }
 
 static nd_status save_fn(void *p, nd_checkpoint *ck) {
   top_py *x = p;

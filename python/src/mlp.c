@@ -16,8 +16,8 @@ static const nd_py_field mlp_fields[] = {
 #define N_MLP ((int)(sizeof mlp_fields / sizeof *mlp_fields))
 
 typedef struct mlp_py {
+  nd_py_sup sup; /* first (nd_py.h "supervised") */
   nd_mlp *m;
-  nd_py_sup sup;
 } mlp_py;
 
 static void mlp_py_free(void *p) {
@@ -90,69 +90,24 @@ static PyObject *mlp_params(PyObject *self, PyObject *h) {
   return l;
 }
 
-/* mlp_setup(h, lr, lr_final, total_steps, weight_decay, seed): a fresh optimizer. */
-static PyObject *mlp_setup(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h;
-  double lr, lr_final, wd;
-  long long steps;
-  unsigned long long seed;
-  if (!PyArg_ParseTuple(args, "OddLdK", &h, &lr, &lr_final, &steps, &wd, &seed)) return NULL;
-  mlp_py *x = get(h);
-  if (!x) return NULL;
-  nd_status s = nd_py_sup_setup(&x->sup, nd_mlp_num_params(x->m), nd_mlp_params(x->m), nd_mlp_grads(x->m), lr,
-                                lr_final, steps, wd, seed);
-  if (s != ND_OK) return nd_py_raise(s);
-  Py_RETURN_NONE;
+static int params(void *p, nd_tensor *const **ps, nd_tensor *const **gs) {
+  mlp_py *x = p;
+  *ps = nd_mlp_params(x->m), *gs = nd_mlp_grads(x->m);
+  return nd_mlp_num_params(x->m);
 }
+static int64_t width(void *p) { return nd_mlp_config_of(((mlp_py *)p)->m)->sizes[0]; }
+static nd_status epoch(void *p, const float *x, int64_t n, const int32_t *y, int64_t batch, double *loss) {
+  mlp_py *m = p;
+  return nd_mlp_train_epoch(m->m, m->sup.opt, x, y, n, batch, &m->sup.rng, loss);
+}
+static nd_status predict(void *p, const float *x, int64_t n, int32_t *pred) {
+  return nd_mlp_predict(((mlp_py *)p)->m, x, n, 1000, pred);
+}
+static const nd_py_sup_family family = {"mlp", params, width, epoch, predict};
 
-/* mlp_epoch(h, X [n, in], y [n], batch) -> mean loss */
-static PyObject *mlp_epoch(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *xo, *yo;
-  long long batch;
-  if (!PyArg_ParseTuple(args, "OOOL", &h, &xo, &yo, &batch)) return NULL;
-  mlp_py *x = get(h);
-  if (!x) return NULL;
-  if (!x->sup.opt) return PyErr_SetString(PyExc_RuntimeError, "mlp: no optimizer: call fit()"), NULL;
-  PyArrayObject *X = nd_py_f32(xo, "X", 2, (int64_t[]){-1, nd_mlp_config_of(x->m)->sizes[0]});
-  PyArrayObject *Y = X ? nd_py_i32(yo, "y", 1, (int64_t[]){PyArray_DIM(X, 0)}) : NULL;
-  if (!Y || nd_py_handle_enter(h) < 0) return Py_XDECREF(X), Py_XDECREF(Y), NULL;
-  double loss = 0;
-  nd_status s;
-  const float *xd = PyArray_DATA(X);
-  const int32_t *yd = PyArray_DATA(Y);
-  int64_t n = PyArray_DIM(X, 0);
-  Py_BEGIN_ALLOW_THREADS s = nd_mlp_train_epoch(x->m, x->sup.opt, xd, yd, n, batch, &x->sup.rng, &loss);
-  Py_END_ALLOW_THREADS nd_py_handle_leave(h);
-  Py_DECREF(X);
-  Py_DECREF(Y);
-  if (s != ND_OK) return nd_py_raise(s);
-  x->sup.epoch++;
-  return PyFloat_FromDouble(loss);
-}
-
-static PyObject *mlp_predict(PyObject *self, PyObject *args) {
-  (void)self;
-  PyObject *h, *xo;
-  long long batch = 1000;
-  if (!PyArg_ParseTuple(args, "OO|L", &h, &xo, &batch)) return NULL;
-  mlp_py *x = get(h);
-  if (!x) return NULL;
-  PyArrayObject *X = nd_py_f32(xo, "X", 2, (int64_t[]){-1, nd_mlp_config_of(x->m)->sizes[0]});
-  if (!X) return NULL;
-  int64_t n = PyArray_DIM(X, 0);
-  PyObject *out = nd_py_empty(NPY_INT32, 1, &n);
-  if (!out || nd_py_handle_enter(h) < 0) return Py_DECREF(X), Py_XDECREF(out), NULL;
-  nd_status s;
-  const float *xd = PyArray_DATA(X);
-  int32_t *pd = PyArray_DATA((PyArrayObject *)out);
-  Py_BEGIN_ALLOW_THREADS s = nd_mlp_predict(x->m, xd, n, batch, pd);
-  Py_END_ALLOW_THREADS nd_py_handle_leave(h);
-  Py_DECREF(X);
-  if (s != ND_OK) return Py_DECREF(out), nd_py_raise(s);
-  return out;
-}
+static PyObject *mlp_setup(PyObject *self, PyObject *a) { return (void)self, nd_py_sup_setup(a, &family); }
+static PyObject *mlp_epoch(PyObject *self, PyObject *a) { return (void)self, nd_py_sup_epoch(a, &family); }
+static PyObject *mlp_predict(PyObject *self, PyObject *a) { return (void)self, nd_py_sup_predict(a, &family); }
 
 static nd_status save_fn(void *x, nd_checkpoint *ck) { return nd_mlp_save(((mlp_py *)x)->m, ck); }
 static PyObject *from_ck(const nd_checkpoint *ck) {

@@ -143,28 +143,6 @@ int nd_py_state_from(PyObject *d, nd_train_state *st) {
   return nd_py_config_set(state_fields, 4, st, d, "state");
 }
 
-/* ---------------------------------------------------------------- supervised */
-
-nd_status nd_py_sup_setup(nd_py_sup *s, int n, nd_tensor *const *params, nd_tensor *const *grads, double lr,
-                          double lr_final, int64_t total_steps, double weight_decay, uint64_t seed) {
-  nd_py_sup_release(s);
-  nd_optim_config oc = nd_optim_defaults(weight_decay > 0 ? ND_OPTIM_ADAMW : ND_OPTIM_ADAM);
-  oc.lr = (float)lr, oc.weight_decay = (float)weight_decay;
-  nd_status st = nd_optim_create(&oc, n, params, grads, &s->opt);
-  nd_schedule sch = {.kind = ND_SCHED_COSINE, .base_lr = (float)lr, .final_lr = (float)lr_final,
-                     .total_steps = total_steps > 0 ? total_steps : 1};
-  if (st == ND_OK) st = nd_optim_set_schedule(s->opt, &sch);
-  if (st == ND_OK) st = nd_rng_init(&s->rng, seed);
-  if (st == ND_OK) s->rng = nd_rng_split(&s->rng, 1);
-  if (st != ND_OK) nd_py_sup_release(s);
-  return st;
-}
-
-void nd_py_sup_release(nd_py_sup *s) {
-  nd_optim_free(s->opt);
-  memset(s, 0, sizeof *s);
-}
-
 /* ---------------------------------------------------------------- checkpoints */
 
 nd_checkpoint *nd_py_checkpoint_read(PyObject *path) {

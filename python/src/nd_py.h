@@ -119,15 +119,28 @@ int nd_py_state_from(PyObject *d, nd_train_state *st);
 /* What the gradient-trained families share (as cli/supervised.c does for
  * the program): Adam (AdamW with a weight decay) over the model's
  * parameters, a cosine anneal from lr to lr_final over total_steps, and the
- * minibatch stream nd_rng_split(nd_rng_init(seed), 1). */
+ * minibatch stream nd_rng_split(nd_rng_init(seed), 1).  A family's handle
+ * points at a struct whose FIRST member is an nd_py_sup, and describes
+ * itself with an nd_py_sup_family; supervised.c does the rest. */
 typedef struct nd_py_sup {
   nd_optim *opt;
   nd_rng rng;
   int64_t epoch;
 } nd_py_sup;
-nd_status nd_py_sup_setup(nd_py_sup *s, int n, nd_tensor *const *params, nd_tensor *const *grads, double lr,
-                          double lr_final, int64_t total_steps, double weight_decay, uint64_t seed);
+typedef struct nd_py_sup_family {
+  const char *kind;
+  int (*params)(void *model, nd_tensor *const **params, nd_tensor *const **grads); /* returns the count */
+  int64_t (*width)(void *model); /* columns of the training input */
+  nd_status (*epoch)(void *model, const float *x, int64_t n, const int32_t *y, int64_t batch, double *loss);
+  nd_status (*predict)(void *model, const float *x, int64_t n, int32_t *pred);
+} nd_py_sup_family;
 void nd_py_sup_release(nd_py_sup *s);
+/* (handle, lr, lr_final, total_steps, weight_decay, seed): a fresh optimizer and stream. */
+PyObject *nd_py_sup_setup(PyObject *args, const nd_py_sup_family *f);
+/* (handle, X [n, width], y [n], batch) -> the epoch's mean loss, GIL released. */
+PyObject *nd_py_sup_epoch(PyObject *args, const nd_py_sup_family *f);
+/* (handle, X [n, width]) -> int32 predictions, GIL released. */
+PyObject *nd_py_sup_predict(PyObject *args, const nd_py_sup_family *f);
 
 /* ---------------------------------------------------------------- checkpoints */
 /* Reads a checkpoint; NULL with an exception set on error. */
