@@ -138,9 +138,11 @@ static nd_status stages(nd_dopri *dp, const nd_system *sys, double t, double h, 
     y1[i] = (float)(y[i] + h * (B1 * k1[i] + B3 * k3[i] + B4 * k4[i] + B5 * k5[i] + B6 * k6[i]));
   ND_TRY(sys->rhs(t + h, y1, k7, sys->user));
   double s = 0;
+#pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; i++) {
     double e = h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
-    double sc = atol + rtol * fmax(fabs((double)y[i]), fabs((double)y1[i]));
+    float ay = fabsf(y[i]), ay1 = fabsf(y1[i]); /* a NaN in y1 makes sc, err NaN: a rejection */
+    double sc = atol + rtol * (double)(ay > ay1 ? ay : ay1);
     double q = e / sc;
     s += q * q;
   }

@@ -131,8 +131,10 @@ static nd_status check_opts(const nd_fixed_point *fp, const nd_map *map, const n
   return ND_OK;
 }
 
+/* sum_i a_i b_i in float64, vectorised (the reduction order is the compiler's) */
 static double dot(const float *a, const float *b, int64_t n) {
   double s = 0;
+#pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
   return s;
 }
@@ -273,6 +275,7 @@ nd_status nd_fixed_point_solve(nd_fixed_point *fp, const nd_map *map, float *x, 
       double ch = m > 0 ? 0 : o.beta * fn;
       if (m > 0) {
         const float *xp = fp->x_prev + r * cols, *xr = x + r * cols;
+#pragma omp simd reduction(+ : ch)
         for (int64_t i = 0; i < cols; i++) ch += ((double)xr[i] - xp[i]) * ((double)xr[i] - xp[i]);
         ch = sqrt(ch);
       }
