@@ -18,7 +18,7 @@ typedef struct top_args {
   const char *features, *resume;
   int optimizer;
   double n, m, beta, lr, lr_final, lr_decay, lebesgue_p, init_std, dropout, weight_decay;
-  int64_t epochs, batch, checkpoint_every, stop_after;
+  int64_t epochs, batch, checkpoint_every, stop_after, grad_blocks;
   nd_cli_dataopts data;
   nd_cli_common common;
 } top_args;
@@ -118,6 +118,8 @@ static nd_status set_up(top_run *r) {
   return ND_OK;
 }
 
+static nd_status set_comm(void *model, nd_comm *c, int64_t blocks) { return nd_krotov_top_set_comm(model, c, blocks); }
+
 static int run_top(top_args *a, const nd_opts *spec, nd_run *run) {
   const char *cmd = "train krotov-top";
   if (!a->features || !a->features[0]) return nd_cli_cmd_fail(cmd, 2, "--features FILE is required (W.safetensors from `train krotov`)");
@@ -142,7 +144,9 @@ static int run_top(top_args *a, const nd_opts *spec, nd_run *run) {
   if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   double t_feat = nd_cli_now() - t0;
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
+  run->parallel = true; /* block gradients summed in order across processes (nd_krotov_top_set_comm) */
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
+  if (!rc) rc = nd_cli_set_grad_blocks(run, a->grad_blocks, r.top, set_comm);
   nd_trainer t = nd_cli_supervised_trainer(&r.sup);
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
@@ -186,6 +190,7 @@ int nd_cli_train_krotov_top(int argc, char **argv) {
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "10", "write top.safetensors every N epochs (0: only at the end)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,

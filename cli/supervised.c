@@ -82,9 +82,26 @@ nd_status nd_cli_supervised_resume(nd_cli_supervised *s, const char *dir) {
   return r;
 }
 
+int nd_cli_set_grad_blocks(nd_run *run, int64_t n, void *model, nd_status (*set)(void *model, nd_comm *c, int64_t blocks)) {
+  int size = run->comm ? run->comm->size : 1;
+  if (n < 0 || (n > 0 && n < size)) {
+    if (nd_run_is_root(run))
+      nd_cli_cmd_fail(run->cmd, 2, "--grad-blocks %lld: need 0 (one per process) or at least the %d processes", (long long)n, size);
+    nd_cli_dist_agreed(2);
+    return 2;
+  }
+  nd_status st = set(model, run->comm, n > 0 ? n : size);
+  if (st == ND_OK) return 0;
+  /* the model's refusal depends on its config alone: the same on every rank */
+  int rc = nd_cli_status_code(st);
+  if (nd_run_is_root(run)) nd_cli_lib_fail(run->cmd, st);
+  nd_cli_dist_agreed(rc);
+  return rc;
+}
+
 int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *scored) {
   *scored = false;
-  if (rc) return rc;
+  if (rc || !nd_run_is_root(run)) return rc; /* rank 0 scores the test set and writes */
   if (s->epoch < s->epochs) { /* stopped by --stop-after: the test set waits for the end */
     fprintf(stderr, "neurodyn %s: %lld of %lld epochs; resume with: neurodyn %s --resume %s\n", s->cmd,
             (long long)s->epoch, (long long)s->epochs, s->cmd, run->dir);

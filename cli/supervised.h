@@ -36,6 +36,20 @@ typedef struct nd_cli_supervised {
   double loss, err_train, err_val, err_test;
 } nd_cli_supervised;
 
+/* --grad-blocks N of a data-parallel gradient trainer (docs/distributed.md):
+ * each minibatch is cut into N fixed blocks whose gradients are summed in
+ * block order, so the same N gives the same model on any number of
+ * processes up to N; 0 (default) takes one block per process. */
+#define ND_OPT_GRAD_BLOCKS(dest)                                                                                  \
+  {"grad-blocks", ND_OPT_INT64, (dest), "0",                                                                     \
+   "data-parallel: N fixed blocks per minibatch, gradients summed in block order; the same N gives the same "   \
+   "model on 1..N processes (0: one block per process)", NULL}
+
+/* After nd_run_begin: blocks = n (or the process count when n is 0) handed
+ * to the model with the run's comm; n below the process count exits 2 on
+ * every rank.  Returns 0 or the exit code. */
+int nd_cli_set_grad_blocks(nd_run *run, int64_t n, void *model, nd_status (*set)(void *model, nd_comm *c, int64_t blocks));
+
 /* The trainer the run driver runs for s. */
 nd_trainer nd_cli_supervised_trainer(nd_cli_supervised *s);
 /* --resume DIR: the parameters, the optimizer and the position from DIR/<file>. */

@@ -1476,6 +1476,49 @@ static int p_distributed(void) {
   nd_status s3 = nd_krotov_set_comm(k, NULL);
   nd_krotov_free(k);
   EXPECT(s == ND_ERR_INVALID_ARG && s2 == ND_ERR_INVALID_ARG && s3 == ND_OK);
+  /* block gradient sums */
+  nd_grad_sum *g = (nd_grad_sum *)1;
+  BAD(nd_grad_sum_create(NULL, 0, 4, &g));
+  EXPECT(g == NULL);
+  BAD(nd_grad_sum_create(NULL, 2, 0, &g));
+  BAD(nd_grad_sum_create(NULL, 2, INT64_MAX, &g));
+  BAD(nd_grad_sum_create(NULL, 2, 4, NULL));
+  nd_comm four = {.rank = 0, .size = 4, .allgather = fail_gather};
+  BAD(nd_grad_sum_create(&four, 3, 4, &g)); /* fewer blocks than ranks */
+  BAD(nd_grad_sum_create(&no_fn, 2, 4, &g));
+  nd_grad_sum_free(NULL);
+  EXPECT(nd_grad_sum_blocks(NULL) == 0);
+  EXPECT(nd_grad_sum_slot(NULL, 0, NULL) == NULL);
+  BAD(nd_grad_sum_reduce(NULL, (float[4]){0}, NULL));
+  OK(nd_grad_sum_create(NULL, 3, 5, &g));
+  EXPECT(nd_grad_sum_slot(g, 3, NULL) == NULL && nd_grad_sum_slot(g, -1, NULL) == NULL);
+  BAD(nd_grad_sum_reduce(g, NULL, NULL));
+  double *l = NULL;
+  for (int b = 0; b < 3; b++) {
+    float *sl = nd_grad_sum_slot(g, b, &l);
+    EXPECT(sl && l);
+    for (int i = 0; i < 5; i++) sl[i] = (float)(b + 1);
+    *l = b;
+  }
+  float out[5];
+  double tot = -1;
+  OK(nd_grad_sum_reduce(g, out, &tot));
+  EXPECT(out[4] == 6.0f && tot == 3.0);
+  nd_grad_sum_free(g);
+  nd_comm two = {.rank = 1, .size = 2, .allgather = fail_gather};
+  OK(nd_grad_sum_create(&two, 2, 3, &g));
+  BAD_AS(nd_grad_sum_reduce(g, out, NULL), ND_ERR_IO);
+  nd_grad_sum_free(g);
+  /* the models' setters */
+  BAD(nd_krotov_top_set_comm(NULL, NULL, 1));
+  BAD(nd_mlp_set_comm(NULL, NULL, 1));
+  nd_krotov_top *top = NULL;
+  OK(nd_krotov_top_create(&(nd_krotov_top_config){.hidden = 3, .classes = 2, .n = 1, .m = 2, .beta = 1, .init_std = 0.1f}, &top));
+  s = nd_krotov_top_set_comm(top, NULL, 0);
+  s2 = nd_krotov_top_set_comm(top, &four, 2);
+  s3 = nd_krotov_top_set_comm(top, NULL, 2);
+  nd_krotov_top_free(top);
+  EXPECT(s == ND_ERR_INVALID_ARG && s2 == ND_ERR_INVALID_ARG && s3 == ND_OK);
   return 0;
 }
 

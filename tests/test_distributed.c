@@ -153,6 +153,102 @@ static void test_krotov_f32_gemm_p2(void **state) {
   check_config(c);
 }
 
+/* ------------------------------------------------------------ top layer */
+#define TOP_N 130 /* 4 full minibatches of 30 and a partial one of 10 */
+#define TOP_H 24
+#define TOP_C 5
+
+typedef struct top_ctx {
+  shared *sh;
+  nd_comm comm;
+  int64_t blocks;
+  float dropout;
+  const float *f;
+  const int32_t *y;
+  float s[TOP_C * TOP_H];
+  double loss;
+  nd_status st;
+} top_ctx;
+
+static nd_status top_gather(const void *send, void *recv, int64_t bytes, void *user) {
+  top_ctx *c = user;
+  memcpy(c->sh->buf + (size_t)c->comm.rank * (size_t)bytes, send, (size_t)bytes);
+  pthread_barrier_wait(&c->sh->bar);
+  memcpy(recv, c->sh->buf, (size_t)bytes * (size_t)c->comm.size);
+  pthread_barrier_wait(&c->sh->bar);
+  return ND_OK;
+}
+
+static void *top_train(void *arg) {
+  top_ctx *c = arg;
+  nd_krotov_top_config cfg = nd_krotov_top_defaults(TOP_H, TOP_C);
+  cfg.beta = 0.5f, cfg.dropout = c->dropout, cfg.seed = 3;
+  nd_krotov_top *t = NULL;
+  nd_optim *opt = NULL;
+  c->st = nd_krotov_top_create(&cfg, &t);
+  nd_tensor *p = t ? nd_krotov_top_weights(t) : NULL, *g = t ? nd_krotov_top_grad(t) : NULL;
+  nd_optim_config oc = nd_optim_defaults(ND_OPTIM_ADAM);
+  if (c->st == ND_OK) c->st = nd_optim_create(&oc, 1, &p, &g, &opt);
+  if (c->st == ND_OK) c->st = nd_krotov_top_set_comm(t, c->comm.size > 1 ? &c->comm : NULL, c->blocks);
+  nd_tensor f = nd_tensor_wrap((float *)c->f, 2, ND_SHAPE(TOP_N, TOP_H));
+  nd_rng rng;
+  nd_rng_init(&rng, 17);
+  for (int e = 0; c->st == ND_OK && e < 3; e++) c->st = nd_krotov_top_train_epoch(t, opt, &f, c->y, 30, &rng, &c->loss);
+  if (c->st == ND_OK) memcpy(c->s, p->data, sizeof c->s);
+  nd_optim_free(opt);
+  nd_krotov_top_free(t);
+  return NULL;
+}
+
+static void top_ranks(int P, int64_t blocks, float dropout, const float *f, const int32_t *y, top_ctx *out) {
+  shared *sh = calloc(1, sizeof *sh);
+  assert_non_null(sh);
+  pthread_barrier_init(&sh->bar, NULL, (unsigned)P);
+  top_ctx *ctx = calloc((size_t)P, sizeof *ctx);
+  pthread_t th[MAX_RANKS];
+  for (int r = 0; r < P; r++) {
+    ctx[r] = (top_ctx){.sh = sh, .blocks = blocks, .dropout = dropout, .f = f, .y = y};
+    ctx[r].comm = (nd_comm){.rank = r, .size = P, .allgather = top_gather, .user = &ctx[r]};
+    assert_int_equal(pthread_create(&th[r], NULL, top_train, &ctx[r]), 0);
+  }
+  for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
+  for (int r = 0; r < P; r++) {
+    nd_assert_ok(ctx[r].st);
+    if (memcmp(ctx[r].s, ctx[0].s, sizeof ctx[0].s) != 0) fail_msg("%d ranks: rank %d's S differs from rank 0's", P, r);
+  }
+  *out = ctx[0];
+  pthread_barrier_destroy(&sh->bar);
+  free(ctx);
+  free(sh);
+}
+
+/* krotov-top: 4 blocks on 1, 2, 3 and 4 ranks give the same S (with and
+ * without dropout); the block sum differs from the whole-batch gradient
+ * only by rounding (an independent check that the blocks cover the batch). */
+static void test_top_blocks(void **state) {
+  (void)state;
+  float *f = malloc(sizeof(float) * TOP_N * TOP_H);
+  int32_t y[TOP_N];
+  nd_rng r;
+  nd_rng_init(&r, 5);
+  nd_rng_uniform(&r, f, TOP_N * TOP_H, 0.0f, 1.0f);
+  for (int i = 0; i < TOP_N; i++) y[i] = (int32_t)(nd_rng_uniform1(&r) * TOP_C);
+  for (int d = 0; d < 2; d++) {
+    float dropout = d ? 0.25f : 0.0f;
+    top_ctx whole, ref, got;
+    top_ranks(1, 1, dropout, f, y, &whole);
+    top_ranks(1, 4, dropout, f, y, &ref);
+    for (int P = 2; P <= 4; P++) {
+      top_ranks(P, 4, dropout, f, y, &got);
+      if (memcmp(got.s, ref.s, sizeof ref.s) != 0) fail_msg("dropout %g: 4 blocks on %d ranks differ from one process", dropout, P);
+      assert_true(got.loss == ref.loss);
+    }
+    nd_assert_arrays_close(ref.s, whole.s, TOP_C * TOP_H, 1e-5, 1e-4, "4 blocks vs the whole batch");
+    nd_assert_close(ref.loss, whole.loss, 1e-9, 1e-5);
+  }
+  free(f);
+}
+
 static void test_shard(void **state) {
   (void)state;
   for (int size = 1; size <= 9; size++)
@@ -178,6 +274,7 @@ int main(void) {
       cmocka_unit_test(test_krotov_f32_sparse),
       cmocka_unit_test(test_krotov_f64_sparse),
       cmocka_unit_test(test_krotov_f32_gemm_p2),
+      cmocka_unit_test(test_top_blocks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,32 @@ ND_API nd_status nd_comm_allgather(nd_comm *c, const void *send, void *recv, int
 /* The largest of every rank's value (an allgather of one int). */
 ND_API nd_status nd_comm_max_int(nd_comm *c, int value, int *out);
 
+/* ------------------------------------------------------------ gradient sums
+ * Data-parallel gradients with a result independent of the process count:
+ * a minibatch is cut into `blocks` fixed contiguous blocks of its rows
+ * (nd_comm_shard_of(b, blocks, rows)), whatever the number of ranks; rank r
+ * computes the gradients of its blocks (nd_comm_shard_of(r, size, blocks)),
+ * the blocks' gradients are allgathered, and every rank sums them in block
+ * order (float32, block 0 first).  With the same `blocks`, 1 .. blocks
+ * processes give the same bits; one block is the ordinary whole-batch
+ * gradient.  The price: each rank receives every block's gradient (an
+ * allgather, (blocks - 1) x numel floats) where an allreduce would move
+ * about twice numel (docs/distributed.md, scaling). */
+typedef struct nd_grad_sum nd_grad_sum;
+
+/* c may be NULL (alone); blocks >= 1, numel >= 1 floats per gradient. */
+ND_API nd_status nd_grad_sum_create(nd_comm *c, int64_t blocks, int64_t numel, nd_grad_sum **out);
+ND_API void nd_grad_sum_free(nd_grad_sum *g);
+ND_API int64_t nd_grad_sum_blocks(const nd_grad_sum *g);
+/* This rank's blocks [*first, *last). */
+ND_API void nd_grad_sum_mine(const nd_grad_sum *g, int64_t *first, int64_t *last);
+/* Where block b's gradient (numel floats) and its loss go; b one of this
+ * rank's blocks (NULL otherwise). */
+ND_API float *nd_grad_sum_slot(nd_grad_sum *g, int64_t b, double **loss);
+/* The collective: afterwards grad (numel) = sum of every block's gradient in
+ * block order and *loss (may be NULL) the sum of their losses. */
+ND_API nd_status nd_grad_sum_reduce(nd_grad_sum *g, float *grad, double *loss);
+
 #ifdef __cplusplus
 }
 #endif

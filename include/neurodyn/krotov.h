@@ -395,6 +395,16 @@ ND_API nd_tensor *nd_krotov_top_weights(nd_krotov_top *t);
 ND_API nd_tensor *nd_krotov_top_grad(nd_krotov_top *t);
 /* Replaces S by a copy of s (same shape required). */
 ND_API nd_status nd_krotov_top_set_weights(nd_krotov_top *t, const nd_tensor *s);
+/* Data-parallel training (include/neurodyn/distributed.h, nd_grad_sum):
+ * each minibatch is cut into `blocks` fixed blocks of rows, each rank
+ * computes the gradient of its blocks, and every rank sums all blocks'
+ * gradients in block order before the optimizer step.  The same blocks
+ * give the same model on 1 .. blocks processes, bit for bit; blocks = 1
+ * without a comm is the ordinary whole-batch gradient.  c may be NULL (one
+ * process, e.g. to reproduce a data-parallel run); blocks >= size of c.  The
+ * model does not own c.  Features, labels and the rng stream are the same on
+ * every rank (dropout masks are drawn for the whole batch). */
+ND_API nd_status nd_krotov_top_set_comm(nd_krotov_top *t, nd_comm *c, int64_t blocks);
 
 /* Model "krotov-top": every config field, the frozen hidden weights W
  * [hidden, visible] and S.  load fills *w (owned) with that W. */

@@ -35,6 +35,7 @@
 #include "neurodyn/tensor.h"
 #include "neurodyn/rng.h"
 #include "neurodyn/autodiff.h"
+#include "neurodyn/distributed.h"
 #include "neurodyn/optim.h"
 #include "neurodyn/train.h"
 #include "neurodyn/checkpoint.h"
@@ -136,6 +137,15 @@ ND_API nd_status nd_mlp_batch_grads(nd_mlp *m, const float *x, const int32_t *la
  * 0 for BP, NaN for FF (no global loss trains its hidden layers).  Leaves
  * the gradient buffers zeroed. */
 ND_API nd_status nd_mlp_grad_angles(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *angles);
+/* Data-parallel training (include/neurodyn/distributed.h, nd_grad_sum): each
+ * minibatch of nd_mlp_train_epoch is cut into `blocks` fixed blocks of rows;
+ * each rank computes the method's gradient of its blocks, weighted by their
+ * share of the rows, and every rank sums all blocks in block order before the
+ * optimizer step.  The same blocks give the same model on 1 .. blocks
+ * processes, bit for bit.  Methods bp, fa and dfa (ND_ERR_INVALID_ARG for ff
+ * and dni).  c NULL: one process (blocks 1: the ordinary path).  The model
+ * does not own c. */
+ND_API nd_status nd_mlp_set_comm(nd_mlp *m, nd_comm *c, int64_t blocks);
 /* fn (may be NULL) is called after every minibatch of nd_mlp_train_epoch
  * with done/total minibatches of the epoch (info->epoch is 0: the caller
  * counts epochs); its return value is ignored (an epoch runs to its end). */

@@ -5,6 +5,8 @@
 #   - a run stopped on 2 processes resumes on 3, one stopped alone resumes
 #     on 2, with the bytes of an uninterrupted run;
 #   - only rank 0 writes (one stdout line, metrics with per-rank timing);
+#   - mlp-baseline and krotov-top with --grad-blocks N: one process's bytes
+#     on 2..N processes, and a resume on another count;
 #   - a trainer that cannot run data-parallel exits 2 saying so;
 #   - a rank killed mid-epoch ends the job with an error within 60 s, and a
 #     rank that hangs (SIGSTOP) makes the others give up after ND_MPI_TIMEOUT.
@@ -58,6 +60,26 @@ cmp "$T/one/checkpoint.safetensors" "$T/r23/checkpoint.safetensors" || fail "sto
 "$CLI" train krotov "${COMMON[@]}" --stop-after 2 --out "$T/r12" >/dev/null 2>"$T/err" || fail "alone, 2 epochs"
 "${MPI[@]}" -np 2 "$CLI" train krotov --resume "$T/r12" --quiet >/dev/null 2>"$T/err" || fail "resume on np 2"
 cmp "$T/one/W.safetensors" "$T/r12/W.safetensors" || fail "stopped alone, resumed on 2: differs"
+
+# gradient trainers: --grad-blocks N fixed blocks per minibatch, summed in block
+# order, give one process's bytes on 2..N processes; resume on another count
+MLP=(--data "$DATA" --limit 600 --test-limit 100 --hidden 24 --epochs 2 --batch 50 --grad-blocks 4 --threads 1 --quiet)
+"$CLI" train mlp-baseline "${MLP[@]}" --out "$T/mlp1" >/dev/null 2>"$T/err" || fail "mlp-baseline alone"
+for np in 2 4; do
+  "${MPI[@]}" -np $np "$CLI" train mlp-baseline "${MLP[@]}" --out "$T/mlp$np" >/dev/null 2>"$T/err" || fail "mlp-baseline on $np"
+  cmp "$T/mlp1/mlp.safetensors" "$T/mlp$np/mlp.safetensors" || fail "mlp-baseline on $np processes differs from one"
+done
+"${MPI[@]}" -np 4 "$CLI" train mlp-baseline "${MLP[@]}" --stop-after 1 --out "$T/mlpr" >/dev/null 2>"$T/err" || fail "mlp np 4, 1 epoch"
+"${MPI[@]}" -np 2 "$CLI" train mlp-baseline --resume "$T/mlpr" --quiet >/dev/null 2>"$T/err" || fail "mlp resume on np 2"
+cmp "$T/mlp1/mlp.safetensors" "$T/mlpr/mlp.safetensors" || fail "mlp stopped on 4, resumed on 2: differs"
+TOP=(--features "$T/one/W.safetensors" --data "$DATA" --limit 600 --test-limit 100 --epochs 2 --batch 64 --dropout 0.1
+     --grad-blocks 3 --threads 1 --quiet)
+"$CLI" train krotov-top "${TOP[@]}" --out "$T/top1" >/dev/null 2>"$T/err" || fail "krotov-top alone"
+"${MPI[@]}" -np 3 "$CLI" train krotov-top "${TOP[@]}" --out "$T/top3" >/dev/null 2>"$T/err" || fail "krotov-top on 3"
+cmp "$T/top1/top.safetensors" "$T/top3/top.safetensors" || fail "krotov-top on 3 processes differs from one"
+"${MPI[@]}" -np 4 "$CLI" train krotov-top "${TOP[@]}" --out "$T/top4" >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 2 ] && grep -q -- "--grad-blocks 3: need" "$T/err" || fail "--grad-blocks 3 on 4 processes: exit $rc, want 2 and a message"
 
 # a trainer that cannot share minibatches says so (exit 2), writing nothing
 "${MPI[@]}" -np 2 "$CLI" train krotov --rule ode --data "$DATA" --limit 100 --hidden 8 --epochs 1 --quiet \

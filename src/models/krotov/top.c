@@ -18,6 +18,7 @@ struct nd_krotov_top {
   int32_t *ybuf;     /* labels of the gathered batch */
   nd_sampler sampler; /* the minibatch order, from the caller's stream */
   int64_t buf_rows;
+  nd_grad_sum *gsum; /* data-parallel: block gradients summed in block order (distributed.h), or NULL */
 };
 
 nd_krotov_top_config nd_krotov_top_defaults(int64_t hidden, int64_t classes) {
@@ -62,6 +63,7 @@ void nd_krotov_top_free(nd_krotov_top *t) {
   free(t->mask);
   free(t->ybuf);
   nd_sampler_release(&t->sampler);
+  nd_grad_sum_free(t->gsum);
   free(t);
 }
 
@@ -225,6 +227,50 @@ static void drop_features(nd_krotov_top *t, nd_rng *rng, int64_t rows) {
   for (int64_t i = 0; i < n; i++) t->fbuf[i] = t->mask[i] < keep ? t->fbuf[i] * scale : 0.0f;
 }
 
+nd_status nd_krotov_top_set_comm(nd_krotov_top *t, nd_comm *c, int64_t blocks) {
+  if (!t) return nd__error(ND_ERR_INVALID_ARG, "nd_krotov_top_set_comm: model is NULL");
+  nd_grad_sum *g = NULL;
+  if ((c && c->size > 1) || blocks > 1) ND_TRY(nd_grad_sum_create(c, blocks, nd_tensor_numel(&t->s), &g));
+  else if (blocks < 1) return nd__error(ND_ERR_INVALID_ARG, "krotov_top: blocks = %lld, need >= 1", (long long)blocks);
+  nd_grad_sum_free(t->gsum);
+  t->gsum = g;
+  return ND_OK;
+}
+
+/* The gradient of the loss over the `rows` gathered rows into t->ds and the
+ * loss into *loss: the whole batch at once, or (data-parallel) block by
+ * block, this rank's blocks only, then summed in block order across ranks. */
+static nd_status batch_gradient(nd_krotov_top *t, nd_optim *opt, int64_t rows, double *loss) {
+  nd_tape *tp = t->tape;
+  const int64_t h = t->c.hidden;
+  int64_t b0 = 0, b1 = 1, nblk = 1;
+  if (t->gsum) nd_grad_sum_mine(t->gsum, &b0, &b1), nblk = nd_grad_sum_blocks(t->gsum);
+  for (int64_t b = b0; b < b1; b++) {
+    int64_t r0, r1;
+    nd_comm_shard_of((int)b, (int)nblk, rows, &r0, &r1);
+    nd_tape_reset(tp);
+    nd_optim_zero_grad(opt);
+    double l = 0;
+    if (r1 > r0) {
+      nd_tensor fb = nd_tensor_wrap(t->fbuf + r0 * h, 2, ND_SHAPE(r1 - r0, h));
+      nd_var *c = nd_krotov_top_forward(t, tp, nd_tape_constant(tp, &fb));
+      nd_var *lv = nd_krotov_top_loss(t, tp, c, t->ybuf + r0);
+      ND_TRY(nd_tape_status(tp));
+      ND_TRY(nd_tape_backward(tp, lv));
+      l = (double)nd_var_item(lv);
+    }
+    if (!t->gsum) {
+      *loss = l;
+      return ND_OK;
+    }
+    double *slot_loss;
+    float *slot = nd_grad_sum_slot(t->gsum, b, &slot_loss);
+    memcpy(slot, t->ds.data, sizeof(float) * (size_t)nd_tensor_numel(&t->ds));
+    *slot_loss = l;
+  }
+  return nd_grad_sum_reduce(t->gsum, t->ds.data, loss);
+}
+
 nd_status nd_krotov_top_train_epoch(nd_krotov_top *t, nd_optim *opt, const nd_tensor *features,
                                     const int32_t *labels, int64_t batch, nd_rng *rng, double *mean_loss) {
   if (!t || !opt || !labels || !rng) return nd__error(ND_ERR_INVALID_ARG, "krotov_top train: NULL argument");
@@ -242,16 +288,11 @@ nd_status nd_krotov_top_train_epoch(nd_krotov_top *t, nd_optim *opt, const nd_te
   while (nd_sampler_next(&t->sampler, &idx, &rows)) {
     nd_sampler_gather(features->data, h, idx, rows, t->fbuf);
     for (int64_t r = 0; r < rows; r++) t->ybuf[r] = labels[idx[r]];
-    if (t->c.dropout > 0.0f) drop_features(t, rng, rows);
-    nd_tape_reset(tp);
-    nd_optim_zero_grad(opt);
-    nd_tensor fb = nd_tensor_wrap(t->fbuf, 2, ND_SHAPE(rows, h));
-    nd_var *c = nd_krotov_top_forward(t, tp, nd_tape_constant(tp, &fb));
-    nd_var *loss = nd_krotov_top_loss(t, tp, c, t->ybuf);
-    ND_TRY(nd_tape_status(tp));
-    ND_TRY(nd_tape_backward(tp, loss));
+    if (t->c.dropout > 0.0f) drop_features(t, rng, rows); /* every rank draws the whole batch's masks */
+    double loss = 0;
+    ND_TRY(batch_gradient(t, opt, rows, &loss));
     ND_TRY(nd_optim_step(opt));
-    total += (double)nd_var_item(loss);
+    total += loss;
   }
   nd_tape_reset(tp);
   if (mean_loss) *mean_loss = total / (double)n;

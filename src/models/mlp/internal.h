@@ -29,6 +29,8 @@ struct nd_mlp {
   nd_progress_fn progress;
   void *progress_user;
   const nd_tensor *const *sg_override; /* tests: DNI's synthetic gradients replaced (dL/dh per hidden layer) */
+  nd_grad_sum *gsum;  /* data-parallel: block gradients summed in block order (distributed.h), or NULL */
+  float *gflat;       /* [every gradient] the summed blocks, before they go back into grads */
 };
 
 /* act(a) of the hidden layers. */

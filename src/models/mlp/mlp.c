@@ -76,6 +76,8 @@ void nd_mlp_free(nd_mlp *m) {
   free(m->xbuf);
   free(m->ybuf);
   nd_sampler_release(&m->sampler);
+  nd_grad_sum_free(m->gsum);
+  free(m->gflat);
   free(m);
 }
 

@@ -177,6 +177,63 @@ static nd_status grow_buffers(nd_mlp *m, int64_t rows) {
   return ND_OK;
 }
 
+nd_status nd_mlp_set_comm(nd_mlp *m, nd_comm *c, int64_t blocks) {
+  if (!m) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_set_comm: model is NULL");
+  if (blocks < 1) return nd__error(ND_ERR_INVALID_ARG, "mlp: blocks = %lld, need >= 1", (long long)blocks);
+  bool parallel = (c && c->size > 1) || blocks > 1;
+  if (parallel && (m->c.method == ND_CREDIT_FF || m->c.method == ND_CREDIT_DNI))
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %s cannot run data-parallel (%s); use bp, fa or dfa",
+                     m->c.method == ND_CREDIT_FF ? "ff" : "dni",
+                     m->c.method == ND_CREDIT_FF ? "its negative labels are drawn per batch from the shuffle stream"
+                                                 : "its synthetic-gradient modules learn inside the batch");
+  int64_t numel = 0;
+  for (int i = 0; i < m->n_params; i++) numel += nd_tensor_numel(&m->grads[i]);
+  nd_grad_sum *g = NULL;
+  float *flat = NULL;
+  if (parallel) {
+    ND_TRY(nd_grad_sum_create(c, blocks, numel, &g));
+    flat = malloc(sizeof(float) * (size_t)numel);
+    if (!flat) {
+      nd_grad_sum_free(g);
+      return nd__error(ND_ERR_NOMEM, "mlp: no memory for %lld gradient floats", (long long)numel);
+    }
+  }
+  nd_grad_sum_free(m->gsum);
+  free(m->gflat);
+  m->gsum = g, m->gflat = flat;
+  return ND_OK;
+}
+
+/* Data-parallel: the batch's gradient as the sum, in block order, of its
+ * fixed blocks' gradients, each weighted by its share of the rows (the
+ * losses are batch means); this rank computes its own blocks only. */
+static nd_status block_grads(nd_mlp *m, int64_t rows, double *loss) {
+  int64_t b0, b1, nb = nd_grad_sum_blocks(m->gsum), d = m->c.sizes[0];
+  nd_grad_sum_mine(m->gsum, &b0, &b1);
+  for (int64_t b = b0; b < b1; b++) {
+    int64_t r0, r1, at = 0;
+    nd_comm_shard_of((int)b, (int)nb, rows, &r0, &r1);
+    double *slot_loss, l = 0;
+    float *slot = nd_grad_sum_slot(m->gsum, b, &slot_loss);
+    if (r1 > r0) ND_TRY(method_grads(m, m->c.method, m->xbuf + r0 * d, m->ybuf + r0, r1 - r0, &l));
+    const float w = (float)((double)(r1 - r0) / (double)rows);
+    for (int i = 0; i < m->n_params; i++) {
+      const int64_t k = nd_tensor_numel(&m->grads[i]);
+      for (int64_t j = 0; j < k; j++) slot[at + j] = r1 > r0 ? w * m->grads[i].data[j] : 0.0f;
+      at += k;
+    }
+    *slot_loss = l * (double)(r1 - r0) / (double)rows;
+  }
+  ND_TRY(nd_grad_sum_reduce(m->gsum, m->gflat, loss));
+  int64_t at = 0;
+  for (int i = 0; i < m->n_params; i++) {
+    const int64_t k = nd_tensor_numel(&m->grads[i]);
+    memcpy(m->grads[i].data, m->gflat + at, sizeof(float) * (size_t)k);
+    at += k;
+  }
+  return ND_OK;
+}
+
 nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int32_t *labels, int64_t n,
                              int64_t batch_size, nd_rng *rng, double *mean_loss) {
   if (!m || !opt || !x || !labels || !rng) return nd__error(ND_ERR_INVALID_ARG, "mlp train: NULL argument");
@@ -196,7 +253,7 @@ nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int
     nd_sampler_gather(x, d, idx, rows, m->xbuf);
     for (int64_t r = 0; r < rows; r++) m->ybuf[r] = labels[idx[r]];
     double l = 0;
-    s = method_grads(m, m->c.method, m->xbuf, m->ybuf, rows, &l);
+    s = m->gsum ? block_grads(m, rows, &l) : method_grads(m, m->c.method, m->xbuf, m->ybuf, rows, &l);
     if (s == ND_OK) s = nd_optim_step(opt);
     total += l * (double)rows;
     if (m->progress) m->progress(&(nd_progress_info){0, ++done, total_batches}, m->progress_user);
