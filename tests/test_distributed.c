@@ -21,9 +21,24 @@ typedef struct shared {
   unsigned char buf[1 << 16];
 } shared;
 
-typedef struct rank_ctx {
+/* What every thread-rank has first: the shared buffer and its comm (whose
+ * user pointer is the rank's own context). */
+typedef struct peer {
   shared *sh;
   nd_comm comm;
+} peer;
+
+static nd_status gather(const void *send, void *recv, int64_t bytes, void *user) {
+  peer *c = user;
+  memcpy(c->sh->buf + (size_t)c->comm.rank * (size_t)bytes, send, (size_t)bytes);
+  pthread_barrier_wait(&c->sh->bar);
+  memcpy(recv, c->sh->buf, (size_t)bytes * (size_t)c->comm.size);
+  pthread_barrier_wait(&c->sh->bar);
+  return ND_OK;
+}
+
+typedef struct rank_ctx {
+  peer p;
   nd_krotov_config cfg;
   const float *data;
   int epochs;
@@ -35,15 +50,6 @@ typedef struct rank_ctx {
   nd_status s;
 } rank_ctx;
 
-static nd_status gather(const void *send, void *recv, int64_t bytes, void *user) {
-  rank_ctx *c = user;
-  memcpy(c->sh->buf + (size_t)c->comm.rank * (size_t)bytes, send, (size_t)bytes);
-  pthread_barrier_wait(&c->sh->bar);
-  memcpy(recv, c->sh->buf, (size_t)bytes * (size_t)c->comm.size);
-  pthread_barrier_wait(&c->sh->bar);
-  return ND_OK;
-}
-
 static int stop_early(const nd_progress_info *info, void *user) {
   const rank_ctx *c = user;
   return c->stop_at > 0 && info->done >= c->stop_at;
@@ -53,7 +59,7 @@ static void *train(void *arg) {
   rank_ctx *c = arg;
   nd_krotov *k = NULL;
   c->s = nd_krotov_create(&c->cfg, &k);
-  if (c->s == ND_OK && c->comm.size > 1) c->s = nd_krotov_set_comm(k, &c->comm);
+  if (c->s == ND_OK && c->p.comm.size > 1) c->s = nd_krotov_set_comm(k, &c->p.comm);
   if (c->s == ND_OK && c->st) c->s = nd_krotov_set_state(k, c->st);
   if (c->s == ND_OK && c->w0) c->s = nd_krotov_set_weights_f64(k, c->w0);
   for (int e = 0; c->s == ND_OK && e < c->epochs; e++) {
@@ -77,14 +83,14 @@ static nd_train_state run_ranks(int P, const nd_krotov_config *cfg, const float 
   rank_ctx ctx[MAX_RANKS];
   pthread_t th[MAX_RANKS];
   for (int r = 0; r < P; r++) {
-    ctx[r] = (rank_ctx){.sh = sh, .cfg = *cfg, .data = data, .epochs = epochs, .stop_at = stop_at, .st = st, .w0 = w0,
+    ctx[r] = (rank_ctx){.p.sh = sh, .cfg = *cfg, .data = data, .epochs = epochs, .stop_at = stop_at, .st = st, .w0 = w0,
                         .w = w[r]};
-    ctx[r].comm = (nd_comm){.rank = r, .size = P, .allgather = gather, .user = &ctx[r]};
+    ctx[r].p.comm = (nd_comm){.rank = r, .size = P, .allgather = gather, .user = &ctx[r].p};
     assert_int_equal(pthread_create(&th[r], NULL, train, &ctx[r]), 0);
   }
   for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
   for (int r = 0; r < P; r++) nd_assert_ok(ctx[r].s);
-  if (P > 1) assert_true(ctx[0].comm.calls > 0 && ctx[0].comm.seconds >= 0);
+  if (P > 1) assert_true(ctx[0].p.comm.calls > 0 && ctx[0].p.comm.seconds >= 0);
   pthread_barrier_destroy(&sh->bar);
   free(sh);
   return ctx[0].out_state;
@@ -159,8 +165,7 @@ static void test_krotov_f32_gemm_p2(void **state) {
 #define TOP_C 5
 
 typedef struct top_ctx {
-  shared *sh;
-  nd_comm comm;
+  peer p;
   int64_t blocks;
   float dropout;
   const float *f;
@@ -169,15 +174,6 @@ typedef struct top_ctx {
   double loss;
   nd_status st;
 } top_ctx;
-
-static nd_status top_gather(const void *send, void *recv, int64_t bytes, void *user) {
-  top_ctx *c = user;
-  memcpy(c->sh->buf + (size_t)c->comm.rank * (size_t)bytes, send, (size_t)bytes);
-  pthread_barrier_wait(&c->sh->bar);
-  memcpy(recv, c->sh->buf, (size_t)bytes * (size_t)c->comm.size);
-  pthread_barrier_wait(&c->sh->bar);
-  return ND_OK;
-}
 
 static void *top_train(void *arg) {
   top_ctx *c = arg;
@@ -189,7 +185,7 @@ static void *top_train(void *arg) {
   nd_tensor *p = t ? nd_krotov_top_weights(t) : NULL, *g = t ? nd_krotov_top_grad(t) : NULL;
   nd_optim_config oc = nd_optim_defaults(ND_OPTIM_ADAM);
   if (c->st == ND_OK) c->st = nd_optim_create(&oc, 1, &p, &g, &opt);
-  if (c->st == ND_OK) c->st = nd_krotov_top_set_comm(t, c->comm.size > 1 ? &c->comm : NULL, c->blocks);
+  if (c->st == ND_OK) c->st = nd_krotov_top_set_comm(t, c->p.comm.size > 1 ? &c->p.comm : NULL, c->blocks);
   nd_tensor f = nd_tensor_wrap((float *)c->f, 2, ND_SHAPE(TOP_N, TOP_H));
   nd_rng rng;
   nd_rng_init(&rng, 17);
@@ -207,8 +203,8 @@ static void top_ranks(int P, int64_t blocks, float dropout, const float *f, cons
   top_ctx *ctx = calloc((size_t)P, sizeof *ctx);
   pthread_t th[MAX_RANKS];
   for (int r = 0; r < P; r++) {
-    ctx[r] = (top_ctx){.sh = sh, .blocks = blocks, .dropout = dropout, .f = f, .y = y};
-    ctx[r].comm = (nd_comm){.rank = r, .size = P, .allgather = top_gather, .user = &ctx[r]};
+    ctx[r] = (top_ctx){.p.sh = sh, .blocks = blocks, .dropout = dropout, .f = f, .y = y};
+    ctx[r].p.comm = (nd_comm){.rank = r, .size = P, .allgather = gather, .user = &ctx[r].p};
     assert_int_equal(pthread_create(&th[r], NULL, top_train, &ctx[r]), 0);
   }
   for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
