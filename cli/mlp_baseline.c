@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "mlp_train.h"
+#include "supervised.h" /* ND_OPT_GRAD_BLOCKS */
 
 int nd_cli_train_mlp_baseline(int argc, char **argv) {
   nd_cli_mlp_args a;
@@ -26,6 +27,7 @@ int nd_cli_train_mlp_baseline(int argc, char **argv) {
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "10", "write mlp.safetensors every N epochs (0: only at the end)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,

@@ -120,6 +120,8 @@ static void print_summary(const char *cmd, mlp_run *r, nd_run *run, double secon
   printf("model: %s/mlp.safetensors\n", run->dir);
 }
 
+static nd_status set_comm(void *model, nd_comm *c, int64_t blocks) { return nd_mlp_set_comm(model, c, blocks); }
+
 int nd_cli_mlp_run(const char *cmd, nd_cli_mlp_args *a, nd_run *run) {
   if (a->epochs < 1 || a->batch < 1) return nd_cli_cmd_fail(cmd, 2, "--epochs and --batch must be >= 1");
   if (a->checkpoint_every < 0 || a->stop_after < 0 || a->angle_rows < 0)
@@ -143,7 +145,9 @@ int nd_cli_mlp_run(const char *cmd, nd_cli_mlp_args *a, nd_run *run) {
     if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
+  run->parallel = true; /* bp, fa, dfa: block gradients summed in order across processes (nd_mlp_set_comm) */
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
+  if (!rc) rc = nd_cli_set_grad_blocks(run, a->grad_blocks, r.mlp, set_comm);
   nd_trainer t = nd_cli_supervised_trainer(&r.sup);
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
@@ -188,6 +192,7 @@ int nd_cli_train_mlp(int argc, char **argv) {
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "10", "write mlp.safetensors every N epochs (0: only at the end)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,

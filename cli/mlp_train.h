@@ -12,7 +12,7 @@ typedef struct nd_cli_mlp_args {
   nd_mlp_config model;   /* sizes[0] == 0: the images' pixel count */
   int optimizer;         /* index into the optimizer names: adam, sgd, rmsprop */
   double lr, lr_final, momentum, weight_decay;
-  int64_t epochs, batch, checkpoint_every, stop_after, angle_rows;
+  int64_t epochs, batch, checkpoint_every, stop_after, angle_rows, grad_blocks;
   const char *resume;
   nd_cli_dataopts data;
   nd_cli_common common;

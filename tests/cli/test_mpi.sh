@@ -81,6 +81,16 @@ cmp "$T/top1/top.safetensors" "$T/top3/top.safetensors" || fail "krotov-top on 3
 rc=$?
 [ $rc = 2 ] && grep -q -- "--grad-blocks 3: need" "$T/err" || fail "--grad-blocks 3 on 4 processes: exit $rc, want 2 and a message"
 
+# train mlp with another credit-assignment method; ff cannot share minibatches
+DFA=(--method dfa --layers 784,32,10 --data "$DATA" --limit 600 --test-limit 100 --epochs 2 --batch 50 --grad-blocks 2
+     --angle-rows 100 --threads 1 --quiet)
+"$CLI" train mlp "${DFA[@]}" --out "$T/dfa1" >/dev/null 2>"$T/err" || fail "mlp --method dfa alone"
+"${MPI[@]}" -np 2 "$CLI" train mlp "${DFA[@]}" --out "$T/dfa2" >/dev/null 2>"$T/err" || fail "mlp --method dfa on 2"
+cmp "$T/dfa1/mlp.safetensors" "$T/dfa2/mlp.safetensors" || fail "mlp --method dfa on 2 processes differs from one"
+"${MPI[@]}" -np 2 "$CLI" train mlp "${DFA[@]}" --method ff --out "$T/ff" >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 2 ] && grep -q "ff cannot run data-parallel" "$T/err" || fail "mlp --method ff on 2 processes: exit $rc, want 2 and a message"
+
 # a trainer that cannot share minibatches says so (exit 2), writing nothing
 "${MPI[@]}" -np 2 "$CLI" train krotov --rule ode --data "$DATA" --limit 100 --hidden 8 --epochs 1 --quiet \
   --out "$T/ode" >/dev/null 2>"$T/err"
