@@ -31,7 +31,7 @@
   } while (0)
 
 typedef struct esn_opts {
-  int task, transform, solver;
+  int task, transform, solver, rho_method;
   int64_t units, washout, train, discard, warmup, horizon, trials;
   double conn, rho, leak, in_scale, bias, ridge;
   bool plot;
@@ -133,6 +133,7 @@ static nd_status train(const esn_opts *o, const nd_opts *spec) {
   c.units = o->units, c.connectivity = o->conn, c.spectral_radius = o->rho, c.leak = o->leak;
   c.input_scaling = o->in_scale, c.bias_scaling = o->bias, c.ridge = o->ridge, c.washout = o->washout;
   c.seed = (uint64_t)o->common.seed, c.solver = (nd_ridge_solver)o->solver;
+  c.rho_method = (nd_esn_rho_method)o->rho_method;
   ND_TRY_OR_RETURN(nd_esn_config_check(&c));
   if (o->train <= o->washout) return nd_set_error(ND_ERR_INVALID_ARG, "--train %lld must exceed --washout %lld", (long long)o->train, (long long)o->washout);
   if (o->discard < 0 || o->warmup < 2 || o->horizon < 1 || o->trials < 1 || o->train > 100000000 ||
@@ -167,6 +168,7 @@ int nd_cli_train_esn(int argc, char **argv) {
   static const char *const tasks[] = {"mackey-glass", NULL};
   static const char *const transforms[] = {"tanh", "none", NULL};
   static const char *const solvers[] = {"cholesky", "qr", NULL};
+  static const char *const rhos[] = {"eig", "power", NULL};
   const nd_option table[] = {
       {"task", ND_OPT_CHOICE, &o.task, "mackey-glass", "series to predict (Mackey-Glass tau = 17, RK4 h = 1)", tasks},
       {"transform", ND_OPT_CHOICE, &o.transform, "tanh", "the network sees tanh(x - 1) (Jaeger & Haas 2004) or x itself; NRMSE is on x", transforms},
@@ -177,6 +179,7 @@ int nd_cli_train_esn(int argc, char **argv) {
       {"input-scaling", ND_OPT_DOUBLE, &o.in_scale, "1", "input weights uniform in [-s, s]", NULL},
       {"bias-scaling", ND_OPT_DOUBLE, &o.bias, "0.2", "bias weights uniform in [-s, s]", NULL},
       {"ridge", ND_OPT_DOUBLE, &o.ridge, "1e-8", "ridge (Tikhonov) coefficient", NULL},
+      {"rho-method", ND_OPT_CHOICE, &o.rho_method, "eig", "spectral radius by LAPACK dgeev or power iteration", rhos},
       {"solver", ND_OPT_CHOICE, &o.solver, "cholesky", "ridge solver: normal equations (dposv) or QR (dgels)", solvers},
       {"washout", ND_OPT_INT64, &o.washout, "100", "reservoir warm-up steps before the fit", NULL},
       {"train", ND_OPT_INT64, &o.train, "3000", "training steps (washout included)", NULL},

@@ -1675,6 +1675,12 @@ static int p_reservoir(void) {
   BAD(nd_esn_generate(e, -1, y));
   BAD(nd_esn_generate(NULL, 1, y));
   BAD(nd_esn_reset(NULL));
+  BAD(nd_esn_reservoir(NULL, y));
+  BAD(nd_esn_reservoir(e, NULL));
+  c.rho_method = (nd_esn_rho_method)4;
+  BAD(nd_esn_config_check(&c));
+  c.rho_method = ND_ESN_RHO_POWER, c.power_iterations = 1;
+  BAD(nd_esn_config_check(&c));
   EXPECT(nd_esn_state(NULL) == NULL && nd_esn_readout_weights(NULL) == NULL && nd_esn_nnz(NULL) == -1);
   EXPECT(isnan(nd_esn_spectral_radius(NULL)));
   nd_esn_free(e);

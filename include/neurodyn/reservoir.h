@@ -10,7 +10,8 @@
  *
  * W is sparse: each entry is non-zero with probability `connectivity`,
  * uniform in [-1, 1], then scaled so that its spectral radius (largest
- * |eigenvalue|, computed by LAPACK dgeev) is `spectral_radius`.  W_in is
+ * |eigenvalue|, computed by LAPACK dgeev, or estimated by power iteration)
+ * is `spectral_radius`.  W_in is
  * dense uniform in [-input_scaling, input_scaling] (the bias column in
  * [-bias_scaling, bias_scaling]).  The readout is ridge regression on the
  * states after `washout` steps (Lukosevicius 2012, "A Practical Guide to
@@ -37,6 +38,11 @@ typedef enum nd_ridge_solver {
   ND_RIDGE_QR = 1        /* least squares on [Phi; sqrt(ridge) I] by dgels: conditioning of Phi, not its square */
 } nd_ridge_solver;
 
+typedef enum nd_esn_rho_method {
+  ND_ESN_RHO_EIG = 0,  /* max |eigenvalue| of a dense copy by LAPACK dgeev: exact, O(N^3) */
+  ND_ESN_RHO_POWER = 1 /* power iteration on the sparse W: growth of |W^k x| averaged over k = K+1..2K */
+} nd_esn_rho_method;
+
 typedef struct nd_esn_config {
   int64_t units;          /* N, 1..5000 (dgeev is O(N^3)); 1000 */
   int64_t inputs;         /* K >= 1; 1 */
@@ -49,6 +55,8 @@ typedef struct nd_esn_config {
   double ridge;           /* >= 0; 1e-8 */
   int64_t washout;        /* states discarded before the fit; 100 */
   nd_ridge_solver solver; /* ND_RIDGE_CHOLESKY */
+  nd_esn_rho_method rho_method; /* ND_ESN_RHO_EIG */
+  int64_t power_iterations;     /* 2K for ND_ESN_RHO_POWER; 1000 */
   uint64_t seed;          /* W and W_in; 1 */
 } nd_esn_config;
 
@@ -59,10 +67,12 @@ ND_API nd_status nd_esn_config_check(const nd_esn_config *c);
 /* Draws and scales the reservoir; state zero, no readout yet. */
 ND_API nd_status nd_esn_create(const nd_esn_config *c, nd_esn **out);
 ND_API void nd_esn_free(nd_esn *esn);
-/* The spectral radius of W after scaling, as dgeev computes it (NaN for NULL). */
+/* The spectral radius of W after scaling, as the rho_method measured it (NaN for NULL). */
 ND_API double nd_esn_spectral_radius(const nd_esn *esn);
 /* Non-zeros of W (-1 for NULL). */
 ND_API int64_t nd_esn_nnz(const nd_esn *esn);
+/* W as a dense row-major [N, N] copy into w (x(t) uses row i for unit i). */
+ND_API nd_status nd_esn_reservoir(const nd_esn *esn, double *w);
 
 /* x = 0. */
 ND_API nd_status nd_esn_reset(nd_esn *esn);

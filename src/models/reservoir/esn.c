@@ -27,7 +27,8 @@ struct nd_esn {
 
 nd_esn_config nd_esn_defaults(void) {
   nd_esn_config c = {.units = 1000, .inputs = 1, .outputs = 1, .connectivity = 0.01, .spectral_radius = 0.8,
-                     .leak = 1, .input_scaling = 1, .bias_scaling = 0.2, .ridge = 1e-8, .washout = 100, .seed = 1};
+                     .leak = 1, .input_scaling = 1, .bias_scaling = 0.2, .ridge = 1e-8, .washout = 100, .seed = 1,
+                     .rho_method = ND_ESN_RHO_EIG, .power_iterations = 1000};
   return c;
 }
 
@@ -49,6 +50,10 @@ nd_status nd_esn_config_check(const nd_esn_config *c) {
   if (!(c->bias_scaling >= 0 && c->bias_scaling < 1e6))
     return nd__error(ND_ERR_INVALID_ARG, "esn: bias_scaling = %g, expected >= 0", c->bias_scaling);
   if (!(c->ridge >= 0 && c->ridge < 1e30)) return nd__error(ND_ERR_INVALID_ARG, "esn: ridge = %g, expected >= 0", c->ridge);
+  if ((unsigned)c->rho_method > ND_ESN_RHO_POWER)
+    return nd__error(ND_ERR_INVALID_ARG, "esn: rho_method = %d unknown", (int)c->rho_method);
+  if (c->rho_method == ND_ESN_RHO_POWER && (c->power_iterations < 2 || c->power_iterations > 1000000))
+    return nd__error(ND_ERR_INVALID_ARG, "esn: power_iterations = %lld, expected 2..1e6", (long long)c->power_iterations);
   if ((unsigned)c->solver > ND_RIDGE_QR) return nd__error(ND_ERR_INVALID_ARG, "esn: solver = %d unknown", (int)c->solver);
   if (c->washout < 0) return nd__error(ND_ERR_INVALID_ARG, "esn: washout = %lld, expected >= 0", (long long)c->washout);
   return ND_OK;
@@ -60,43 +65,79 @@ void nd_esn_free(nd_esn *e) {
   free(e);
 }
 
-/* W: Bernoulli(connectivity) entries, uniform in [-1, 1], drawn densely (so
- * that dgeev can measure it), then scaled to the spectral radius and packed. */
+/* rho(W) by power iteration: the mean log growth of |W^k x| over iterations
+ * K+1..2K (the first K let x turn towards the dominant eigenvectors; the
+ * mean over a window cancels the rotation of a complex dominant pair). */
+static double power_radius(const nd_esn *e, double *x, double *y, int64_t iters) {
+  int64_t n = e->c.units, K = iters / 2;
+  nd_rng base, r;
+  nd_rng_init(&base, e->c.seed);
+  r = nd_rng_split(&base, 3);
+  for (int64_t i = 0; i < n; i++) x[i] = 2 * nd_rng_uniform1(&r) - 1;
+  double logsum = 0;
+  for (int64_t k = 0; k < 2 * K; k++) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double v = 0;
+      for (int64_t q = e->row_ptr[i]; q < e->row_ptr[i + 1]; q++) v += e->val[q] * x[e->col[q]];
+      y[i] = v, s += v * v;
+    }
+    s = sqrt(s);
+    if (!(s > 0)) return 0; /* nilpotent (e.g. too sparse) */
+    double xs = 0;
+    for (int64_t i = 0; i < n; i++) xs += x[i] * x[i];
+    if (k >= K) logsum += log(s / sqrt(xs));
+    for (int64_t i = 0; i < n; i++) x[i] = y[i] / s;
+  }
+  return exp(logsum / (double)K);
+}
+
+/* W: Bernoulli(connectivity) entries, uniform in [-1, 1], as sparse rows;
+ * its spectral radius by dgeev on a dense copy or by power iteration; then
+ * scaled to the target. */
 static nd_status draw_reservoir(nd_esn *e) {
-  int64_t n = e->c.units;
-  double *w = calloc((size_t)(n * n), sizeof *w);
-  if (!w) return nd__error(ND_ERR_NOMEM, "esn: out of memory for a %lld x %lld reservoir", (long long)n, (long long)n);
+  int64_t n = e->c.units, cap = 1024, nnz = 0;
   nd_rng base, r;
   nd_rng_init(&base, e->c.seed);
   r = nd_rng_split(&base, 1);
-  int64_t nnz = 0;
-  for (int64_t k = 0; k < n * n; k++)
-    if (nd_rng_uniform1(&r) < e->c.connectivity) w[k] = 2 * nd_rng_uniform1(&r) - 1, nnz++;
-  double rho = 0;
-  nd_status s = nd_spectral_radius(w, n, &rho);
-  if (s == ND_OK && !(rho > 0)) s = nd__error(ND_ERR_NUMERIC, "esn: the reservoir has spectral radius 0 (too sparse: raise connectivity)");
-  if (s != ND_OK) {
-    free(w);
-    return s;
-  }
-  double scale = e->c.spectral_radius / rho;
   e->row_ptr = malloc((size_t)(n + 1) * sizeof *e->row_ptr);
-  e->col = malloc((size_t)(nnz ? nnz : 1) * sizeof *e->col);
-  e->val = malloc((size_t)(nnz ? nnz : 1) * sizeof *e->val);
-  if (!e->row_ptr || !e->col || !e->val) {
-    free(w);
-    return nd__error(ND_ERR_NOMEM, "esn: out of memory");
-  }
-  int64_t q = 0;
+  e->col = malloc((size_t)cap * sizeof *e->col);
+  e->val = malloc((size_t)cap * sizeof *e->val);
+  if (!e->row_ptr || !e->col || !e->val) return nd__error(ND_ERR_NOMEM, "esn: out of memory");
   for (int64_t i = 0; i < n; i++) {
-    e->row_ptr[i] = q;
-    for (int64_t j = 0; j < n; j++)
-      if (w[i * n + j] != 0) e->col[q] = (int32_t)j, e->val[q++] = w[i * n + j] * scale;
+    e->row_ptr[i] = nnz;
+    for (int64_t j = 0; j < n; j++) {
+      if (nd_rng_uniform1(&r) >= e->c.connectivity) continue;
+      if (nnz == cap) {
+        cap *= 2;
+        int32_t *c2 = realloc(e->col, (size_t)cap * sizeof *c2);
+        if (c2) e->col = c2;
+        double *v2 = c2 ? realloc(e->val, (size_t)cap * sizeof *v2) : NULL;
+        if (!v2) return nd__error(ND_ERR_NOMEM, "esn: out of memory");
+        e->val = v2;
+      }
+      e->col[nnz] = (int32_t)j, e->val[nnz++] = 2 * nd_rng_uniform1(&r) - 1;
+    }
   }
-  e->row_ptr[n] = q;
-  e->nnz = q;
+  e->row_ptr[n] = nnz;
+  e->nnz = nnz;
+  double rho = 0;
+  nd_status s = ND_OK;
+  if (e->c.rho_method == ND_ESN_RHO_POWER) {
+    rho = power_radius(e, e->x, e->pre, e->c.power_iterations);
+    memset(e->x, 0, (size_t)n * sizeof *e->x);
+  } else {
+    double *w = malloc((size_t)(n * n) * sizeof *w);
+    if (!w) return nd__error(ND_ERR_NOMEM, "esn: out of memory for a dense %lld x %lld copy for dgeev", (long long)n, (long long)n);
+    nd_esn_reservoir(e, w);
+    s = nd_spectral_radius(w, n, &rho);
+    free(w);
+  }
+  if (s != ND_OK) return s;
+  if (!(rho > 0)) return nd__error(ND_ERR_NUMERIC, "esn: the reservoir has spectral radius 0 (too sparse: raise connectivity)");
+  double scale = e->c.spectral_radius / rho;
+  for (int64_t q = 0; q < nnz; q++) e->val[q] *= scale;
   e->rho = rho * scale;
-  free(w);
   return ND_OK;
 }
 
@@ -131,6 +172,15 @@ nd_status nd_esn_create(const nd_esn_config *c, nd_esn **out) {
 double nd_esn_spectral_radius(const nd_esn *e) { return e ? e->rho : NAN; }
 int64_t nd_esn_nnz(const nd_esn *e) { return e ? e->nnz : -1; }
 const double *nd_esn_state(const nd_esn *e) { return e ? e->x : NULL; }
+
+nd_status nd_esn_reservoir(const nd_esn *e, double *w) {
+  if (!e || !w) return nd__error(ND_ERR_INVALID_ARG, "esn_reservoir: %s is NULL", e ? "w" : "esn");
+  int64_t n = e->c.units;
+  memset(w, 0, (size_t)(n * n) * sizeof *w);
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t q = e->row_ptr[i]; q < e->row_ptr[i + 1]; q++) w[i * n + e->col[q]] = e->val[q];
+  return ND_OK;
+}
 const double *nd_esn_readout_weights(const nd_esn *e) { return e ? e->w_out : NULL; }
 
 nd_status nd_esn_reset(nd_esn *e) {

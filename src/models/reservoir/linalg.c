@@ -10,6 +10,23 @@
 #include "neurodyn/kernels.h"
 #include "neurodyn/reservoir.h"
 
+/* OpenBLAS's LAPACK runs its own thread pool; while neurodyn's OpenMP
+ * workers spin-wait (the default OMP_WAIT_POLICY) they starve it: dgeev of a
+ * 1000 x 1000 matrix took 8-35 s with two threads against 0.85 s with one on
+ * a loaded 2-core machine.  The LAPACK calls here run with OpenBLAS at one
+ * thread and restore its setting afterwards (weak: absent with other BLAS). */
+int openblas_get_num_threads(void) __attribute__((weak));
+void openblas_set_num_threads(int) __attribute__((weak));
+
+static int lapack_begin(void) {
+  int n = openblas_get_num_threads && openblas_set_num_threads ? openblas_get_num_threads() : 0;
+  if (n > 1) openblas_set_num_threads(1);
+  return n;
+}
+static void lapack_end(int n) {
+  if (n > 1) openblas_set_num_threads(n);
+}
+
 /* [Phi; sqrt(ridge) I] w^T = [Y; 0] in the least-squares sense (dgels) */
 static nd_status ridge_qr(const double *phi, const double *y, int64_t T, int64_t F, int64_t L, double ridge, double *w) {
   int64_t R = T + F;
@@ -22,8 +39,10 @@ static nd_status ridge_qr(const double *phi, const double *y, int64_t T, int64_t
   memcpy(a, phi, (size_t)(T * F) * sizeof *a);
   memcpy(b, y, (size_t)(T * L) * sizeof *b);
   for (int64_t i = 0; i < F; i++) a[(T + i) * F + i] = sqrt(ridge);
+  int saved = lapack_begin();
   lapack_int info = LAPACKE_dgels(LAPACK_ROW_MAJOR, 'N', (lapack_int)R, (lapack_int)F, (lapack_int)L, a,
                                   (lapack_int)F, b, (lapack_int)L);
+  lapack_end(saved);
   free(a);
   if (info != 0) {
     free(b);
@@ -53,7 +72,9 @@ nd_status nd_ridge_fit(const double *phi, const double *y, int64_t T, int64_t F,
   nd_dgemm(true, false, F, F, T, 1.0, phi, F, phi, F, 0.0, a, F);
   nd_dgemm(true, false, F, L, T, 1.0, phi, F, y, L, 0.0, b, L);
   for (int64_t i = 0; i < F; i++) a[i * F + i] += ridge;
+  int saved = lapack_begin();
   lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (lapack_int)F, (lapack_int)L, a, (lapack_int)F, b, (lapack_int)L);
+  lapack_end(saved);
   free(a);
   if (info != 0) {
     free(b);
@@ -76,7 +97,9 @@ nd_status nd_spectral_radius(const double *a, int64_t n, double *rho) {
     return nd__error(ND_ERR_NOMEM, "spectral_radius: out of memory for %lld x %lld", (long long)n, (long long)n);
   }
   memcpy(m, a, (size_t)(n * n) * sizeof *m);
+  int saved = lapack_begin();
   lapack_int info = LAPACKE_dgeev(LAPACK_ROW_MAJOR, 'N', 'N', (lapack_int)n, m, (lapack_int)n, wr, wi, NULL, 1, NULL, 1);
+  lapack_end(saved);
   double r = 0;
   for (int64_t i = 0; i < n && info == 0; i++) r = fmax(r, hypot(wr[i], wi[i]));
   free(m), free(wr), free(wi);
