@@ -35,6 +35,7 @@ typedef struct esn_opts {
   int64_t units, washout, train, discard, warmup, horizon, trials;
   double conn, rho, leak, in_scale, bias, ridge;
   bool plot;
+  const char *sweep; /* comma-separated spectral radii, or NULL */
   nd_cli_common common;
 } esn_opts;
 
@@ -72,6 +73,11 @@ static nd_status windows(nd_esn *e, const esn_opts *o, const double *z, const do
     /* one-step errors over the second half of the warm-up (the first half is the reservoir's own transient) */
     for (int64_t t = o->warmup / 2; t + 1 < o->warmup && st == ND_OK; t++) e1 += (y[t] - w[t + 1]) * (y[t] - w[t + 1]), n1++;
     if (st == ND_OK) st = nd_esn_generate(e, o->horizon - 1, y + o->warmup); /* from the state, in the network's units */
+    if (st == ND_ERR_NUMERIC) { /* the free run diverged: an infinite error, not a failure */
+      nd_clear_error();
+      st = ND_OK, eh = INFINITY;
+      continue;
+    }
     if (st != ND_OK) break;
     for (int64_t t = o->warmup; t < W; t++) y[t] = from_net(o, y[t]);
     /* y[warmup - 1] predicts w[warmup] (1 step into the free run); y[warmup - 2 + h] predicts w[warmup - 1 + h] */
@@ -128,6 +134,62 @@ static nd_status write_results(const esn_opts *o, const nd_opts *spec, const nd_
   return ND_OK;
 }
 
+/* Comma-separated radii into r[0..*n) (at most 64), each > 0. */
+static nd_status parse_list(const char *text, double *r, int *n) {
+  *n = 0;
+  const char *p = text;
+  while (*p) {
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p || !(v > 0 && v < 1e6) || *n == 64 || (*end && *end != ','))
+      return nd_set_error(ND_ERR_INVALID_ARG, "--sweep-rho '%.64s': expected up to 64 comma-separated radii > 0", text);
+    r[(*n)++] = v;
+    p = *end ? end + 1 : end;
+  }
+  if (*n == 0) return nd_set_error(ND_ERR_INVALID_ARG, "--sweep-rho: empty list");
+  return ND_OK;
+}
+
+/* Free-run NRMSE (validation, test) at each radius of the sweep: rho_sweep.json and .png. */
+static nd_status sweep(const esn_opts *o, nd_esn_config c, const double *r, int nr, const double *z, const double *x,
+                       int64_t val0, int64_t test0, double var) {
+  double v[64], t[64];
+  nd_status st = ND_OK;
+  for (int i = 0; i < nr && st == ND_OK; i++) {
+    nd_esn *e = NULL;
+    score a = {0}, b = {0};
+    c.spectral_radius = r[i];
+    st = nd_esn_create(&c, &e);
+    if (st == ND_OK) st = nd_esn_fit(e, z + o->discard, z + o->discard + 1, o->train);
+    if (st == ND_OK) st = windows(e, o, z, x, val0, var, &a, NULL);
+    if (st == ND_OK) st = windows(e, o, z, x, test0, var, &b, NULL);
+    nd_esn_free(e);
+    v[i] = a.free_run, t[i] = b.free_run;
+    if (st == ND_OK && !o->common.quiet) printf("  rho %.3g: %lld-step NRMSE val %.3g test %.3g\n", r[i], (long long)o->horizon, v[i], t[i]);
+  }
+  if (st != ND_OK) return st;
+  char path[4096];
+  cJSON *root = cJSON_CreateObject(), *arr = root ? cJSON_AddArrayToObject(root, "sweep") : NULL;
+  for (int i = 0; arr && i < nr; i++) {
+    cJSON *it = cJSON_CreateObject();
+    if (!it) break;
+    cJSON_AddNumberToObject(it, "spectral_radius", r[i]);
+    cJSON_AddNumberToObject(it, "val_nrmse_horizon", isfinite(v[i]) ? v[i] : -1);
+    cJSON_AddNumberToObject(it, "test_nrmse_horizon", isfinite(t[i]) ? t[i] : -1);
+    cJSON_AddItemToArray(arr, it);
+  }
+  if (!arr) {
+    cJSON_Delete(root);
+    return nd_set_error(ND_ERR_NOMEM, "out of memory");
+  }
+  snprintf(path, sizeof path, "%s/rho_sweep.json", o->common.out);
+  ND_TRY_OR_RETURN(nd_cli_write_json(root, path));
+  nd_plot_series s[2] = {{r, v, nr, "validation"}, {r, t, nr, "test"}};
+  snprintf(path, sizeof path, "%s/rho_sweep.png", o->common.out);
+  return nd_png_plot_lines(path, 2, s, &(nd_plot_opts){.log_y = true, .title = "free-run NRMSE at the horizon",
+                                                         .x_label = "spectral radius", .y_label = "NRMSE"});
+}
+
 static nd_status train(const esn_opts *o, const nd_opts *spec) {
   nd_esn_config c = nd_esn_defaults();
   c.units = o->units, c.connectivity = o->conn, c.spectral_radius = o->rho, c.leak = o->leak;
@@ -135,6 +197,9 @@ static nd_status train(const esn_opts *o, const nd_opts *spec) {
   c.seed = (uint64_t)o->common.seed, c.solver = (nd_ridge_solver)o->solver;
   c.rho_method = (nd_esn_rho_method)o->rho_method;
   ND_TRY_OR_RETURN(nd_esn_config_check(&c));
+  double radii[64];
+  int nr = 0;
+  if (o->sweep) ND_TRY_OR_RETURN(parse_list(o->sweep, radii, &nr));
   if (o->train <= o->washout) return nd_set_error(ND_ERR_INVALID_ARG, "--train %lld must exceed --washout %lld", (long long)o->train, (long long)o->washout);
   if (o->discard < 0 || o->warmup < 2 || o->horizon < 1 || o->trials < 1 || o->train > 100000000 ||
       o->discard > 100000000 || (o->warmup + o->horizon) * o->trials > 100000000)
@@ -159,6 +224,7 @@ static nd_status train(const esn_opts *o, const nd_opts *spec) {
   if (st == ND_OK) st = windows(e, o, z, x, test0, var, &test, example);
   if (st == ND_OK) st = write_results(o, spec, e, &val, &test, fit_s, x, test0, example);
   nd_esn_free(e);
+  if (st == ND_OK && nr > 0) st = sweep(o, c, radii, nr, z, x, val0, test0, var);
   free(x), free(z), free(example);
   return st;
 }
@@ -188,6 +254,7 @@ int nd_cli_train_esn(int argc, char **argv) {
       {"horizon", ND_OPT_INT64, &o.horizon, "84", "free-running steps scored (Jaeger & Haas 2004: 84)", NULL},
       {"trials", ND_OPT_INT64, &o.trials, "50", "windows in each of the validation and test parts", NULL},
       {"plot", ND_OPT_BOOL, &o.plot, "true", "write free_run.png", NULL},
+      {"sweep-rho", ND_OPT_STRING, &o.sweep, NULL, "also score these spectral radii (e.g. 0.5,0.8,1.1): rho_sweep.png/json", NULL},
       ND_OPT_COMMON(&o.common),
       ND_OPT_END,
   };
