@@ -1697,6 +1697,29 @@ static int p_reservoir(void) {
   BAD(nd_mackey_glass(4, 17, 0.2, 0.1, 10, 1.2, 1, NULL));
   BAD_VALUE(nd_nrmse(NULL, u, 1, 0), isnan(v_));
   BAD_VALUE(nd_nrmse(u, u, 0, 0), isnan(v_));
+  nd_ngrc *m = (nd_ngrc *)1;
+  nd_ngrc_config g = nd_ngrc_defaults();
+  BAD(nd_ngrc_create(NULL, &m));
+  EXPECT(m == NULL);
+  BAD(nd_ngrc_create(&g, NULL));
+  g.delays = 0;
+  BAD(nd_ngrc_create(&g, &m));
+  g = nd_ngrc_defaults();
+  g.ridge = -1;
+  BAD(nd_ngrc_create(&g, &m));
+  g = nd_ngrc_defaults();
+  OK(nd_ngrc_create(&g, &m));
+  BAD(nd_ngrc_forecast(m, u, 2, 1, y)); /* before a fit */
+  BAD(nd_ngrc_fit(m, u, 1));
+  BAD(nd_ngrc_fit(NULL, u, 8));
+  BAD(nd_ngrc_forecast(m, u, 2, -1, y));
+  EXPECT(nd_ngrc_features(m) == 28 && nd_ngrc_features(NULL) == -1);
+  nd_ngrc_free(m);
+  nd_ngrc_free(NULL);
+  double x0[3] = {1, 1, 1};
+  BAD(nd_lorenz(0, 0.025, x0, 10, 28, 8.0 / 3, y));
+  BAD(nd_lorenz(2, -1, x0, 10, 28, 8.0 / 3, y));
+  BAD(nd_lorenz(2, 0.025, NULL, 10, 28, 8.0 / 3, y));
   return 0;
 }
 

@@ -119,6 +119,45 @@ ND_API nd_status nd_mackey_glass(int64_t n, double tau, double beta, double gamm
  * `target` itself, or `var` if var > 0). */
 ND_API double nd_nrmse(const double *pred, const double *target, int64_t n, double var);
 
+/* ------------------------------------------------------------ NG-RC */
+/* Next-generation reservoir computing (Gauthier, Bollt, Griffith & Barbosa
+ * 2021, "Next generation reservoir computing", Nat. Commun. 12:5564): no
+ * random reservoir; the feature vector of time t is
+ *
+ *   O_lin(t)  = [u(t); u(t - s); ...; u(t - (k-1) s)]         (d k values)
+ *   O_nonlin  = the unique quadratic monomials of O_lin         (dk (dk+1)/2)
+ *   O_total   = [1; O_lin; O_nonlin]
+ *
+ * and the readout predicts the increment, u(t+1) = u(t) + W_out O_total(t)
+ * (their Eq. 2 and the forecasting form of their Methods), W_out by ridge
+ * regression (nd_ridge_fit).  Their Lorenz setting: k = 2, s = 1, ridge
+ * 2.5e-6, dt = 0.025, 400 training points. */
+typedef struct nd_ngrc_config {
+  int64_t inputs;  /* d >= 1; 3 */
+  int64_t delays;  /* k >= 1; 2 */
+  int64_t spacing; /* s >= 1; 1 */
+  double ridge;    /* >= 0; 2.5e-6 */
+} nd_ngrc_config;
+
+typedef struct nd_ngrc nd_ngrc;
+
+ND_API nd_ngrc_config nd_ngrc_defaults(void);
+ND_API nd_status nd_ngrc_create(const nd_ngrc_config *c, nd_ngrc **out);
+ND_API void nd_ngrc_free(nd_ngrc *m);
+/* Length of O_total (-1 for NULL). */
+ND_API int64_t nd_ngrc_features(const nd_ngrc *m);
+/* Fits W_out on u [T, d]: targets u(t+1) - u(t) for t = (k-1)s .. T-2. */
+ND_API nd_status nd_ngrc_fit(nd_ngrc *m, const double *u, int64_t T);
+/* Forecast: from the last (k-1)s + 1 points of history u [H, d] (H >= (k-1)s + 1),
+ * `steps` predictions into y [steps, d], each fed back. */
+ND_API nd_status nd_ngrc_forecast(const nd_ngrc *m, const double *u, int64_t H, int64_t steps, double *y);
+
+/* The Lorenz system dx = sigma (y - x), dy = x (rho - z) - y, dz = x y - beta z
+ * (Lorenz 1963; 10, 28, 8/3) sampled every dt from x0 [3] for n points
+ * (out [n, 3], out[0] = x0), by the adaptive Dormand-Prince solver of
+ * dynamics.h (rtol 1e-6, atol 1e-6; its state is float32). */
+ND_API nd_status nd_lorenz(int64_t n, double dt, const double *x0, double sigma, double rho, double beta, double *out);
+
 #ifdef __cplusplus
 }
 #endif
