@@ -62,10 +62,60 @@ static void phi_t(nd_lca_conv *l, const float *x, int64_t batch, float *out) {
   nd_conv2d_desc d = desc_of(l, batch);
   nd_conv2d_forward(&d, x, l->w, NULL, 0.0f, out, l->ws);
 }
-/* out [batch, m] = Phi a (a [batch, n]). */
-static void phi(nd_lca_conv *l, const float *a, int64_t batch, float *out) {
+/* out_b [C, H, W] = Phi a_b by scattering the non-zeros of the code map
+ * a_b [F, P, Q]: each adds its filter, scaled, at its position (the
+ * definition of the transposed convolution, Phi's column (f, p, q)). */
+static void phi_sparse_image(const nd_lca_conv *l, const float *a, float *out) {
+  const nd_lca_conv_shape *s = &l->sh;
+  const int64_t H = s->height, W = s->width, kh = s->kernel_h, kw = s->kernel_w, C = s->channels;
+  const int64_t P = (H + 2 * s->pad_h - kh) / s->stride_h + 1, Q = (W + 2 * s->pad_w - kw) / s->stride_w + 1;
+  memset(out, 0, (size_t)(C * H * W) * sizeof *out);
+  for (int64_t f = 0; f < s->filters; f++)
+    for (int64_t p = 0; p < P; p++) {
+      const float *ap = a + (f * P + p) * Q;
+      const int64_t y0 = p * s->stride_h - s->pad_h;
+      const int64_t ilo = y0 < 0 ? -y0 : 0, ihi = y0 + kh > H ? H - y0 : kh;
+      for (int64_t q = 0; q < Q; q++) {
+        const float v = ap[q];
+        if (v == 0.0f) continue;
+        const int64_t x0 = q * s->stride_w - s->pad_w;
+        const int64_t jlo = x0 < 0 ? -x0 : 0, jhi = x0 + kw > W ? W - x0 : kw;
+        for (int64_t c = 0; c < C; c++) {
+          const float *wf = l->w + ((f * C + c) * kh) * kw;
+          for (int64_t i = ilo; i < ihi; i++) {
+            float *dst = out + (c * H + y0 + i) * W + x0;
+            const float *wi = wf + i * kw;
+            for (int64_t j = jlo; j < jhi; j++) dst[j] += v * wi[j];
+          }
+        }
+      }
+    }
+}
+
+/* out [batch, m] = Phi a (a [batch, n]).  Sparse codes (the usual case once
+ * the LCA has thresholded) are scattered, costing nnz C kh kw multiply-adds
+ * instead of the dense transposed convolution's n C kh kw; the switch-over
+ * at 1/8 non-zeros is where the scatter, at about an eighth of the GEMM's
+ * rate, costs as much (measured on bench_lca_conv's shapes, docs/lca.md). */
+static void phi_nnz(nd_lca_conv *l, const float *a, int64_t batch, int64_t nnz, float *out) {
+  if (nnz * 8 <= batch * l->n) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t b = 0; b < batch; b++) phi_sparse_image(l, a + b * l->n, out + b * l->m);
+    return;
+  }
   nd_conv2d_desc d = desc_of(l, batch);
   nd_conv_transpose2d_forward(&d, a, l->w, NULL, 0.0f, out, l->ws);
+}
+
+static int64_t count_nonzero(const float *a, int64_t count) {
+  int64_t nnz = 0;
+#pragma omp parallel for simd reduction(+ : nnz) schedule(static)
+  for (int64_t i = 0; i < count; i++) nnz += a[i] != 0.0f;
+  return nnz;
+}
+
+static void phi(nd_lca_conv *l, const float *a, int64_t batch, float *out) {
+  phi_nnz(l, a, batch, count_nonzero(a, batch * l->n), out);
 }
 
 /* L = ||Phi||_2^2 by power iteration on Phi^T Phi (one image; u, d, r as
@@ -216,8 +266,17 @@ static nd_status check_finite(const float *x, int64_t count, const char *what) {
 static void direction(nd_lca_conv *l, const float *s, int64_t batch, double *res) {
   const int64_t n = l->n, m = l->m;
   const nd_lca_config *c = &l->cfg;
-  nd_lca_threshold_apply(c->threshold, c->variant, c->lambda, l->u, l->a, batch * n);
-  phi(l, l->a, batch, l->r);
+  int64_t nnz = 0;
+#pragma omp parallel for reduction(+ : nnz) schedule(static)
+  for (int64_t b = 0; b < batch; b++) { /* A = T(U), image by image (threads over the batch) */
+    nd_lca_threshold_apply(c->threshold, c->variant, c->lambda, l->u + b * n, l->a + b * n, n);
+    const float *a = l->a + b * n;
+    int64_t k = 0;
+#pragma omp simd reduction(+ : k)
+    for (int64_t j = 0; j < n; j++) k += a[j] != 0.0f;
+    nnz += k;
+  }
+  phi_nnz(l, l->a, batch, nnz, l->r);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < batch * m; i++) l->r[i] = s[i] - l->r[i];
   phi_t(l, l->r, batch, l->d);
@@ -226,13 +285,15 @@ static void direction(nd_lca_conv *l, const float *s, int64_t batch, double *res
   for (int64_t b = 0; b < batch; b++) {
     float *d = l->d + b * n;
     const float *u = l->u + b * n, *a = l->a + b * n;
-    double mx = 0;
+    float mx = 0, sum = 0; /* sum: NaN or Inf anywhere makes it non-finite */
+#pragma omp simd reduction(max : mx) reduction(+ : sum)
     for (int64_t j = 0; j < n; j++) {
-      d[j] += a[j] - u[j] - extra;
-      double v = fabs((double)d[j]);
-      if (!(v <= mx)) mx = v; /* NaN propagates */
+      const float v = d[j] + a[j] - u[j] - extra;
+      d[j] = v;
+      mx = fmaxf(mx, fabsf(v));
+      sum += v;
     }
-    res[b] = mx / (l->bmax[b] > 1e-30 ? l->bmax[b] : 1e-30);
+    res[b] = isfinite(sum) ? (double)mx / (l->bmax[b] > 1e-30 ? l->bmax[b] : 1e-30) : NAN;
   }
 }
 
