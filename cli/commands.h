@@ -44,10 +44,18 @@ int nd_cli_train_krotov_top(int argc, char **argv);  /* krotov_top.c */
 int nd_cli_train_mlp_baseline(int argc, char **argv); /* mlp_baseline.c */
 int nd_cli_train_mlp(int argc, char **argv);          /* mlp_train.c */
 int nd_cli_train_esn(int argc, char **argv);          /* esn_train.c */
+int nd_cli_train_lca(int argc, char **argv);          /* lca_train.c */
 
 /* run <model>, per family file */
 int nd_cli_run_lca(int argc, char **argv); /* lca_run.c */
 int nd_cli_run_snn(int argc, char **argv); /* snn_run.c */
+/* run lca --conv (lca_conv.c), called by lca_run.c with its checked config:
+ * --dict filters, --input images, --out codes, --kernel / --stride / --pad
+ * as "N" or "NxM" (kernel NULL: taken from the filters). */
+typedef struct nd_cli_lca_conv_opts {
+  const char *prog, *dict, *input, *out, *kernel, *stride, *pad;
+} nd_cli_lca_conv_opts;
+int nd_cli_lca_conv(const nd_cli_lca_conv_opts *o, const nd_lca_config *c);
 
 /* eval scorers, per family file */
 nd_status nd_cli_predict_krotov_top(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);

@@ -26,6 +26,8 @@ typedef struct run_opts {
   int64_t max_iter;
   int threshold, update, schedule, variant, form, threads;
   bool restart, normalize;
+  bool conv;                       /* --conv: lca_conv.c */
+  const char *kernel, *stride, *pad;
 } run_opts;
 
 /* An optional real option given as text (NULL: keep the default). */
@@ -157,6 +159,10 @@ int nd_cli_run_lca(int argc, char **argv) {
       {"form", ND_OPT_CHOICE, &o.form, "auto", "inhibition as one Gram GEMM or two GEMMs", forms},
       {"normalize", ND_OPT_BOOL, &o.normalize, "false", "L2-normalise the dictionary's columns first", NULL},
       {"threads", ND_OPT_INT, &o.threads, "0", "worker threads (0: all cores or $ND_NUM_THREADS)", NULL},
+      {"conv", ND_OPT_BOOL, &o.conv, "false", "convolutional: --dict filters [F, C, kh, kw] or [F, C, k], --input [(B,) C, H, W] or [(B,) C, L]", NULL},
+      {"kernel", ND_OPT_STRING, &o.kernel, NULL, "conv: filter size KH[xKW] (checked against the filters)", NULL},
+      {"stride", ND_OPT_STRING, &o.stride, "1", "conv: stride S or SHxSW", NULL},
+      {"pad", ND_OPT_STRING, &o.pad, "0", "conv: zero padding P or PHxPW on each side", NULL},
       ND_OPT_END,
   };
   const nd_opts spec = {PROG, "--dict D.npy --input S.npy --lambda L --out A.npy [options]",
@@ -180,8 +186,10 @@ int nd_cli_run_lca(int argc, char **argv) {
   if (!rc) rc = nd_cli_check_output(PROG, o.out);
   if (!rc) rc = make_config(&o, &c);
   if (!rc && o.threads != 0 && nd_set_num_threads(o.threads) != ND_OK) rc = nd_cli_fail(2, PROG, "--threads: %s", nd_last_error());
-  if (!rc) rc = read_inputs(&o, &D, &S);
-  if (!rc) rc = solve(&o, &c, &D, &S);
+  nd_cli_lca_conv_opts co = {PROG, o.dict, o.input, o.out, o.kernel, o.stride, o.pad};
+  if (!rc && o.conv) rc = nd_cli_lca_conv(&co, &c);
+  else if (!rc) rc = read_inputs(&o, &D, &S);
+  if (!rc && !o.conv) rc = solve(&o, &c, &D, &S);
   nd_tensor_release(&D);
   nd_tensor_release(&S);
   nd_args_release(&args);

@@ -13,6 +13,7 @@ const nd_cli_command nd_cli_train_models[] = {
     {"mlp-baseline", nd_cli_train_mlp_baseline, "the same architecture trained end to end by backprop"},
     {"mlp", nd_cli_train_mlp, "dense network, credit assignment --method bp|fa|dfa|dni|ff (docs/credit.md)"},
     {"esn", nd_cli_train_esn, "echo-state network, ridge readout, Mackey-Glass prediction (one-step and free-running NRMSE)"},
+    {"lca", nd_cli_train_lca, "sparse-coding dictionary (dense or --conv) by LCA inference, resumable"},
     {NULL, NULL, NULL},
 };
 
