@@ -1,0 +1,23 @@
+#!/bin/bash
+# One training epoch of 784-1000-1000-10 (minibatch 100, Adam, all 60000
+# MNIST training images) per credit-assignment method, and PyTorch's BP
+# epoch of the same network in the same run (bench/mlp_torch.py), at 1 and
+# 2 threads.  Prints the load average first: the machine is shared.
+#   bash bench/credit_bench.sh build/release/neurodyn [DATA_DIR]
+set -eu
+ND=${1:?neurodyn}; DATA=${2:-data}
+OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+epoch() { # method threads
+  nice -n 10 "$ND" train mlp --method "$1" --epochs 1 --threads "$2" --angle-rows 0 --data "$DATA" --quiet \
+    --out "$OUT/$1-$2" >"$OUT/$1-$2.txt"
+  /usr/bin/python3 -c "import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(f'{sys.argv[2]} threads {sys.argv[3]}: epoch {r[\"seconds\"]:.2f} s')" \
+    "$OUT/$1-$2/metrics.jsonl" "neurodyn $1" "$2"
+  grep -o 'peak memory [0-9]* MiB' "$OUT/$1-$2.txt"
+}
+for t in 1 2; do
+  epoch bp $t
+  nice -n 10 /usr/bin/python3 "$(dirname "$0")/mlp_torch.py" "$DATA/mnist" $t
+done
+for m in fa dfa dni ff; do epoch $m 1; done
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
