@@ -1,15 +1,18 @@
 #!/bin/bash
-# One training epoch of 784-1000-1000-10 (minibatch 100, Adam, all 60000
-# MNIST training images) per credit-assignment method, and PyTorch's BP
-# epoch of the same network in the same run (bench/mlp_torch.py), at 1 and
-# 2 threads.  Prints the load average first: the machine is shared.
-#   bash bench/credit_bench.sh build/release/neurodyn [DATA_DIR]
+# One training epoch of 784-1000-1000-10 (minibatch 100, Adam) over the
+# first LIMIT MNIST training images (default all 60000) per credit-assignment
+# method, and PyTorch's BP epoch of the same network over the same images in
+# the same run (bench/mlp_torch.py), at 1 and 2 threads.  Prints the load
+# average: the machine is shared.
+#   bash bench/credit_bench.sh build/release/neurodyn [DATA_DIR] [LIMIT]
 set -eu
-ND=${1:?neurodyn}; DATA=${2:-data}
+# libgomp and OpenBLAS threads spin while they wait; on a loaded machine that costs 5-10x (RESULTS.md)
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+ND=${1:?neurodyn}; DATA=${2:-data}; LIMIT=${3:-60000}
 OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 epoch() { # method threads
-  nice -n 10 "$ND" train mlp --method "$1" --epochs 1 --threads "$2" --angle-rows 0 --data "$DATA" --quiet \
+  nice -n 10 "$ND" train mlp --method "$1" --epochs 1 --threads "$2" --angle-rows 0 --data "$DATA" --limit "$LIMIT" --test-limit 1000 --quiet \
     --out "$OUT/$1-$2" >"$OUT/$1-$2.txt"
   /usr/bin/python3 -c "import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(f'{sys.argv[2]} threads {sys.argv[3]}: epoch {r[\"seconds\"]:.2f} s')" \
     "$OUT/$1-$2/metrics.jsonl" "neurodyn $1" "$2"
@@ -17,7 +20,7 @@ epoch() { # method threads
 }
 for t in 1 2; do
   epoch bp $t
-  nice -n 10 /usr/bin/python3 "$(dirname "$0")/mlp_torch.py" "$DATA/mnist" $t
+  nice -n 10 /usr/bin/python3 "$(dirname "$0")/mlp_torch.py" "$DATA/mnist" $t "$LIMIT"
 done
 for m in fa dfa dni ff; do epoch $m 1; done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
