@@ -214,3 +214,14 @@ def test_parity_with_the_cli_ode(cli, mnist_root):
     assert np.array_equal(m.weights, W_cli)
     h = m.hidden(X[:7])
     assert h.shape == (7, 10) and np.isfinite(h).all()
+
+
+def test_progress_bar_and_callback_counts(capsys):
+    x = blobs(100, 20)
+    seen = []
+    m = neurodyn.Krotov(hidden=6, epochs=2, batch=25)
+    m.fit(x, progress=True, callback=lambda e, d, n: seen.append((e, d, n)))
+    # one call per minibatch: 4 per epoch, done = 1..4 of total 4
+    assert seen == [(e, d, 4) for e in (0, 1) for d in (1, 2, 3, 4)]
+    err = capsys.readouterr().err
+    assert "8/8" in err  # the bar (tqdm, or the plain counter) reached every minibatch
