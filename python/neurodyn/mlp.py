@@ -10,7 +10,12 @@ from ._supervised import Supervised
 
 class MLP(Supervised):
     """neurodyn.MLP([784, 100, 10], activation="relu", loss="cross_entropy",
-    act_param=0, loss_power=6, out_scale=1, bias=True, seed=0)
+    act_param=0, loss_power=6, out_scale=1, bias=True, seed=0, method="bp",
+    ff_theta=0, dni_conditioned=True)
+
+    method: the credit assignment (docs/credit.md): "bp" back-propagation,
+    "fa" feedback alignment, "dfa" direct feedback alignment, "dni"
+    synthetic gradients, "ff" forward-forward; `neurodyn train mlp --method`.
 
     `neurodyn train mlp-baseline` is MLP([784, H, 10], activation="relu_pow",
     act_param=4.5, loss="abs_power", loss_power=6, out_scale=1, bias=False)

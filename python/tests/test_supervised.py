@@ -88,3 +88,17 @@ def test_mlp_round_trip_views_and_errors(tmp_path):
         m.fit(X, y[:3])
     with pytest.raises(TypeError, match="y"):
         m.fit(X, y.astype(np.float32))
+
+
+@pytest.mark.parametrize("method", ["fa", "dfa"])
+def test_credit_methods_parity_with_train_mlp(cli, mnist_root, method):
+    root, _ = mnist_root
+    out = os.path.join(root, method)
+    run(cli, "train", "mlp", "--data", root, "--out", out, "--method", method, "--layers", "784,12,10",
+        "--epochs", "2", "--batch", "50", "--seed", "3", "--limit", "300", "--angle-rows", "0")
+    cli_model = neurodyn.load(os.path.join(out, "mlp.safetensors"))
+    X, y = neurodyn.io.load_mnist("train", limit=300, root=root)
+    m = neurodyn.MLP([784, 12, 10], method=method, seed=3).fit(X, y, epochs=2, batch=50, lr=1e-3, lr_final=1e-5)
+    assert m.config == cli_model.config and m.config["method"] == method
+    for (name, a), (_, b) in zip(m.params.items(), cli_model.params.items()):
+        assert np.array_equal(a, b), name
