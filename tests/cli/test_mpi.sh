@@ -8,6 +8,8 @@
 #   - mlp-baseline and krotov-top with --grad-blocks N: one process's bytes
 #     on 2..N processes, and a resume on another count;
 #   - a trainer that cannot run data-parallel exits 2 saying so;
+#   - SIGTERM to every rank stops them at the same minibatch (exit 130) and the
+#     run resumes on 3 processes with one process's bytes;
 #   - a rank killed mid-epoch ends the job with an error within 60 s, and a
 #     rank that hangs (SIGSTOP) makes the others give up after ND_MPI_TIMEOUT.
 # Skipped (77) when neurodyn was built without MPI, mpirun is absent or
@@ -99,12 +101,33 @@ rc=$?
 grep -q "cannot run data-parallel" "$T/err" || fail "--rule ode on 2 processes: no clear message"
 [ -e "$T/ode/config.json" ] && fail "--rule ode on 2 processes wrote config.json"
 
-# a rank killed mid-epoch: the job ends with an error, in bounded time
 rank_pid() { # the PID of rank $2 among the children of mpirun $1
   for p in $(ps -o pid= --ppid "$1"); do
     tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo $p; return; }
   done
 }
+
+# SIGTERM to every rank mid-run: they agree to stop after the same minibatch, rank 0 writes
+# the checkpoint, all exit 130; resumed on 3 processes the run ends with one process's bytes
+MID=(--data "$DATA" --hidden 100 --epochs 3 --batch 50 --limit 6000 --seed 3 --png-every 0 --threads 1 --quiet)
+"$CLI" train krotov "${MID[@]}" --out "$T/mid1" >/dev/null 2>"$T/err" || fail "mid: one process"
+"${MPI[@]}" -np 2 "$CLI" train krotov "${MID[@]}" --out "$T/mid" >/dev/null 2>"$T/err" &
+job=$!
+for _ in $(seq 100); do [ -s "$T/mid/metrics.jsonl" ] && break; sleep 0.1; done
+for r in 0 1; do p=$(rank_pid $job $r); [ -n "$p" ] && kill -TERM "$p"; done
+wait $job
+rc=$?
+if [ $rc = 130 ]; then
+  grep -q "interrupted in epoch" "$T/err" || fail "SIGTERM: no 'interrupted' message"
+  "${MPI[@]}" -np 3 "$CLI" train krotov --resume "$T/mid" --quiet >/dev/null 2>"$T/err" || fail "mid: resume on 3"
+  cmp "$T/mid1/W.safetensors" "$T/mid/W.safetensors" || fail "stopped by SIGTERM on 2, resumed on 3: differs"
+  echo "SIGTERM to both ranks: exit 130, resumed on 3 processes with one process's bytes"
+else
+  [ $rc = 0 ] || fail "SIGTERM to both ranks: exit $rc, want 130"
+  echo "SIGTERM came after the run ended (loaded machine): the mid-run resume was not exercised"
+fi
+
+# a rank killed mid-epoch: the job ends with an error, in bounded time
 LONG=(--data "$DATA" --hidden 200 --epochs 200 --batch 100 --limit 6000 --png-every 0 --threads 1 --quiet)
 for how in KILL STOP; do
   [ $how = STOP ] && export ND_MPI_TIMEOUT=3
