@@ -1,6 +1,7 @@
 /* MPI behind the library's nd_comm (dist.h).  The only file that includes
  * mpi.h; without ND_HAVE_MPI it only refuses to run as several processes. */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,15 +121,24 @@ int nd_cli_dist_agree(int rc) {
   return all;
 }
 
-void nd_cli_dist_finish(int rc) {
-  if (!g_active) return;
+int nd_cli_dist_finish(int rc) {
+  if (!g_active) return rc;
   g_active = false;
   if (rc == 0 || (g_has_agreed && rc == g_agreed)) {
+    /* An end every rank agreed on: rank 0 carries the code.  The others exit
+     * 0 and ignore the SIGTERM that mpirun sends once rank 0 has exited
+     * non-zero, so that the job's status is rank 0's (130, 2), not a signal. */
+    if (rc != 0 && g_comm.rank != 0) {
+      signal(SIGTERM, SIG_IGN);
+      signal(SIGINT, SIG_IGN);
+      rc = 0;
+    }
     MPI_Finalize();
-    return;
+    return rc;
   }
   fprintf(stderr, "neurodyn: rank %d of %d failed (exit %d); stopping the other ranks\n", g_comm.rank, g_comm.size, rc);
   MPI_Abort(MPI_COMM_WORLD, rc);
+  return rc;
 }
 
 const char *nd_cli_dist_library(void) {
@@ -151,7 +161,7 @@ int nd_cli_dist_start(const char *cmd, nd_comm **comm) {
 }
 
 int nd_cli_dist_agree(int rc) { return rc; }
-void nd_cli_dist_finish(int rc) { (void)rc; }
+int nd_cli_dist_finish(int rc) { return rc; }
 const char *nd_cli_dist_library(void) { return "none"; }
 
 #endif

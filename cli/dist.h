@@ -9,8 +9,9 @@
  *                       without MPI started as several processes exits 2.
  *   nd_cli_dist_agree   the largest exit code over the ranks (a collective)
  *   nd_cli_dist_finish  at the end of a train command: MPI_Finalize when
- *                       every rank ends alike (0, or a code they agreed on),
- *                       else MPI_Abort, which ends the other ranks too.
+ *                       every rank ends alike (0, or a code they agreed on:
+ *                       rank 0 exits with it, the others with 0), else
+ *                       MPI_Abort, which ends the other ranks too.
  *
  * A rank that dies: mpirun ends the job (Open MPI kills the others when a
  * process exits without MPI_Finalize); under launchers that do not, every
@@ -27,7 +28,9 @@ int nd_cli_dist_start(const char *cmd, nd_comm **comm);
 int nd_cli_dist_agree(int rc);
 /* Marks rc as an end every rank reaches alike (a collective decided it). */
 void nd_cli_dist_agreed(int rc);
-void nd_cli_dist_finish(int rc);
+/* Returns the exit code: rc, or 0 on ranks other than 0 for an agreed
+ * non-zero end (rank 0 carries it). */
+int nd_cli_dist_finish(int rc);
 /* "Open MPI 4.1.4" or "none" (the build's MPI). */
 const char *nd_cli_dist_library(void);
 

@@ -49,8 +49,7 @@ static int dispatch(const char *verb, const nd_cli_command *table, int argc, cha
   for (const nd_cli_command *c = table; c->name; c++)
     if (!strcmp(m, c->name)) {
       int rc = c->run(argc - 1, argv + 1);
-      nd_cli_dist_finish(rc); /* MPI_Finalize, or MPI_Abort when the ranks did not end alike (dist.h) */
-      return rc;
+      return nd_cli_dist_finish(rc); /* MPI_Finalize, or MPI_Abort when the ranks did not end alike (dist.h) */
     }
   char names[256] = "";
   for (const nd_cli_command *c = table; c->name; c++) {
