@@ -76,6 +76,7 @@ static void test_patch_windows(void **state) {
   }
   /* image 1 has 4 of the 32 + 4 positions: about 44 of 400 patches */
   assert_true(from1 > 15 && from1 < 80);
+  nd_tensor_release(&pt);
   assert_int_equal(nd_patches_sample(im, 2, 5, 10, 7, &pt), ND_ERR_SHAPE); /* 5x5 > 4x4 */
   nd_tensor_release(&im[0]);
   nd_tensor_release(&im[1]);
