@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# neurodyn train esn: a small Mackey-Glass run writes metrics.json (read back by
+# neurodyn train esn / train ngrc: a small Mackey-Glass run writes metrics.json (read back by
 # Python) with one-step NRMSE below a floor from measurement (200 units:
 # 1.1e-4 measured, floor 5e-4) and a free-run NRMSE at the horizon, the
 # sweep files, and bad flags exit 2 with one line and no directory.
@@ -24,4 +24,14 @@ expect_error 2 "neurodyn train esn:" "leak" "$ND" train esn --leak 2 --out "$TMP
 expect_error 2 "neurodyn train esn:" "sweep-rho" "$ND" train esn --sweep-rho 0.5,x --out "$TMP/bad2"
 expect_error 2 "neurodyn train esn:" "washout" "$ND" train esn --train 50 --out "$TMP/bad3"
 [ ! -e "$TMP/bad1" ] && [ ! -e "$TMP/bad2" ] && [ ! -e "$TMP/bad3" ] || fail "a refused run left a directory"
+# train ngrc on Lorenz at its defaults (ridge 1e-3): test forecast NRMSE over 44 steps
+# measured 2.45e-3, floor 2e-2
+expect_ok "$ND" train ngrc --quiet --out "$TMP/ngrc"
+"$PY" - "$TMP/ngrc" <<'PY' || fail "ngrc metrics"
+import json, sys
+r = json.load(open(sys.argv[1] + "/metrics.json"))["results"]
+assert r["features"] == 28 and 0 < r["test_nrmse"] < 2e-2, r
+PY
+expect_error 2 "neurodyn train ngrc:" "delays" "$ND" train ngrc --delays 0 --out "$TMP/bad4"
+[ ! -e "$TMP/bad4" ] || fail "a refused ngrc run left a directory"
 echo "ok"
