@@ -12,10 +12,11 @@ that own or view the library's memory (docs/python.md).
 """
 from . import _core
 from ._core import InputError, LibraryError, NotFoundError
-from . import autodiff, io, krotov, lca
+from . import autodiff, io, krotov, lca, reservoir
 from .krotov import Krotov, KrotovODE
 from .krotov_top import KrotovTop
 from .mlp import MLP
+from .reservoir import ESN
 from ._registry import load, register
 
 __version__ = _core.version()
@@ -23,5 +24,5 @@ set_num_threads = _core.set_num_threads
 get_num_threads = _core.get_num_threads
 as_float32 = _core.as_float32
 
-__all__ = ["Krotov", "KrotovODE", "KrotovTop", "MLP", "load", "register", "autodiff", "io", "krotov", "lca",
+__all__ = ["Krotov", "KrotovODE", "KrotovTop", "MLP", "ESN", "reservoir", "load", "register", "autodiff", "io", "krotov", "lca",
            "InputError", "LibraryError", "NotFoundError", "set_num_threads", "get_num_threads", "as_float32", "__version__"]

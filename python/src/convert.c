@@ -56,6 +56,10 @@ PyArrayObject *nd_py_f32(PyObject *o, const char *what, int ndim, const int64_t 
   return as_array(o, what, NPY_FLOAT32, "biuf", ndim, shape);
 }
 
+PyArrayObject *nd_py_f64(PyObject *o, const char *what, int ndim, const int64_t *shape) {
+  return as_array(o, what, NPY_FLOAT64, "biuf", ndim, shape);
+}
+
 PyArrayObject *nd_py_i32(PyObject *o, const char *what, int ndim, const int64_t *shape) {
   return as_array(o, what, NPY_INT32, "biu", ndim, shape);
 }

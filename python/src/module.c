@@ -321,7 +321,7 @@ PyMODINIT_FUNC PyInit__core(void) {
   Py_INCREF(&nd_py_handle_type);
   if (PyModule_AddObject(m, "Handle", (PyObject *)&nd_py_handle_type) < 0 || nd_py_autodiff_ready(m) < 0) goto fail;
   PyMethodDef *tables[] = {core_methods, nd_py_krotov_methods, nd_py_mlp_methods, nd_py_io_methods,
-                           nd_py_autodiff_methods, nd_py_lca_methods, nd_py_krotov_top_methods};
+                           nd_py_autodiff_methods, nd_py_lca_methods, nd_py_krotov_top_methods, nd_py_esn_methods};
   for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
     if (add_methods(m, tables[i]) < 0) goto fail;
   return m;

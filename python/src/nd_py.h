@@ -34,6 +34,8 @@ extern PyObject *nd_py_input_error;
  * the number of dimensions; shape entries >= 0 must match (-1: any).
  * Errors name `what` and the shapes.  NULL on error. */
 PyArrayObject *nd_py_f32(PyObject *o, const char *what, int ndim, const int64_t *shape);
+/* The same for float64 (the reservoir family computes in double). */
+PyArrayObject *nd_py_f64(PyObject *o, const char *what, int ndim, const int64_t *shape);
 /* The same for int32 labels (bool and integer dtypes only). */
 PyArrayObject *nd_py_i32(PyObject *o, const char *what, int ndim, const int64_t *shape);
 /* A new NumPy array over memory that `owner` keeps alive (a view: the array
@@ -169,5 +171,6 @@ extern PyMethodDef nd_py_autodiff_methods[];
 int nd_py_autodiff_ready(PyObject *module); /* the Var type */
 extern PyMethodDef nd_py_lca_methods[];
 extern PyMethodDef nd_py_krotov_top_methods[];
+extern PyMethodDef nd_py_esn_methods[];
 
 #endif
