@@ -25,5 +25,6 @@
 #include "neurodyn/lca.h"
 #include "neurodyn/distributed.h"
 #include "neurodyn/reservoir.h"
+#include "neurodyn/circuits.h"
 
 #endif

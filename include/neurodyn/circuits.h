@@ -1,0 +1,119 @@
+/* Competitive circuits: winner-take-all (WTA) networks of rectified-linear
+ * units.
+ *
+ * U. Rutishauser, R. J. Douglas, J.-J. Slotine, "Collective stability of
+ * networks of winner-take-all circuits", Neural Computation 23(3):735-773,
+ * 2011, Sec. 2 (Eq. 2.1-2.2).  N excitatory units x_i with inputs I_i and one
+ * inhibitory unit y:
+ *
+ *   tau dx_i/dt + G x_i = f(I_i + alpha x_i - beta1 y - Te)
+ *   tau dy/dt   + G y   = f(beta2 sum_j x_j - Ti),          f(v) = max(v, 0)
+ *
+ * With one winner k active (G = 1) the steady state is
+ *   x_k = (I_k - Te + beta1 Ti) / (1 - alpha + beta1 beta2),  y = beta2 x_k - Ti,
+ * positive and finite only for alpha < 1 + beta1 beta2; alpha > 1 forbids two
+ * co-active winners (their difference mode grows at (alpha - 1)/tau); the
+ * paper's contracting high-gain regime is 1 < alpha < 2 sqrt(beta1 beta2).
+ * docs/circuits.md has the derivations.
+ *
+ * Integration: forward Euler with eta = dt/tau (0 < eta <= 1).  Order JACOBI
+ * (default) updates x and y from the same old state (Euler on the ODE above);
+ * order UPSTREAM is NeurodynamicalSystems.jl's (commit 8333fac, `WTA`):
+ * y first, then x from the new y (a Gauss-Seidel map, not the same map).
+ *
+ * Three circuits share the config:
+ *   nd_wta_solve     one inhibitory unit per row (the equations above);
+ *   nd_lcwta_solve   LocallyConnectedWta: one inhibitory unit y_i per neuron,
+ *                    reading the band |j - i| <= w of x, and each x_i inhibited by
+ *                    the band of y (upstream `LocallyConnectedWTA`, with beta1,
+ *                    beta2 in place of its sqrt(beta) on both):
+ *                      tau dy_i/dt + G y_i = f(beta2 sum_{|j-i|<=w} x_j - Ti)
+ *                      tau dx_i/dt + G x_i = f(I_i + alpha x_i - beta1 sum_{|j-i|<=w} y_j - Te)
+ *                    Band sums by running sums: O(n) per step whatever w, no n x n matrix;
+ *   nd_convwta_solve ConvWta on NCHW maps: the same with the band replaced by a
+ *                    kh x kw box around each pixel, within each channel ("1 x k
+ *                    along a feature map") or summed over all channels as well
+ *                    (across = true; 1 x 1 gives a WTA across features at each pixel).
+ *                    A [B, 1, 1, n] input with a 1 x (2w+1) kernel is LocallyConnectedWta.
+ *
+ * Every solve starts from x = y = 0, runs the rows of a batch independently
+ * (OpenMP over rows) and stops a row when its residual
+ *   r_b = max over its units of |tau dx/dt| / max(max_i |I_bi|, 1e-30)
+ * is <= tol (the row is then frozen), ND_STOP_TOLERANCE when every row has
+ * stopped, ND_STOP_MAX_ITER after max_iter steps, ND_STOP_DIVERGED (status
+ * ND_ERR_NUMERIC, result and state filled in) when a state is not finite or
+ * exceeds max_state: the runaway of an unstable circuit.
+ *
+ *   nd_wta_config c = nd_wta_defaults();
+ *   nd_wta_result r;
+ *   nd_wta_solve(&c, I, B, n, x, y, &r);   // x [B, n], y [B] (may be NULL)
+ */
+#ifndef NEURODYN_CIRCUITS_H
+#define NEURODYN_CIRCUITS_H
+
+#include "neurodyn/core.h"
+#include "neurodyn/dynamics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nd_wta_order {
+  ND_WTA_JACOBI = 0,   /* simultaneous update (Euler on the ODE; default) */
+  ND_WTA_UPSTREAM = 1, /* inhibitory first, excitatory from the new inhibition */
+  ND_WTA_ORDER_COUNT_
+} nd_wta_order;
+
+typedef struct nd_wta_config {
+  double alpha;     /* self-excitation, finite (1.2) */
+  double beta1;     /* inhibitory -> excitatory weight, >= 0 (3) */
+  double beta2;     /* excitatory -> inhibitory weight, >= 0 (0.25) */
+  double te, ti;    /* excitatory and inhibitory thresholds, finite (0, 0) */
+  double g;         /* leak G, > 0 (1) */
+  double tau;       /* time constant, > 0 (1) */
+  double dt;        /* Euler step, 0 < dt <= tau (0.1) */
+  nd_wta_order order; /* JACOBI */
+  double tol;       /* > 0 (1e-6) */
+  int64_t max_iter; /* >= 1 (10000) */
+  double max_state; /* > 0: a larger |state| is a runaway (1e6) */
+} nd_wta_config;
+
+typedef struct nd_wta_result {
+  int64_t iterations;  /* steps taken (the most any row took) */
+  double residual;     /* max over rows of r_b at the state returned */
+  nd_stop_reason stop; /* TOLERANCE, MAX_ITER or DIVERGED */
+} nd_wta_result;
+
+ND_API nd_wta_config nd_wta_defaults(void);
+/* ND_ERR_INVALID_ARG naming the field. */
+ND_API nd_status nd_wta_config_check(const nd_wta_config *c);
+/* "jacobi", "upstream" (NULL for an unknown value; ND_ERR_INVALID_ARG naming
+ * the choices for an unknown name). */
+ND_API const char *nd_wta_order_name(nd_wta_order o);
+ND_API nd_status nd_wta_order_parse(const char *name, nd_wta_order *out);
+
+/* Global WTA: input [batch, n] (finite), x out [batch, n], y out [batch] or
+ * NULL; batch, n >= 1. */
+ND_API nd_status nd_wta_solve(const nd_wta_config *c, const float *input, int64_t batch, int64_t n, float *x, float *y,
+                              nd_wta_result *r);
+
+/* LocallyConnectedWta: input, x, y [batch, n]; 0 <= halfwidth < n (y may be
+ * NULL). */
+ND_API nd_status nd_lcwta_solve(const nd_wta_config *c, int64_t halfwidth, const float *input, int64_t batch, int64_t n,
+                                float *x, float *y, nd_wta_result *r);
+
+typedef struct nd_convwta_shape {
+  int64_t batch, channels, height, width; /* NCHW, each >= 1 */
+  int64_t kh, kw;                         /* odd box, kh <= height, kw <= width (1 x 3) */
+  bool across;                            /* sum over all channels too (false) */
+} nd_convwta_shape;
+
+/* ConvWta: input, x, y [batch, channels, height, width] (y may be NULL). */
+ND_API nd_status nd_convwta_solve(const nd_wta_config *c, const nd_convwta_shape *s, const float *input, float *x, float *y,
+                                  nd_wta_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
