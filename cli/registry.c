@@ -22,6 +22,9 @@ const nd_cli_command nd_cli_train_models[] = {
 const nd_cli_command nd_cli_run_models[] = {
     {"snn", nd_cli_run_snn, "a random recurrent LIF/ALIF network built from flags (raster, rates, traces)"},
     {"lca", nd_cli_run_lca, "sparse codes of signals under a dictionary (LCA, Rozell et al. 2008)"},
+    {"wta", nd_cli_run_wta, "winner-take-all circuit, one inhibitory unit (Rutishauser et al. 2011)"},
+    {"lcwta", nd_cli_run_lcwta, "locally connected WTA: an inhibitory unit per neuron over a band"},
+    {"convwta", nd_cli_run_convwta, "convolutional WTA on NCHW maps (box within or across channels)"},
     {NULL, NULL, NULL},
 };
 

@@ -1286,6 +1286,58 @@ static int p_lca(void) {
   return 0;
 }
 
+/* WTA circuits (circuits.h). */
+static int p_circuits(void) {
+  nd_wta_config c = nd_wta_defaults(), bad = c;
+  float in[6] = {1, 0.5f, 0.2f, 0, 0.1f, 0.3f}, x[6], y[6];
+  nd_wta_result r;
+  BAD(nd_wta_config_check(NULL));
+  bad.tau = -1;
+  BAD(nd_wta_config_check(&bad));
+  bad = c;
+  bad.g = 0;
+  BAD(nd_wta_config_check(&bad));
+  bad = c;
+  bad.alpha = NAN;
+  BAD(nd_wta_config_check(&bad));
+  bad = c;
+  bad.order = ND_WTA_ORDER_COUNT_;
+  BAD(nd_wta_solve(&bad, in, 1, 6, x, y, &r));
+  EXPECT(nd_wta_order_name(ND_WTA_ORDER_COUNT_) == NULL);
+  nd_wta_order o;
+  BAD(nd_wta_order_parse(NULL, &o));
+  BAD(nd_wta_order_parse("jacobi", NULL));
+  BAD(nd_wta_solve(NULL, in, 1, 6, x, y, &r));
+  BAD(nd_wta_solve(&c, NULL, 1, 6, x, y, &r));
+  BAD(nd_wta_solve(&c, in, 1, 6, NULL, y, &r));
+  BAD(nd_wta_solve(&c, in, 1, 6, x, y, NULL));
+  BAD(nd_wta_solve(&c, in, 0, 6, x, y, &r));
+  BAD(nd_wta_solve(&c, in, 1, 0, x, y, &r));
+  BAD(nd_wta_solve(&c, in, BIG40, BIG40, x, y, &r));
+  BAD(nd_lcwta_solve(&c, 6, in, 1, 6, x, y, &r));
+  BAD(nd_lcwta_solve(&c, -1, in, 1, 6, x, y, &r));
+  BAD(nd_lcwta_solve(&c, 1, in, 1, -6, x, y, &r));
+  BAD(nd_lcwta_solve(&c, 1, in, BIG40, BIG40, x, y, &r));
+  nd_convwta_shape s = {1, 2, 1, 3, 1, 3, true};
+  BAD(nd_convwta_solve(&c, NULL, in, x, y, &r));
+  BAD(nd_convwta_solve(&c, &s, in, x, y, NULL));
+  BAD(nd_convwta_solve(&c, &s, NULL, x, y, &r));
+  nd_convwta_shape sb = s;
+  sb.kw = 5;
+  BAD(nd_convwta_solve(&c, &sb, in, x, y, &r));
+  sb = s;
+  sb.kh = 0;
+  BAD(nd_convwta_solve(&c, &sb, in, x, y, &r));
+  sb = s;
+  sb.channels = BIG40;
+  sb.height = BIG40;
+  BAD(nd_convwta_solve(&c, &sb, in, x, y, &r));
+  OK(nd_wta_solve(&c, in, 1, 6, x, y, &r));
+  OK(nd_lcwta_solve(&c, 1, in, 2, 3, x, y, &r));
+  OK(nd_convwta_solve(&c, &s, in, x, NULL, &r));
+  return 0;
+}
+
 /* Credit-assignment ops (credit.h) and the MLP's method functions (mlp.h). */
 static int p_credit(void) {
   nd_tape *tp;
@@ -1748,6 +1800,7 @@ static const probe probes[] = {
     P(p_lca_conv),        P(p_lca_dict),
     P(p_dynamics_trajectory),
     P(p_reservoir),
+    P(p_circuits),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

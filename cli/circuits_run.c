@@ -1,0 +1,192 @@
+/* neurodyn run wta | lcwta | convwta: the steady state of a winner-take-all
+ * circuit for given inputs (Rutishauser, Douglas & Slotine, Neural Comput.
+ * 23(3), 2011; the library side is include/neurodyn/circuits.h, the user
+ * guide docs/circuits.md). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "options.h"
+#include "neurodyn/neurodyn.h"
+#include "neurodyn/circuits.h"
+
+static const char *const orders[] = {"jacobi", "upstream", NULL};
+
+typedef enum circuit { WTA, LCWTA, CONVWTA } circuit;
+static const char *const progs[] = {"neurodyn run wta", "neurodyn run lcwta", "neurodyn run convwta"};
+
+typedef struct run_opts {
+  const char *input, *out, *inh_out, *kernel;
+  nd_wta_config c;
+  int order, threads;
+  int64_t halfwidth;
+  bool across;
+} run_opts;
+
+/* --kernel K (1 x K) or KHxKW. */
+static int parse_kernel(const char *prog, const char *text, int64_t *kh, int64_t *kw) {
+  char *end;
+  long long a = strtoll(text, &end, 10), b = a;
+  if (end != text && *end == 'x') {
+    const char *t2 = end + 1;
+    b = strtoll(t2, &end, 10);
+    if (end == t2) end = (char *)t2 - 1; /* force the error below */
+  } else {
+    a = 1;
+  }
+  if (end == text || *end || a < 1 || b < 1 || a % 2 == 0 || b % 2 == 0)
+    return nd_cli_fail(2, prog, "--kernel '%s': need K or KHxKW with odd sizes >= 1 (e.g. 5 or 1x5 or 3x3)", text);
+  *kh = a;
+  *kw = b;
+  return 0;
+}
+
+static int write_npy(const char *prog, const char *path, const float *v, const nd_tensor *like) {
+  nd_tensor t = nd_tensor_wrap((float *)v, like->ndim, like->shape);
+  if (like->ndim == 2 && t.shape[1] == 1) t = nd_tensor_wrap((float *)v, 1, ND_SHAPE(like->shape[0])); /* wta's y [B] */
+  return nd_npy_write(path, &t) == ND_OK ? 0 : nd_cli_fail(1, prog, "%s", nd_last_error());
+}
+
+/* Per row: the units with x_i > 1e-3 max|I| (losers decay to 0 only
+ * asymptotically) and the index of the largest one (-1: none active). */
+static void print_winners(const char *key, const float *x, const float *in, int64_t B, int64_t n, bool index) {
+  printf(", \"%s\": [", key);
+  for (int64_t b = 0; b < B; b++) {
+    double m = 0, best = 0;
+    int64_t k = 0, arg = -1;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(in[b * n + i]));
+    for (int64_t i = 0; i < n; i++)
+      if (x[b * n + i] > 1e-3 * m) {
+        k++;
+        if (x[b * n + i] > best) best = x[b * n + (arg = i)];
+      }
+    printf("%s%lld", b ? ", " : "", (long long)(index ? arg : k));
+  }
+  printf("]");
+}
+
+static int solve(circuit kind, const run_opts *o, const nd_tensor *X) {
+  const char *prog = progs[kind];
+  const int64_t n = X->ndim == 1 ? X->shape[0] : nd_tensor_numel(X) / X->shape[0], B = X->ndim == 1 ? 1 : X->shape[0];
+  const int64_t ni = kind == WTA ? 1 : n;
+  float *x = nd_aligned_alloc((size_t)(B * n) * sizeof(float)), *y = nd_aligned_alloc((size_t)(B * ni) * sizeof(float));
+  if (!x || !y) {
+    nd_aligned_free(x);
+    nd_aligned_free(y);
+    return nd_cli_fail(1, prog, "out of memory for [%lld, %lld] units", (long long)B, (long long)n);
+  }
+  nd_wta_result r;
+  nd_status s;
+  if (kind == WTA) {
+    s = nd_wta_solve(&o->c, X->data, B, n, x, y, &r);
+  } else if (kind == LCWTA) {
+    s = nd_lcwta_solve(&o->c, o->halfwidth, X->data, B, n, x, y, &r);
+  } else {
+    nd_convwta_shape sh = {X->shape[0], X->shape[1], X->shape[2], X->shape[3], 1, 3, o->across};
+    parse_kernel(prog, o->kernel, &sh.kh, &sh.kw); /* checked before the input was read */
+    s = nd_convwta_solve(&o->c, &sh, X->data, x, y, &r);
+  }
+  int rc = 0;
+  if (s != ND_OK && r.stop != ND_STOP_DIVERGED) rc = nd_cli_fail(nd_cli_status_code(s), prog, "%s: %s", o->input, nd_last_error());
+  if (!rc) {
+    printf("{\"iterations\": %lld, \"residual\": %.9g, \"stopped\": \"%s\", \"batch\": %lld, \"units\": %lld",
+           (long long)r.iterations, r.residual, nd_stop_reason_name(r.stop), (long long)B, (long long)n);
+    print_winners("winners", x, X->data, B, n, false);
+    if (kind == WTA) print_winners("winner", x, X->data, B, n, true);
+    printf(", \"order\": \"%s\"}\n", nd_wta_order_name(o->c.order));
+    fflush(stdout);
+    if (s != ND_OK) rc = nd_cli_fail(1, prog, "%s (nothing written)", nd_last_error());
+  }
+  if (!rc) rc = write_npy(prog, o->out, x, X);
+  if (!rc && o->inh_out) rc = write_npy(prog, o->inh_out, y, kind == WTA ? &(nd_tensor){.ndim = 2, .shape = {B, 1}} : X);
+  nd_aligned_free(x);
+  nd_aligned_free(y);
+  return rc;
+}
+
+/* The input's shape for the circuit: [n] or [B, n]; [B, C, H, W] for convwta. */
+static int check_input(circuit kind, const run_opts *o, const nd_tensor *X) {
+  char sh[96];
+  nd_tensor_shape_str(X, sh, sizeof sh);
+  if (kind == CONVWTA && X->ndim != 4)
+    return nd_cli_fail(2, progs[kind], "%s: input has shape %s; need 4-D [B, C, H, W] (NCHW)", o->input, sh);
+  if (kind != CONVWTA && X->ndim != 1 && X->ndim != 2)
+    return nd_cli_fail(2, progs[kind], "%s: input has shape %s; need [n] or [B, n]", o->input, sh);
+  if (nd_tensor_numel(X) < 1) return nd_cli_fail(2, progs[kind], "%s: input %s is empty", o->input, sh);
+  return 0;
+}
+
+static int run_circuit(circuit kind, int argc, char **argv) {
+  const char *prog = progs[kind];
+  run_opts o;
+  memset(&o, 0, sizeof o);
+  o.c = nd_wta_defaults();
+  const nd_option table[] = {
+      {"input", ND_OPT_STRING, &o.input, NULL,
+       kind == CONVWTA ? "inputs [B, C, H, W] (.npy or .safetensors)" : "inputs [n] or [B, n] (.npy or .safetensors)", NULL},
+      {"out", ND_OPT_STRING, &o.out, NULL, "excitatory steady state, the input's shape (.npy)", NULL},
+      {"inhibitory", ND_OPT_STRING, &o.inh_out, NULL, "also write the inhibitory units (.npy)", NULL},
+      {"alpha", ND_OPT_DOUBLE, &o.c.alpha, "1.2", "self-excitation alpha", NULL},
+      {"beta1", ND_OPT_DOUBLE, &o.c.beta1, "3", "inhibitory -> excitatory weight beta1 >= 0", NULL},
+      {"beta2", ND_OPT_DOUBLE, &o.c.beta2, "0.25", "excitatory -> inhibitory weight beta2 >= 0", NULL},
+      {"te", ND_OPT_DOUBLE, &o.c.te, "0", "excitatory threshold Te", NULL},
+      {"ti", ND_OPT_DOUBLE, &o.c.ti, "0", "inhibitory threshold Ti", NULL},
+      {"g", ND_OPT_DOUBLE, &o.c.g, "1", "leak G > 0", NULL},
+      {"tau", ND_OPT_DOUBLE, &o.c.tau, "1", "time constant tau > 0", NULL},
+      {"dt", ND_OPT_DOUBLE, &o.c.dt, "0.1", "Euler step, 0 < dt <= tau", NULL},
+      {"order", ND_OPT_CHOICE, &o.order, "jacobi", "jacobi (simultaneous) or upstream (inhibitory first)", orders},
+      {"tol", ND_OPT_DOUBLE, &o.c.tol, "1e-6", "stop a row when max|tau dx/dt| / max|I| <= tol (> 0)", NULL},
+      {"max-iter", ND_OPT_INT64, &o.c.max_iter, "10000", "most steps", NULL},
+      {"max-state", ND_OPT_DOUBLE, &o.c.max_state, "1e6", "a larger |state| is a runaway (exit 1)", NULL},
+      {kind == LCWTA ? "halfwidth" : "kernel", kind == LCWTA ? ND_OPT_INT64 : ND_OPT_STRING,
+       kind == LCWTA ? (void *)&o.halfwidth : (void *)&o.kernel, kind == LCWTA ? "3" : "3",
+       kind == LCWTA ? "band half-width w, 0 <= w < n" : "box K (1 x K) or KHxKW, odd sizes", NULL},
+      {"across", ND_OPT_BOOL, &o.across, "false", "convwta: pool over all channels too (1x1: a WTA across features)", NULL},
+      {"threads", ND_OPT_INT, &o.threads, "0", "worker threads (0: all cores or $ND_NUM_THREADS)", NULL},
+      ND_OPT_END,
+  };
+  nd_option tab[sizeof table / sizeof table[0]];
+  int k = 0;
+  for (int i = 0; i < (int)(sizeof table / sizeof table[0]); i++) /* the last two rows only where they apply */
+    if (!table[i].name || ((kind != WTA || strcmp(table[i].name, "kernel")) && (kind == CONVWTA || strcmp(table[i].name, "across"))))
+      tab[k++] = table[i];
+  const nd_opts spec = {prog, "--input X.npy --out Y.npy [options]",
+                        "Integrates, from x = y = 0 to the steady state (f = max(., 0)),\n"
+                        "  tau dx/dt + G x = f(I + alpha x - beta1 P'y - Te)\n"
+                        "  tau dy/dt + G y = f(beta2 P x - Ti)\n"
+                        "with P one inhibitory unit (wta), a band (lcwta) or a box (convwta),\n"
+                        "and writes x.  Prints one JSON line: iterations, residual, stopped,\n"
+                        "winners (active units per row: x > 1e-3 max|I|), for wta also winner\n"
+                        "(the index per row, -1: none).  Exit 2 for bad input (nothing is\n"
+                        "written), 1 for a runaway (alpha >= 1 + beta1 beta2).",
+                        tab, 0, 0};
+  nd_args args;
+  int rc = nd_opts_parse(&spec, argc, argv, &args);
+  if (rc != ND_OPTS_CONTINUE) return rc;
+  rc = 0;
+  o.c.order = (nd_wta_order)o.order;
+  int64_t kh, kw;
+  nd_tensor X;
+  memset(&X, 0, sizeof X);
+  if (!o.input || !o.out) rc = nd_cli_fail(2, prog, "--input and --out are required (see --help)");
+  if (!rc && nd_file_format_of_name(o.out) != ND_FILE_NPY) rc = nd_cli_fail(2, prog, "%s: --out must end in .npy", o.out);
+  if (!rc && o.inh_out && nd_file_format_of_name(o.inh_out) != ND_FILE_NPY)
+    rc = nd_cli_fail(2, prog, "%s: --inhibitory must end in .npy", o.inh_out);
+  if (!rc) rc = nd_cli_check_output(prog, o.out);
+  if (!rc && o.inh_out) rc = nd_cli_check_output(prog, o.inh_out);
+  if (!rc && nd_wta_config_check(&o.c) != ND_OK) rc = nd_cli_fail(2, prog, "%s", nd_last_error());
+  if (!rc && kind == CONVWTA) rc = parse_kernel(prog, o.kernel, &kh, &kw);
+  if (!rc && o.threads != 0 && nd_set_num_threads(o.threads) != ND_OK) rc = nd_cli_fail(2, prog, "--threads: %s", nd_last_error());
+  if (!rc && nd_tensor_file_read_f32(o.input, NULL, &X) != ND_OK) rc = nd_cli_fail(2, prog, "--input: %s", nd_last_error());
+  if (!rc) rc = check_input(kind, &o, &X);
+  if (!rc) rc = solve(kind, &o, &X);
+  nd_tensor_release(&X);
+  nd_args_release(&args);
+  return rc;
+}
+
+int nd_cli_run_wta(int argc, char **argv) { return run_circuit(WTA, argc, argv); }
+int nd_cli_run_lcwta(int argc, char **argv) { return run_circuit(LCWTA, argc, argv); }
+int nd_cli_run_convwta(int argc, char **argv) { return run_circuit(CONVWTA, argc, argv); }
