@@ -22,6 +22,7 @@
 #include "neurodyn/io.h"
 #include "neurodyn/reservoir.h"
 #include "options.h"
+#include "out_command.h"
 
 #define CMD "train esn"
 #define ND_TRY_OR_RETURN(e)      \
@@ -229,8 +230,10 @@ static nd_status train(const esn_opts *o, const nd_opts *spec) {
   return st;
 }
 
+static nd_status train_cb(const nd_opts *spec, void *user) { return train((const esn_opts *)user, spec); }
+
 int nd_cli_train_esn(int argc, char **argv) {
-  esn_opts o;
+  esn_opts o = {0};
   static const char *const tasks[] = {"mackey-glass", NULL};
   static const char *const transforms[] = {"tanh", "none", NULL};
   static const char *const solvers[] = {"cholesky", "qr", NULL};
@@ -263,15 +266,5 @@ int nd_cli_train_esn(int argc, char **argv) {
                         "(tau = 17) and scores one-step and free-running NRMSE on validation and test windows; "
                         "writes metrics.json and free_run.png into DIR.",
                         table, 0, 0};
-  nd_args args;
-  int rc = nd_opts_parse(&spec, argc, argv, &args);
-  if (rc != ND_OPTS_CONTINUE) return rc;
-  nd_cli_common_apply(&o.common);
-  if (!o.common.out) {
-    nd_args_release(&args);
-    return nd_cli_cmd_fail(CMD, 2, "--out DIR is required");
-  }
-  nd_status st = train(&o, &spec);
-  nd_args_release(&args);
-  return st == ND_OK ? 0 : nd_cli_lib_fail(CMD, st);
+  return nd_cli_out_command(CMD, &spec, &o.common, argc, argv, train_cb, &o);
 }

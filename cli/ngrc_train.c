@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "neurodyn/reservoir.h"
 #include "options.h"
+#include "out_command.h"
 
 #define CMD "train ngrc"
 
@@ -97,8 +98,10 @@ static nd_status run(const ngrc_opts *o, const nd_opts *spec) {
   return st;
 }
 
+static nd_status run_cb(const nd_opts *spec, void *user) { return run((const ngrc_opts *)user, spec); }
+
 int nd_cli_train_ngrc(int argc, char **argv) {
-  ngrc_opts o;
+  ngrc_opts o = {0};
   static const char *const tasks[] = {"lorenz", NULL};
   const nd_option table[] = {
       {"task", ND_OPT_CHOICE, &o.task, "lorenz", "series (Lorenz 1963, sampled by Dormand-Prince)", tasks},
@@ -118,15 +121,5 @@ int nd_cli_train_ngrc(int argc, char **argv) {
                         "to the Lorenz system and scores fed-back forecasts on validation and test windows; "
                         "writes metrics.json into DIR.",
                         table, 0, 0};
-  nd_args args;
-  int rc = nd_opts_parse(&spec, argc, argv, &args);
-  if (rc != ND_OPTS_CONTINUE) return rc;
-  nd_cli_common_apply(&o.common);
-  if (!o.common.out) {
-    nd_args_release(&args);
-    return nd_cli_cmd_fail(CMD, 2, "--out DIR is required");
-  }
-  nd_status st = run(&o, &spec);
-  nd_args_release(&args);
-  return st == ND_OK ? 0 : nd_cli_lib_fail(CMD, st);
+  return nd_cli_out_command(CMD, &spec, &o.common, argc, argv, run_cb, &o);
 }

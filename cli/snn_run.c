@@ -17,6 +17,7 @@
 #include "neurodyn/snn.h"
 #include "neurodyn/tensor.h"
 #include "options.h"
+#include "out_command.h"
 
 #define CMD "run snn"
 #define ND_TRY_CLI(e)                \
@@ -205,8 +206,10 @@ static nd_status simulate(const snn_opts *o, const nd_opts *spec) {
   return st;
 }
 
+static nd_status simulate_cb(const nd_opts *spec, void *user) { return simulate((const snn_opts *)user, spec); }
+
 int nd_cli_run_snn(int argc, char **argv) {
-  snn_opts o;
+  snn_opts o = {0};
   static const char *const models[] = {"lif", "alif", NULL};
   static const char *const resets[] = {"zero", "subtract", NULL};
   static const char *const syns[] = {"delta", "exp", NULL};
@@ -243,15 +246,5 @@ int nd_cli_run_snn(int argc, char **argv) {
                         "spikes.npy ([n, 2]: time ms, neuron), rates.npy (Hz per neuron), raster.png, voltage.npy/png "
                         "and summary.json (options, spikes, synaptic events, wall time) into DIR.",
                         table, 0, 0};
-  nd_args args;
-  int rc = nd_opts_parse(&spec, argc, argv, &args);
-  if (rc != ND_OPTS_CONTINUE) return rc;
-  nd_cli_common_apply(&o.common);
-  if (!o.common.out) {
-    nd_args_release(&args);
-    return nd_cli_cmd_fail(CMD, 2, "--out DIR is required");
-  }
-  nd_status st = simulate(&o, &spec);
-  nd_args_release(&args);
-  return st == ND_OK ? 0 : nd_cli_lib_fail(CMD, st);
+  return nd_cli_out_command(CMD, &spec, &o.common, argc, argv, simulate_cb, &o);
 }
