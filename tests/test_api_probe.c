@@ -1382,9 +1382,9 @@ static int p_credit(void) {
   CREDIT_BAD(nd_credit_ff_loss(tp, a, 1, 1, NAN));
 #undef CREDIT_BAD
   nd_tape_free(tp);
-  BAD(nd_credit_regression_grads(NULL, &a23, &a23, &w43, NULL, NULL));
-  BAD(nd_credit_regression_grads(&a23, &a23, &a23, &w43, NULL, NULL)); /* dw [4,3], expected [3,3] */
-  BAD(nd_credit_regression_grads(&a23, &a23, &w43, &f44, NULL, NULL));
+  BAD(nd_credit_regression_grads(NULL, &a23, &a23, NULL, &w43, NULL, NULL));
+  BAD(nd_credit_regression_grads(&a23, &a23, &a23, NULL, &w43, NULL, NULL)); /* dw [4,3], expected [3,3] */
+  BAD(nd_credit_regression_grads(&a23, &a23, &w43, NULL, &f44, NULL, NULL));
   BAD(nd_credit_ff_normalize(NULL, 1, 3, 0, buf[0]));
   BAD(nd_credit_ff_normalize(buf[0], -1, 3, 0, buf[0]));
   BAD(nd_credit_ff_normalize(buf[0], 1, 0, 0, buf[0]));

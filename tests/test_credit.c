@@ -237,7 +237,7 @@ static void test_angle_and_regression(void **st) {
             tt = nd_tensor_wrap(t, 2, ND_SHAPE(3, 2));
   nd_tensor *dw = nd_test_tensor(2, ND_SHAPE(2, 2)), *db = nd_test_tensor(1, ND_SHAPE(2));
   double loss;
-  nd_assert_ok(nd_credit_regression_grads(&ti, &tp, &tt, dw, db, &loss));
+  nd_assert_ok(nd_credit_regression_grads(&ti, &tp, &tt, NULL, dw, db, &loss));
   double l = 0;
   for (int i = 0; i < 6; i++) l += (pred[i] - t[i]) * (pred[i] - t[i]) / 3.0;
   nd_assert_close(loss, l, 1e-9, 1e-9);
@@ -248,6 +248,10 @@ static void test_angle_and_regression(void **st) {
       nd_assert_close(dw->data[o * 2 + k], g, 1e-6, 1e-6);
     }
   nd_assert_close(db->data[0], 2.0 / 3 * (0.5 + -3 + 0), 1e-6, 1e-6);
+  float work[6], keep[4];
+  memcpy(keep, dw->data, sizeof keep);
+  nd_assert_ok(nd_credit_regression_grads(&ti, &tp, &tt, work, dw, NULL, NULL)); /* caller's scratch: same result */
+  assert_memory_equal(keep, dw->data, sizeof keep);
   nd_tensor_free(dw), nd_tensor_free(db);
 }
 

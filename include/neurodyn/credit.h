@@ -75,9 +75,9 @@ ND_API nd_var *nd_credit_inject(nd_tape *tp, nd_var *h, const nd_tensor *g);
 /* Least squares of a linear map pred = input W^T + b against target:
  * L = (1/B) sum ||pred - target||^2; writes dL/dW [n, k] and dL/db [n]
  * (db may be NULL) and *loss (may be NULL).  input [B, k], pred and target
- * [B, n]. */
+ * [B, n]; work: B*n floats of scratch (NULL: allocated for the call). */
 ND_API nd_status nd_credit_regression_grads(const nd_tensor *input, const nd_tensor *pred, const nd_tensor *target,
-                                            nd_tensor *dw, nd_tensor *db, double *loss);
+                                            float *work, nd_tensor *dw, nd_tensor *db, double *loss);
 
 /* Forward-forward layer loss of y [R, n] (Hinton 2022, Eq. 1): G_r =
  * sum_j y_rj^2; rows 0..n_pos-1 are positive (loss softplus(theta - G)),

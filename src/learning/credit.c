@@ -39,7 +39,7 @@ double nd_credit_angle(const float *a, const float *b, int64_t n) {
 static bool is_matrix(const nd_tensor *t) { return t && t->data && t->ndim == 2 && nd_tensor_is_contiguous(t); }
 
 nd_status nd_credit_regression_grads(const nd_tensor *input, const nd_tensor *pred, const nd_tensor *target,
-                                     nd_tensor *dw, nd_tensor *db, double *loss) {
+                                     float *work, nd_tensor *dw, nd_tensor *db, double *loss) {
   if (!is_matrix(input) || !is_matrix(pred) || !is_matrix(target) || !is_matrix(dw))
     return nd__error(ND_ERR_INVALID_ARG, "credit regression: input, pred, target and dw must be contiguous matrices");
   int64_t B = input->shape[0], k = input->shape[1], n = pred->shape[1];
@@ -48,7 +48,7 @@ nd_status nd_credit_regression_grads(const nd_tensor *input, const nd_tensor *pr
       (db && (db->ndim != 1 || db->shape[0] != n || !db->data)))
     return nd__error(ND_ERR_SHAPE, "credit regression: input %s, pred %s, dw %s do not fit [B,k], [B,n], [n,k]",
                      nd_tensor_shape_str(input, s1, 64), nd_tensor_shape_str(pred, s2, 64), nd_tensor_shape_str(dw, s3, 64));
-  float *r = malloc((size_t)(B * n) * sizeof(float));
+  float *r = work ? work : malloc((size_t)(B * n) * sizeof(float));
   if (!r) return nd__error(ND_ERR_NOMEM, "credit regression: out of memory");
   double l = 0;
   for (int64_t i = 0; i < B * n; i++) {
@@ -61,7 +61,7 @@ nd_status nd_credit_regression_grads(const nd_tensor *input, const nd_tensor *pr
     nd_channel_sum(r, B, n, 1, 0.0f, db->data);
     nd_scale(g, db->data, n);
   }
-  free(r);
+  if (r != work) free(r);
   if (loss) *loss = l / (double)B;
   return ND_OK;
 }

@@ -31,7 +31,7 @@ static nd_var *feedback_graph(nd_mlp *m, nd_tape *tp, nd_var *x) {
 }
 
 /* cDNI's module input [h, onehot(y)] (or h) into the tape's arena. */
-static float *sg_input(nd_mlp *m, nd_tape *tp, const nd_tensor *h, const int32_t *labels, int64_t k) {
+static float *sg_input(nd_tape *tp, const nd_tensor *h, const int32_t *labels, int64_t k) {
   int64_t rows = h->shape[0], n = h->shape[1];
   float *in = nd_tape_alloc(tp, (size_t)(rows * k) * sizeof(float));
   if (!in) return NULL;
@@ -39,7 +39,6 @@ static float *sg_input(nd_mlp *m, nd_tape *tp, const nd_tensor *h, const int32_t
     memcpy(in + r * k, h->data + r * n, (size_t)n * sizeof(float));
     if (k > n) nd_credit_ff_embed(in + r * k + n, 1, k - n, k - n, labels + r, 0.0f);
   }
-  (void)m;
   return in;
 }
 
@@ -53,7 +52,6 @@ static float *sg_input(nd_mlp *m, nd_tape *tp, const nd_tensor *h, const int32_t
 static nd_status dni_grads(nd_mlp *m, nd_tape *tp, nd_var *x, const int32_t *labels, int64_t rows, double *loss) {
   nd_var *h = x, *leaf[ND_MLP_MAX_LAYERS], *total = NULL;
   nd_tensor sg_in[ND_MLP_MAX_LAYERS], sg_pred[ND_MLP_MAX_LAYERS];
-  int64_t classes = m->c.sizes[m->c.n_sizes - 1];
   for (int l = 0; l < m->n_layers; l++) {
     nd_var *w, *b;
     nd__mlp_layer_params(m, tp, l, &w, &b);
@@ -68,7 +66,7 @@ static nd_status dni_grads(nd_mlp *m, nd_tape *tp, nd_var *x, const int32_t *lab
     const nd_tensor *hv = nd_var_value(hl);
     const nd_tensor *U = &m->params[m->sg_w_index[l]], *c = &m->params[m->sg_b_index[l]];
     int64_t n = hv->shape[1], k = U->shape[1];
-    float *in = sg_input(m, tp, hv, labels, k), *pred = nd_tape_alloc(tp, (size_t)(rows * n) * sizeof(float));
+    float *in = sg_input(tp, hv, labels, k), *pred = nd_tape_alloc(tp, (size_t)(rows * n) * sizeof(float));
     float *g = nd_tape_alloc(tp, (size_t)(rows * n) * sizeof(float));
     if (!in || !pred || !g) return nd_tape_status(tp);
     nd_sgemm(false, true, rows, n, k, 1.0f, in, k, U->data, k, 0.0f, pred, n); /* M(h, y) = [h, y] U^T + c */
@@ -94,10 +92,11 @@ static nd_status dni_grads(nd_mlp *m, nd_tape *tp, nd_var *x, const int32_t *lab
     if (!t) return nd_tape_status(tp);
     for (int64_t i = 0; i < nd_tensor_numel(d); i++) t[i] = d->data[i] * (float)rows;
     nd_tensor target = nd_tensor_wrap(t, 2, d->shape);
-    ND_TRY(nd_credit_regression_grads(&sg_in[l], &sg_pred[l], &target, &m->grads[m->sg_w_index[l]],
+    float *work = nd_tape_alloc(tp, (size_t)nd_tensor_numel(d) * sizeof(float));
+    if (!work) return nd_tape_status(tp);
+    ND_TRY(nd_credit_regression_grads(&sg_in[l], &sg_pred[l], &target, work, &m->grads[m->sg_w_index[l]],
                                       &m->grads[m->sg_b_index[l]], NULL));
   }
-  (void)classes;
   return ND_OK;
 }
 
