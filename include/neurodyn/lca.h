@@ -176,7 +176,7 @@ ND_API nd_status nd_lca_energy(nd_lca *l, const float *s, const float *a, int64_
 /* ============================================== convolutional LCA (conv.c) */
 /* The dictionary is a bank of F filters w [F, C, kh, kw] applied at every
  * position of a C x H x W image (Zeiler et al. 2010, "Deconvolutional
- * networks", CVPR, Eq. 1; the LCA form of Schultz et al. 2014,
+ * networks", CVPR, the convolutional sparse-coding cost; the LCA form of Schultz et al. 2014,
  * "Replicating kernels with a short stride allows sparse reconstructions
  * with fewer independent kernels", arXiv:1406.4205): the code is a map
  * a [F, P, Q], P = (H + 2 pad_h - kh) / stride_h + 1 (Q likewise), and
@@ -239,8 +239,9 @@ ND_API nd_status nd_lca_conv_energy(nd_lca_conv *l, const float *s, const float 
 /* ========================================= dictionary learning (dict.c) */
 /* Learns the dictionary from data by alternating inference and a gradient
  * step on the reconstruction error (Olshausen & Field 1997, "Sparse coding
- * with an overcomplete basis set", Vision Research 37(23), Eq. 17-18; the
- * LCA as the inference, Rozell et al. 2008 Sec. 6): per minibatch S of B
+ * with an overcomplete basis set", Vision Research 37(23): their learning
+ * rule dphi_i = eta <a_i (I - sum_j a_j phi_j)>, with the LCA of Rozell et
+ * al. 2008 as the inference): per minibatch S of B
  * signals,
  *
  *   A = LCA(S; Phi)                           (nd_lca_solve / nd_lca_conv_solve, from u = 0)

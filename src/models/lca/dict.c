@@ -1,6 +1,7 @@
 /* Dictionary learning with LCA inference (include/neurodyn/lca.h,
- * "dictionary learning"): Olshausen & Field 1997, Eq. 17-18, with the codes
- * from the LCA (Rozell et al. 2008, Sec. 6), dense or convolutional. */
+ * "dictionary learning"): Olshausen & Field 1997 (their learning rule
+ * dphi_i = eta <a_i (I - sum_j a_j phi_j)>), with the codes from the LCA of
+ * Rozell et al. 2008, dense or convolutional. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +178,7 @@ static nd_status codes(nd_lca_dict *d, int64_t B, double *e) {
 static nd_status minibatch(nd_lca_dict *d, int64_t B) {
   const int64_t m = d->m, n = d->n;
   ND_TRY(codes(d, B, d->sums));
-  /* Phi += lr / B * R A^T (Olshausen & Field 1997, Eq. 18), then unit norm */
+  /* Phi += lr / B * R A^T (Olshausen & Field 1997's rule), then unit norm */
   const float step = (float)(d->c.lr / (double)B);
   if (d->c.conv) {
     const nd_lca_conv_shape *sh = &d->c.shape;
