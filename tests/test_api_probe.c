@@ -1775,6 +1775,69 @@ static int p_reservoir(void) {
   return 0;
 }
 
+static int p_rnn(void) {
+  nd_rnn *m = (nd_rnn *)1;
+  nd_rnn_config c = nd_rnn_defaults();
+  BAD(nd_rnn_config_check(NULL));
+  BAD(nd_rnn_create(NULL, &m));
+  EXPECT(m == NULL);
+  BAD(nd_rnn_create(&c, NULL));
+  c.length = 0;
+  BAD(nd_rnn_create(&c, &m));
+  c = nd_rnn_defaults(), c.cell = (nd_rnn_cell)9;
+  BAD(nd_rnn_config_check(&c));
+  c = nd_rnn_defaults(), c.hidden = 5;
+  BAD(nd_rnn_config_check(&c));
+  c = nd_rnn_defaults(), c.lr = 0;
+  BAD(nd_rnn_config_check(&c));
+  c = nd_rnn_defaults(), c.task = (nd_rnn_task)4;
+  BAD(nd_rnn_config_check(&c));
+  c = nd_rnn_defaults(), c.hidden = 8, c.length = 3, c.batch = 2, c.steps = 1;
+  OK(nd_rnn_create(&c, &m));
+  float x[64] = {0};
+  int32_t lab[32] = {0};
+  double loss, acc;
+  nd_rnn_batch b = {.T = 2, .B = 1, .x = x, .labels = lab, .loss = ND_RNN_LOSS_CE};
+  BAD(nd_rnn_loss_grad(NULL, &b, &loss, &acc));
+  BAD(nd_rnn_loss_grad(m, NULL, &loss, &acc));
+  BAD(nd_rnn_loss_grad(m, &b, NULL, &acc));
+  b.T = -1;
+  BAD(nd_rnn_loss(m, &b, &loss, &acc));
+  b.T = 2, b.labels = NULL;
+  BAD(nd_rnn_loss(m, &b, &loss, &acc));
+  b.loss = ND_RNN_LOSS_MSE_LAST;
+  BAD(nd_rnn_loss(m, &b, &loss, &acc));
+  b.loss = (nd_rnn_loss_kind)5, b.labels = lab;
+  BAD(nd_rnn_loss(m, &b, &loss, &acc));
+  BAD(nd_rnn_adam_step(NULL));
+  BAD(nd_rnn_epoch(NULL, NULL, NULL));
+  BAD(nd_rnn_epoch_loss(NULL, &loss, &acc));
+  BAD(nd_rnn_evaluate(m, 0, &loss, &acc));
+  BAD(nd_rnn_evaluate(NULL, 1, &loss, &acc));
+  nd_train_state st = {.batch = 5};
+  BAD(nd_rnn_get_state(NULL, &st));
+  BAD(nd_rnn_set_state(m, &st));
+  BAD(nd_rnn_set_state(m, NULL));
+  nd_rng r;
+  nd_rng_init(&r, 1);
+  BAD(nd_rnn_copy_task(&r, 0, 1, x, lab));
+  BAD(nd_rnn_copy_task(NULL, 1, 1, x, lab));
+  BAD(nd_rnn_adding_task(&r, 1, 1, x, x));
+  BAD(nd_rnn_adding_task(&r, 4, 1, NULL, x));
+  int64_t T, in, out;
+  BAD(nd_rnn_task_shape(NULL, &T, &in, &out));
+  BAD(nd_rnn_save(NULL, NULL));
+  nd_rnn *l = (nd_rnn *)1;
+  BAD(nd_rnn_load(NULL, &l));
+  EXPECT(l == NULL);
+  EXPECT(nd_rnn_num_params(NULL) == -1 && nd_rnn_params(NULL) == NULL && nd_rnn_grad(NULL) == NULL);
+  EXPECT(nd_rnn_config_of(NULL) == NULL && nd_rnn_scratch_peak(NULL) == 0 && nd_rnn_fixed_bytes(NULL) == 0);
+  EXPECT(isnan(nd_rnn_reconstruction_error(NULL)) && isnan(nd_rnn_task_baseline(NULL)));
+  nd_rnn_free(m);
+  nd_rnn_free(NULL);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1801,6 +1864,7 @@ static const probe probes[] = {
     P(p_dynamics_trajectory),
     P(p_reservoir),
     P(p_circuits),
+    P(p_rnn),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

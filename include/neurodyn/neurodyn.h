@@ -26,5 +26,6 @@
 #include "neurodyn/distributed.h"
 #include "neurodyn/reservoir.h"
 #include "neurodyn/circuits.h"
+#include "neurodyn/rnn.h"
 
 #endif

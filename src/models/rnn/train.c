@@ -1,0 +1,95 @@
+/* The rnn family's training verbs: an epoch of task minibatches drawn from
+ * the model's stream, validation, the train state (docs/architecture.md). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "rnn_internal.h"
+
+/* The task's minibatch from *rng into m->bx / bl / bt (allocated on first use). */
+static nd_status draw(nd_rnn *m, nd_rng *rng, nd_rnn_batch *b) {
+  int64_t T, in, out, B = m->c.batch;
+  ND_TRY(nd_rnn_task_shape(&m->c, &T, &in, &out));
+  if (in != m->c.inputs || out != m->c.outputs)
+    return nd__error(ND_ERR_SHAPE, "rnn: the task has %lld inputs and %lld outputs, the model %lld and %lld", (long long)in,
+                     (long long)out, (long long)m->c.inputs, (long long)m->c.outputs);
+  if (!m->bx) {
+    m->bx = malloc((size_t)(T * B * in) * sizeof *m->bx);
+    m->bl = malloc((size_t)(T * B) * sizeof *m->bl);
+    m->bt = malloc((size_t)(B * out) * sizeof *m->bt);
+    if (!m->bx || !m->bl || !m->bt) return nd__error(ND_ERR_NOMEM, "rnn: out of memory for a %lld-step minibatch", (long long)T);
+  }
+  *b = (nd_rnn_batch){.T = T, .B = B, .x = m->bx, .labels = m->bl, .target = m->bt};
+  if (m->c.task == ND_RNN_TASK_COPY) {
+    b->loss = ND_RNN_LOSS_CE;
+    return nd_rnn_copy_task(rng, m->c.length, B, m->bx, m->bl);
+  }
+  b->loss = ND_RNN_LOSS_MSE_LAST;
+  return nd_rnn_adding_task(rng, T, B, m->bx, m->bt);
+}
+
+nd_status nd_rnn_epoch(nd_rnn *m, nd_progress_fn progress, void *user) {
+  if (!m) return nd__error(ND_ERR_INVALID_ARG, "rnn: model is NULL");
+  if (m->batch_done == 0) m->ep_loss = m->ep_acc = 0;
+  while (m->batch_done < m->c.steps) {
+    nd_rnn_batch b;
+    double loss, acc;
+    ND_TRY(draw(m, &m->rng, &b));
+    ND_TRY(nd_rnn_loss_grad(m, &b, &loss, &acc));
+    ND_TRY(nd_rnn_adam_step(m));
+    m->ep_loss += loss, m->ep_acc += isnan(acc) ? 0 : acc;
+    m->batch_done++;
+    nd_progress_info info = {.epoch = m->epoch, .done = m->batch_done, .total = m->c.steps};
+    bool last = m->batch_done == m->c.steps;
+    if (last) m->epoch++, m->batch_done = 0;
+    if (progress && progress(&info, user) && !last) return ND_OK;
+    if (last) break;
+  }
+  return ND_OK;
+}
+
+nd_status nd_rnn_epoch_loss(const nd_rnn *m, double *loss, double *accuracy) {
+  if (!m || !loss || !accuracy) return nd__error(ND_ERR_INVALID_ARG, "rnn: NULL argument");
+  /* after an epoch ends batch_done is 0 and the sums are the whole epoch's */
+  int64_t k = m->batch_done ? m->batch_done : m->c.steps;
+  *loss = m->ep_loss / (double)k;
+  *accuracy = m->c.task == ND_RNN_TASK_COPY ? m->ep_acc / (double)k : NAN;
+  return ND_OK;
+}
+
+nd_status nd_rnn_evaluate(nd_rnn *m, int64_t batches, double *loss, double *accuracy) {
+  if (!m || !loss || !accuracy) return nd__error(ND_ERR_INVALID_ARG, "rnn: NULL argument");
+  if (batches < 1 || batches > 1000000) return nd__error(ND_ERR_INVALID_ARG, "rnn: evaluate batches = %lld, expected >= 1", (long long)batches);
+  nd_rng root;
+  nd_rng_init(&root, m->c.seed);
+  nd_rng r = nd_rng_split(&root, 3); /* validation stream, apart from the training one (2) */
+  double sl = 0, sa = 0;
+  for (int64_t i = 0; i < batches; i++) {
+    nd_rnn_batch b;
+    double l, a;
+    ND_TRY(draw(m, &r, &b));
+    ND_TRY(nd_rnn_loss(m, &b, &l, &a));
+    sl += l, sa += isnan(a) ? 0 : a;
+  }
+  *loss = sl / (double)batches;
+  *accuracy = m->c.task == ND_RNN_TASK_COPY ? sa / (double)batches : NAN;
+  return ND_OK;
+}
+
+nd_status nd_rnn_get_state(const nd_rnn *m, nd_train_state *st) {
+  if (!m || !st) return nd__error(ND_ERR_INVALID_ARG, "rnn: NULL argument");
+  /* mid-epoch: the stream as it is now (the minibatches already drawn are past it) */
+  *st = (nd_train_state){.epoch = m->epoch, .batch = m->batch_done, .rng_key = m->rng.key, .rng_counter = m->rng.counter};
+  return ND_OK;
+}
+
+nd_status nd_rnn_set_state(nd_rnn *m, const nd_train_state *st) {
+  if (!m || !st) return nd__error(ND_ERR_INVALID_ARG, "rnn: NULL argument");
+  if (st->epoch < 0 || st->batch < 0 || st->batch >= m->c.steps)
+    return nd__error(ND_ERR_INVALID_ARG, "rnn: state epoch %lld, batch %lld, expected batch in 0..%lld", (long long)st->epoch,
+                     (long long)st->batch, (long long)m->c.steps - 1);
+  m->epoch = st->epoch, m->batch_done = st->batch;
+  m->rng = (nd_rng){st->rng_key, st->rng_counter};
+  return ND_OK;
+}
