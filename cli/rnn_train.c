@@ -28,7 +28,7 @@ typedef struct rnn_args {
 typedef struct rnn_run {
   const rnn_args *a;
   nd_rnn *m;
-  double val_loss, val_acc;
+  double val_loss, val_acc, test_loss, test_acc;
 } rnn_run;
 
 static const char *const cells[] = {"tanh", "reversible", "unitary", NULL};
@@ -44,12 +44,17 @@ static nd_status r_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_fiel
   (void)run, (void)e;
   double loss, acc;
   ND_CLI_TRY(nd_rnn_epoch_loss(r->m, &loss, &acc));
-  ND_CLI_TRY(nd_rnn_evaluate(r->m, r->a->val_batches, &r->val_loss, &r->val_acc));
+  ND_CLI_TRY(nd_rnn_evaluate(r->m, ND_RNN_VALIDATION, r->a->val_batches, &r->val_loss, &r->val_acc));
   const nd_rnn_config *c = nd_rnn_config_of(r->m);
   f[(*n)++] = ND_JNUM("train_loss", loss);
   f[(*n)++] = ND_JNUM("val_loss", r->val_loss);
   f[(*n)++] = ND_JNUM("baseline_loss", nd_rnn_task_baseline(c));
   if (c->task == ND_RNN_TASK_COPY) f[(*n)++] = ND_JNUM("val_accuracy", r->val_acc);
+  if (e == r->a->epochs) { /* the test split, once, at the end (choose settings on validation) */
+    ND_CLI_TRY(nd_rnn_evaluate(r->m, ND_RNN_TEST, r->a->val_batches, &r->test_loss, &r->test_acc));
+    f[(*n)++] = ND_JNUM("test_loss", r->test_loss);
+    if (c->task == ND_RNN_TASK_COPY) f[(*n)++] = ND_JNUM("test_accuracy", r->test_acc);
+  }
   f[(*n)++] = ND_JNUM("reconstruction_error", nd_rnn_reconstruction_error(r->m));
   f[(*n)++] = ND_JINT("step_scratch_bytes", (int64_t)nd_rnn_scratch_peak(r->m));
   return ND_OK;
@@ -105,8 +110,8 @@ static int run_rnn(const rnn_args *a, const nd_rnn_config *c, nd_run *run) {
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
   if (!rc && !a->common.quiet)
-    fprintf(stderr, "neurodyn train rnn: %s cell, %s T = %lld: validation loss %.4g (memoryless baseline %.4g), %.1f s\n",
-            cells[a->cell], tasks[a->task], (long long)a->length, r.val_loss, nd_rnn_task_baseline(c),
+    fprintf(stderr, "neurodyn train rnn: %s cell, %s T = %lld: validation loss %.4g, test loss %.4g (memoryless baseline %.4g), %.1f s\n",
+            cells[a->cell], tasks[a->task], (long long)a->length, r.val_loss, r.test_loss, nd_rnn_task_baseline(c),
             nd_cli_now() - run->t_start);
   nd_run_end(run);
   nd_rnn_free(r.m);
@@ -129,7 +134,7 @@ int nd_cli_train_rnn(int argc, char **argv) {
       {"batch", ND_OPT_INT64, &a.batch, "32", "sequences per minibatch", NULL},
       {"steps", ND_OPT_INT64, &a.steps, "50", "minibatches per epoch", NULL},
       {"epochs", ND_OPT_INT64, &a.epochs, "20", "epochs", NULL},
-      {"val-batches", ND_OPT_INT64, &a.val_batches, "4", "validation minibatches after each epoch (a fixed stream of their own)", NULL},
+      {"val-batches", ND_OPT_INT64, &a.val_batches, "4", "validation minibatches after each epoch, and test minibatches after the last (fixed streams of their own)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write checkpoint.safetensors every N epochs (0: only at the end)", NULL},

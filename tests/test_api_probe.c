@@ -1812,8 +1812,9 @@ static int p_rnn(void) {
   BAD(nd_rnn_adam_step(NULL));
   BAD(nd_rnn_epoch(NULL, NULL, NULL));
   BAD(nd_rnn_epoch_loss(NULL, &loss, &acc));
-  BAD(nd_rnn_evaluate(m, 0, &loss, &acc));
-  BAD(nd_rnn_evaluate(NULL, 1, &loss, &acc));
+  BAD(nd_rnn_evaluate(m, ND_RNN_VALIDATION, 0, &loss, &acc));
+  BAD(nd_rnn_evaluate(m, (nd_rnn_split)2, 1, &loss, &acc));
+  BAD(nd_rnn_evaluate(NULL, ND_RNN_TEST, 1, &loss, &acc));
   nd_train_state st = {.batch = 5};
   BAD(nd_rnn_get_state(NULL, &st));
   BAD(nd_rnn_set_state(m, &st));

@@ -121,9 +121,11 @@ ND_API double nd_rnn_reconstruction_error(const nd_rnn *m);
  * and accuracy of the epoch's minibatches so far: nd_rnn_epoch_loss. */
 ND_API nd_status nd_rnn_epoch(nd_rnn *m, nd_progress_fn progress, void *user);
 ND_API nd_status nd_rnn_epoch_loss(const nd_rnn *m, double *loss, double *accuracy);
-/* Loss on `batches` fresh minibatches from a stream split off the seed (the
- * same ones every call): the validation figure. */
-ND_API nd_status nd_rnn_evaluate(nd_rnn *m, int64_t batches, double *loss, double *accuracy);
+/* Loss on `batches` minibatches of a split of the task: ND_RNN_VALIDATION
+ * or ND_RNN_TEST, each its own stream off the seed (apart from training's),
+ * the same minibatches every call. */
+typedef enum nd_rnn_split { ND_RNN_VALIDATION = 0, ND_RNN_TEST } nd_rnn_split;
+ND_API nd_status nd_rnn_evaluate(nd_rnn *m, nd_rnn_split split, int64_t batches, double *loss, double *accuracy);
 ND_API nd_status nd_rnn_get_state(const nd_rnn *m, nd_train_state *st);
 ND_API nd_status nd_rnn_set_state(nd_rnn *m, const nd_train_state *st);
 

@@ -58,12 +58,13 @@ nd_status nd_rnn_epoch_loss(const nd_rnn *m, double *loss, double *accuracy) {
   return ND_OK;
 }
 
-nd_status nd_rnn_evaluate(nd_rnn *m, int64_t batches, double *loss, double *accuracy) {
+nd_status nd_rnn_evaluate(nd_rnn *m, nd_rnn_split split, int64_t batches, double *loss, double *accuracy) {
   if (!m || !loss || !accuracy) return nd__error(ND_ERR_INVALID_ARG, "rnn: NULL argument");
+  if ((unsigned)split > ND_RNN_TEST) return nd__error(ND_ERR_INVALID_ARG, "rnn: split = %d unknown", (int)split);
   if (batches < 1 || batches > 1000000) return nd__error(ND_ERR_INVALID_ARG, "rnn: evaluate batches = %lld, expected >= 1", (long long)batches);
   nd_rng root;
   nd_rng_init(&root, m->c.seed);
-  nd_rng r = nd_rng_split(&root, 3); /* validation stream, apart from the training one (2) */
+  nd_rng r = nd_rng_split(&root, 3 + (uint64_t)split); /* validation 3, test 4; training is 2 */
   double sl = 0, sa = 0;
   for (int64_t i = 0; i < batches; i++) {
     nd_rnn_batch b;
