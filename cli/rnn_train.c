@@ -147,8 +147,7 @@ int nd_cli_train_rnn(int argc, char **argv) {
                         "task or the adding problem. Writes config.json, metrics.jsonl and checkpoint.safetensors "
                         "(resumable) into --out (default runs/rnn). docs/memory.md.",
                         table, 0, 0};
-  /* the learning rate is constant, so a run may be lengthened on resume without changing its course */
-  static const char *const free_keys[] = {ND_RUN_FREE_ON_RESUME, "val-batches", "epochs", NULL};
+  static const char *const free_keys[] = {ND_RUN_FREE_ON_RESUME, "val-batches", NULL};
   nd_run run;
   nd_args args;
   int rc = nd_run_parse(&run, CMD, &spec, argc, argv, &args, free_keys);
