@@ -1839,6 +1839,37 @@ static int p_rnn(void) {
   return 0;
 }
 
+static int p_deq(void) {
+  nd_deq *d = (nd_deq *)1;
+  nd_deq_config c = nd_deq_defaults();
+  BAD(nd_deq_config_check(NULL));
+  BAD(nd_deq_create(NULL, &d));
+  EXPECT(d == NULL);
+  BAD(nd_deq_create(&c, NULL));
+  c.tol = 0;
+  BAD(nd_deq_config_check(&c));
+  c = nd_deq_defaults(), c.hidden = 0;
+  BAD(nd_deq_config_check(&c));
+  c = nd_deq_defaults(), c.max_iter = 0;
+  BAD(nd_deq_config_check(&c));
+  c = nd_deq_defaults(), c.batch_max = 2;
+  OK(nd_deq_create(&c, &d));
+  float x[4] = {0}, z[64], dz[64] = {0};
+  BAD(nd_deq_forward(NULL, x, 1, z, NULL));
+  BAD(nd_deq_forward(d, NULL, 1, z, NULL));
+  BAD(nd_deq_forward(d, x, 1, NULL, NULL));
+  BAD(nd_deq_forward(d, x, 3, z, NULL));
+  BAD(nd_deq_forward(d, x, 0, z, NULL));
+  BAD(nd_deq_backward(d, x, 1, dz, NULL, NULL)); /* before a forward */
+  OK(nd_deq_forward(d, x, 1, z, NULL));
+  BAD(nd_deq_backward(d, x, 1, NULL, NULL, NULL));
+  BAD(nd_deq_backward(d, x, 2, dz, NULL, NULL));
+  EXPECT(nd_deq_num_params(NULL) == -1 && nd_deq_params(NULL) == NULL && nd_deq_grad(NULL) == NULL);
+  nd_deq_free(d);
+  nd_deq_free(NULL);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1866,6 +1897,7 @@ static const probe probes[] = {
     P(p_reservoir),
     P(p_circuits),
     P(p_rnn),
+    P(p_deq),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

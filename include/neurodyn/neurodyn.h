@@ -27,5 +27,6 @@
 #include "neurodyn/reservoir.h"
 #include "neurodyn/circuits.h"
 #include "neurodyn/rnn.h"
+#include "neurodyn/deq.h"
 
 #endif
