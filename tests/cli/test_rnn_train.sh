@@ -18,6 +18,8 @@ for cell in reversible unitary tanh; do
   grep -q '"val_loss"' "$T/$cell-part/metrics.jsonl" || { echo "$cell: no val_loss"; exit 1; }
   if [ "$cell" != tanh ]; then
     grep -q '"step_scratch_bytes": 0' "$T/$cell-full/metrics.jsonl" || { echo "$cell: step allocated scratch"; exit 1; }
+  else
+    grep -q '"step_scratch_bytes": 0' "$T/$cell-full/metrics.jsonl" && { echo "tanh: BPTT reported no stored states"; exit 1; }
   fi
 done
 "$CLI" train rnn --task adding --length 20 --hidden 8 --steps 2 --epochs 1 --quiet --out "$T/add" >/dev/null || { echo "adding failed"; exit 1; }

@@ -290,7 +290,7 @@ static nd_status run(nd_rnn *m, const nd_rnn_batch *b, bool grad, double *loss, 
     hs = nd_arena_alloc(m->arena, bytes);
     if (!hs) return nd__error(ND_ERR_NOMEM, "rnn: out of memory for %zu bytes of BPTT states", bytes);
   }
-  m->scratch_peak = nd_arena_used(m->arena);
+  if (grad) m->scratch_peak = nd_arena_used(m->arena); /* the training step's figure, not an evaluation's */
   forward(m, b, hs, &acc);
   if (grad) {
     memset(m->g, 0, (size_t)m->np * sizeof *m->g);
