@@ -1870,6 +1870,33 @@ static int p_deq(void) {
   return 0;
 }
 
+static int p_node(void) {
+  nd_node *m = (nd_node *)1;
+  nd_node_config c = nd_node_defaults();
+  BAD(nd_node_config_check(NULL));
+  BAD(nd_node_create(NULL, &m));
+  EXPECT(m == NULL);
+  BAD(nd_node_create(&c, NULL));
+  c.rtol = 0;
+  BAD(nd_node_config_check(&c));
+  c = nd_node_defaults(), c.t1 = NAN;
+  BAD(nd_node_config_check(&c));
+  c = nd_node_defaults(), c.hidden = 0;
+  BAD(nd_node_config_check(&c));
+  c = nd_node_defaults(), c.batch_max = 1, c.hidden = 4;
+  OK(nd_node_create(&c, &m));
+  float z[8] = {0}, dz[8] = {0};
+  BAD(nd_node_forward(NULL, z, 1, NULL));
+  BAD(nd_node_forward(m, NULL, 1, NULL));
+  BAD(nd_node_forward(m, z, 2, NULL));
+  BAD(nd_node_backward(m, z, NULL, 1, NULL));
+  BAD(nd_node_backward(m, z, dz, 0, NULL));
+  EXPECT(nd_node_num_params(NULL) == -1 && nd_node_params(NULL) == NULL && nd_node_grad(NULL) == NULL);
+  nd_node_free(m);
+  nd_node_free(NULL);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -1898,6 +1925,7 @@ static const probe probes[] = {
     P(p_circuits),
     P(p_rnn),
     P(p_deq),
+    P(p_node),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

@@ -28,5 +28,6 @@
 #include "neurodyn/circuits.h"
 #include "neurodyn/rnn.h"
 #include "neurodyn/deq.h"
+#include "neurodyn/node.h"
 
 #endif
