@@ -145,8 +145,8 @@ static void check_close(const float *got, const double *want, int n, double tol,
  * the line included, batched. */
 static void test_lcwta_dense_reference(void **st) {
   (void)st;
-  const int ns[3] = {23, 5, 40}, ws[3] = {3, 4, 0}, B = 3, steps = 150;
-  for (int t = 0; t < 3; t++)
+  const int ns[4] = {23, 5, 40, 70}, ws[4] = {3, 4, 0, 20}, B = 3, steps = 150; /* w = 20: the running sum */
+  for (int t = 0; t < 4; t++)
     for (int o = 0; o < 2; o++) {
       const int n = ns[t];
       nd_wta_config c = cfg(1.1, 0.4, 0.3, 0.01, 0.02);

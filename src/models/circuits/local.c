@@ -4,36 +4,62 @@
  * (upstream NeurodynamicalSystems.jl `LocallyConnectedWTA`, 8333fac; the
  * units follow Rutishauser, Douglas & Slotine 2011, Eq. 2.1-2.2).
  *
- * The box operator is symmetric (P = P^T) and separable: running sums along
- * the width, then along the height, then (across) over the channels, so a
- * step costs O(C H W) whatever the box, never a matrix. */
+ * The box operator is symmetric (P = P^T) and separable: sums along the
+ * width (direct for boxes up to 31 wide, O(n k); a running sum beyond, O(n)),
+ * then along the height (O(n kh)), then (across) over the channels; never a
+ * matrix. */
 #include <string.h>
 
 #include "circuits_internal.h"
 #include "core/internal.h"
 #include "neurodyn/tensor.h"
 
-/* dst[i * ds] = sum_{|j - i| <= half, 0 <= j < len} src[j * ss], by a running
- * sum in double (the window slides: add the entering unit, drop the leaving). */
-static void box_1d(const float *src, int64_t ss, float *dst, int64_t ds, int64_t len, int64_t half) {
-  double s = 0;
-  for (int64_t j = 0; j <= half && j < len; j++) s += src[j * ss];
-  for (int64_t i = 0; i < len; i++) {
-    dst[i * ds] = (float)s;
-    if (i + 1 + half < len) s += src[(i + 1 + half) * ss];
-    if (i - half >= 0) s -= src[(i - half) * ss];
+/* Boxes up to this width are summed directly (k vectorised passes over
+ * cache-sized blocks); wider ones by a running sum. */
+#define DIRECT_MAX 31
+#define BLOCK 1024
+
+/* dst[i] = sum_{|j - i| <= half, 0 <= j < len} src[j] along a contiguous line. */
+static void box_line(const float *src, float *dst, int64_t len, int64_t half) {
+  if (2 * half + 1 > DIRECT_MAX) { /* running sum in double: add the unit entering, drop the one leaving */
+    double s = 0;
+    for (int64_t j = 0; j <= half && j < len; j++) s += src[j];
+    for (int64_t i = 0; i < len; i++) {
+      dst[i] = (float)s;
+      if (i + 1 + half < len) s += src[i + 1 + half];
+      if (i - half >= 0) s -= src[i - half];
+    }
+    return;
+  }
+  for (int64_t b0 = 0; b0 < len; b0 += BLOCK) {
+    const int64_t b1 = ND__MIN(b0 + BLOCK, len);
+    memset(dst + b0, 0, (size_t)(b1 - b0) * sizeof(float));
+    for (int64_t d = -half; d <= half; d++) {
+      const int64_t lo = ND__MAX(b0, -d), hi = ND__MIN(b1, len - d); /* 0 <= i + d < len */
+      const float *sp = src + d;
+#pragma omp simd
+      for (int64_t i = lo; i < hi; i++) dst[i] += sp[i];
+    }
   }
 }
 
-/* dst = box sums of src [C, H, W] (tmp holds C H W floats). */
+/* dst = box sums of src [C, H, W] (tmp holds C H W floats): along the width
+ * per row, then along the height as sums of whole rows. */
 static void box_pool(const nd__wta_pool *p, const float *src, float *dst, float *tmp) {
-  const int64_t C = p->c, H = p->h, W = p->w, hw = H * W;
-  if (p->kh == 1) tmp = dst; /* the height pass is the identity */
-  for (int64_t r = 0; r < C * H; r++) box_1d(src + r * W, 1, tmp + r * W, 1, W, p->kw / 2);
+  const int64_t C = p->c, H = p->h, W = p->w, hw = H * W, rh = p->kh / 2;
+  float *t = p->kh == 1 ? dst : tmp; /* the height pass is the identity */
+  for (int64_t r = 0; r < C * H; r++) box_line(src + r * W, t + r * W, W, p->kw / 2);
   if (p->kh > 1)
     for (int64_t ch = 0; ch < C; ch++)
-      for (int64_t col = 0; col < W; col++)
-        box_1d(tmp + ch * hw + col, W, dst + ch * hw + col, W, H, p->kh / 2);
+      for (int64_t h = 0; h < H; h++) {
+        float *o = dst + ch * hw + h * W;
+        memset(o, 0, (size_t)W * sizeof(float));
+        for (int64_t h2 = ND__MAX(0, h - rh); h2 <= ND__MIN(H - 1, h + rh); h2++) {
+          const float *q = tmp + ch * hw + h2 * W;
+#pragma omp simd
+          for (int64_t i = 0; i < W; i++) o[i] += q[i];
+        }
+      }
   if (!p->across || C == 1) return;
   for (int64_t ch = 1; ch < C; ch++)
     for (int64_t i = 0; i < hw; i++) dst[i] += dst[ch * hw + i];

@@ -66,42 +66,39 @@ nd_status nd_wta_order_parse(const char *name, nd_wta_order *out) {
 /* One step of row b.  Rates (tau dx/dt = f(...) - G x, Eq. 2.1-2.2) at the
  * current state; the residual max|rate| / scale; the state moves only when
  * the residual exceeds tol (so a stopped row returns the state its residual
- * describes).  *maxabs gets the largest |state| after the step. */
+ * describes).  *maxabs gets the largest |state| after the step (infinite
+ * when a state is not finite: the sum chk propagates NaN and Inf). */
 static double row_step(const nd_wta_config *c, const nd__wta_pool *p, const float *in, float *x, float *y, float *ws,
                        double scale, double *maxabs) {
   const int64_t n = p->n, ni = p->ni;
   const float eta = (float)(c->dt / c->tau), al = (float)c->alpha, b1 = (float)c->beta1, b2 = (float)c->beta2;
   const float te = (float)c->te, ti = (float)c->ti, g = (float)c->g;
   float *yn = ws, *xn = ws + ni, *tmp = xn + n;
-  double rmax = 0;
+  float rm = 0, mm = 0, chk = 0;
   p->e2i(p, x, yn, tmp);
+#pragma omp simd reduction(max : rm, mm) reduction(+ : chk)
   for (int64_t k = 0; k < ni; k++) {
-    float r = fmaxf(b2 * yn[k] - ti, 0.0f) - g * y[k];
-    yn[k] = y[k] + eta * r;
-    double a = fabs((double)r);
-    if (!(a <= rmax)) rmax = a; /* NaN propagates */
+    float r = fmaxf(b2 * yn[k] - ti, 0.0f) - g * y[k], v = y[k] + eta * r;
+    yn[k] = v;
+    rm = fmaxf(rm, fabsf(r));
+    mm = fmaxf(mm, fabsf(v));
+    chk += r;
   }
   p->i2e(p, c->order == ND_WTA_UPSTREAM ? yn : y, xn, tmp);
+#pragma omp simd reduction(max : rm, mm) reduction(+ : chk)
   for (int64_t i = 0; i < n; i++) {
-    float r = fmaxf(in[i] + al * x[i] - b1 * xn[i] - te, 0.0f) - g * x[i];
-    xn[i] = x[i] + eta * r;
-    double a = fabs((double)r);
-    if (!(a <= rmax)) rmax = a;
+    float r = fmaxf(in[i] + al * x[i] - b1 * xn[i] - te, 0.0f) - g * x[i], v = x[i] + eta * r;
+    xn[i] = v;
+    rm = fmaxf(rm, fabsf(r));
+    mm = fmaxf(mm, fabsf(v));
+    chk += r;
   }
-  double res = rmax / scale;
+  if (!isfinite(chk)) rm = mm = INFINITY;
+  double res = (double)rm / scale;
   if (res <= c->tol) return res;
-  double m = 0;
-  for (int64_t k = 0; k < ni; k++) {
-    y[k] = yn[k];
-    double a = fabs((double)y[k]);
-    if (!(a <= m)) m = a;
-  }
-  for (int64_t i = 0; i < n; i++) {
-    x[i] = xn[i];
-    double a = fabs((double)x[i]);
-    if (!(a <= m)) m = a;
-  }
-  *maxabs = m;
+  memcpy(y, yn, (size_t)ni * sizeof(float));
+  memcpy(x, xn, (size_t)n * sizeof(float));
+  *maxabs = mm;
   return res;
 }
 
