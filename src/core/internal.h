@@ -24,6 +24,10 @@ void nd__log(nd_log_level level, const char *fmt, ...) ND__PRINTF(2, 3);
 struct nd_tensor;
 nd_status nd__tensor_check(const struct nd_tensor *t, const char *what, const char *arg);
 
+/* Index of name in names[0..count) into *out (0 on failure); on an unknown
+ * or NULL name ND_ERR_INVALID_ARG "<what>: unknown name 'x' (a|b|c)". */
+nd_status nd__parse_choice(const char *what, const char *name, const char *const *names, int count, int *out);
+
 /* Propagate a failing status. */
 #define ND_TRY(expr)                      \
   do {                                    \

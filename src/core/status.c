@@ -131,3 +131,20 @@ void *nd_aligned_alloc(size_t bytes) {
 }
 
 void nd_aligned_free(void *p) { free(p); }
+
+nd_status nd__parse_choice(const char *what, const char *name, const char *const *names, int count, int *out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "%s: out is NULL", what);
+  *out = 0;
+  if (!name) return nd__error(ND_ERR_INVALID_ARG, "%s: name is NULL", what);
+  for (int i = 0; i < count; i++)
+    if (!strcmp(name, names[i])) {
+      *out = i;
+      return ND_OK;
+    }
+  char list[256] = "";
+  for (int i = 0; i < count; i++) {
+    size_t l = strlen(list);
+    snprintf(list + l, sizeof list - l, "%s%s", i ? "|" : "", names[i]);
+  }
+  return nd__error(ND_ERR_INVALID_ARG, "%s: unknown name '%.64s' (%s)", what, name, list);
+}

@@ -52,27 +52,10 @@ const char *nd_accel_schedule_name(nd_accel_schedule s) {
   return (s >= 0 && s < ND_ACCEL_SCHEDULE_COUNT_) ? schedule_names[s] : NULL;
 }
 
-static nd_status parse_name(const char *what, const char *name, const char *const *names, int count, int *out) {
-  if (!out) return nd__error(ND_ERR_INVALID_ARG, "%s: out is NULL", what);
-  *out = 0;
-  if (!name) return nd__error(ND_ERR_INVALID_ARG, "%s: name is NULL", what);
-  for (int i = 0; i < count; i++)
-    if (!strcmp(name, names[i])) {
-      *out = i;
-      return ND_OK;
-    }
-  char list[256] = "";
-  for (int i = 0; i < count; i++) {
-    size_t l = strlen(list);
-    snprintf(list + l, sizeof list - l, "%s%s", i ? "|" : "", names[i]);
-  }
-  return nd__error(ND_ERR_INVALID_ARG, "%s: unknown name '%.64s' (%s)", what, name, list);
-}
-
 nd_status nd_accel_parse(const char *name, nd_accel_kind *out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "nd_accel_parse: out is NULL");
   int k;
-  nd_status s = parse_name("update", name, kind_names, ND_ACCEL_KIND_COUNT_, &k);
+  nd_status s = nd__parse_choice("update", name, kind_names, ND_ACCEL_KIND_COUNT_, &k);
   if (out) *out = (nd_accel_kind)k;
   return s;
 }
@@ -80,7 +63,7 @@ nd_status nd_accel_parse(const char *name, nd_accel_kind *out) {
 nd_status nd_accel_schedule_parse(const char *name, nd_accel_schedule *out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "nd_accel_schedule_parse: out is NULL");
   int k;
-  nd_status s = parse_name("momentum schedule", name, schedule_names, ND_ACCEL_SCHEDULE_COUNT_, &k);
+  nd_status s = nd__parse_choice("momentum schedule", name, schedule_names, ND_ACCEL_SCHEDULE_COUNT_, &k);
   if (out) *out = (nd_accel_schedule)k;
   return s;
 }

@@ -62,7 +62,7 @@ static bool all_finite(const float *x, int64_t n) {
 static double power_norm(const float *phi, int64_t m, int64_t n, float *x, float *y) {
   for (int64_t j = 0; j < n; j++) x[j] = 1.0f + 0.01f * (float)(j % 7); /* not orthogonal to the top vector, generically */
   double lam = 0;
-  for (int it = 0; it < 300; it++) {
+  for (int it = 0; it < 100; it++) {
     nd_sgemm(false, false, m, 1, n, 1.0f, phi, n, x, 1, 0.0f, y, 1);  /* y = Phi x */
     nd_sgemm(true, false, n, 1, m, 1.0f, phi, n, y, 1, 0.0f, x, 1);   /* x = Phi^T y */
     double nrm = sqrt(nd_dot(x, x, n));
@@ -70,7 +70,7 @@ static double power_norm(const float *phi, int64_t m, int64_t n, float *x, float
     nd_scale((float)(1.0 / nrm), x, n);
     double prev = lam;
     lam = nrm;
-    if (it > 5 && fabs(lam - prev) <= 1e-7 * lam) break;
+    if (it > 5 && fabs(lam - prev) <= 1e-5 * lam) break;
   }
   return lam;
 }
@@ -184,36 +184,61 @@ static nd_status check_batch(const nd_lca *l, const char *fn, const void *s, con
   return ND_OK;
 }
 
-/* D = Phi^T s - u - (Phi^T Phi - I) a  [- lambda for UPSTREAM]  (Eq. 3.1). */
-static void direction(nd_lca *l, const float *a, int64_t B) {
+static float row_max_abs(const float *x, int64_t n) {
+  float m = 0;
+  for (int64_t j = 0; j < n; j++) {
+    float v = fabsf(x[j]);
+    m = v > m ? v : m;
+  }
+  return m;
+}
+
+/* D = Phi^T s - u - (Phi^T Phi - I) a  [- lambda for UPSTREAM]  (Eq. 3.1),
+ * with a = T_lambda(u) refreshed first for the rows still running. */
+static void direction(nd_lca *l, float *a, int64_t B) {
   const int64_t m = l->m, n = l->n;
-  float shift = l->c.variant == ND_LCA_UPSTREAM ? l->c.lambda : 0.0f;
+  const nd_lca_config *c = &l->c;
+  float shift = c->variant == ND_LCA_UPSTREAM ? c->lambda : 0.0f;
   bool gram = l->form == ND_LCA_FORM_GRAM;
-  float *d = l->d;
-  const float *b = l->b, *u = l->u;
-  if (!gram) nd_sgemm(false, true, B, m, n, 1.0f, a, n, l->phi, n, 0.0f, l->r, m); /* R = A Phi^T */
-#pragma omp parallel for schedule(static) if (B * n > 16384)
-  for (int64_t i = 0; i < B * n; i++) d[i] = b[i] - u[i] - shift + (gram ? 0.0f : a[i]);
-  if (gram)
-    nd_sgemm(false, false, B, n, n, -1.0f, a, n, l->gram, n, 1.0f, d, n); /* D -= A (Phi^T Phi - I) */
-  else
-    nd_sgemm(false, false, B, n, m, -1.0f, l->r, m, l->phi, n, 1.0f, d, n); /* D -= (A Phi^T) Phi */
+#pragma omp parallel for schedule(static) if (B * n > 65536 && B > 1)
+  for (int64_t r = 0; r < B; r++) {
+    float *ar = a + r * n, *dr = l->d + r * n;
+    const float *br = l->b + r * n, *ur = l->u + r * n;
+    if (l->active[r]) nd__lca_threshold(c->threshold, c->variant, c->lambda, ur, ar, n);
+    if (gram)
+      for (int64_t j = 0; j < n; j++) dr[j] = br[j] - ur[j] - shift;
+    else
+      for (int64_t j = 0; j < n; j++) dr[j] = br[j] - ur[j] - shift + ar[j];
+  }
+  if (gram) {
+    nd_sgemm(false, false, B, n, n, -1.0f, a, n, l->gram, n, 1.0f, l->d, n); /* D -= A (Phi^T Phi - I) */
+  } else {
+    nd_sgemm(false, true, B, m, n, 1.0f, a, n, l->phi, n, 0.0f, l->r, m);    /* R = A Phi^T */
+    nd_sgemm(false, false, B, n, m, -1.0f, l->r, m, l->phi, n, 1.0f, l->d, n); /* D -= R Phi */
+  }
 }
 
 /* Residual of every row; rows that pass the tolerance stop.  Returns the
  * largest residual of all rows (NaN if any is not finite) and the number of
- * rows still running. */
-static double residuals(nd_lca *l, int64_t B, int64_t *running) {
+ * rows still running.  With euler_eta > 0 the rows still running also take
+ * their Euler step u += eta D here (plain LCA in one pass over D; the same
+ * arithmetic as nd_accel_step's EULER). */
+static double residuals(nd_lca *l, int64_t B, int64_t *running, float euler_eta) {
   double worst = 0;
-  int64_t left = 0;
-  bool bad = false;
+  int64_t left = 0, bad = 0;
+#pragma omp parallel for schedule(static) reduction(max : worst) reduction(+ : left, bad) if (B * l->n > 65536 && B > 1)
   for (int64_t r = 0; r < B; r++) {
-    float mx = nd_max_abs(l->d + r * l->n, l->n);
-    double res = (double)mx / fmax(l->bmax[r], 1e-30);
-    if (!isfinite(res)) bad = true;
-    if (res > worst) worst = res;
+    float mx = row_max_abs(l->d + r * l->n, l->n);
+    double res = (double)mx / (l->bmax[r] > 1e-30 ? l->bmax[r] : 1e-30);
+    if (!(res <= 1e300)) bad++; /* NaN or infinite */
+    else if (res > worst) worst = res;
     if (l->active[r] && res <= l->c.tol) l->active[r] = 0;
     left += l->active[r];
+    if (euler_eta > 0 && l->active[r]) {
+      float *ur = l->u + r * l->n;
+      const float *dr = l->d + r * l->n;
+      for (int64_t j = 0; j < l->n; j++) ur[j] += euler_eta * dr[j];
+    }
   }
   *running = left;
   return bad ? NAN : worst;
@@ -230,25 +255,26 @@ nd_status nd_lca_solve(nd_lca *l, const float *s, int64_t batch, float *a, nd_lc
     l->active[r] = 1;
   }
   memset(l->u, 0, (size_t)(B * n) * sizeof(float));
-  nd__lca_threshold(l->c.threshold, l->c.variant, l->c.lambda, l->u, a, B * n);
   ND_TRY(nd_accel_reset(l->acc));
   int64_t it = 0, running = B;
   double res;
   nd_stop_reason stop;
+  /* plain LCA fuses its step into the residual pass, unless it could be the last one */
+  float euler = l->c.update.kind == ND_ACCEL_EULER ? (float)l->eta : 0.0f;
   for (;;) {
     direction(l, a, B);
-    res = residuals(l, B, &running);
+    res = residuals(l, B, &running, it < l->c.max_iter ? euler : 0.0f);
     if (isnan(res)) { stop = ND_STOP_DIVERGED; break; }
     if (running == 0) { stop = ND_STOP_TOLERANCE; break; }
     if (it == l->c.max_iter) { stop = ND_STOP_MAX_ITER; break; }
-    ND_TRY(nd_accel_step(l->acc, l->u, l->d, B, n, l->active));
+    if (euler == 0) ND_TRY(nd_accel_step(l->acc, l->u, l->d, B, n, l->active));
     it++;
-#pragma omp parallel for schedule(static) if (B * n > 16384 && B > 1)
+    if (!l->observer) continue; /* a = T(u) is refreshed at the start of direction() */
     for (int64_t r = 0; r < B; r++)
       if (l->active[r]) nd__lca_threshold(l->c.threshold, l->c.variant, l->c.lambda, l->u + r * n, a + r * n, n);
-    if (l->observer && l->observer(it, a, l->u, B, l->observer_user)) {
+    if (l->observer(it, a, l->u, B, l->observer_user)) {
       direction(l, a, B); /* the residual of the state returned */
-      res = residuals(l, B, &running);
+      res = residuals(l, B, &running, 0.0f);
       stop = isnan(res) ? ND_STOP_DIVERGED : ND_STOP_OBSERVER;
       break;
     }

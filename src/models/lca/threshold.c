@@ -53,23 +53,6 @@ static const char *name_of(int v, const char *const *names, int count) {
   return (v >= 0 && v < count) ? names[v] : NULL;
 }
 
-static nd_status parse_of(const char *what, const char *name, const char *const *names, int count, int *out) {
-  if (!out) return nd__error(ND_ERR_INVALID_ARG, "lca %s: out is NULL", what);
-  *out = 0;
-  if (!name) return nd__error(ND_ERR_INVALID_ARG, "lca %s: name is NULL", what);
-  for (int i = 0; i < count; i++)
-    if (!strcmp(name, names[i])) {
-      *out = i;
-      return ND_OK;
-    }
-  char list[128] = "";
-  for (int i = 0; i < count; i++) {
-    size_t l = strlen(list);
-    snprintf(list + l, sizeof list - l, "%s%s", i ? "|" : "", names[i]);
-  }
-  return nd__error(ND_ERR_INVALID_ARG, "lca %s: unknown name '%.64s' (%s)", what, name, list);
-}
-
 const char *nd_lca_threshold_name(nd_lca_threshold t) { return name_of(t, threshold_names, ND_LCA_THRESHOLD_COUNT_); }
 const char *nd_lca_variant_name(nd_lca_variant v) { return name_of(v, variant_names, ND_LCA_VARIANT_COUNT_); }
 const char *nd_lca_form_name(nd_lca_form f) { return name_of(f, form_names, ND_LCA_FORM_COUNT_); }
@@ -77,21 +60,21 @@ const char *nd_lca_form_name(nd_lca_form f) { return name_of(f, form_names, ND_L
 nd_status nd_lca_threshold_parse(const char *name, nd_lca_threshold *out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "nd_lca_threshold_parse: out is NULL");
   int v;
-  nd_status s = parse_of("threshold", name, threshold_names, ND_LCA_THRESHOLD_COUNT_, &v);
+  nd_status s = nd__parse_choice("lca threshold", name, threshold_names, ND_LCA_THRESHOLD_COUNT_, &v);
   if (out) *out = (nd_lca_threshold)v;
   return s;
 }
 nd_status nd_lca_variant_parse(const char *name, nd_lca_variant *out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "nd_lca_variant_parse: out is NULL");
   int v;
-  nd_status s = parse_of("variant", name, variant_names, ND_LCA_VARIANT_COUNT_, &v);
+  nd_status s = nd__parse_choice("lca variant", name, variant_names, ND_LCA_VARIANT_COUNT_, &v);
   if (out) *out = (nd_lca_variant)v;
   return s;
 }
 nd_status nd_lca_form_parse(const char *name, nd_lca_form *out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "nd_lca_form_parse: out is NULL");
   int v;
-  nd_status s = parse_of("form", name, form_names, ND_LCA_FORM_COUNT_, &v);
+  nd_status s = nd__parse_choice("lca form", name, form_names, ND_LCA_FORM_COUNT_, &v);
   if (out) *out = (nd_lca_form)v;
   return s;
 }
@@ -102,10 +85,10 @@ void nd__lca_threshold(nd_lca_threshold t, nd_lca_variant v, float lambda, const
     return;
   }
   switch (t) {
-  case ND_LCA_SOFT: /* sign(u) max(|u| - lambda, 0) */
+  case ND_LCA_SOFT: /* sign(u) max(|u| - lambda, 0) = u - clamp(u, -lambda, lambda) */
     for (int64_t i = 0; i < count; i++) {
-      float x = u[i];
-      a[i] = x > lambda ? x - lambda : (x < -lambda ? x + lambda : 0.0f);
+      float x = u[i], c = x < -lambda ? -lambda : (x > lambda ? lambda : x);
+      a[i] = x - c;
     }
     break;
   case ND_LCA_HARD: /* u 1[|u| > lambda] */
