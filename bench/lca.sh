@@ -27,7 +27,7 @@ export ND_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE
 conv() { # SET FRAC LABEL ARGS...
   local set=$1 frac=$2 label=$3; shift 3
   "$BIN" conv p/D.npy p/S_$set.npy p/lam_${set}_$frac.npy p/fstar_${set}_$frac.npy "$@" --max-iter ${MAXIT:-6000} |
-    sed "s/^{/{\"set\": \"$set\", \"frac\": $frac, \"label\": \"$label\", /" >> conv.jsonl
+    sed "s|^{|{\"set\": \"$set\", \"frac\": $frac, \"label\": \"$label\", |" >> conv.jsonl
 }
 for frac in 0.1 0.01; do
   conv test $frac "euler eta=0.01" euler 0.01
