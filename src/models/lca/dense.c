@@ -62,7 +62,7 @@ static bool all_finite(const float *x, int64_t n) {
 static double power_norm(const float *phi, int64_t m, int64_t n, float *x, float *y) {
   for (int64_t j = 0; j < n; j++) x[j] = 1.0f + 0.01f * (float)(j % 7); /* not orthogonal to the top vector, generically */
   double lam = 0;
-  for (int it = 0; it < 100; it++) {
+  for (int it = 0; it < 300; it++) {
     nd_sgemm(false, false, m, 1, n, 1.0f, phi, n, x, 1, 0.0f, y, 1);  /* y = Phi x */
     nd_sgemm(true, false, n, 1, m, 1.0f, phi, n, y, 1, 0.0f, x, 1);   /* x = Phi^T y */
     double nrm = sqrt(nd_dot(x, x, n));
@@ -70,7 +70,7 @@ static double power_norm(const float *phi, int64_t m, int64_t n, float *x, float
     nd_scale((float)(1.0 / nrm), x, n);
     double prev = lam;
     lam = nrm;
-    if (it > 5 && fabs(lam - prev) <= 1e-5 * lam) break;
+    if (it > 5 && fabs(lam - prev) <= 1e-7 * lam) break;
   }
   return lam;
 }
