@@ -58,6 +58,32 @@ static void test_wta_one_winner_gain(void **st) {
   }
 }
 
+/* The approach to the winner's rest state follows the linearisation: for
+ * the winner-inhibitor pair J = (1/tau) [[alpha - 1, -beta1], [beta2, -1]]
+ * (the losers' own mode -G/tau is faster), eigenvalues
+ * lambda = (tr +- sqrt(tr^2 - 4 det)) / 2, tr = alpha - 2, det = 1 - alpha +
+ * beta1 beta2; Euler multiplies the error by |1 + eta lambda| per step.  Here
+ * tr^2 < 4 det (complex pair): |1 + eta lambda|^2 = (1 + eta tr/2)^2 +
+ * eta^2 (det - tr^2/4).  The residual's decay over 200 steps matches it. */
+static void test_wta_linear_rate(void **st) {
+  (void)st;
+  const float in[4] = {1, 0.1f, 0.68f, 0.7f};
+  nd_wta_config c = cfg(1.2, 3, 0.25, 0, 0);
+  c.tol = 1e-30;
+  const double eta = c.dt / c.tau, tr = c.alpha - 2, det = 1 - c.alpha + c.beta1 * c.beta2;
+  assert_true(tr * tr < 4 * det);
+  const double want = sqrt(pow(1 + eta * tr / 2, 2) + eta * eta * (det - tr * tr / 4));
+  double res[2];
+  for (int k = 0; k < 2; k++) {
+    float x[4];
+    nd_wta_result r;
+    c.max_iter = k ? 300 : 100;
+    assert_int_equal(nd_wta_solve(&c, in, 1, 4, x, NULL, &r), ND_OK);
+    res[k] = r.residual;
+  }
+  nd_assert_close(pow(res[1] / res[0], 1.0 / 200), want, 2e-3, 0);
+}
+
 /* alpha >= 1 + beta1 beta2: the winner-inhibitor pair has determinant
  * 1 - alpha + beta1 beta2 <= 0 (no positive steady state, a saddle):
  * the activity runs away, which the solver reports as diverged. */
@@ -232,7 +258,7 @@ static void test_bad_arguments(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_wta_one_winner_gain), cmocka_unit_test(test_wta_runaway),
+      cmocka_unit_test(test_wta_one_winner_gain), cmocka_unit_test(test_wta_linear_rate), cmocka_unit_test(test_wta_runaway),
       cmocka_unit_test(test_wta_no_selection),    cmocka_unit_test(test_lcwta_dense_reference),
       cmocka_unit_test(test_convwta),             cmocka_unit_test(test_bad_arguments),
   };
