@@ -1335,6 +1335,27 @@ static int p_circuits(void) {
   OK(nd_wta_solve(&c, in, 1, 6, x, y, &r));
   OK(nd_lcwta_solve(&c, 1, in, 2, 3, x, y, &r));
   OK(nd_convwta_solve(&c, &s, in, x, NULL, &r));
+  nd_lcawta_config lc = nd_lcawta_defaults();
+  lc.halfwidth = 1;
+  float phi[6] = {1, 0, 0, 0, 1, 0}, a[6];
+  BAD(nd_lcawta_solve(NULL, phi, 2, 3, in, 1, a, x, &r));
+  BAD(nd_lcawta_solve(&lc, NULL, 2, 3, in, 1, a, x, &r));
+  BAD(nd_lcawta_solve(&lc, phi, 2, 3, NULL, 1, a, x, &r));
+  BAD(nd_lcawta_solve(&lc, phi, 2, 3, in, 1, NULL, x, &r));
+  BAD(nd_lcawta_solve(&lc, phi, 2, 3, in, 1, a, NULL, &r));
+  BAD(nd_lcawta_solve(&lc, phi, 2, 3, in, 1, a, x, NULL));
+  BAD(nd_lcawta_solve(&lc, phi, 2, 3, in, 0, a, x, &r));
+  BAD(nd_lcawta_solve(&lc, phi, BIG40, BIG40, in, 1, a, x, &r));
+  nd_lcawta_config lb = lc;
+  lb.flow[1][1] = INFINITY;
+  BAD(nd_lcawta_solve(&lb, phi, 2, 3, in, 1, a, x, &r));
+  lb = lc;
+  lb.lca_eta = 2;
+  BAD(nd_lcawta_solve(&lb, phi, 2, 3, in, 1, a, x, &r));
+  lb = lc;
+  lb.halfwidth = 3;
+  BAD(nd_lcawta_solve(&lb, phi, 2, 3, in, 1, a, x, &r));
+  OK(nd_lcawta_solve(&lc, phi, 2, 3, in, 1, a, x, &r));
   return 0;
 }
 

@@ -112,6 +112,30 @@ typedef struct nd_convwta_shape {
 ND_API nd_status nd_convwta_solve(const nd_wta_config *c, const nd_convwta_shape *s, const float *input, float *x, float *y,
                                   nd_wta_result *r);
 
+/* LcaWta: an LCA layer (Rozell et al., Neural Comput. 20(10), 2008, Eq. 3.1,
+ * non-negative threshold) and a LocallyConnectedWta over its k neurons
+ * exciting each other through the 2 x 2 flow matrix F (upstream
+ * NeurodynamicalSystems.jl `LcaWTA`, 8333fac), coupled in neuron space so
+ * any dictionary phi [m, k] works (upstream adds neuron-space terms to the
+ * input signal, which only type-checks for square dictionaries):
+ *   tau_l du/dt = phi^T s + F11 a + F12 x - u - (phi^T phi - I) a,  a = max(u - lambda, 0)
+ *   the LocallyConnectedWta (x, y) with input I = F21 a + F22 x.
+ * Both advance together by Euler (eta_l = lca_eta, the WTA's dt / tau); the
+ * residual of a row is the larger of max|du/dt| and the WTA's, both relative
+ * to max|phi^T s|; the solve stops when every row is at or below wta.tol. */
+typedef struct nd_lcawta_config {
+  nd_wta_config wta;  /* the circuit; its tol, max_iter, max_state govern the solve */
+  int64_t halfwidth;  /* 0 <= w < k (3) */
+  double lambda;      /* LCA threshold >= 0 (0.1) */
+  double lca_eta;     /* LCA Euler step dt / tau_l, in (0, 1] (0.1) */
+  double flow[2][2];  /* finite ({{-0.1, 0.1}, {0.1, -0.1}}, upstream's default) */
+} nd_lcawta_config;
+
+ND_API nd_lcawta_config nd_lcawta_defaults(void);
+/* phi [m, k] (finite), s [batch, m]; a, x out [batch, k]. */
+ND_API nd_status nd_lcawta_solve(const nd_lcawta_config *c, const float *phi, int64_t m, int64_t k, const float *s,
+                                 int64_t batch, float *a, float *x, nd_wta_result *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,4 +21,13 @@ struct nd__wta_pool {
 nd_status nd__wta_run(const char *who, const nd_wta_config *c, const nd__wta_pool *p, const float *input, int64_t batch,
                       float *x, float *y, nd_wta_result *r);
 
+/* One Euler step of one row (x [n], y [ni], ws [ni + 2n]); returns the
+ * residual max|tau dx/dt| / scale at the state before the step, moves the
+ * state only when it exceeds c->tol, *maxabs the largest |state| after. */
+double nd__wta_row_step(const nd_wta_config *c, const nd__wta_pool *p, const float *in, float *x, float *y, float *ws,
+                        double scale, double *maxabs);
+
+/* The pool of a [1, 1, n] line with half-width w (local.c). */
+void nd__lcwta_pool(int64_t n, int64_t halfwidth, nd__wta_pool *p);
+
 #endif

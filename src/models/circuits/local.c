@@ -103,14 +103,18 @@ nd_status nd_lcwta_solve(const nd_wta_config *c, int64_t halfwidth, const float 
   if (halfwidth < 0 || halfwidth >= n)
     return nd__error(ND_ERR_INVALID_ARG, "lcwta: halfwidth %lld must be in [0, n) = [0, %lld)", (long long)halfwidth,
                      (long long)n);
-  nd__wta_pool p; /* a [1, 1, n] map with a 1 x (2w + 1) box, which may exceed n (the band is cut at the ends) */
-  memset(&p, 0, sizeof p);
-  p.c = p.h = 1;
-  p.w = n;
-  p.kh = 1;
-  p.kw = 2 * halfwidth + 1;
-  p.n = p.ni = n;
-  p.e2i = box_pool;
-  p.i2e = box_pool;
+  nd__wta_pool p;
+  nd__lcwta_pool(n, halfwidth, &p);
   return nd__wta_run("lcwta", c, &p, input, batch, x, y, r);
+}
+
+void nd__lcwta_pool(int64_t n, int64_t halfwidth, nd__wta_pool *p) {
+  memset(p, 0, sizeof *p); /* a [1, 1, n] map with a 1 x (2w + 1) box, which may exceed n (the band is cut at the ends) */
+  p->c = p->h = 1;
+  p->w = n;
+  p->kh = 1;
+  p->kw = 2 * halfwidth + 1;
+  p->n = p->ni = n;
+  p->e2i = box_pool;
+  p->i2e = box_pool;
 }

@@ -68,7 +68,7 @@ nd_status nd_wta_order_parse(const char *name, nd_wta_order *out) {
  * the residual exceeds tol (so a stopped row returns the state its residual
  * describes).  *maxabs gets the largest |state| after the step (infinite
  * when a state is not finite: the sum chk propagates NaN and Inf). */
-static double row_step(const nd_wta_config *c, const nd__wta_pool *p, const float *in, float *x, float *y, float *ws,
+double nd__wta_row_step(const nd_wta_config *c, const nd__wta_pool *p, const float *in, float *x, float *y, float *ws,
                        double scale, double *maxabs) {
   const int64_t n = p->n, ni = p->ni;
   const float eta = (float)(c->dt / c->tau), al = (float)c->alpha, b1 = (float)c->beta1, b2 = (float)c->beta2;
@@ -141,7 +141,7 @@ nd_status nd__wta_run(const char *who, const nd_wta_config *c, const nd__wta_poo
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : any)
     for (int64_t b = 0; b < batch; b++) {
       if (!active[b]) continue;
-      res[b] = row_step(c, p, input + b * n, x + b * n, ys + b * ni, ws + (int64_t)omp_get_thread_num() * per, scale[b],
+      res[b] = nd__wta_row_step(c, p, input + b * n, x + b * n, ys + b * ni, ws + (int64_t)omp_get_thread_num() * per, scale[b],
                         &mx[b]);
       if (res[b] <= c->tol) active[b] = 0;
       else any = 1;
