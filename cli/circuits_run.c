@@ -14,12 +14,13 @@
 
 static const char *const orders[] = {"jacobi", "upstream", NULL};
 
-typedef enum circuit { WTA, LCWTA, CONVWTA } circuit;
-static const char *const progs[] = {"neurodyn run wta", "neurodyn run lcwta", "neurodyn run convwta"};
+typedef enum circuit { WTA, LCWTA, CONVWTA, LCAWTA } circuit;
+static const char *const progs[] = {"neurodyn run wta", "neurodyn run lcwta", "neurodyn run convwta", "neurodyn run lcawta"};
 
 typedef struct run_opts {
-  const char *input, *out, *inh_out, *kernel;
+  const char *input, *out, *inh_out, *kernel, *dict, *flow, *circuit_out;
   nd_wta_config c;
+  double lambda, lca_eta;
   int order, threads;
   int64_t halfwidth;
   bool across;
@@ -106,6 +107,79 @@ static int solve(circuit kind, const run_opts *o, const nd_tensor *X) {
   return rc;
 }
 
+/* --flow F11,F12,F21,F22: exactly four finite numbers. */
+static int parse_flow(const char *prog, const char *text, double f[2][2]) {
+  const char *p = text;
+  for (int i = 0; i < 4; i++) {
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p || !isfinite(v) || (i < 3 ? *end != ',' : *end != 0))
+      return nd_cli_fail(2, prog, "--flow '%s': the flow matrix must be 2x2: four finite numbers F11,F12,F21,F22", text);
+    f[i / 2][i % 2] = v;
+    p = end + 1;
+  }
+  return 0;
+}
+
+static int solve_lcawta(const run_opts *o, const nd_lcawta_config *lc, const nd_tensor *D, const nd_tensor *S) {
+  const char *prog = progs[LCAWTA];
+  const int64_t m = D->shape[0], k = D->shape[1], B = S->ndim == 2 ? S->shape[0] : 1;
+  float *a = nd_aligned_alloc((size_t)(B * k) * sizeof(float)), *x = nd_aligned_alloc((size_t)(B * k) * sizeof(float));
+  int rc = 0;
+  nd_wta_result r;
+  nd_status s = a && x ? nd_lcawta_solve(lc, D->data, m, k, S->data, B, a, x, &r) : ND_ERR_NOMEM;
+  if (s != ND_OK && s != ND_ERR_NUMERIC) rc = nd_cli_fail(nd_cli_status_code(s), prog, "%s", a && x ? nd_last_error() : "out of memory");
+  if (!rc) {
+    printf("{\"iterations\": %lld, \"residual\": %.9g, \"stopped\": \"%s\", \"batch\": %lld, \"atoms\": %lld",
+           (long long)r.iterations, r.residual, nd_stop_reason_name(r.stop), (long long)B, (long long)k);
+    print_winners("winners", x, a, B, k, false);
+    printf("}\n");
+    fflush(stdout);
+    if (s != ND_OK) rc = nd_cli_fail(1, prog, "%s (nothing written)", nd_last_error());
+  }
+  nd_tensor like = S->ndim == 1 ? nd_tensor_wrap(a, 1, ND_SHAPE(k)) : nd_tensor_wrap(a, 2, ND_SHAPE(B, k));
+  if (!rc) rc = write_npy(prog, o->out, a, &like);
+  if (!rc && o->circuit_out) rc = write_npy(prog, o->circuit_out, x, &like);
+  nd_aligned_free(a);
+  nd_aligned_free(x);
+  return rc;
+}
+
+static int run_lcawta(const run_opts *o) {
+  const char *prog = progs[LCAWTA];
+  nd_lcawta_config lc = nd_lcawta_defaults();
+  lc.wta = o->c;
+  lc.halfwidth = o->halfwidth;
+  lc.lambda = o->lambda;
+  lc.lca_eta = o->lca_eta;
+  if (!o->dict) return nd_cli_fail(2, prog, "--dict is required (see --help)");
+  if (parse_flow(prog, o->flow, lc.flow)) return 2;
+  if (o->circuit_out && nd_file_format_of_name(o->circuit_out) != ND_FILE_NPY)
+    return nd_cli_fail(2, prog, "%s: --circuit must end in .npy", o->circuit_out);
+  if (o->circuit_out && nd_cli_check_output(prog, o->circuit_out)) return 2;
+  if (!(lc.lambda >= 0)) return nd_cli_fail(2, prog, "--lambda %g: must be >= 0", lc.lambda);
+  if (!(lc.lca_eta > 0 && lc.lca_eta <= 1)) return nd_cli_fail(2, prog, "--lca-eta %g: must be in (0, 1]", lc.lca_eta);
+  nd_tensor D, S;
+  memset(&D, 0, sizeof D);
+  memset(&S, 0, sizeof S);
+  char sd[96], ss[96];
+  int rc = 0;
+  if (nd_tensor_file_read_f32(o->dict, NULL, &D) != ND_OK) rc = nd_cli_fail(2, prog, "--dict: %s", nd_last_error());
+  if (!rc && (D.ndim != 2 || nd_tensor_numel(&D) < 1))
+    rc = nd_cli_fail(2, prog, "%s: dictionary has shape %s; need 2-D [m, k]", o->dict, nd_tensor_shape_str(&D, sd, sizeof sd));
+  if (!rc && (lc.halfwidth < 0 || lc.halfwidth >= D.shape[1]))
+    rc = nd_cli_fail(2, prog, "--halfwidth %lld: must be in [0, k) = [0, %lld)", (long long)lc.halfwidth, (long long)D.shape[1]);
+  if (!rc && nd_tensor_file_read_f32(o->input, NULL, &S) != ND_OK) rc = nd_cli_fail(2, prog, "--input: %s", nd_last_error());
+  if (!rc && ((S.ndim != 1 && S.ndim != 2) || S.shape[S.ndim - 1] != D.shape[0] || nd_tensor_numel(&S) < 1))
+    rc = nd_cli_fail(2, prog, "%s: input has shape %s; the dictionary %s is %s, so the input must be [%lld] or [B, %lld]",
+                     o->input, nd_tensor_shape_str(&S, ss, sizeof ss), o->dict, nd_tensor_shape_str(&D, sd, sizeof sd),
+                     (long long)D.shape[0], (long long)D.shape[0]);
+  if (!rc) rc = solve_lcawta(o, &lc, &D, &S);
+  nd_tensor_release(&D);
+  nd_tensor_release(&S);
+  return rc;
+}
+
 /* The input's shape for the circuit: [n] or [B, n]; [B, C, H, W] for convwta. */
 static int check_input(circuit kind, const run_opts *o, const nd_tensor *X) {
   char sh[96];
@@ -123,11 +197,19 @@ static int run_circuit(circuit kind, int argc, char **argv) {
   run_opts o;
   memset(&o, 0, sizeof o);
   o.c = nd_wta_defaults();
+  enum { A = 15, W1 = 1, L1 = 2, C1 = 4, LA = 8 }; /* which commands take a row (bits by circuit) */
   const nd_option table[] = {
       {"input", ND_OPT_STRING, &o.input, NULL,
-       kind == CONVWTA ? "inputs [B, C, H, W] (.npy or .safetensors)" : "inputs [n] or [B, n] (.npy or .safetensors)", NULL},
-      {"out", ND_OPT_STRING, &o.out, NULL, "excitatory steady state, the input's shape (.npy)", NULL},
+       kind == CONVWTA ? "inputs [B, C, H, W] (.npy or .safetensors)"
+                       : kind == LCAWTA ? "signals [m] or [B, m]" : "inputs [n] or [B, n] (.npy or .safetensors)", NULL},
+      {"out", ND_OPT_STRING, &o.out, NULL, kind == LCAWTA ? "the LCA codes a [k] or [B, k] (.npy)"
+                                                          : "excitatory steady state, the input's shape (.npy)", NULL},
       {"inhibitory", ND_OPT_STRING, &o.inh_out, NULL, "also write the inhibitory units (.npy)", NULL},
+      {"dict", ND_OPT_STRING, &o.dict, NULL, "dictionary [m, k], columns are atoms (any m, k)", NULL},
+      {"flow", ND_OPT_STRING, &o.flow, "-0.1,0.1,0.1,-0.1", "2x2 flow matrix F11,F12,F21,F22 (row-major)", NULL},
+      {"lambda", ND_OPT_DOUBLE, &o.lambda, "0.1", "LCA threshold >= 0 (a = max(u - lambda, 0))", NULL},
+      {"lca-eta", ND_OPT_DOUBLE, &o.lca_eta, "0.1", "LCA Euler step dt/tau_l in (0, 1]", NULL},
+      {"circuit", ND_OPT_STRING, &o.circuit_out, NULL, "also write the circuit's excitatory state x (.npy)", NULL},
       {"alpha", ND_OPT_DOUBLE, &o.c.alpha, "1.2", "self-excitation alpha", NULL},
       {"beta1", ND_OPT_DOUBLE, &o.c.beta1, "3", "inhibitory -> excitatory weight beta1 >= 0", NULL},
       {"beta2", ND_OPT_DOUBLE, &o.c.beta2, "0.25", "excitatory -> inhibitory weight beta2 >= 0", NULL},
@@ -140,19 +222,19 @@ static int run_circuit(circuit kind, int argc, char **argv) {
       {"tol", ND_OPT_DOUBLE, &o.c.tol, "1e-6", "stop a row when max|tau dx/dt| / max|I| <= tol (> 0)", NULL},
       {"max-iter", ND_OPT_INT64, &o.c.max_iter, "10000", "most steps", NULL},
       {"max-state", ND_OPT_DOUBLE, &o.c.max_state, "1e6", "a larger |state| is a runaway (exit 1)", NULL},
-      {kind == LCWTA ? "halfwidth" : "kernel", kind == LCWTA ? ND_OPT_INT64 : ND_OPT_STRING,
-       kind == LCWTA ? (void *)&o.halfwidth : (void *)&o.kernel, kind == LCWTA ? "3" : "3",
-       kind == LCWTA ? "band half-width w, 0 <= w < n" : "box K (1 x K) or KHxKW, odd sizes", NULL},
-      {"across", ND_OPT_BOOL, &o.across, "false", "convwta: pool over all channels too (1x1: a WTA across features)", NULL},
+      {"halfwidth", ND_OPT_INT64, &o.halfwidth, "3", "band half-width w, 0 <= w < n", NULL},
+      {"kernel", ND_OPT_STRING, &o.kernel, "3", "box K (1 x K) or KHxKW, odd sizes", NULL},
+      {"across", ND_OPT_BOOL, &o.across, "false", "pool over all channels too (1x1: a WTA across features)", NULL},
       {"threads", ND_OPT_INT, &o.threads, "0", "worker threads (0: all cores or $ND_NUM_THREADS)", NULL},
       ND_OPT_END,
   };
+  const unsigned which[] = {A, A, W1 | L1 | C1, LA, LA, LA, LA, LA, A, A, A, A, A, A, A, A, A, A, A, A, L1 | LA, C1, C1, A, A};
+  _Static_assert(sizeof which / sizeof which[0] == sizeof table / sizeof table[0], "one mask per row");
   nd_option tab[sizeof table / sizeof table[0]];
   int k = 0;
-  for (int i = 0; i < (int)(sizeof table / sizeof table[0]); i++) /* the last two rows only where they apply */
-    if (!table[i].name || ((kind != WTA || strcmp(table[i].name, "kernel")) && (kind == CONVWTA || strcmp(table[i].name, "across"))))
-      tab[k++] = table[i];
-  const nd_opts spec = {prog, "--input X.npy --out Y.npy [options]",
+  for (int i = 0; i < (int)(sizeof table / sizeof table[0]); i++) /* the rows of this command */
+    if (which[i] & (1u << kind)) tab[k++] = table[i];
+  const nd_opts spec = {prog, kind == LCAWTA ? "--dict D.npy --input S.npy --out A.npy [options]" : "--input X.npy --out Y.npy [options]",
                         "Integrates, from x = y = 0 to the steady state (f = max(., 0)),\n"
                         "  tau dx/dt + G x = f(I + alpha x - beta1 P'y - Te)\n"
                         "  tau dy/dt + G y = f(beta2 P x - Ti)\n"
@@ -160,7 +242,9 @@ static int run_circuit(circuit kind, int argc, char **argv) {
                         "and writes x.  Prints one JSON line: iterations, residual, stopped,\n"
                         "winners (active units per row: x > 1e-3 max|I|), for wta also winner\n"
                         "(the index per row, -1: none).  Exit 2 for bad input (nothing is\n"
-                        "written), 1 for a runaway (alpha >= 1 + beta1 beta2).",
+                        "written), 1 for a runaway (alpha >= 1 + beta1 beta2).\n"
+                        "lcawta: an LCA (tau_l du/dt = D's + F11 a + F12 x - u - (D'D - I) a,\n"
+                        "a = max(u - lambda, 0)) and the lcwta circuit with I = F21 a + F22 x.",
                         tab, 0, 0};
   nd_args args;
   int rc = nd_opts_parse(&spec, argc, argv, &args);
@@ -179,9 +263,10 @@ static int run_circuit(circuit kind, int argc, char **argv) {
   if (!rc && nd_wta_config_check(&o.c) != ND_OK) rc = nd_cli_fail(2, prog, "%s", nd_last_error());
   if (!rc && kind == CONVWTA) rc = parse_kernel(prog, o.kernel, &kh, &kw);
   if (!rc && o.threads != 0 && nd_set_num_threads(o.threads) != ND_OK) rc = nd_cli_fail(2, prog, "--threads: %s", nd_last_error());
-  if (!rc && nd_tensor_file_read_f32(o.input, NULL, &X) != ND_OK) rc = nd_cli_fail(2, prog, "--input: %s", nd_last_error());
-  if (!rc) rc = check_input(kind, &o, &X);
-  if (!rc) rc = solve(kind, &o, &X);
+  if (!rc && kind == LCAWTA) rc = run_lcawta(&o);
+  else if (!rc && nd_tensor_file_read_f32(o.input, NULL, &X) != ND_OK) rc = nd_cli_fail(2, prog, "--input: %s", nd_last_error());
+  else if (!rc) rc = check_input(kind, &o, &X);
+  if (!rc && kind != LCAWTA) rc = solve(kind, &o, &X);
   nd_tensor_release(&X);
   nd_args_release(&args);
   return rc;
@@ -190,3 +275,4 @@ static int run_circuit(circuit kind, int argc, char **argv) {
 int nd_cli_run_wta(int argc, char **argv) { return run_circuit(WTA, argc, argv); }
 int nd_cli_run_lcwta(int argc, char **argv) { return run_circuit(LCWTA, argc, argv); }
 int nd_cli_run_convwta(int argc, char **argv) { return run_circuit(CONVWTA, argc, argv); }
+int nd_cli_run_lcawta(int argc, char **argv) { return run_circuit(LCAWTA, argc, argv); }

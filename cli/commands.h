@@ -61,6 +61,7 @@ int nd_cli_lca_conv(const nd_cli_lca_conv_opts *o, const nd_lca_config *c);
 int nd_cli_run_wta(int argc, char **argv);     /* circuits_run.c */
 int nd_cli_run_lcwta(int argc, char **argv);   /* circuits_run.c */
 int nd_cli_run_convwta(int argc, char **argv); /* circuits_run.c */
+int nd_cli_run_lcawta(int argc, char **argv);  /* circuits_run.c */
 
 /* eval scorers, per family file */
 nd_status nd_cli_predict_krotov_top(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);

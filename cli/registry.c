@@ -25,6 +25,7 @@ const nd_cli_command nd_cli_run_models[] = {
     {"lca", nd_cli_run_lca, "sparse codes of signals under a dictionary (LCA, Rozell et al. 2008)"},
     {"wta", nd_cli_run_wta, "winner-take-all circuit, one inhibitory unit (Rutishauser et al. 2011)"},
     {"lcwta", nd_cli_run_lcwta, "locally connected WTA: an inhibitory unit per neuron over a band"},
+    {"lcawta", nd_cli_run_lcawta, "LCA and a locally connected WTA coupled by a 2x2 flow matrix"},
     {"convwta", nd_cli_run_convwta, "convolutional WTA on NCHW maps (box within or across channels)"},
     {NULL, NULL, NULL},
 };

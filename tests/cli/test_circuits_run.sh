@@ -13,6 +13,9 @@ L = rng.random((3, 50)).astype(np.float32)
 np.save("L.npy", L)
 np.save("L4.npy", L.reshape(3, 1, 1, 50))
 np.save("M.npy", rng.random((2, 4, 5, 6)).astype(np.float32))
+D = rng.standard_normal((6, 10)).astype(np.float32); D /= np.linalg.norm(D, axis=0)
+np.save("D.npy", D)
+np.save("S.npy", rng.random((2, 6)).astype(np.float32))
 x = L.copy(); x[1, 3] = np.nan
 np.save("Lnan.npy", x)
 PYEOF
@@ -86,5 +89,19 @@ bad convwta kernel --input M.npy --kernel 7
 bad convwta kernel --input M.npy --kernel 3x4
 bad convwta kernel --input M.npy --kernel abc
 bad convwta L.npy --input L.npy --kernel 3
+# lcawta (non-square dictionary): with no flow the codes are run lca's (nonneg)
+expect_ok "$ND" run lcawta --dict D.npy --input S.npy --out AW.npy --flow 0,0,0,0 --halfwidth 2 --tol 1e-7 --max-iter 100000
+expect_ok "$ND" run lca --dict D.npy --input S.npy --out AL.npy --lambda 0.1 --threshold nonneg --tol 1e-7 --max-iter 100000
+"$PY" -c "
+import numpy as np
+a = np.load('AW.npy'); b = np.load('AL.npy'); assert a.shape == (2, 10) and np.abs(a - b).max() < 1e-4, (a, b)
+" || fail "lcawta F = 0 != lca"
+expect_ok "$ND" run lcawta --dict D.npy --input S.npy --out AW.npy --circuit XW.npy --halfwidth 2 --alpha 1.1 --beta1 0.4 --beta2 0.3
+case "$out" in *'"stopped": "tolerance"'*) ;; *) fail "lcawta: $out" ;; esac
+bad lcawta flow --dict D.npy --input S.npy --flow 1,2,3
+bad lcawta flow --dict D.npy --input S.npy --flow 1,2,3,4,5
+bad lcawta halfwidth --dict D.npy --input S.npy --halfwidth 10
+bad lcawta L.npy --dict D.npy --input L.npy
+bad lcawta dict --input S.npy
 expect_error 2 "neurodyn run wta:" "out.txt" "$ND" run wta --input I.npy --out out.txt
 echo ok
