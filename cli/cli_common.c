@@ -90,3 +90,26 @@ void nd_cli_common_apply(const nd_cli_common *c) {
 
 /* ------------------------------------------------------------ helpers */
 
+
+int nd_cli_check_finite(const char *prog, const char *path, const char *what, const nd_tensor *t) {
+  const int64_t n = nd_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(t->data[i])) {
+      char sh[96];
+      return nd_cli_fail(2, prog, "%s: %s %s holds a NaN or infinite value (element %lld)", path, what,
+                         nd_tensor_shape_str(t, sh, sizeof sh), (long long)i);
+    }
+  return 0;
+}
+
+int nd_cli_write_tensor(const char *prog, const char *path, const char *name, const nd_tensor *t) {
+  nd_status s;
+  if (nd_file_format_of_name(path) == ND_FILE_SAFETENSORS) {
+    const char *names[1] = {name};
+    const nd_tensor *ts[1] = {t};
+    s = nd_safetensors_write(path, 1, names, ts, NULL);
+  } else {
+    s = nd_npy_write(path, t);
+  }
+  return s == ND_OK ? 0 : nd_cli_fail(1, prog, "%s", nd_last_error());
+}

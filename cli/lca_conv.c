@@ -29,16 +29,6 @@ static int pair_opt(const char *prog, const char *flag, const char *text, int64_
   return 0;
 }
 
-static int check_finite(const char *prog, const char *path, const char *what, const nd_tensor *t) {
-  for (int64_t i = 0; i < nd_tensor_numel(t); i++)
-    if (!isfinite(t->data[i])) {
-      char sh[96];
-      return nd_cli_fail(2, prog, "%s: %s %s holds a NaN or infinite value (element %lld)", path, what,
-                         nd_tensor_shape_str(t, sh, sizeof sh), (long long)i);
-    }
-  return 0;
-}
-
 /* The filters and images, their shapes checked against each other and the
  * options; sh filled in. */
 static int read_inputs(const nd_cli_lca_conv_opts *o, nd_tensor *Wt, nd_tensor *S, nd_lca_conv_shape *sh, int64_t *B) {
@@ -49,7 +39,7 @@ static int read_inputs(const nd_cli_lca_conv_opts *o, nd_tensor *Wt, nd_tensor *
   if (Wt->ndim != 3 && Wt->ndim != 4)
     return nd_cli_fail(2, prog, "%s: filters have shape %s; --conv needs [F, C, kh, kw] (2-D) or [F, C, k] (1-D)", o->dict, sw);
   if (nd_tensor_numel(Wt) < 1) return nd_cli_fail(2, prog, "%s: filters %s are empty", o->dict, sw);
-  if (check_finite(prog, o->dict, "filters", Wt)) return 2;
+  if (nd_cli_check_finite(prog, o->dict, "filters", Wt)) return 2;
   const bool one_d = Wt->ndim == 3;
   const int64_t F = Wt->shape[0], C = Wt->shape[1], kh = one_d ? 1 : Wt->shape[2], kw = Wt->shape[Wt->ndim - 1];
   int64_t gh, gw, sth, stw, ph, pw;
@@ -67,7 +57,7 @@ static int read_inputs(const nd_cli_lca_conv_opts *o, nd_tensor *Wt, nd_tensor *
   if ((S->ndim != img && !batched) || S->shape[batched] != C || nd_tensor_numel(S) < 1)
     return nd_cli_fail(2, prog, "%s: input has shape %s; the filters %s are %s, so the input must be [%s%lld, %s] or [B, %lld, %s]",
                        o->input, ss, o->dict, sw, "", (long long)C, one_d ? "L" : "H, W", (long long)C, one_d ? "L" : "H, W");
-  if (check_finite(prog, o->input, "input", S)) return 2;
+  if (nd_cli_check_finite(prog, o->input, "input", S)) return 2;
   *B = batched ? S->shape[0] : 1;
   const int64_t H = one_d ? 1 : S->shape[S->ndim - 2], Wd = S->shape[S->ndim - 1];
   *sh = (nd_lca_conv_shape){C, H, Wd, F, kh, kw, sth, stw, ph, pw};
@@ -78,15 +68,7 @@ static int read_inputs(const nd_cli_lca_conv_opts *o, nd_tensor *Wt, nd_tensor *
 
 static int write_codes(const char *prog, const char *path, const float *a, int ndim, const int64_t *shape) {
   nd_tensor t = nd_tensor_wrap((float *)a, ndim, shape);
-  nd_status s;
-  if (nd_file_format_of_name(path) == ND_FILE_SAFETENSORS) {
-    const char *names[1] = {"A"};
-    const nd_tensor *ts[1] = {&t};
-    s = nd_safetensors_write(path, 1, names, ts, NULL);
-  } else {
-    s = nd_npy_write(path, &t);
-  }
-  return s == ND_OK ? 0 : nd_cli_fail(1, prog, "%s", nd_last_error());
+  return nd_cli_write_tensor(prog, path, "A", &t);
 }
 
 int nd_cli_lca_conv(const nd_cli_lca_conv_opts *o, const nd_lca_config *c) {

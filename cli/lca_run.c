@@ -67,17 +67,6 @@ static int make_config(const run_opts *o, nd_lca_config *c) {
   return 0;
 }
 
-static int check_finite(const char *path, const char *what, const nd_tensor *t) {
-  int64_t n = nd_tensor_numel(t);
-  for (int64_t i = 0; i < n; i++)
-    if (!isfinite(t->data[i])) {
-      char sh[96];
-      return nd_cli_fail(2, PROG, "%s: %s %s holds a NaN or infinite value (element %lld)", path, what,
-                         nd_tensor_shape_str(t, sh, sizeof sh), (long long)i);
-    }
-  return 0;
-}
-
 /* D [m, n] and S [m] or [B, m], finite. */
 static int read_inputs(const run_opts *o, nd_tensor *D, nd_tensor *S) {
   char sd[96], ss[96];
@@ -87,27 +76,19 @@ static int read_inputs(const run_opts *o, nd_tensor *D, nd_tensor *S) {
                        nd_tensor_shape_str(D, sd, sizeof sd));
   nd_tensor_shape_str(D, sd, sizeof sd);
   if (D->shape[0] < 1 || D->shape[1] < 1) return nd_cli_fail(2, PROG, "%s: dictionary %s is empty", o->dict, sd);
-  if (check_finite(o->dict, "dictionary", D)) return 2;
+  if (nd_cli_check_finite(PROG, o->dict, "dictionary", D)) return 2;
   if (nd_tensor_file_read_f32(o->input, NULL, S) != ND_OK) return nd_cli_fail(2, PROG, "--input: %s", nd_last_error());
   nd_tensor_shape_str(S, ss, sizeof ss);
   int64_t m = D->shape[0];
   if ((S->ndim != 1 && S->ndim != 2) || S->shape[S->ndim - 1] != m || (S->ndim == 2 && S->shape[0] < 1))
     return nd_cli_fail(2, PROG, "%s: input has shape %s; the dictionary %s is %s, so the input must be [%lld] or [B, %lld]",
                        o->input, ss, o->dict, sd, (long long)m, (long long)m);
-  return check_finite(o->input, "input", S);
+  return nd_cli_check_finite(PROG, o->input, "input", S);
 }
 
 static int write_codes(const char *path, const float *a, int ndim, int64_t B, int64_t n) {
   nd_tensor t = ndim == 1 ? nd_tensor_wrap((float *)a, 1, ND_SHAPE(n)) : nd_tensor_wrap((float *)a, 2, ND_SHAPE(B, n));
-  nd_status s;
-  if (nd_file_format_of_name(path) == ND_FILE_SAFETENSORS) {
-    const char *names[1] = {"A"};
-    const nd_tensor *ts[1] = {&t};
-    s = nd_safetensors_write(path, 1, names, ts, NULL);
-  } else {
-    s = nd_npy_write(path, &t);
-  }
-  return s == ND_OK ? 0 : nd_cli_fail(1, PROG, "%s", nd_last_error());
+  return nd_cli_write_tensor(PROG, path, "A", &t);
 }
 
 static int solve(const run_opts *o, const nd_lca_config *c, const nd_tensor *D, const nd_tensor *S) {

@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "neurodyn/core.h"
+#include "neurodyn/tensor.h"
 
 typedef enum nd_opt_type {
   ND_OPT_INT = 1,
@@ -143,6 +144,13 @@ int nd_cli_fail(int code, const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Fails with exit 2 ("<path>: <what> <shape> holds a NaN or infinite value
+ * (element i)") when t holds a non-finite value; 0 otherwise. */
+int nd_cli_check_finite(const char *prog, const char *path, const char *what, const nd_tensor *t);
+/* Writes t to path as safetensors (one tensor named `name`) when the name ends
+ * in .safetensors, NPY otherwise, atomically; 0, or exit code 1 with the
+ * library's message. */
+int nd_cli_write_tensor(const char *prog, const char *path, const char *name, const nd_tensor *t);
 /* The same with the program name "neurodyn <cmd>" (cmd e.g. "train krotov"). */
 int nd_cli_cmd_fail(const char *cmd, int code, const char *fmt, ...)
 #if defined(__GNUC__)
