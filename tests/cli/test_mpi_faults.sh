@@ -13,7 +13,7 @@ CLI="$1"
 source "$(dirname "${BASH_SOURCE[0]}")/mpi_common.bash"
 # SIGTERM to every rank mid-run: they agree to stop after the same minibatch, rank 0 writes
 # the checkpoint, all exit 130; resumed on 3 processes the run ends with one process's bytes
-MID=(--data "$DATA" --hidden 100 --epochs 3 --batch 50 --limit 6000 --seed 3 --png-every 0 --threads 1 --quiet)
+MID=(--data "$DATA" --hidden 100 --epochs 20 --batch 50 --limit 6000 --seed 3 --png-every 0 --threads 1 --quiet)
 "$CLI" train krotov "${MID[@]}" --out "$T/mid1" >/dev/null 2>"$T/err" || fail "mid: one process"
 "${MPI[@]}" -np 2 "$CLI" train krotov "${MID[@]}" --out "$T/mid" >/dev/null 2>"$T/err" &
 job=$!
