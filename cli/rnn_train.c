@@ -1,5 +1,5 @@
 /* neurodyn train rnn: recurrent networks trained through time without
- * storing activations (include/neurodyn/rnn.h, docs/memory.md) on the
+ * storing activations (include/neurodyn/rnn.h, docs/rnn.md) on the
  * copying-memory task or the adding problem (Arjovsky et al. 2016), on the
  * shared run driver (run.h).  Writes into --out: config.json,
  * metrics.jsonl (training and validation loss per epoch, the memoryless
@@ -145,7 +145,7 @@ int nd_cli_train_rnn(int argc, char **argv) {
                         "Trains a recurrent network whose backward pass reconstructs past states instead of storing "
                         "them (reversible or orthogonal cell; tanh: ordinary BPTT for comparison) on the copying-memory "
                         "task or the adding problem. Writes config.json, metrics.jsonl and checkpoint.safetensors "
-                        "(resumable) into --out (default runs/rnn). docs/memory.md.",
+                        "(resumable) into --out (default runs/rnn). docs/rnn.md.",
                         table, 0, 0};
   static const char *const free_keys[] = {ND_RUN_FREE_ON_RESUME, "val-batches", NULL};
   nd_run run;

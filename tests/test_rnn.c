@@ -28,7 +28,7 @@ typedef struct ref {
   int64_t oW, oU, ob, oW2, oU2, ob2, oth, oV, oc;
 } ref;
 
-/* The layout of docs/memory.md, written out again here. */
+/* The layout of docs/rnn.md, written out again here. */
 static ref ref_of(nd_rnn_cell cell, const double *p) {
   ref r = {.cell = cell, .p = p};
   int64_t o = 0, m = N / 2;

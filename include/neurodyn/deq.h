@@ -1,5 +1,5 @@
 /* A deep equilibrium layer (S. Bai, J. Z. Kolter, V. Koltun, "Deep
- * equilibrium models", NeurIPS 2019), docs/memory.md:
+ * equilibrium models", NeurIPS 2019), docs/deq.md:
  *
  *   z* = f(z*; x) = tanh(W z* + U x + b)            forward: Anderson (nd_fixed_point_solve)
  *   dL/dtheta = u^T df/dtheta at z*,  u = J_f(z*)^T u + dL/dz*      (Theorem 1)

@@ -1,6 +1,6 @@
 /* A neural ODE block trained with the adjoint method (R. T. Q. Chen,
  * Y. Rubanova, J. Bettencourt, D. Duvenaud, "Neural ordinary differential
- * equations", NeurIPS 2018), docs/memory.md:
+ * equations", NeurIPS 2018), docs/node.md:
  *
  *   dz/dt = f(z) = tanh(W z + b),  z(t1) = z(t0) + int f     forward: DOPRI5 (nd_dopri_integrate)
  *   backward (Alg. 1): integrate s = [z, a, a_theta] from t1 back to t0,

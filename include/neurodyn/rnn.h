@@ -1,5 +1,5 @@
 /* Recurrent networks trained through time without storing activations
- * (docs/memory.md).
+ * (docs/rnn.md).
  *
  *   ND_RNN_TANH        h_t = tanh(W h_{t-1} + U x_t + b): ordinary BPTT, which
  *                      stores every h_t (memory grows with T); the baseline.
@@ -92,7 +92,7 @@ ND_API void nd_rnn_free(nd_rnn *m);
 ND_API const nd_rnn_config *nd_rnn_config_of(const nd_rnn *m);
 
 /* The flat parameter vector and its gradient (float64, nd_rnn_num_params
- * entries; layouts in docs/memory.md).  NULL / -1 for a NULL model. */
+ * entries; layouts in docs/rnn.md).  NULL / -1 for a NULL model. */
 ND_API int64_t nd_rnn_num_params(const nd_rnn *m);
 ND_API double *nd_rnn_params(nd_rnn *m);
 ND_API const double *nd_rnn_grad(const nd_rnn *m);

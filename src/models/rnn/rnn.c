@@ -1,6 +1,6 @@
 /* Recurrent networks trained without storing activations: the model, the
  * loss over a sequence and its gradient, Adam, the training loop
- * (include/neurodyn/rnn.h, docs/memory.md). */
+ * (include/neurodyn/rnn.h, docs/rnn.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +80,7 @@ static nd_status grow(nd_rnn *m, int64_t B) {
   return ND_OK;
 }
 
-/* Parameter layout (docs/memory.md): tanh W [n, n], U [n, in], b [n];
+/* Parameter layout (docs/rnn.md): tanh W [n, n], U [n, in], b [n];
  * reversible W1 [m, m], U1 [m, in], b1 [m], W2, U2, b2 (m = n/2); unitary
  * theta [L, n/2], U [n, in]; then the readout V [out, n], c [out]. */
 static void layout(nd_rnn *m) {
