@@ -11,6 +11,7 @@ packages=(
   python3-dev python3-setuptools python3-pip python3-venv python3-tqdm
   libopenmpi-dev openmpi-bin
   libstb-dev python3-sklearn
+  libzip-dev libsndfile1-dev espeak-ng
   ca-certificates
 )
 
