@@ -80,6 +80,9 @@ struct nd_plasticity_rule {
   int n_extra;                            /* extra tensors the rule reads (in->extra[0..n_extra)) */
   nd_plasticity_accumulate_fn accumulate;
   void (*destroy)(nd_plasticity_rule *self); /* frees the rule (NULL: nothing to free) */
+  /* Forgets temporal state (a new sequence begins: rolling means, histories)
+   * and reseeds the rule's random draws from `seed` (NULL: stateless). */
+  void (*reset)(nd_plasticity_rule *self, uint64_t seed);
 };
 
 /* Checks `in` and dw against the rule (ND_ERR_INVALID_ARG / ND_ERR_SHAPE
@@ -91,6 +94,8 @@ ND_API nd_status nd_plasticity_accumulate(nd_plasticity_rule *rule, const nd_pla
  * checked first: on an error no rule has run). */
 ND_API nd_status nd_plasticity_accumulate_all(nd_plasticity_rule *const *rules, int n, const nd_plasticity_input *in,
                                               float alpha, nd_tensor *dw);
+/* Calls rule->reset if the rule has one; NULL is fine. */
+ND_API void nd_plasticity_rule_reset(nd_plasticity_rule *rule, uint64_t seed);
 /* Calls rule->destroy; NULL is fine. */
 ND_API void nd_plasticity_rule_free(nd_plasticity_rule *rule);
 
@@ -98,6 +103,93 @@ ND_API void nd_plasticity_rule_free(nd_plasticity_rule *rule);
  * per-sample rewards, sized on first use (and when the batch grows). */
 ND_API nd_status nd_hebbian_create(nd_plasticity_rule **out);
 ND_API nd_status nd_oja_create(nd_plasticity_rule **out);
+
+/* ------------------------------------------------------------------------
+ * Temporal and homeostatic rules (the SOMPNet seed, docs/somp.md; Valdez
+ * 2021, "Self-organizing multi-paradigm networks", notebook in Limboid/mpnets).
+ * They read the activity of one time step t in pre/post (normalised, x/alpha
+ * of the producing layer) and, by this convention, in the extra tensors:
+ *
+ *   extra[0]  pre at t-1  [batch, n_pre]
+ *   extra[1]  post at t-1 [batch, n_post]
+ *   extra[2]  gain G [batch, n_post]: d post_bi / d W_ij = G_bi pre_bj
+ *             (a unit post = tanh(W pre): G = 1 - post^2)
+ *
+ * Each rule states which extras it reads (n_extra counts from extra[0]).
+ * The loss rules (mean, sparsity, VIC) return Delta = -dL/dW through the one
+ * step, W held fixed elsewhere: the local gradient, not backpropagated.
+ * Rules "over a vector" (intrinsic plasticity) update a [n_post, 1]
+ * parameter (a bias or a noise mean): pass pre = ones [batch, 1].
+ * ---------------------------------------------------------------------- */
+
+/* STDP (seed rule 1): Delta_ij = sum_b post_t,bi pre_t-1,bj - post_t-1,bi pre_t,bj
+ * (dW[post, pre]; the seed's w_ji with j the input).  With a reward (per
+ * sample or one for the batch) each sample's term is scaled by (1 + r)
+ * (the seed's reward-modulated STDP).  Reads extra[0], extra[1]. */
+ND_API nd_status nd_stdp_create(nd_plasticity_rule **out);
+/* Multi-lag STDP (upstream HEAD `SOMP`): the n_post outputs are cut into
+ * n_lags consecutive slices (sizes as equal as possible, the first ones
+ * larger), slice s pairing post_t with pre_{t-L_s} and post_{t-L_s} with
+ * pre_t.  The rule keeps the last max(L) steps itself (reset() forgets them;
+ * a lag whose past is not there yet adds nothing).  Reads no extras.
+ * lags NULL: {1, 2, 4, 8, 16}. */
+ND_API nd_status nd_stdp_multilag_create(int n_lags, const int *lags, nd_plasticity_rule **out);
+/* Covariance decay (seed rule 2): beta-rolling means over the steps since
+ * reset, M_ij <- beta M_ij + (1-beta) mean_b post_t,bi pre_t-1,bj,
+ * m_pre <- beta m_pre + (1-beta) mean_b pre_t-1, m_post likewise of post_t
+ * (each starts at the first step's value); sigma = M - m_post m_pre^T,
+ * c = a_cd (|sigma| - 1) + 1 and Delta = (c - 1) W, the increment that makes
+ * W <- c W (the seed's stated intent).  seed_sign: the seed's literal
+ * Delta = (1 - c) W instead.  Reads W, extra[0]. */
+ND_API nd_status nd_covariance_decay_create(double beta, double a_cd, bool seed_sign, nd_plasticity_rule **out);
+/* Structural plasticity (seed rule 3): each absent synapse (W_ij == 0) grows
+ * with probability p = a_sp / (n_pre n_post): Delta_ij = grow (Bernoulli draw
+ * per step, from the rule's own stream, reseeded by reset); each present one
+ * with |W_ij| < prune_below is pruned: Delta_ij = -W_ij (exactly zero when
+ * applied with rate 1).  Reads W. */
+ND_API nd_status nd_structural_create(double a_sp, double grow, double prune_below, uint64_t seed,
+                                      nd_plasticity_rule **out);
+/* Intrinsic plasticity (seed rule 4), over a [n_post, 1] vector (the noise
+ * mean or a bias): Delta_i = sum_b (H - |post_bi|), H the target rate (seed:
+ * H_IP = 0.1).  The seed writes Delta mu = eta (x - H), which raises an
+ * over-active unit's input; homeostasis needs the opposite sign. */
+ND_API nd_status nd_intrinsic_create(double target, nd_plasticity_rule **out);
+/* L2 (seed rule 6): L = 1/2 sum W^2, Delta = -W.  Reads W. */
+ND_API nd_status nd_l2_decay_create(nd_plasticity_rule **out);
+/* Mean regularisation (seed rule 7): L = sum_b (sum_i post_bi - mu)^2, Delta = -dL/dW.
+ * Reads extra[0..2]. */
+ND_API nd_status nd_mean_reg_create(double mu, nd_plasticity_rule **out);
+/* Sparsity regularisation (seed rule 7b): KL of Bernoulli(a) from
+ * Bernoulli(target) per element, a = |post| clamped to [1e-4, 1 - 1e-4]:
+ * L = sum a log(a/target) + (1-a) log((1-a)/(1-target)), Delta = -dL/dW
+ * (the seed writes "- (1 - y) log", a sign slip).  Reads extra[0..2]. */
+ND_API nd_status nd_sparsity_reg_create(double target, nd_plasticity_rule **out);
+/* Temporal VIC (seed rule 5; VICReg, Bardes, Ponce & LeCun, ICLR 2022,
+ * Eqs. 1-6) between post_t and post_t-1 (held fixed), n = n_post, B = batch:
+ *   L = lambda/(B n) sum (post_t - post_t-1)^2
+ *     + mu/n sum_i max(0, gamma - sqrt(Var_b post_t,bi + 1e-4))
+ *     + nu/n sum_{i != k} C_ik^2,  C = cov_b(post_t) (1/(B-1)),
+ * Delta = -dL/dW.  VICReg's defaults: lambda = mu = 25, nu = 1, gamma = 1.
+ * Needs batch >= 2.  Reads extra[0..2]. */
+ND_API nd_status nd_temporal_vic_create(double lambda, double mu, double nu, double gamma, nd_plasticity_rule **out);
+/* The seed's rule of implication (threshold t, seed: 0.2): for W_ij != 0 and
+ * pre_t-1,bj > t: +1 if |post_t,bi| < t (the weight mattered), -1 if
+ * post_t,bi < -t (recycle), 0 otherwise; summed over b.  Reads W, extra[0]. */
+ND_API nd_status nd_implication_create(double threshold, nd_plasticity_rule **out);
+/* Hard local winner-take-all (competitive learning, Rumelhart & Zipser 1985):
+ * post units in consecutive groups of `group` (0: one group); in each group
+ * the unit of largest post for sample b wins, Delta_i. += (pre_b - W_i.) for
+ * winners only.  Reads W. */
+ND_API nd_status nd_hard_wta_create(int64_t group, nd_plasticity_rule **out);
+/* Soft winner-take-all (soft competitive learning, Nowlan 1990):
+ * s_b = softmax(post_b / temperature), Delta_i. = sum_b s_bi (pre_b - W_i.).  Reads W. */
+ND_API nd_status nd_soft_wta_create(double temperature, nd_plasticity_rule **out);
+/* Row normalisation: Delta_i. = norm W_i. / |W_i.| - W_i. (rows of zero
+ * norm untouched): with rate 1 each unit's incoming weights get L2 norm
+ * `norm`.  Reads W. */
+ND_API nd_status nd_row_normalize_create(double norm, nd_plasticity_rule **out);
+/* Clipping: Delta = clamp(W, -limit, limit) - W (a projection with rate 1).  Reads W. */
+ND_API nd_status nd_clip_rule_create(double limit, nd_plasticity_rule **out);
 
 #ifdef __cplusplus
 }

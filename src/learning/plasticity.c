@@ -70,6 +70,10 @@ nd_status nd_plasticity_accumulate_all(nd_plasticity_rule *const *rules, int n, 
   return ND_OK;
 }
 
+void nd_plasticity_rule_reset(nd_plasticity_rule *rule, uint64_t seed) {
+  if (rule && rule->reset) rule->reset(rule, seed);
+}
+
 void nd_plasticity_rule_free(nd_plasticity_rule *rule) {
   if (rule && rule->destroy) rule->destroy(rule);
 }

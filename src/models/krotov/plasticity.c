@@ -68,7 +68,7 @@ nd_status nd_krotov_plasticity_create(int64_t hidden, double R, double p, nd_pla
     free(k), nd_aligned_free(xx);
     return nd__error(ND_ERR_NOMEM, "krotov plasticity: out of memory");
   }
-  k->base = (nd_plasticity_rule){"krotov (Eq. 3)", ND_PLASTICITY_NEEDS_W, 1, accumulate, destroy};
+  k->base = (nd_plasticity_rule){"krotov (Eq. 3)", ND_PLASTICITY_NEEDS_W, 1, accumulate, destroy, NULL};
   k->rp = (float)pow(R, p);
   k->hidden = hidden;
   k->xx = xx;
