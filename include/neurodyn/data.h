@@ -74,6 +74,8 @@ ND_API nd_status nd_idx_dataset_load(const char *images_path, const char *labels
  * naming it if it does not decode.  parse: the same from memory. */
 ND_API nd_status nd_image_read_gray(const char *path, nd_tensor *out);
 ND_API nd_status nd_image_parse_gray(const void *buf, size_t len, const char *name, nd_tensor *out);
+/* The same as planar RGB floats [3, height, width] in [0, 1]. */
+ND_API nd_status nd_image_read_rgb(const char *path, nd_tensor *out);
 
 /* count square size x size patches, each at a position drawn uniformly over
  * every position of every image (Philox stream seed): out is allocated

@@ -29,5 +29,6 @@
 #include "neurodyn/rnn.h"
 #include "neurodyn/deq.h"
 #include "neurodyn/node.h"
+#include "neurodyn/cordsnet.h"
 
 #endif

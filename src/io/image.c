@@ -48,6 +48,25 @@ nd_status nd_image_read_gray(const char *path, nd_tensor *out) {
   return gray_from_u8(px, w, h, path, out);
 }
 
+/* Planar RGB floats [3, h, w] in [0, 1] (gray images are replicated). */
+nd_status nd_image_read_rgb(const char *path, nd_tensor *out) {
+  if (!out) return nd__error(ND_ERR_INVALID_ARG, "image_read_rgb: out is NULL");
+  memset(out, 0, sizeof *out);
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "image_read_rgb: path is NULL");
+  FILE *f = fopen(path, "rb");
+  if (!f) return nd__error(ND_ERR_IO, "%s: cannot open", path);
+  int w = 0, h = 0, c = 0;
+  unsigned char *px = stbi_load_from_file(f, &w, &h, &c, 3);
+  fclose(f);
+  if (!px) return nd__error(ND_ERR_FORMAT, "%s: not a readable image (%s)", path, stbi_failure_reason());
+  nd_status s = nd_tensor_alloc(out, 3, ND_SHAPE(3, h, w));
+  if (s == ND_OK)
+    for (int64_t i = 0; i < (int64_t)w * h; i++)
+      for (int k = 0; k < 3; k++) out->data[(int64_t)k * w * h + i] = (float)px[3 * i + k] / 255.0f;
+  stbi_image_free(px);
+  return s;
+}
+
 nd_status nd_patches_sample(const nd_tensor *images, int n_images, int size, int64_t count, uint64_t seed,
                             nd_tensor *out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "patches_sample: out is NULL");
