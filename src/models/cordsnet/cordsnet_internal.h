@@ -16,6 +16,7 @@ typedef struct cd_wn {
   int64_t g_off, v_off;   /* offsets in the flat params */
   float *w;               /* folded [out * fan] */
   float *inv_norm;        /* [out] 1/||v_o|| */
+  float *dw;              /* training: gradient of the folded W */
 } cd_wn;
 
 enum { CD_TERM_NONE = 0, CD_TERM_INP_SKIP, CD_TERM_IDENTITY, CD_TERM_SKIP_CONV };
@@ -61,7 +62,8 @@ struct nd_cordsnet {
   size_t ws_floats;
   /* training buffers */
   int64_t tcap;
-  float *dr[ND_CORDSNET_MAX_DEPTH], *dpre[ND_CORDSNET_MAX_DEPTH], *du[ND_CORDSNET_MAX_DEPTH];
+  float *dr[ND_CORDSNET_MAX_DEPTH], *dr2[ND_CORDSNET_MAX_DEPTH], *dpre[ND_CORDSNET_MAX_DEPTH],
+      *du[ND_CORDSNET_MAX_DEPTH], *dtmp, *dbias;
   float *dinp, *dskipinp, *ddrive0, *dstem_c, *dfeat, *logits, *dlogits;
   float *bptt;                 /* checkpoint storage */
   size_t bptt_floats, bptt_peak_bytes;
@@ -78,6 +80,7 @@ void cd_stem(nd_cordsnet *m, const float *x, int64_t batch);
 void cd_step(nd_cordsnet *m, int64_t batch, float alpha, bool zero_input);
 /* features and logits[batch, classes] of the current state */
 void cd_readout(nd_cordsnet *m, int64_t batch, float *logits);
+void cd_readout_from(nd_cordsnet *m, int64_t batch, const float *r_last, const float *r_prev, float *logits);
 nd_status cd_spont(nd_cordsnet *m, const nd_cordsnet_run *r);
 void cd_broadcast_spont(nd_cordsnet *m, int64_t batch);
 

@@ -274,11 +274,13 @@ nd_status nd_cordsnet_create(const nd_cordsnet_config *c, uint64_t seed, nd_cord
 void nd_cordsnet_free(nd_cordsnet *m) {
   if (!m) return;
   cd_free_batch(m);
-  for (int i = 0; i < m->n_wn; i++) nd_aligned_free(m->wn[i].w), nd_aligned_free(m->wn[i].inv_norm);
+  for (int i = 0; i < m->n_wn; i++)
+    nd_aligned_free(m->wn[i].w), nd_aligned_free(m->wn[i].inv_norm), nd_aligned_free(m->wn[i].dw);
   for (int j = 0; j < ND_CORDSNET_MAX_DEPTH; j++) {
     nd_aligned_free(m->spont[j]);
-    nd_aligned_free(m->dr[j]), nd_aligned_free(m->dpre[j]), nd_aligned_free(m->du[j]);
+    nd_aligned_free(m->dr[j]), nd_aligned_free(m->dr2[j]), nd_aligned_free(m->dpre[j]), nd_aligned_free(m->du[j]);
   }
+  nd_aligned_free(m->dtmp), nd_aligned_free(m->dbias);
   nd_aligned_free(m->dinp), nd_aligned_free(m->dskipinp), nd_aligned_free(m->ddrive0), nd_aligned_free(m->dstem_c);
   nd_aligned_free(m->dfeat), nd_aligned_free(m->logits), nd_aligned_free(m->dlogits), nd_aligned_free(m->bptt);
   nd_aligned_free(m->params), nd_aligned_free(m->grad);
@@ -400,8 +402,11 @@ void cd_step(nd_cordsnet *m, int64_t B, float alpha, bool zero_input) {
 }
 
 void cd_readout(nd_cordsnet *m, int64_t B, float *logits) {
+  cd_readout_from(m, B, m->r[m->depth - 1], m->r[m->depth - 2], logits);
+}
+
+void cd_readout_from(nd_cordsnet *m, int64_t B, const float *r1, const float *r2, float *logits) {
   const cd_area *a1 = &m->a[m->depth - 1];
-  const float *r1 = m->r[m->depth - 1], *r2 = m->r[m->depth - 2];
   int64_t C = a1->c, hw = a1->h * a1->w;
   float inv = 1.0f / (float)hw;
 #pragma omp parallel for schedule(static) if (B * C > 256)
