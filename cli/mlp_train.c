@@ -167,10 +167,12 @@ int nd_cli_train_mlp(int argc, char **argv) {
   memset(&a, 0, sizeof a);
   const char *layers = NULL;
   int method = 0, act = 0, loss = 0;
-  double act_param = 0, loss_power = 6, beta = 1, ff_theta = 0;
+  double act_param = 0, loss_power = 6, beta = 1, ff_theta = 0, dtp_eta = 0.1, dtp_sigma = 0.36, am_mu = 0.003,
+         am_lr = 0.3;
+  int64_t am_steps = 5, sub_layers = 2;
   bool bias = true, conditioned = true;
   const nd_option table[] = {
-      {"method", ND_OPT_CHOICE, &method, "bp", "credit assignment: bp, fa, dfa, dni, ff (docs/credit.md)",
+      {"method", ND_OPT_CHOICE, &method, "bp", "credit assignment: bp, fa, dfa, dni, ff, dtp, am, subtask (docs/credit.md)",
        nd_credit_method_names()},
       {"layers", ND_OPT_STRING, &layers, "784,1000,1000,10", "layer sizes, input first", NULL},
       {"activation", ND_OPT_CHOICE, &act, "relu", "hidden activation", activations},
@@ -181,6 +183,12 @@ int nd_cli_train_mlp(int argc, char **argv) {
       {"bias", ND_OPT_BOOL, &bias, "true", "biases on every layer", NULL},
       {"ff-theta", ND_OPT_DOUBLE, &ff_theta, "0", "ff: goodness threshold theta (0: the layer's unit count)", NULL},
       {"dni-conditioned", ND_OPT_BOOL, &conditioned, "true", "dni: synthetic gradient M(h, y) (cDNI) rather than M(h)", NULL},
+      {"dtp-target-lr", ND_OPT_DOUBLE, &dtp_eta, "0.1", "dtp: eta of the top target h - eta dl/dh (per example)", NULL},
+      {"dtp-noise", ND_OPT_DOUBLE, &dtp_sigma, "0.36", "dtp: sigma of the noise the inverses are trained on", NULL},
+      {"am-mu", ND_OPT_DOUBLE, &am_mu, "0.003", "am: mu, weight of the code-to-layer penalty", NULL},
+      {"am-code-lr", ND_OPT_DOUBLE, &am_lr, "0.3", "am: learning rate of the codes' Nesterov steps", NULL},
+      {"am-code-steps", ND_OPT_INT64, &am_steps, "5", "am: code steps per layer and minibatch", NULL},
+      {"subtask-layers", ND_OPT_INT64, &sub_layers, "2", "subtask: layers per block, from the input", NULL},
       {"optimizer", ND_OPT_CHOICE, &a.optimizer, "adam", "adam, sgd or rmsprop", optimizers},
       {"momentum", ND_OPT_DOUBLE, &a.momentum, "0.9", "sgd / rmsprop momentum", NULL},
       {"weight-decay", ND_OPT_DOUBLE, &a.weight_decay, "0", "L2 weight decay", NULL},
@@ -191,7 +199,8 @@ int nd_cli_train_mlp(int argc, char **argv) {
   const nd_opts spec = {"neurodyn train mlp", "[options]",
                         "A dense network trained with the chosen credit-assignment method (docs/credit.md): "
                         "bp back-propagation, fa feedback alignment, dfa direct feedback alignment, dni synthetic "
-                        "gradients, ff forward-forward. Writes mlp.safetensors, metrics.jsonl and config.json into "
+                        "gradients, ff forward-forward, dtp difference target propagation, am alternating "
+                        "minimisation, subtask block-local losses against learned label representatives. Writes mlp.safetensors, metrics.jsonl and config.json into "
                         "--out (default runs/mlp).",
                         table, 0, 0};
   nd_run run;
@@ -209,6 +218,10 @@ int nd_cli_train_mlp(int argc, char **argv) {
     a.model.method = (nd_credit_method)method, a.model.activation = (nd_activation)act, a.model.act_param = (float)act_param;
     a.model.loss = (nd_mlp_loss_kind)loss, a.model.loss_power = (float)loss_power, a.model.out_scale = (float)beta;
     a.model.bias = bias, a.model.ff_theta = (float)ff_theta, a.model.dni_conditioned = conditioned;
+    a.model.dtp_target_lr = (float)dtp_eta, a.model.dtp_noise = (float)dtp_sigma, a.model.am_mu = (float)am_mu;
+    a.model.am_code_lr = (float)am_lr;
+    a.model.am_code_steps = am_steps < 0 || am_steps > 1000 ? -1 : (int)am_steps;
+    a.model.subtask_layers = sub_layers < 1 || sub_layers > ND_MLP_MAX_LAYERS ? 0 : (int)sub_layers;
     s = nd_mlp_config_check(&a.model);
     rc = s != ND_OK ? nd_run_setting_fail(cmd, &spec, s) : nd_cli_mlp_run(cmd, &a, &run);
   }

@@ -23,6 +23,18 @@
  *        Eq. 1): nd_credit_ff_loss, with inputs length-normalised
  *        (nd_credit_ff_normalize) and labels embedded in the image
  *        (nd_credit_ff_embed, Sec. 3.3).
+ *   DTP  each hidden layer regressed on a target; the top hidden target is a
+ *        gradient step, lower targets come down through learned inverses g_l
+ *        with the difference correction hhat_{l-1} = h_{l-1} + g_l(hhat_l) -
+ *        g_l(h_l) (Lee et al. 2015, ECML-PKDD, Sec. 3): nd_credit_dtp_top_target,
+ *        nd_credit_dtp_target.
+ *   AM   codes (pre-activations) as auxiliary variables, optimised top-down
+ *        for a few Nesterov steps per batch, then each layer regressed on its
+ *        codes (Choromanska et al. 2019, ICML, Sec. 3 / Alg. 1):
+ *        nd_credit_nesterov_step.
+ *   SUBTASK blocks trained on local losses D(yhat_k, R_k(y)) against learned
+ *        label representatives R_k (seed 004, "Decomposing Subtasks"; resembles
+ *        the local losses of Nokland & Eidnes 2019): nd_credit_representative.
  *
  * The ops follow the tape's conventions (autodiff.h): NULL on failure with
  * the error kept on the tape. */
@@ -43,10 +55,13 @@ typedef enum nd_credit_method {
   ND_CREDIT_DFA,    /* direct feedback alignment */
   ND_CREDIT_DNI,    /* decoupled neural interfaces (synthetic gradients) */
   ND_CREDIT_FF,     /* forward-forward */
+  ND_CREDIT_DTP,    /* difference target propagation */
+  ND_CREDIT_AM,     /* online alternating minimisation with auxiliary variables */
+  ND_CREDIT_SUBTASK, /* subtask decomposition: block-local losses against learned label representatives */
   ND_CREDIT_COUNT_
 } nd_credit_method;
 
-/* "bp", "fa", "dfa", "dni", "ff" (NULL-terminated, index = nd_credit_method). */
+/* "bp", "fa", "dfa", "dni", "ff", "dtp", "am", "subtask" (NULL-terminated, index = nd_credit_method). */
 ND_API const char *const *nd_credit_method_names(void);
 /* The name of m, or NULL when m is out of range. */
 ND_API const char *nd_credit_method_name(nd_credit_method m);
@@ -96,6 +111,26 @@ ND_API nd_status nd_credit_ff_normalize(const float *x, int64_t rows, int64_t d,
  * labels[r] (labels may be NULL: every entry set to `neutral`, e.g. 0.1). */
 ND_API nd_status nd_credit_ff_embed(float *x, int64_t rows, int64_t d, int64_t classes, const int32_t *labels,
                                     float neutral);
+
+/* DTP's top hidden target (Lee et al. 2015, Sec. 3): out = h - eta * grad,
+ * grad the per-example dL/dh; n floats; out may equal h. */
+ND_API nd_status nd_credit_dtp_top_target(const float *h, const float *grad, int64_t n, float eta, float *out);
+/* DTP's difference correction (Lee et al. 2015, Sec. 3): out = h + g_hat -
+ * g_h, with g_hat = g(hhat_above) and g_h = g(h_above) the learned inverse
+ * applied to the layer above's target and activity; n floats.  hhat_above ==
+ * h_above gives out == h whatever g is; an exact inverse makes f(out) equal
+ * the target above. */
+ND_API nd_status nd_credit_dtp_target(const float *h, const float *g_hat, const float *g_h, int64_t n, float *out);
+
+/* One step of SGD with Nesterov momentum as torch.optim.SGD(nesterov=True):
+ * v = momentum v + g; x -= lr (g + momentum v) (n floats; AM's code updates,
+ * Choromanska et al. 2019, code IBM/online-alt-min). */
+ND_API nd_status nd_credit_nesterov_step(float *x, float *v, const float *g, int64_t n, float lr, float momentum);
+
+/* A learned label representative R(y) = onehot(y) E for rows labelled
+ * labels[B] (read during the call), E [classes, n] a tape leaf: [B, n], with
+ * dE = onehot^T dR (seed 004, "Decomposing Subtasks"). */
+ND_API nd_var *nd_credit_representative(nd_tape *tp, nd_var *e, const int32_t *labels, int64_t rows);
 
 /* The angle in degrees between two vectors of n floats (accumulated in
  * double); NaN when either is zero. */

@@ -27,7 +27,14 @@
  * label-embedded positive and negative images, and the last layer as a
  * softmax read-out of the length-normalised top hidden layer (neutral label).
  * B_l ~ U(+-1/sqrt(fan_in)) and D_l ~ U(+-1/sqrt(n_l)) are drawn once from a
- * stream split off `seed` and never change. */
+ * stream split off `seed` and never change.  DTP regresses every hidden
+ * layer on a target (the top one a gradient step, the lower ones brought down
+ * through learned inverses g_l(h) = act(h V_l^T + c_l), "inv.<l>.weight"
+ * [sizes[l], sizes[l+1]], with the difference correction); AM optimises the
+ * hidden pre-activations as codes, then regresses each layer on them; SUBTASK
+ * trains blocks of subtask_layers layers on local losses against learned
+ * label representatives "rep.<k>.weight" [classes, width].  DTP, AM and
+ * SUBTASK need the cross-entropy loss. */
 #ifndef NEURODYN_MLP_H
 #define NEURODYN_MLP_H
 
@@ -76,10 +83,18 @@ typedef struct nd_mlp_config {
   nd_credit_method method;                 /* credit assignment (credit.h) */
   float ff_theta;                          /* FF goodness threshold theta; 0: the layer's unit count */
   bool dni_conditioned;                    /* DNI: M(h, y) (cDNI) rather than M(h) */
+  float dtp_target_lr;                     /* DTP: eta of the top target h - eta dL/dh (per-example gradient) */
+  float dtp_noise;                         /* DTP: sigma of the inverses' training noise */
+  float am_mu;                             /* AM: mu, the weight of the code penalty */
+  float am_code_lr;                        /* AM: learning rate of the codes' Nesterov steps */
+  int am_code_steps;                       /* AM: steps on each layer's codes per minibatch */
+  int subtask_layers;                      /* SUBTASK: layers per block from the input (the last may be shorter) */
 } nd_mlp_config;
 
 /* Defaults: relu, cross-entropy, biases, seed 0, loss_power 6, out_scale 1,
- * method BP, ff_theta 0 (= units), dni_conditioned true. */
+ * method BP, ff_theta 0 (= units), dni_conditioned true, dtp_target_lr 0.1,
+ * dtp_noise 0.36, am_mu 0.003, am_code_lr 0.3, am_code_steps 5,
+ * subtask_layers 2. */
 ND_API nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes);
 /* "784,1000,1000,10" into c->n_sizes and c->sizes (2 .. ND_MLP_MAX_LAYERS + 1
  * sizes, each 1 .. 1e9); ND_ERR_INVALID_ARG naming the text otherwise. */

@@ -9,7 +9,7 @@
 #include "credit_internal.h"
 #include "neurodyn/kernels.h"
 
-static const char *const method_names[] = {"bp", "fa", "dfa", "dni", "ff", NULL};
+static const char *const method_names[] = {"bp", "fa", "dfa", "dni", "ff", "dtp", "am", "subtask", NULL};
 
 const char *const *nd_credit_method_names(void) { return method_names; }
 

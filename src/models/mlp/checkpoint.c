@@ -1,7 +1,7 @@
 /* Save and load of nd_mlp (include/neurodyn/mlp.h) through nd_checkpoint:
  * model "mlp", the config by table plus "sizes" ("784,2000,10"), and one
- * tensor per parameter under nd_mlp_param_name (with DNI, the
- * synthetic-gradient modules too; FA's and DFA's fixed feedback matrices
+ * tensor per parameter under nd_mlp_param_name (with DNI, DTP and SUBTASK
+ * the synthetic-gradient modules, inverses and representatives too; FA's and DFA's fixed feedback matrices
  * are drawn again from the seed). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,13 +27,24 @@ static const nd_meta_field mlp_fields[] = {
 };
 /* The credit-assignment settings: checkpoints written before they existed
  * have no "method" and load as BP.  The names are nd_credit_method_names(). */
-static const char *const methods[] = {"bp", "fa", "dfa", "dni", "ff", NULL};
+static const char *const methods[] = {"bp", "fa", "dfa", "dni", "ff", "dtp", "am", "subtask", NULL};
 static const nd_meta_field credit_fields[] = {
     ND_META_CHOICE_FIELD(nd_mlp_config, method, "method", methods),
     MF(ff_theta, "ff_theta", ND_META_F32, 0, 1e30),
     MF(dni_conditioned, "dni_conditioned", ND_META_BOOL, 0, 1),
 };
+/* The settings of dtp, am and subtask: checkpoints written before them lack
+ * them and load with the defaults. */
+static const nd_meta_field local_fields[] = {
+    MF(dtp_target_lr, "dtp_target_lr", ND_META_F32, 0, 1e30),
+    MF(dtp_noise, "dtp_noise", ND_META_F32, 0, 1e30),
+    MF(am_mu, "am_mu", ND_META_F32, 0, 1e30),
+    MF(am_code_lr, "am_code_lr", ND_META_F32, 0, 1e30),
+    MF(am_code_steps, "am_code_steps", ND_META_INT, 0, 1000),
+    MF(subtask_layers, "subtask_layers", ND_META_INT, 1, ND_MLP_MAX_LAYERS),
+};
 #undef MF
+#define N_LOCAL ((int)(sizeof local_fields / sizeof local_fields[0]))
 #define N_FIELDS ((int)(sizeof mlp_fields / sizeof mlp_fields[0]))
 #define N_CREDIT ((int)(sizeof credit_fields / sizeof credit_fields[0]))
 
@@ -49,6 +60,7 @@ nd_status nd_mlp_save(nd_mlp *m, nd_checkpoint *ck) {
   ND_TRY(nd_checkpoint_put_meta(ck, "sizes", sizes));
   ND_TRY(nd_checkpoint_put_fields(ck, N_FIELDS, mlp_fields, c));
   ND_TRY(nd_checkpoint_put_fields(ck, N_CREDIT, credit_fields, c));
+  ND_TRY(nd_checkpoint_put_fields(ck, N_LOCAL, local_fields, c));
   for (int i = 0; i < nd_mlp_num_params(m); i++) ND_TRY(nd_checkpoint_put_tensor(ck, nd_mlp_param_name(m, i), nd_mlp_param(m, i)));
   return ND_OK;
 }
@@ -84,6 +96,7 @@ nd_status nd_mlp_load(const nd_checkpoint *ck, nd_mlp **out) {
     return nd__error(ND_ERR_FORMAT, "%s: metadata %s", nd_checkpoint_name(ck), nd_last_error());
   ND_TRY(nd_checkpoint_get_fields(ck, N_FIELDS, mlp_fields, &c));
   if (nd_checkpoint_meta(ck, "method")) ND_TRY(nd_checkpoint_get_fields(ck, N_CREDIT, credit_fields, &c));
+  if (nd_checkpoint_meta(ck, "dtp_target_lr")) ND_TRY(nd_checkpoint_get_fields(ck, N_LOCAL, local_fields, &c));
   nd_mlp *m = NULL;
   nd_status s = nd_mlp_create(&c, &m);
   if (s != ND_OK) return nd__error(s, "%s: %s", nd_checkpoint_name(ck), nd_last_error());

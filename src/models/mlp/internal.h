@@ -17,6 +17,10 @@ struct nd_mlp {
   nd_tensor *pp[ND_MLP_MAXP], *gp[ND_MLP_MAXP];
   int w_index[ND_MLP_MAX_LAYERS], b_index[ND_MLP_MAX_LAYERS]; /* b_index -1 without bias */
   int sg_w_index[ND_MLP_MAX_LAYERS], sg_b_index[ND_MLP_MAX_LAYERS]; /* DNI: module of hidden layer l's output */
+  int inv_w_index[ND_MLP_MAX_LAYERS], inv_b_index[ND_MLP_MAX_LAYERS]; /* DTP: inverse of layer l (1 <= l < L-1) */
+  int rep_index[ND_MLP_MAX_LAYERS]; /* SUBTASK: representative of block k's output */
+  float *aux;         /* AM: codes, their start values and velocities, grown on demand */
+  int64_t aux_rows;
   nd_tensor feedback[ND_MLP_MAX_LAYERS]; /* FA: B_l like W_l (l >= 1); DFA: D_l [classes, sizes[l+1]] */
   char names[ND_MLP_MAXP][32];
   nd_tape *tape;
@@ -40,6 +44,18 @@ void nd__mlp_layer_params(nd_mlp *m, nd_tape *tp, int l, nd_var **w, nd_var **b)
 /* FF (ff.c): the inference graph, and one batch's gradients. */
 nd_var *nd__mlp_ff_forward(nd_mlp *m, nd_tape *tp, nd_var *x);
 nd_status nd__mlp_ff_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss);
+/* DTP (dtp.c): one batch's gradients; the targets alone (tests: targets[l]
+ * [rows, sizes[l]] for hidden outputs l = 1..L-1, NULL entries skipped). */
+nd_status nd__mlp_dtp_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss);
+nd_status nd__mlp_dtp_targets(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, float *const *targets);
+/* AM (am.c) and SUBTASK (subtask.c): one batch's gradients. */
+nd_status nd__mlp_am_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss);
+nd_status nd__mlp_subtask_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss);
+/* SUBTASK: the number of blocks and the layers [*first, *end) of block k. */
+int nd__mlp_subtask_blocks(const nd_mlp *m);
+void nd__mlp_subtask_block(const nd_mlp *m, int k, int *first, int *end);
+/* A [rows, cols] tensor in the tape's arena (NULL on failure, error on the tape). */
+nd_tensor *nd__mlp_scratch(nd_tape *tp, int64_t rows, int64_t cols);
 /* Tests: DNI with these synthetic gradients (NULL: the modules' own). */
 void nd__mlp_set_sg_override(nd_mlp *m, const nd_tensor *const *g);
 

@@ -25,6 +25,12 @@ nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes) {
   c.method = ND_CREDIT_BP;
   c.ff_theta = 0.0f;
   c.dni_conditioned = true;
+  c.dtp_target_lr = 0.1f;  /* per example; Lee et al.'s code: 0.3277 on the batch mean (0.0033 per example at B 100) */
+  c.dtp_noise = 0.36f;     /* Lee et al.'s code: sigma 0.3598 */
+  c.am_mu = 0.003f;        /* Choromanska et al.'s code: mu 0.003, code lr 0.3, 5 code steps */
+  c.am_code_lr = 0.3f;
+  c.am_code_steps = 5;
+  c.subtask_layers = 2;
   return c;
 }
 
@@ -60,6 +66,21 @@ static nd_status check_config(const nd_mlp_config *c) {
     if (!(c->ff_theta >= 0.0f) || !isfinite(c->ff_theta))
       return nd__error(ND_ERR_INVALID_ARG, "mlp: ff_theta = %g, need a finite value >= 0", (double)c->ff_theta);
   }
+  if (c->method == ND_CREDIT_DTP || c->method == ND_CREDIT_AM || c->method == ND_CREDIT_SUBTASK) {
+    const char *name = c->method == ND_CREDIT_DTP ? "dtp" : c->method == ND_CREDIT_AM ? "am" : "subtask";
+    if (c->n_sizes < 3 || c->loss != ND_MLP_LOSS_CROSS_ENTROPY)
+      return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %s needs a hidden layer and the cross-entropy loss", name);
+  }
+  if (!(c->dtp_target_lr > 0.0f) || !isfinite(c->dtp_target_lr) || !(c->dtp_noise >= 0.0f) || !isfinite(c->dtp_noise))
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: dtp_target_lr = %g, dtp_noise = %g, need finite values > 0 and >= 0",
+                     (double)c->dtp_target_lr, (double)c->dtp_noise);
+  if (!(c->am_mu > 0.0f) || !isfinite(c->am_mu) || !(c->am_code_lr >= 0.0f) || !isfinite(c->am_code_lr) ||
+      c->am_code_steps < 0 || c->am_code_steps > 1000)
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: am_mu = %g, am_code_lr = %g, am_code_steps = %d, need mu > 0, lr >= 0 "
+                     "(finite) and 0..1000 steps", (double)c->am_mu, (double)c->am_code_lr, c->am_code_steps);
+  if (c->subtask_layers < 1 || (c->method == ND_CREDIT_SUBTASK && c->subtask_layers >= c->n_sizes - 1))
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: subtask_layers = %d, need 1..%d (at least two blocks of the %d layers)",
+                     c->subtask_layers, c->n_sizes - 2 > 1 ? c->n_sizes - 2 : 1, c->n_sizes - 1);
   return ND_OK;
 }
 
@@ -78,6 +99,7 @@ void nd_mlp_free(nd_mlp *m) {
   nd_sampler_release(&m->sampler);
   nd_grad_sum_free(m->gsum);
   free(m->gflat);
+  free(m->aux);
   free(m);
 }
 
@@ -140,6 +162,18 @@ static nd_status make_params(nd_mlp *m) {
     ND_TRY(add_param(m, 2, ND_SHAPE(n, k), 0.0f, &rng, "sg.%d.weight", l, &m->sg_w_index[l]));
     ND_TRY(add_param(m, 1, ND_SHAPE(n), 0.0f, &rng, "sg.%d.bias", l, &m->sg_b_index[l]));
   }
+  for (int l = 1; c->method == ND_CREDIT_DTP && l + 1 < m->n_layers; l++) { /* g_l: h_{l+1} -> h_l */
+    int64_t fin = c->sizes[l + 1], fout = c->sizes[l];
+    float bound = (float)(1.0 / sqrt((double)fin));
+    ND_TRY(add_param(m, 2, ND_SHAPE(fout, fin), bound, &rng, "inv.%d.weight", l, &m->inv_w_index[l]));
+    ND_TRY(add_param(m, 1, ND_SHAPE(fout), bound, &rng, "inv.%d.bias", l, &m->inv_b_index[l]));
+  }
+  for (int k = 0; c->method == ND_CREDIT_SUBTASK && k + 1 < nd__mlp_subtask_blocks(m); k++) { /* R_k(y) = onehot(y) E_k */
+    int first, end;
+    nd__mlp_subtask_block(m, k, &first, &end);
+    float bound = (float)(1.0 / sqrt((double)classes));
+    ND_TRY(add_param(m, 2, ND_SHAPE(classes, c->sizes[end]), bound, &rng, "rep.%d.weight", k, &m->rep_index[k]));
+  }
   return make_feedback(m);
 }
 
@@ -182,6 +216,25 @@ nd_status nd_mlp_set_progress(nd_mlp *m, nd_progress_fn fn, void *user) {
   if (!m) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_set_progress: model is NULL");
   m->progress = fn, m->progress_user = user;
   return ND_OK;
+}
+
+nd_tensor *nd__mlp_scratch(nd_tape *tp, int64_t rows, int64_t cols) {
+  float *d = nd_tape_alloc(tp, (size_t)(rows * cols) * sizeof(float));
+  nd_tensor *t = nd_tape_alloc(tp, sizeof *t);
+  if (!d || !t) return NULL;
+  *t = nd_tensor_wrap(d, 2, ND_SHAPE(rows, cols));
+  return t;
+}
+
+int nd__mlp_subtask_blocks(const nd_mlp *m) {
+  int k = m->c.subtask_layers < 1 ? 1 : m->c.subtask_layers;
+  return (m->n_layers + k - 1) / k; /* blocks of k layers from the input, the last one possibly shorter */
+}
+
+void nd__mlp_subtask_block(const nd_mlp *m, int k, int *first, int *end) {
+  int nb = nd__mlp_subtask_blocks(m), per = m->c.subtask_layers;
+  *first = k * per;
+  *end = k + 1 == nb ? m->n_layers : (k + 1) * per;
 }
 
 nd_var *nd__mlp_activate(nd_tape *tp, const nd_mlp_config *c, nd_var *a) {

@@ -119,6 +119,12 @@ static nd_status method_grads(nd_mlp *m, nd_credit_method method, const float *x
     nd_var *xv = nd_tape_constant(tp, &xb);
     if (method == ND_CREDIT_DNI) {
       s = dni_grads(m, tp, xv, labels, rows, loss);
+    } else if (method == ND_CREDIT_DTP) {
+      s = nd__mlp_dtp_grads(m, x, labels, rows, loss);
+    } else if (method == ND_CREDIT_AM) {
+      s = nd__mlp_am_grads(m, x, labels, rows, loss);
+    } else if (method == ND_CREDIT_SUBTASK) {
+      s = nd__mlp_subtask_grads(m, x, labels, rows, loss);
     } else {
       nd_var *l = nd_mlp_loss(m, tp, feedback_graph(m, tp, xv), labels);
       s = nd_tape_backward(tp, l);
@@ -180,11 +186,14 @@ nd_status nd_mlp_set_comm(nd_mlp *m, nd_comm *c, int64_t blocks) {
   if (!m) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_set_comm: model is NULL");
   if (blocks < 1) return nd__error(ND_ERR_INVALID_ARG, "mlp: blocks = %lld, need >= 1", (long long)blocks);
   bool parallel = (c && c->size > 1) || blocks > 1;
-  if (parallel && (m->c.method == ND_CREDIT_FF || m->c.method == ND_CREDIT_DNI))
-    return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %s cannot run data-parallel (%s); use bp, fa or dfa",
-                     m->c.method == ND_CREDIT_FF ? "ff" : "dni",
-                     m->c.method == ND_CREDIT_FF ? "its negative labels are drawn per batch from the shuffle stream"
-                                                 : "its synthetic-gradient modules learn inside the batch");
+  static const char *const why[ND_CREDIT_COUNT_] = {
+      [ND_CREDIT_FF] = "its negative labels are drawn per batch from the shuffle stream",
+      [ND_CREDIT_DNI] = "its synthetic-gradient modules learn inside the batch",
+      [ND_CREDIT_DTP] = "its inverses' noise is drawn per batch from the shuffle stream",
+      [ND_CREDIT_AM] = "its codes are optimised on the whole batch, with batch-mean losses"};
+  if (parallel && why[m->c.method])
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %s cannot run data-parallel (%s); use bp, fa, dfa or subtask",
+                     nd_credit_method_name(m->c.method), why[m->c.method]);
   int64_t numel = 0;
   for (int i = 0; i < m->n_params; i++) numel += nd_tensor_numel(&m->grads[i]);
   nd_grad_sum *g = NULL;
