@@ -145,7 +145,7 @@ int nd_cli_mlp_run(const char *cmd, nd_cli_mlp_args *a, nd_run *run) {
     if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   }
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
-  run->parallel = true; /* bp, fa, dfa: block gradients summed in order across processes (nd_mlp_set_comm) */
+  run->parallel = true; /* bp, fa, dfa, subtask: block gradients summed in order across processes (nd_mlp_set_comm) */
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
   if (!rc) rc = nd_cli_set_grad_blocks(run, a->grad_blocks, r.mlp, set_comm);
   nd_trainer t = nd_cli_supervised_trainer(&r.sup);
@@ -220,10 +220,15 @@ int nd_cli_train_mlp(int argc, char **argv) {
     a.model.bias = bias, a.model.ff_theta = (float)ff_theta, a.model.dni_conditioned = conditioned;
     a.model.dtp_target_lr = (float)dtp_eta, a.model.dtp_noise = (float)dtp_sigma, a.model.am_mu = (float)am_mu;
     a.model.am_code_lr = (float)am_lr;
-    a.model.am_code_steps = am_steps < 0 || am_steps > 1000 ? -1 : (int)am_steps;
-    a.model.subtask_layers = sub_layers < 1 || sub_layers > ND_MLP_MAX_LAYERS ? 0 : (int)sub_layers;
-    s = nd_mlp_config_check(&a.model);
-    rc = s != ND_OK ? nd_run_setting_fail(cmd, &spec, s) : nd_cli_mlp_run(cmd, &a, &run);
+    a.model.am_code_steps = (int)am_steps, a.model.subtask_layers = (int)sub_layers;
+    if (am_steps < 0 || am_steps > 1000) {
+      rc = nd_cli_cmd_fail(cmd, 2, "--am-code-steps: %lld, need 0..1000", (long long)am_steps);
+    } else if (sub_layers < 1 || sub_layers > ND_MLP_MAX_LAYERS) {
+      rc = nd_cli_cmd_fail(cmd, 2, "--subtask-layers: %lld, need 1..%d", (long long)sub_layers, ND_MLP_MAX_LAYERS);
+    } else {
+      s = nd_mlp_config_check(&a.model);
+      rc = s != ND_OK ? nd_run_setting_fail(cmd, &spec, s) : nd_cli_mlp_run(cmd, &a, &run);
+    }
   }
   nd_args_release(&args);
   return rc;

@@ -71,13 +71,16 @@ static nd_status check_config(const nd_mlp_config *c) {
     if (c->n_sizes < 3 || c->loss != ND_MLP_LOSS_CROSS_ENTROPY)
       return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %s needs a hidden layer and the cross-entropy loss", name);
   }
-  if (!(c->dtp_target_lr > 0.0f) || !isfinite(c->dtp_target_lr) || !(c->dtp_noise >= 0.0f) || !isfinite(c->dtp_noise))
-    return nd__error(ND_ERR_INVALID_ARG, "mlp: dtp_target_lr = %g, dtp_noise = %g, need finite values > 0 and >= 0",
-                     (double)c->dtp_target_lr, (double)c->dtp_noise);
-  if (!(c->am_mu > 0.0f) || !isfinite(c->am_mu) || !(c->am_code_lr >= 0.0f) || !isfinite(c->am_code_lr) ||
-      c->am_code_steps < 0 || c->am_code_steps > 1000)
-    return nd__error(ND_ERR_INVALID_ARG, "mlp: am_mu = %g, am_code_lr = %g, am_code_steps = %d, need mu > 0, lr >= 0 "
-                     "(finite) and 0..1000 steps", (double)c->am_mu, (double)c->am_code_lr, c->am_code_steps);
+  if (!(c->dtp_target_lr > 0.0f) || !isfinite(c->dtp_target_lr))
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: dtp_target_lr = %g, need a finite value > 0", (double)c->dtp_target_lr);
+  if (!(c->dtp_noise >= 0.0f) || !isfinite(c->dtp_noise))
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: dtp_noise = %g, need a finite value >= 0", (double)c->dtp_noise);
+  if (!(c->am_mu > 0.0f) || !isfinite(c->am_mu))
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: am_mu = %g, need a finite value > 0", (double)c->am_mu);
+  if (!(c->am_code_lr >= 0.0f) || !isfinite(c->am_code_lr))
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: am_code_lr = %g, need a finite value >= 0", (double)c->am_code_lr);
+  if (c->am_code_steps < 0 || c->am_code_steps > 1000)
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: am_code_steps = %d, need 0..1000", c->am_code_steps);
   if (c->subtask_layers < 1 || (c->method == ND_CREDIT_SUBTASK && c->subtask_layers >= c->n_sizes - 1))
     return nd__error(ND_ERR_INVALID_ARG, "mlp: subtask_layers = %d, need 1..%d (at least two blocks of the %d layers)",
                      c->subtask_layers, c->n_sizes - 2 > 1 ? c->n_sizes - 2 : 1, c->n_sizes - 1);
