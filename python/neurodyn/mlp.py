@@ -11,11 +11,15 @@ from ._supervised import Supervised
 class MLP(Supervised):
     """neurodyn.MLP([784, 100, 10], activation="relu", loss="cross_entropy",
     act_param=0, loss_power=6, out_scale=1, bias=True, seed=0, method="bp",
-    ff_theta=0, dni_conditioned=True)
+    ff_theta=0, dni_conditioned=True, dtp_target_lr=0.1, dtp_noise=0.36,
+    am_mu=0.003, am_code_lr=0.3, am_code_steps=5, subtask_layers=2)
 
     method: the credit assignment (docs/credit.md): "bp" back-propagation,
     "fa" feedback alignment, "dfa" direct feedback alignment, "dni"
-    synthetic gradients, "ff" forward-forward; `neurodyn train mlp --method`.
+    synthetic gradients, "ff" forward-forward, "dtp" difference target
+    propagation, "am" alternating minimisation with codes, "subtask"
+    block-local losses against learned label representatives;
+    `neurodyn train mlp --method`.
 
     `neurodyn train mlp-baseline` is MLP([784, H, 10], activation="relu_pow",
     act_param=4.5, loss="abs_power", loss_power=6, out_scale=1, bias=False)

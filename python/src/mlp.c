@@ -7,14 +7,17 @@
 
 static const char *const activations[] = {"relu", "tanh", "sigmoid", "leaky_relu", "relu_pow", "identity", NULL};
 static const char *const losses[] = {"cross_entropy", "abs_power", NULL};
-static const char *const methods[] = {"bp", "fa", "dfa", "dni", "ff", NULL}; /* nd_credit_method_names() */
+static const char *const methods[] = {"bp", "fa", "dfa", "dni", "ff", "dtp", "am", "subtask", NULL}; /* nd_credit_method_names() */
 
 static const nd_py_field mlp_fields[] = {
     NDPY_CHOICE_FIELD(nd_mlp_config, activation, activations), NDPY_FIELD(nd_mlp_config, act_param, NDPY_F32),
     NDPY_CHOICE_FIELD(nd_mlp_config, loss, losses),            NDPY_FIELD(nd_mlp_config, loss_power, NDPY_F32),
     NDPY_FIELD(nd_mlp_config, out_scale, NDPY_F32),            NDPY_FIELD(nd_mlp_config, bias, NDPY_BOOL),
     NDPY_FIELD(nd_mlp_config, seed, NDPY_U64),                 NDPY_CHOICE_FIELD(nd_mlp_config, method, methods),
-    NDPY_FIELD(nd_mlp_config, ff_theta, NDPY_F32),             NDPY_FIELD(nd_mlp_config, dni_conditioned, NDPY_BOOL)};
+    NDPY_FIELD(nd_mlp_config, ff_theta, NDPY_F32),             NDPY_FIELD(nd_mlp_config, dni_conditioned, NDPY_BOOL),
+    NDPY_FIELD(nd_mlp_config, dtp_target_lr, NDPY_F32),        NDPY_FIELD(nd_mlp_config, dtp_noise, NDPY_F32),
+    NDPY_FIELD(nd_mlp_config, am_mu, NDPY_F32),                NDPY_FIELD(nd_mlp_config, am_code_lr, NDPY_F32),
+    NDPY_FIELD(nd_mlp_config, am_code_steps, NDPY_INT),        NDPY_FIELD(nd_mlp_config, subtask_layers, NDPY_INT)};
 #define N_MLP ((int)(sizeof mlp_fields / sizeof *mlp_fields))
 
 typedef struct mlp_py {

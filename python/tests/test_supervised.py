@@ -90,15 +90,18 @@ def test_mlp_round_trip_views_and_errors(tmp_path):
         m.fit(X, y.astype(np.float32))
 
 
-@pytest.mark.parametrize("method", ["fa", "dfa"])
+@pytest.mark.parametrize("method", ["fa", "dfa", "dtp", "am", "subtask"])
 def test_credit_methods_parity_with_train_mlp(cli, mnist_root, method):
     root, _ = mnist_root
     out = os.path.join(root, method)
-    run(cli, "train", "mlp", "--data", root, "--out", out, "--method", method, "--layers", "784,12,10",
-        "--epochs", "2", "--batch", "50", "--seed", "3", "--limit", "300", "--angle-rows", "0")
+    sizes = [784, 12, 10] if method != "subtask" else [784, 12, 12, 10]
+    extra = {"subtask": ["--subtask-layers", "1"], "dtp": ["--dtp-target-lr", "0.2"]}.get(method, [])
+    settings = {"subtask": {"subtask_layers": 1}, "dtp": {"dtp_target_lr": 0.2}}.get(method, {})
+    run(cli, "train", "mlp", "--data", root, "--out", out, "--method", method, "--layers", ",".join(map(str, sizes)),
+        "--epochs", "2", "--batch", "50", "--seed", "3", "--limit", "300", "--angle-rows", "0", *extra)
     cli_model = neurodyn.load(os.path.join(out, "mlp.safetensors"))
     X, y = neurodyn.io.load_mnist("train", limit=300, root=root)
-    m = neurodyn.MLP([784, 12, 10], method=method, seed=3).fit(X, y, epochs=2, batch=50, lr=1e-3, lr_final=1e-5)
+    m = neurodyn.MLP(sizes, method=method, seed=3, **settings).fit(X, y, epochs=2, batch=50, lr=1e-3, lr_final=1e-5)
     assert m.config == cli_model.config and m.config["method"] == method
     for (name, a), (_, b) in zip(m.params.items(), cli_model.params.items()):
         assert np.array_equal(a, b), name
