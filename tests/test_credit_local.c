@@ -74,6 +74,19 @@ static void invert(const float *a, int k, float *inv) {
     for (int j = 0; j < k; j++) inv[i * k + j] = (float)(m[i][k + j] / m[i][i]);
 }
 
+/* g_l(u) = u V^T + c with V = W_l^-1, c = -W_l^-1 b_l: the inverse of the
+ * linear layer l (k x k). */
+static void exact_inverse(nd_mlp *m, int l, int k) {
+  nd_tensor *W = &m->params[m->w_index[l]], *b = &m->params[m->b_index[l]];
+  nd_tensor *V = &m->params[m->inv_w_index[l]], *cv = &m->params[m->inv_b_index[l]];
+  invert(W->data, k, V->data);
+  for (int i = 0; i < k; i++) {
+    double s = 0;
+    for (int j = 0; j < k; j++) s += (double)V->data[i * k + j] * b->data[j];
+    cv->data[i] = (float)-s;
+  }
+}
+
 /* Lee et al. 2015: linear f(h) = h W^T + b with g(u) = u V^T + c, V = W^-1,
  * c = -W^-1 b, an exact inverse => f_l(hhat_l) = hhat_{l+1}. */
 static void test_dtp_exact_inverse_targets_consistent(void **st) {
@@ -86,16 +99,7 @@ static void test_dtp_exact_inverse_targets_consistent(void **st) {
   c.dtp_target_lr = 0.5f;
   nd_mlp *m = make_cfg(c);
   assert_string_equal(nd_mlp_param_name(m, 8), "inv.1.weight");
-  for (int l = 1; l <= 2; l++) {
-    nd_tensor *W = &m->params[m->w_index[l]], *b = &m->params[m->b_index[l]];
-    nd_tensor *V = &m->params[m->inv_w_index[l]], *cv = &m->params[m->inv_b_index[l]];
-    invert(W->data, 5, V->data);
-    for (int i = 0; i < 5; i++) {
-      double s = 0;
-      for (int j = 0; j < 5; j++) s += (double)V->data[i * 5 + j] * b->data[j];
-      cv->data[i] = (float)-s;
-    }
-  }
+  for (int l = 1; l <= 2; l++) exact_inverse(m, l, 5);
   float hat1[B * 5], hat2[B * 5], hat3[B * 5];
   float *targets[4] = {NULL, hat1, hat2, hat3};
   nd_assert_ok(nd__mlp_dtp_targets(m, x, y, B, targets));
@@ -204,14 +208,7 @@ static void test_dtp_inverse_loss(void **st) {
   nd_assert_ok(nd_mlp_batch_grads(m, x, y, B, NULL));
   const nd_tensor *gv = &m->grads[m->inv_w_index[1]];
   assert_true(nd_max_abs(gv->data, 25) > 1e-3);
-  nd_tensor *W = &m->params[m->w_index[1]], *b = &m->params[m->b_index[1]];
-  nd_tensor *V = &m->params[m->inv_w_index[1]], *cv = &m->params[m->inv_b_index[1]];
-  invert(W->data, 5, V->data);
-  for (int i = 0; i < 5; i++) {
-    double s = 0;
-    for (int j = 0; j < 5; j++) s += (double)V->data[i * 5 + j] * b->data[j];
-    cv->data[i] = (float)-s;
-  }
+  exact_inverse(m, 1, 5);
   nd_assert_ok(nd_mlp_batch_grads(m, x, y, B, NULL));
   assert_true(nd_max_abs(gv->data, 25) < 1e-4);
   assert_true(nd_max_abs(m->grads[m->inv_b_index[1]].data, 5) < 1e-4);

@@ -32,12 +32,6 @@ static nd_status grow(nd_mlp *m, int64_t rows, int64_t width) {
   return ND_OK;
 }
 
-static nd_var *layer_const(nd_mlp *m, nd_tape *tp, int l, nd_var *in) {
-  nd_var *w = nd_tape_constant(tp, &m->params[m->w_index[l]]);
-  nd_var *b = m->b_index[l] >= 0 ? nd_tape_constant(tp, &m->params[m->b_index[l]]) : NULL;
-  return nd_ad_linear(tp, in, w, b);
-}
-
 /* The caller has reset the tape and set it recording. */
 nd_status nd__mlp_am_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss) {
   nd_tape *tp = m->tape;
@@ -56,12 +50,12 @@ nd_status nd__mlp_am_grads(nd_mlp *m, const float *x, const int32_t *labels, int
   /* 1. forward */
   nd_var *h = nd_tape_constant(tp, &xb);
   for (int l = 0; l + 1 < L; l++) {
-    nd_var *a = layer_const(m, tp, l, h);
+    nd_var *a = nd__mlp_linear_const(m, tp, l, h);
     ND_TRY(nd_tape_status(tp));
     memcpy(cl[l].data, nd_var_value(a)->data, (size_t)nd_tensor_numel(&cl[l]) * sizeof(float));
     h = nd__mlp_activate(tp, &m->c, a);
   }
-  nd_var *ce0 = nd_mlp_loss(m, tp, layer_const(m, tp, L - 1, h), labels);
+  nd_var *ce0 = nd_mlp_loss(m, tp, nd__mlp_linear_const(m, tp, L - 1, h), labels);
   ND_TRY(nd_tape_status(tp));
   if (loss) *loss = nd_var_item(ce0);
   /* 2. codes, top-down */
@@ -74,7 +68,7 @@ nd_status nd__mlp_am_grads(nd_mlp *m, const float *x, const int32_t *labels, int
     for (int it = 0; it < m->c.am_code_steps; it++) {
       nd_tape_reset(tp);
       nd_var *cv = nd_tape_variable(tp, &cl[l]);
-      nd_var *out = layer_const(m, tp, l + 1, nd__mlp_activate(tp, &m->c, cv));
+      nd_var *out = nd__mlp_linear_const(m, tp, l + 1, nd__mlp_activate(tp, &m->c, cv));
       nd_var *d = l + 2 == L ? nd_mlp_loss(m, tp, out, labels) : nd_ad_mse(tp, out, nd_tape_constant(tp, &cl[l + 1]));
       nd_var *obj = nd_ad_add(tp, nd_ad_scale(tp, d, inv_mu), nd_ad_mse(tp, cv, nd_tape_constant(tp, &c0l[l])));
       ND_TRY(nd_tape_backward(tp, obj));

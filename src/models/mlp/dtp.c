@@ -29,13 +29,6 @@ static nd_var *inverse(nd_mlp *m, nd_tape *tp, int l, nd_var *in, bool param) {
   return nd__mlp_activate(tp, &m->c, nd_ad_linear(tp, in, v, cv));
 }
 
-/* The layer f_l with constant parameters. */
-static nd_var *layer_const(nd_mlp *m, nd_tape *tp, int l, nd_var *in) {
-  nd_var *w = nd_tape_constant(tp, &m->params[m->w_index[l]]);
-  nd_var *b = m->b_index[l] >= 0 ? nd_tape_constant(tp, &m->params[m->b_index[l]]) : NULL;
-  return nd__mlp_activate(tp, &m->c, nd_ad_linear(tp, in, w, b));
-}
-
 /* Forward with detached layer inputs: h[1..L-1], z; then the targets
  * hat[1..L-1] (tape arena). */
 static nd_status forward_targets(nd_mlp *m, nd_tape *tp, const float *x, const int32_t *labels, int64_t rows,
@@ -121,7 +114,7 @@ nd_status nd__mlp_dtp_grads(nd_mlp *m, const float *x, const int32_t *labels, in
     nd_rng_normal(rng, hn->data, rows * n, 0.0f, m->c.dtp_noise);
     nd_axpy(1.0f, nd_var_value(h[l])->data, hn->data, rows * n);
     nd_var *hv = nd_tape_constant(tp, hn);
-    nd_var *f = nd_credit_detach(tp, layer_const(m, tp, l, hv));
+    nd_var *f = nd_credit_detach(tp, nd__mlp_activate(tp, &m->c, nd__mlp_linear_const(m, tp, l, hv)));
     nd_var *d = nd_ad_mse(tp, inverse(m, tp, l, f, true), hv);
     total = nd_ad_add(tp, total, nd_ad_scale(tp, d, (float)n));
   }

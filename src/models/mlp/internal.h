@@ -54,6 +54,8 @@ nd_status nd__mlp_subtask_grads(nd_mlp *m, const float *x, const int32_t *labels
 /* SUBTASK: the number of blocks and the layers [*first, *end) of block k. */
 int nd__mlp_subtask_blocks(const nd_mlp *m);
 void nd__mlp_subtask_block(const nd_mlp *m, int k, int *first, int *end);
+/* in W_l^T + b_l with layer l's parameters as constants. */
+nd_var *nd__mlp_linear_const(nd_mlp *m, nd_tape *tp, int l, nd_var *in);
 /* A [rows, cols] tensor in the tape's arena (NULL on failure, error on the tape). */
 nd_tensor *nd__mlp_scratch(nd_tape *tp, int64_t rows, int64_t cols);
 /* Tests: DNI with these synthetic gradients (NULL: the modules' own). */

@@ -257,6 +257,12 @@ void nd__mlp_layer_params(nd_mlp *m, nd_tape *tp, int l, nd_var **w, nd_var **b)
   *b = m->b_index[l] >= 0 ? nd_tape_param(tp, &m->params[m->b_index[l]], &m->grads[m->b_index[l]]) : NULL;
 }
 
+nd_var *nd__mlp_linear_const(nd_mlp *m, nd_tape *tp, int l, nd_var *in) {
+  nd_var *w = nd_tape_constant(tp, &m->params[m->w_index[l]]);
+  nd_var *b = m->b_index[l] >= 0 ? nd_tape_constant(tp, &m->params[m->b_index[l]]) : NULL;
+  return nd_ad_linear(tp, in, w, b);
+}
+
 nd_var *nd_mlp_forward(nd_mlp *m, nd_tape *tp, nd_var *x) {
   if (m && m->c.method == ND_CREDIT_FF) return nd__mlp_ff_forward(m, tp, x);
   nd_var *h = x;
