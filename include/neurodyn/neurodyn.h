@@ -30,5 +30,6 @@
 #include "neurodyn/deq.h"
 #include "neurodyn/node.h"
 #include "neurodyn/cordsnet.h"
+#include "neurodyn/somp.h"
 
 #endif
