@@ -45,6 +45,7 @@ int nd_cli_train_mlp_baseline(int argc, char **argv); /* mlp_baseline.c */
 int nd_cli_train_mlp(int argc, char **argv);          /* mlp_train.c */
 int nd_cli_train_esn(int argc, char **argv);          /* esn_train.c */
 int nd_cli_train_lca(int argc, char **argv);          /* lca_train.c */
+int nd_cli_train_hlca(int argc, char **argv);         /* hlca_train.c */
 int nd_cli_train_ngrc(int argc, char **argv);         /* ngrc_train.c */
 int nd_cli_train_rnn(int argc, char **argv);          /* rnn_train.c */
 

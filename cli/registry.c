@@ -15,6 +15,7 @@ const nd_cli_command nd_cli_train_models[] = {
     {"ngrc", nd_cli_train_ngrc, "next-generation reservoir computing (Gauthier et al. 2021) forecasting Lorenz"},
     {"esn", nd_cli_train_esn, "echo-state network, ridge readout, Mackey-Glass prediction (one-step and free-running NRMSE)"},
     {"lca", nd_cli_train_lca, "sparse-coding dictionary (dense or --conv) by LCA inference, resumable"},
+    {"hlca", nd_cli_train_hlca, "hierarchical LCA with top-down feedback, layer by layer; feedback vs occlusion/noise"},
     {"rnn", nd_cli_train_rnn, "recurrent nets trained without stored activations (--cell reversible|unitary|tanh), copy/adding tasks"},
     {NULL, NULL, NULL},
 };

@@ -26,6 +26,7 @@
 #include "neurodyn/distributed.h"
 #include "neurodyn/reservoir.h"
 #include "neurodyn/circuits.h"
+#include "neurodyn/hlca.h"
 #include "neurodyn/rnn.h"
 #include "neurodyn/deq.h"
 #include "neurodyn/node.h"
