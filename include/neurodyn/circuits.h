@@ -136,6 +136,60 @@ ND_API nd_lcawta_config nd_lcawta_defaults(void);
 ND_API nd_status nd_lcawta_solve(const nd_lcawta_config *c, const float *phi, int64_t m, int64_t k, const float *s,
                                  int64_t batch, float *a, float *x, nd_wta_result *r);
 
+/* ================================== filterbank for spectral superresolution */
+/* Constant-Q all-pole gammatone filterbank (the implementation of
+ * J. Holdsworth, I. Nimmo-Smith, R. Patterson, P. Rice, "Implementing a
+ * gammatone filter bank", MRC APU SVOS report, Annex C, 1988: shift the
+ * signal down by the centre frequency, low-pass it by `order` cascaded
+ * one-pole filters, read the complex envelope).  Channel k has centre f_k
+ * (geometric from f_lo to f_hi) and bandwidth parameter b_k = f_k / q; its
+ * one-pole stages have pole p_k = exp(-2 pi b_k / rate) and gain 1 - p_k, so
+ * its power response to a tone at f is
+ *
+ *   |H_k(f)|^2 = | (1 - p_k) / (1 - p_k e^{-i 2 pi (f - f_k) / rate}) |^(2 order)
+ *
+ * (1 at f = f_k; the full 3-dB bandwidth is about 0.87 f_k / q for order 4).
+ * The output is the power per frame: the mean of |envelope|^2 over each hop
+ * of samples, frames [n / hop, channels] (rows = frames).  A tone
+ * A cos(2 pi f t) gives A^2 / 4 |H_k(f)|^2 in channel k once the filter has
+ * settled (the image at -f is attenuated by |H_k(-f)|^2, neglected).
+ *
+ * The superresolution dictionary (the seed's spectral example): column j is
+ * the bank's response to a tone at f_j, phi[k, j] = |H_k(f_j)|^2, so the
+ * frame power of a mixture of tones at the centre frequencies is phi times
+ * their powers (powers add for tones of different frequencies, averaged over
+ * the frame); an LCA on phi deconvolves the smeared spectrum. */
+typedef struct nd_filterbank_config {
+  int64_t channels; /* >= 2 (96) */
+  double f_lo, f_hi; /* 0 < f_lo < f_hi < rate / 2 (100, 4000 Hz) */
+  double q;         /* b_k = f_k / q, > 0 (4) */
+  int order;        /* one-pole stages, 1..8 (4: the gammatone order) */
+  double rate;      /* sample rate, Hz (16000) */
+  int64_t hop;      /* samples per frame, >= 1 (160: 10 ms at 16 kHz) */
+} nd_filterbank_config;
+
+ND_API nd_filterbank_config nd_filterbank_defaults(void);
+/* ND_ERR_INVALID_ARG naming the field. */
+ND_API nd_status nd_filterbank_check(const nd_filterbank_config *c);
+/* fc [channels]: the centre frequencies f_k. */
+ND_API nd_status nd_filterbank_centres(const nd_filterbank_config *c, double *fc);
+/* |H_k(f)|^2 (NaN for a bad config or k). */
+ND_API double nd_filterbank_gain(const nd_filterbank_config *c, int64_t k, double f);
+/* phi [channels, channels] row-major, phi[k, j] = |H_k(f_j)|^2 / norm_j with
+ * norm_j the column's L2 norm (norms [channels] or NULL): unit-norm atoms. */
+ND_API nd_status nd_filterbank_dictionary(const nd_filterbank_config *c, float *phi, double *norms);
+/* Frame powers of x [n] (finite): power [n / hop, channels], *frames = n / hop
+ * (a last partial hop is dropped; n >= hop). */
+ND_API nd_status nd_filterbank_apply(const nd_filterbank_config *c, const float *x, int64_t n, float *power,
+                                     int64_t *frames);
+/* Peaks of a spectrum a [n] over centres fc [n] (increasing): local maxima
+ * (a_i > a_{i-1}, a_i >= a_{i+1}) at or above rel times the largest value
+ * (and > 0), strongest first, at most max of them; each frequency refined
+ * as the a-weighted mean of log f over the peak and its two neighbours.
+ * freqs [max], heights [max]; *count peaks found. */
+ND_API nd_status nd_spectrum_peaks(const float *a, const double *fc, int64_t n, double rel, int max, double *freqs,
+                                   double *heights, int *count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -254,6 +254,42 @@ typedef struct nd_plot_panel {
 ND_API nd_status nd_png_plot_panels(const char *path, int n_panels, const nd_plot_panel *panels,
                                     const nd_plot_opts *opts);
 
+/* One panel of a heat-map plot: the image z [rows, cols] (row-major, row 0
+ * at the BOTTOM, i.e. at y0), its columns' and rows' centres spanning
+ * [x0, x1] and [y0, y1] in data units (rows evenly spaced in log10 y when
+ * log_y, y0, y1 > 0: a geometric frequency axis), its colour scale
+ * [z_min, z_max] (z_min >= z_max: the finite data range), ND_CMAP_GRAY
+ * (invert: white for low, black for high) or ND_CMAP_BWR. */
+typedef struct nd_plot_heatmap {
+  const float *z;
+  int rows, cols;
+  double x0, x1, y0, y1;
+  bool log_y;
+  double z_min, z_max;
+  nd_colormap cmap;
+  bool invert;
+  const char *y_label; /* above the panel's y axis; NULL or "": none */
+} nd_plot_heatmap;
+
+/* Up to 10 heat maps stacked top to bottom sharing the x axis, each with
+ * its own y axis, tick labels and y label, in the layout of
+ * nd_png_plot_panels (title above, x_label under the bottom panel; default
+ * size 640 x 400 for one or two panels, 640 x (60 + 170 n) for more).  Each
+ * cell is painted as the rectangle around its centre, nearest-neighbour
+ * scaled to the plot area; NaN paints as the middle of the map.  A
+ * spectrogram: z [channels, frames], x time, y channel frequency. */
+ND_API nd_status nd_png_plot_heatmaps(const char *path, int n_panels, const nd_plot_heatmap *maps, const nd_plot_opts *opts);
+
+/* ------------------------------------------------------------ audio */
+
+/* True when this build reads audio files (libsndfile found at build time). */
+ND_API bool nd_audio_available(void);
+/* The audio file at path (WAV, FLAC, ... as libsndfile reads them) as mono
+ * float samples in [-1, 1] (channels averaged): *samples malloc'ed [*frames]
+ * (free() it), *rate in Hz.  ND_ERR_NOT_FOUND / ND_ERR_FORMAT naming the
+ * file; ND_ERR_UNSUPPORTED when built without libsndfile. */
+ND_API nd_status nd_audio_read(const char *path, float **samples, int64_t *frames, double *rate);
+
 /* ------------------------------------------------------------ whole files */
 
 /* The whole of a regular file into *buf (malloc'ed, one extra NUL byte

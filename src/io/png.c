@@ -505,6 +505,43 @@ static void draw_series(canvas *c, const panel_layout *p, double xlo, double xhi
 
 enum { PANEL_GAP = 12, LABEL_BAND = 14, MIN_PANEL_H = 30 };
 
+/* Layout.  The margins grow only for the text that is there, so a plot
+ * without title and axis labels keeps the layout it always had: plot area
+ * x = 62 .. W-12, y = 10 .. H-24.  Each panel has a band of LABEL_BAND
+ * pixels above its frame when it has a y label; panels are PANEL_GAP pixels
+ * apart and share the height left equally. */
+static nd_status layout_panels(const char *path, int n_panels, panel_layout *lay, int W, int H, const nd_plot_opts *o) {
+  bool title = has_text(o->title), x_label = has_text(o->x_label);
+  int top = 10 + (title ? 14 : 0), bottom = H - 24 - (x_label ? 12 : 0);
+  int bands = 0;
+  for (int i = 0; i < n_panels; i++) bands += has_text(lay[i].y_label) ? LABEL_BAND : 0;
+  int ph = (bottom - top - bands - PANEL_GAP * (n_panels - 1)) / n_panels;
+  if (ph < MIN_PANEL_H)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: %d panels do not fit a height of %d pixels (each needs %d)", path,
+                     n_panels, H, MIN_PANEL_H + (bands ? LABEL_BAND : 0) + PANEL_GAP);
+  int y = top;
+  for (int i = 0; i < n_panels; i++) {
+    lay[i].L = 62;
+    lay[i].R = W - 12;
+    lay[i].T = y + (has_text(lay[i].y_label) ? LABEL_BAND : 0);
+    lay[i].B = i == n_panels - 1 ? bottom : lay[i].T + ph;
+    y = lay[i].B + PANEL_GAP;
+  }
+  return ND_OK;
+}
+
+/* Text: title centred over the plot area, x label centred below the last
+ * panel's tick labels, each y label horizontal above its panel's y axis (no
+ * rotated text). */
+static void draw_panel_text(canvas *c, int n_panels, const panel_layout *lay, const nd_plot_opts *o) {
+  const uint8_t black[3] = {0, 0, 0};
+  int L = lay[0].L, R = lay[0].R, B = lay[n_panels - 1].B;
+  if (has_text(o->title)) draw_text(c, (int)fmax(2, (L + R) / 2 - text_width(o->title) / 2), 7, o->title, black);
+  if (has_text(o->x_label)) draw_text(c, (int)fmax(2, (L + R) / 2 - text_width(o->x_label) / 2), B + 19, o->x_label, black);
+  for (int i = 0; i < n_panels; i++)
+    if (has_text(lay[i].y_label)) draw_text(c, 4, lay[i].T - 13, lay[i].y_label, black);
+}
+
 /* Panels stacked top to bottom over one x range; see io.h. */
 static nd_status plot_panels(const char *path, int n_panels, const nd_plot_panel *panels, const nd_plot_opts *opts,
                              int default_h) {
@@ -536,36 +573,13 @@ static nd_status plot_panels(const char *path, int n_panels, const nd_plot_panel
    * x = 62 .. W-12, y = 10 .. H-24.  Each panel has a band of LABEL_BAND
    * pixels above its frame when it has a y label; panels are PANEL_GAP
    * pixels apart and share the height left equally. */
-  bool title = has_text(o.title), x_label = has_text(o.x_label);
-  int top = 10 + (title ? 14 : 0), bottom = H - 24 - (x_label ? 12 : 0);
-  int bands = 0;
-  for (int i = 0; i < n_panels; i++) bands += has_text(lay[i].y_label) ? LABEL_BAND : 0;
-  int ph = (bottom - top - bands - PANEL_GAP * (n_panels - 1)) / n_panels;
-  if (ph < MIN_PANEL_H)
-    return nd__error(ND_ERR_INVALID_ARG, "%s: %d panels do not fit a height of %d pixels (each needs %d)", path,
-                     n_panels, H, MIN_PANEL_H + (bands ? LABEL_BAND : 0) + PANEL_GAP);
-  int y = top;
-  for (int i = 0; i < n_panels; i++) {
-    lay[i].L = 62;
-    lay[i].R = W - 12;
-    lay[i].T = y + (has_text(lay[i].y_label) ? LABEL_BAND : 0);
-    lay[i].B = i == n_panels - 1 ? bottom : lay[i].T + ph;
-    y = lay[i].B + PANEL_GAP;
-  }
+  ND_TRY(layout_panels(path, n_panels, lay, W, H, &o));
   canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
   if (!c.px) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
   memset(c.px, 255, (size_t)W * (size_t)H * 3);
-  const uint8_t black[3] = {0, 0, 0};
   for (int i = 0; i < n_panels; i++) draw_axes(&c, &lay[i], xlo, xhi, i == n_panels - 1);
   for (int i = 0; i < n_panels; i++) draw_series(&c, &lay[i], xlo, xhi);
-  /* Text: title centred over the plot area, x label centred below the last
-   * panel's tick labels, each y label horizontal above its panel's y axis (no
-   * rotated text). */
-  int L = lay[0].L, R = lay[0].R, B = lay[n_panels - 1].B;
-  if (title) draw_text(&c, (int)fmax(2, (L + R) / 2 - text_width(o.title) / 2), 7, o.title, black);
-  if (x_label) draw_text(&c, (int)fmax(2, (L + R) / 2 - text_width(o.x_label) / 2), B + 19, o.x_label, black);
-  for (int i = 0; i < n_panels; i++)
-    if (has_text(lay[i].y_label)) draw_text(&c, 4, lay[i].T - 13, lay[i].y_label, black);
+  draw_panel_text(&c, n_panels, lay, &o);
   for (int i = 0; i < n_panels; i++)
     draw_legend(&c, lay[i].n_series, lay[i].series, lay[i].c0, lay[i].L, lay[i].R, lay[i].T);
   nd_status st = write_png(path, W, H, 3, c.px);
@@ -587,6 +601,72 @@ nd_status nd_png_plot_panels(const char *path, int n_panels, const nd_plot_panel
   if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_plot_panels: path is NULL");
   int n = n_panels > 0 && n_panels <= 10 ? n_panels : 1;
   return plot_panels(path, n_panels, panels, opts, n <= 2 ? 400 : 60 + 170 * n);
+}
+
+/* ---------------------------------------------------------------- heat maps */
+
+nd_status nd_png_plot_heatmaps(const char *path, int n_panels, const nd_plot_heatmap *maps, const nd_plot_opts *opts) {
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_plot_heatmaps: path is NULL");
+  if (n_panels < 1 || n_panels > 10 || !maps)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: need 1..10 heat maps, got %d", path, n_panels);
+  nd_plot_opts o = {0};
+  if (opts) o = *opts;
+  const int W = o.width > 0 ? o.width : 640, H = o.height > 0 ? o.height : (n_panels <= 2 ? 400 : 60 + 170 * n_panels);
+  if (W < 120 || H < 80 || W > 10000 || H > 10000)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: plot size %dx%d outside 120x80 .. 10000x10000", path, W, H);
+  panel_layout lay[10];
+  memset(lay, 0, sizeof lay);
+  double xlo = 0, xhi = 0;
+  for (int i = 0; i < n_panels; i++) {
+    const nd_plot_heatmap *m = &maps[i];
+    if (!m->z || m->rows < 1 || m->cols < 1 || (double)m->rows * m->cols > 1e9)
+      return nd__error(ND_ERR_INVALID_ARG, "%s: heat map %d: need z and rows, cols >= 1 (got %d x %d)", path, i, m->rows,
+                       m->cols);
+    if (!isfinite(m->x0) || !isfinite(m->x1) || !isfinite(m->y0) || !isfinite(m->y1) ||
+        (m->log_y && !(m->y0 > 0 && m->y1 > 0)))
+      return nd__error(ND_ERR_INVALID_ARG, "%s: heat map %d: x0, x1, y0, y1 must be finite (y0, y1 > 0 with log_y)", path, i);
+    /* the axes span the cells' edges: half a cell beyond the first and last centres */
+    const double hx = m->cols > 1 ? 0.5 * (m->x1 - m->x0) / (m->cols - 1) : 0.5;
+    const double ya = m->log_y ? log10(m->y0) : m->y0, yb = m->log_y ? log10(m->y1) : m->y1;
+    const double hy = m->rows > 1 ? 0.5 * (yb - ya) / (m->rows - 1) : 0.5;
+    if (i == 0) xlo = m->x0 - hx, xhi = m->x1 + hx;
+    lay[i].log_y = m->log_y;
+    lay[i].y_label = m->y_label;
+    lay[i].ylo = ya - hy;
+    lay[i].yhi = yb + hy;
+    if (!(xhi > xlo) || !(lay[i].yhi > lay[i].ylo))
+      return nd__error(ND_ERR_INVALID_ARG, "%s: heat map %d: empty x or y range (x0 < x1 and y0 < y1 needed)", path, i);
+  }
+  ND_TRY(layout_panels(path, n_panels, lay, W, H, &o));
+  canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
+  if (!c.px) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
+  memset(c.px, 255, (size_t)W * (size_t)H * 3);
+  for (int i = 0; i < n_panels; i++) {
+    const nd_plot_heatmap *m = &maps[i];
+    const panel_layout *p = &lay[i];
+    draw_axes(&c, p, xlo, xhi, i == n_panels - 1);
+    double lo = m->z_min, hi = m->z_max;
+    if (!(lo < hi)) tile_range(ND_CMAP_GRAY, m->z, (int64_t)m->rows * m->cols, &lo, &hi);
+    if (m->cmap == ND_CMAP_BWR) hi = fmax(fabs(lo), fabs(hi)), lo = -hi;
+    for (int py = p->T + 1; py < p->B; py++) {
+      const double fy = (p->B - py) / (double)(p->B - p->T); /* 0 at the bottom edge */
+      const int row = (int)fmin(m->rows - 1, fmax(0, floor(fy * m->rows)));
+      for (int px = p->L + 1; px < p->R; px++) {
+        const double fx = (px - p->L) / (double)(p->R - p->L);
+        const int col = (int)fmin(m->cols - 1, fmax(0, floor(fx * m->cols)));
+        float v = m->z[(size_t)row * (size_t)m->cols + (size_t)col];
+        if (m->cmap == ND_CMAP_GRAY && isfinite(v)) v = fminf(fmaxf(v, (float)lo), (float)hi);
+        uint8_t rgb[3];
+        colour(m->cmap, v, lo, hi, rgb);
+        if (m->invert) rgb[0] = 255 - rgb[0], rgb[1] = 255 - rgb[1], rgb[2] = 255 - rgb[2];
+        set_px(&c, px, py, rgb);
+      }
+    }
+  }
+  draw_panel_text(&c, n_panels, lay, &o);
+  nd_status st = write_png(path, W, H, 3, c.px);
+  free(c.px);
+  return st;
 }
 
 /* ---------------------------------------------------------------- tiles */
