@@ -23,7 +23,7 @@ typedef struct mlp_run {
   nd_cli_supervised sup; /* optimizer, stream, position, errors */
   nd_mlp *mlp;
   const nd_dataset *tr, *val, *te;
-  double angles[ND_MLP_MAX_LAYERS];
+  double angles[ND_MLP_MAX_LAYERS + ND_MLP_MAX_CONV];
 } mlp_run;
 
 static int on_batch(const nd_progress_info *info, void *user) {
@@ -61,6 +61,8 @@ static nd_status mlp_extra(void *self, nd_jsonl_field *f, int *n) {
   ND_CLI_TRY(nd_mlp_grad_angles(r->mlp, r->tr->images.data, r->tr->labels, rows, r->angles));
   static const char *const keys[] = {"angle_0", "angle_1", "angle_2", "angle_3", "angle_4", "angle_5", "angle_6", "angle_7"};
   for (int l = 0; l < c->n_sizes - 1 && l < 8 && *n < 20; l++) f[(*n)++] = ND_JNUM(keys[l], r->angles[l]);
+  static const char *const ckeys[] = {"angle_conv_0", "angle_conv_1", "angle_conv_2", "angle_conv_3"};
+  for (int j = 0; j < c->n_conv && *n < 20; j++) f[(*n)++] = ND_JNUM(ckeys[j], r->angles[c->n_sizes - 1 + j]);
   return ND_OK;
 }
 
@@ -109,6 +111,8 @@ static nd_status set_up(mlp_run *r) {
 static void print_summary(const char *cmd, mlp_run *r, nd_run *run, double seconds) {
   const nd_mlp_config *c = nd_mlp_config_of(r->mlp);
   printf("%s: ", cmd + (strncmp(cmd, "train ", 6) ? 0 : 6));
+  for (int j = 0; j < c->n_conv; j++) printf("%sconv%lld", j ? "-" : "", (long long)c->conv_channels[j]);
+  if (c->n_conv) printf(" (k%d/s%d) + ", c->conv_kernel, c->conv_stride);
   for (int i = 0; i < c->n_sizes; i++) printf("%s%lld", i ? "-" : "", (long long)c->sizes[i]);
   printf(" %s, %lld epochs: train error %.2f%%", nd_credit_method_name(c->method), (long long)r->a->epochs,
          100 * r->sup.err_train);
@@ -169,12 +173,16 @@ int nd_cli_train_mlp(int argc, char **argv) {
   int method = 0, act = 0, loss = 0;
   double act_param = 0, loss_power = 6, beta = 1, ff_theta = 0, dtp_eta = 0.1, dtp_sigma = 0.36, am_mu = 0.003,
          am_lr = 0.3;
-  int64_t am_steps = 5, sub_layers = 2;
+  int64_t am_steps = 5, sub_layers = 2, conv_kernel = 5, conv_stride = 2;
+  const char *conv = NULL;
   bool bias = true, conditioned = true;
   const nd_option table[] = {
       {"method", ND_OPT_CHOICE, &method, "bp", "credit assignment: bp, fa, dfa, dni, ff, dtp, am, subtask (docs/credit.md)",
        nd_credit_method_names()},
       {"layers", ND_OPT_STRING, &layers, "784,1000,1000,10", "layer sizes, input first", NULL},
+      {"conv", ND_OPT_STRING, &conv, NULL, "conv layers before the dense ones: output channels, e.g. 32,64 (bp, fa, dfa)", NULL},
+      {"conv-kernel", ND_OPT_INT64, &conv_kernel, "5", "conv kernel side k (padding k/2)", NULL},
+      {"conv-stride", ND_OPT_INT64, &conv_stride, "2", "conv stride", NULL},
       {"activation", ND_OPT_CHOICE, &act, "relu", "hidden activation", activations},
       {"act-param", ND_OPT_DOUBLE, &act_param, "0", "leaky-relu slope or relu-pow power", NULL},
       {"loss", ND_OPT_CHOICE, &loss, "cross-entropy", "cross-entropy, or abs-power (tanh read-out, sum |c-t|^m)", losses},
@@ -214,6 +222,8 @@ int nd_cli_train_mlp(int argc, char **argv) {
   nd_status s = nd_mlp_parse_sizes(layers, &a.model);
   if (s != ND_OK) {
     rc = nd_cli_cmd_fail(cmd, 2, "--layers: %s", nd_last_error());
+  } else if (nd_mlp_parse_conv(conv, &a.model) != ND_OK) {
+    rc = nd_cli_cmd_fail(cmd, 2, "--conv: %s", nd_last_error());
   } else {
     a.model.method = (nd_credit_method)method, a.model.activation = (nd_activation)act, a.model.act_param = (float)act_param;
     a.model.loss = (nd_mlp_loss_kind)loss, a.model.loss_power = (float)loss_power, a.model.out_scale = (float)beta;
@@ -221,6 +231,8 @@ int nd_cli_train_mlp(int argc, char **argv) {
     a.model.dtp_target_lr = (float)dtp_eta, a.model.dtp_noise = (float)dtp_sigma, a.model.am_mu = (float)am_mu;
     a.model.am_code_lr = (float)am_lr;
     a.model.am_code_steps = (int)am_steps, a.model.subtask_layers = (int)sub_layers;
+    a.model.conv_kernel = conv_kernel >= 1 && conv_kernel <= 15 ? (int)conv_kernel : 0;
+    a.model.conv_stride = conv_stride >= 1 && conv_stride <= 4 ? (int)conv_stride : 0;
     if (am_steps < 0 || am_steps > 1000) {
       rc = nd_cli_cmd_fail(cmd, 2, "--am-code-steps: %lld, need 0..1000", (long long)am_steps);
     } else if (sub_layers < 1 || sub_layers > ND_MLP_MAX_LAYERS) {

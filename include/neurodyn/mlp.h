@@ -34,7 +34,16 @@
  * hidden pre-activations as codes, then regresses each layer on them; SUBTASK
  * trains blocks of subtask_layers layers on local losses against learned
  * label representatives "rep.<k>.weight" [classes, width].  DTP, AM and
- * SUBTASK need the cross-entropy loss. */
+ * SUBTASK need the cross-entropy loss.
+ *
+ * Small conv nets (n_conv > 0, methods bp, fa and dfa): the image x [B,
+ * sizes[0]] is read as [B, 1, s, s] (s^2 = sizes[0]) and passed through n_conv
+ * layers h = act(conv2d(h, K_j, stride, padding k/2) + c_j), K_j [C_j,
+ * C_{j-1}, k, k] ("conv.<j>.weight", Kaiming-uniform), flattened, and then
+ * through the dense layers (W_0 then reads the flattened maps).  FA sends the
+ * error below conv layer j >= 1 through a fixed random kernel shaped like
+ * K_j (and below dense layer 0 through B_0); DFA sends e D_j, D_j [classes,
+ * C_j P_j Q_j], to every conv activity too. */
 #ifndef NEURODYN_MLP_H
 #define NEURODYN_MLP_H
 
@@ -53,6 +62,7 @@ extern "C" {
 #endif
 
 #define ND_MLP_MAX_LAYERS 16
+#define ND_MLP_MAX_CONV 4
 
 typedef enum nd_activation {
   ND_ACT_RELU = 0,
@@ -89,6 +99,10 @@ typedef struct nd_mlp_config {
   float am_code_lr;                        /* AM: learning rate of the codes' Nesterov steps */
   int am_code_steps;                       /* AM: steps on each layer's codes per minibatch */
   int subtask_layers;                      /* SUBTASK: layers per block from the input (the last may be shorter) */
+  int n_conv;                              /* convolutional layers before the dense ones (0: none; bp, fa, dfa) */
+  int64_t conv_channels[ND_MLP_MAX_CONV];  /* their output channels; the input is one square channel of sizes[0] */
+  int conv_kernel;                         /* kernel side k (padding k/2) */
+  int conv_stride;                         /* stride */
 } nd_mlp_config;
 
 /* Defaults: relu, cross-entropy, biases, seed 0, loss_power 6, out_scale 1,
@@ -121,6 +135,10 @@ ND_API const char *nd_mlp_param_name(const nd_mlp *m, int i);
 ND_API nd_tensor *const *nd_mlp_params(nd_mlp *m);
 ND_API nd_tensor *const *nd_mlp_grads(nd_mlp *m);
 
+/* "32,64" into c->n_conv and c->conv_channels (1..ND_MLP_MAX_CONV channel
+ * counts in 1..4096; "" or NULL: none). */
+ND_API nd_status nd_mlp_parse_conv(const char *text, nd_mlp_config *c);
+
 /* The fixed feedback matrix of layer l: FA's B_l [sizes[l+1], sizes[l]]
  * (l >= 1) or DFA's D_l [classes, sizes[l+1]] (l < layers - 1); NULL
  * otherwise.  Writable, for experiments (B_l = W_l gives BP). */
@@ -148,7 +166,8 @@ ND_API nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, co
  * (FF: the sum of the layer losses and the read-out's). */
 ND_API nd_status nd_mlp_batch_grads(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *loss);
 /* angles[l], l = 0..layers-1: the angle in degrees between the method's
- * gradient for W_l on this batch and the true (BP) gradient of the loss;
+ * gradient for W_l on this batch and the true (BP) gradient of the loss
+ * (then angles[layers + j] for conv layer j's kernel);
  * 0 for BP, NaN for FF (no global loss trains its hidden layers).  Leaves
  * the gradient buffers zeroed. */
 ND_API nd_status nd_mlp_grad_angles(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *angles);

@@ -43,7 +43,13 @@ static const nd_meta_field local_fields[] = {
     MF(am_code_steps, "am_code_steps", ND_META_INT, 0, 1000),
     MF(subtask_layers, "subtask_layers", ND_META_INT, 1, ND_MLP_MAX_LAYERS),
 };
+/* Conv layers: present only when the network has them ("conv" = "32,64"). */
+static const nd_meta_field conv_fields[] = {
+    MF(conv_kernel, "conv_kernel", ND_META_INT, 1, 15),
+    MF(conv_stride, "conv_stride", ND_META_INT, 1, 4),
+};
 #undef MF
+#define N_CONV ((int)(sizeof conv_fields / sizeof conv_fields[0]))
 #define N_LOCAL ((int)(sizeof local_fields / sizeof local_fields[0]))
 #define N_FIELDS ((int)(sizeof mlp_fields / sizeof mlp_fields[0]))
 #define N_CREDIT ((int)(sizeof credit_fields / sizeof credit_fields[0]))
@@ -61,6 +67,15 @@ nd_status nd_mlp_save(nd_mlp *m, nd_checkpoint *ck) {
   ND_TRY(nd_checkpoint_put_fields(ck, N_FIELDS, mlp_fields, c));
   ND_TRY(nd_checkpoint_put_fields(ck, N_CREDIT, credit_fields, c));
   ND_TRY(nd_checkpoint_put_fields(ck, N_LOCAL, local_fields, c));
+  if (c->n_conv > 0) {
+    char conv[ND_MLP_MAX_CONV * 24 + 24] = "";
+    for (int j = 0; j < c->n_conv; j++) {
+      size_t l = strlen(conv);
+      snprintf(conv + l, sizeof conv - l, "%s%" PRId64, j ? "," : "", c->conv_channels[j]);
+    }
+    ND_TRY(nd_checkpoint_put_meta(ck, "conv", conv));
+    ND_TRY(nd_checkpoint_put_fields(ck, N_CONV, conv_fields, c));
+  }
   for (int i = 0; i < nd_mlp_num_params(m); i++) ND_TRY(nd_checkpoint_put_tensor(ck, nd_mlp_param_name(m, i), nd_mlp_param(m, i)));
   return ND_OK;
 }
@@ -85,6 +100,24 @@ nd_status nd_mlp_parse_sizes(const char *text, nd_mlp_config *c) {
   return ND_OK;
 }
 
+nd_status nd_mlp_parse_conv(const char *text, nd_mlp_config *c) {
+  if (!c) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_parse_conv: NULL argument");
+  int n = 0;
+  int64_t ch[ND_MLP_MAX_CONV];
+  for (const char *p = text ? text : ""; *p;) {
+    char *end = NULL;
+    long long x = strtoll(p, &end, 10);
+    if (end == p || x < 1 || x > 4096 || (*end && *end != ',') || n >= ND_MLP_MAX_CONV)
+      return nd__error(ND_ERR_INVALID_ARG, "conv = '%.60s': need up to %d comma-separated channel counts in 1..4096",
+                       text, ND_MLP_MAX_CONV);
+    ch[n++] = x;
+    p = *end ? end + 1 : end;
+  }
+  c->n_conv = n;
+  memcpy(c->conv_channels, ch, (size_t)n * sizeof ch[0]);
+  return ND_OK;
+}
+
 nd_status nd_mlp_load(const nd_checkpoint *ck, nd_mlp **out) {
   if (!ck || !out) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_load: NULL argument");
   *out = NULL;
@@ -97,6 +130,12 @@ nd_status nd_mlp_load(const nd_checkpoint *ck, nd_mlp **out) {
   ND_TRY(nd_checkpoint_get_fields(ck, N_FIELDS, mlp_fields, &c));
   if (nd_checkpoint_meta(ck, "method")) ND_TRY(nd_checkpoint_get_fields(ck, N_CREDIT, credit_fields, &c));
   if (nd_checkpoint_meta(ck, "dtp_target_lr")) ND_TRY(nd_checkpoint_get_fields(ck, N_LOCAL, local_fields, &c));
+  const char *conv = nd_checkpoint_meta(ck, "conv");
+  if (conv) {
+    if (nd_mlp_parse_conv(conv, &c) != ND_OK)
+      return nd__error(ND_ERR_FORMAT, "%s: metadata %s", nd_checkpoint_name(ck), nd_last_error());
+    ND_TRY(nd_checkpoint_get_fields(ck, N_CONV, conv_fields, &c));
+  }
   nd_mlp *m = NULL;
   nd_status s = nd_mlp_create(&c, &m);
   if (s != ND_OK) return nd__error(s, "%s: %s", nd_checkpoint_name(ck), nd_last_error());

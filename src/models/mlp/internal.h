@@ -19,6 +19,10 @@ struct nd_mlp {
   int sg_w_index[ND_MLP_MAX_LAYERS], sg_b_index[ND_MLP_MAX_LAYERS]; /* DNI: module of hidden layer l's output */
   int inv_w_index[ND_MLP_MAX_LAYERS], inv_b_index[ND_MLP_MAX_LAYERS]; /* DTP: inverse of layer l (1 <= l < L-1) */
   int rep_index[ND_MLP_MAX_LAYERS]; /* SUBTASK: representative of block k's output */
+  int conv_w_index[ND_MLP_MAX_CONV], conv_b_index[ND_MLP_MAX_CONV]; /* conv layers (b_index -1 without bias) */
+  int64_t conv_side[ND_MLP_MAX_CONV + 1]; /* spatial side of conv layer j's input (j = n_conv: of the last output) */
+  int64_t flat;                           /* the dense part's input width: sizes[0], or the flattened conv maps */
+  nd_tensor conv_feedback[ND_MLP_MAX_CONV]; /* FA: kernels like K_j (j >= 1); DFA: D_j [classes, C_j P_j Q_j] */
   float *aux;         /* AM: codes, their start values and velocities, grown on demand */
   int64_t aux_rows;
   nd_tensor feedback[ND_MLP_MAX_LAYERS]; /* FA: B_l like W_l (l >= 1); DFA: D_l [classes, sizes[l+1]] */
@@ -56,6 +60,21 @@ int nd__mlp_subtask_blocks(const nd_mlp *m);
 void nd__mlp_subtask_block(const nd_mlp *m, int k, int *first, int *end);
 /* in W_l^T + b_l with layer l's parameters as constants. */
 nd_var *nd__mlp_linear_const(nd_mlp *m, nd_tape *tp, int l, nd_var *in);
+/* The conv layers on x [B, sizes[0]] for BP, FA or DFA (conv.c): the
+ * flattened maps [B, flat]; with DFA each activity (flattened) goes into
+ * hidden[*n_hidden] and its D into D[*n_hidden], and the last output is
+ * detached for the dense layers. */
+nd_var *nd__mlp_conv_front(nd_mlp *m, nd_tape *tp, nd_var *x, nd_credit_method method, nd_var **hidden,
+                           const nd_tensor **D, int *n_hidden);
+nd_status nd__mlp_conv_check(const nd_mlp_config *c);
+/* The conv layers' geometry and parameters (m->flat), and FA's / DFA's
+ * fixed conv feedback from fb (conv.c). */
+nd_status nd__mlp_conv_params(nd_mlp *m, nd_rng *rng);
+nd_status nd__mlp_conv_feedback(nd_mlp *m, nd_rng *fb);
+/* A parameter and its gradient buffer, U(-bound, bound) from rng (zeros for
+ * bound 0), named by the format `name` with l (mlp.c). */
+nd_status nd__mlp_add_param(nd_mlp *m, int ndim, const int64_t *shape, float bound, nd_rng *rng, const char *name, int l,
+                            int *index);
 /* A [rows, cols] tensor in the tape's arena (NULL on failure, error on the tape). */
 nd_tensor *nd__mlp_scratch(nd_tape *tp, int64_t rows, int64_t cols);
 /* Tests: DNI with these synthetic gradients (NULL: the modules' own). */

@@ -31,6 +31,9 @@ nd_mlp_config nd_mlp_defaults(int n_sizes, const int64_t *sizes) {
   c.am_code_lr = 0.3f;
   c.am_code_steps = 5;
   c.subtask_layers = 2;
+  c.n_conv = 0;
+  c.conv_kernel = 5;
+  c.conv_stride = 2;
   return c;
 }
 
@@ -84,7 +87,7 @@ static nd_status check_config(const nd_mlp_config *c) {
   if (c->subtask_layers < 1 || (c->method == ND_CREDIT_SUBTASK && c->subtask_layers >= c->n_sizes - 1))
     return nd__error(ND_ERR_INVALID_ARG, "mlp: subtask_layers = %d, need 1..%d (at least two blocks of the %d layers)",
                      c->subtask_layers, c->n_sizes - 2 > 1 ? c->n_sizes - 2 : 1, c->n_sizes - 1);
-  return ND_OK;
+  return nd__mlp_conv_check(c);
 }
 
 nd_status nd_mlp_config_check(const nd_mlp_config *c) { return check_config(c); }
@@ -96,6 +99,7 @@ void nd_mlp_free(nd_mlp *m) {
     nd_tensor_release(&m->grads[i]);
   }
   for (int l = 0; l < ND_MLP_MAX_LAYERS; l++) nd_tensor_release(&m->feedback[l]);
+  for (int j = 0; j < ND_MLP_MAX_CONV; j++) nd_tensor_release(&m->conv_feedback[j]);
   nd_tape_free(m->tape);
   free(m->xbuf);
   free(m->ybuf);
@@ -108,8 +112,8 @@ void nd_mlp_free(nd_mlp *m) {
 
 /* A parameter and its gradient buffer, U(-bound, bound) from rng (zeros for
  * bound 0). */
-static nd_status add_param(nd_mlp *m, int ndim, const int64_t *shape, float bound, nd_rng *rng, const char *name, int l,
-                           int *index) {
+nd_status nd__mlp_add_param(nd_mlp *m, int ndim, const int64_t *shape, float bound, nd_rng *rng, const char *name, int l,
+                            int *index) {
   int k = m->n_params;
   nd_status s = nd_tensor_alloc(&m->params[k], ndim, shape);
   if (s == ND_OK) s = nd_tensor_alloc(&m->grads[k], ndim, shape);
@@ -134,10 +138,11 @@ static nd_status make_feedback(nd_mlp *m) {
   rng = nd_rng_split(&root, 0xfeedbac);
   int64_t classes = c->sizes[c->n_sizes - 1];
   for (int l = 0; l < m->n_layers; l++) {
-    if (c->method == ND_CREDIT_FA && l >= 1) { /* Lillicrap et al.: fixed random, W's shape and scale */
-      ND_TRY(nd_tensor_alloc(&m->feedback[l], 2, ND_SHAPE(c->sizes[l + 1], c->sizes[l])));
-      float bound = (float)(1.0 / sqrt((double)c->sizes[l]));
-      nd_rng_uniform(&rng, m->feedback[l].data, c->sizes[l + 1] * c->sizes[l], -bound, bound);
+    if (c->method == ND_CREDIT_FA && (l >= 1 || c->n_conv > 0)) { /* Lillicrap et al.: fixed random, W's shape and scale */
+      int64_t fin = l == 0 ? m->flat : c->sizes[l];
+      ND_TRY(nd_tensor_alloc(&m->feedback[l], 2, ND_SHAPE(c->sizes[l + 1], fin)));
+      float bound = (float)(1.0 / sqrt((double)fin));
+      nd_rng_uniform(&rng, m->feedback[l].data, c->sizes[l + 1] * fin, -bound, bound);
     }
     if (c->method == ND_CREDIT_DFA && l + 1 < m->n_layers) { /* Nokland's code: D_l ~ U(+-1/sqrt(n_l)) */
       ND_TRY(nd_tensor_alloc(&m->feedback[l], 2, ND_SHAPE(classes, c->sizes[l + 1])));
@@ -145,37 +150,38 @@ static nd_status make_feedback(nd_mlp *m) {
       nd_rng_uniform(&rng, m->feedback[l].data, classes * c->sizes[l + 1], -bound, bound);
     }
   }
-  return ND_OK;
+  return nd__mlp_conv_feedback(m, &rng);
 }
 
 static nd_status make_params(nd_mlp *m) {
   const nd_mlp_config *c = &m->c;
   nd_rng rng;
   nd_rng_init(&rng, c->seed);
+  ND_TRY(nd__mlp_conv_params(m, &rng)); /* first: m->flat is dense layer 0's input */
   for (int l = 0; l < m->n_layers; l++) {
-    int64_t fin = c->sizes[l], fout = c->sizes[l + 1];
+    int64_t fin = l == 0 ? m->flat : c->sizes[l], fout = c->sizes[l + 1];
     float bound = (float)(1.0 / sqrt((double)fin)); /* Kaiming uniform with a = sqrt(5), as nn.Linear */
-    ND_TRY(add_param(m, 2, ND_SHAPE(fout, fin), bound, &rng, "layers.%d.weight", l, &m->w_index[l]));
+    ND_TRY(nd__mlp_add_param(m, 2, ND_SHAPE(fout, fin), bound, &rng, "layers.%d.weight", l, &m->w_index[l]));
     m->b_index[l] = -1;
-    if (c->bias) ND_TRY(add_param(m, 1, ND_SHAPE(fout), bound, &rng, "layers.%d.bias", l, &m->b_index[l]));
+    if (c->bias) ND_TRY(nd__mlp_add_param(m, 1, ND_SHAPE(fout), bound, &rng, "layers.%d.bias", l, &m->b_index[l]));
   }
   int64_t classes = c->sizes[c->n_sizes - 1];
   for (int l = 0; c->method == ND_CREDIT_DNI && l + 1 < m->n_layers; l++) { /* Jaderberg et al.: M starts at 0 */
     int64_t n = c->sizes[l + 1], k = n + (c->dni_conditioned ? classes : 0);
-    ND_TRY(add_param(m, 2, ND_SHAPE(n, k), 0.0f, &rng, "sg.%d.weight", l, &m->sg_w_index[l]));
-    ND_TRY(add_param(m, 1, ND_SHAPE(n), 0.0f, &rng, "sg.%d.bias", l, &m->sg_b_index[l]));
+    ND_TRY(nd__mlp_add_param(m, 2, ND_SHAPE(n, k), 0.0f, &rng, "sg.%d.weight", l, &m->sg_w_index[l]));
+    ND_TRY(nd__mlp_add_param(m, 1, ND_SHAPE(n), 0.0f, &rng, "sg.%d.bias", l, &m->sg_b_index[l]));
   }
   for (int l = 1; c->method == ND_CREDIT_DTP && l + 1 < m->n_layers; l++) { /* g_l: h_{l+1} -> h_l */
     int64_t fin = c->sizes[l + 1], fout = c->sizes[l];
     float bound = (float)(1.0 / sqrt((double)fin));
-    ND_TRY(add_param(m, 2, ND_SHAPE(fout, fin), bound, &rng, "inv.%d.weight", l, &m->inv_w_index[l]));
-    ND_TRY(add_param(m, 1, ND_SHAPE(fout), bound, &rng, "inv.%d.bias", l, &m->inv_b_index[l]));
+    ND_TRY(nd__mlp_add_param(m, 2, ND_SHAPE(fout, fin), bound, &rng, "inv.%d.weight", l, &m->inv_w_index[l]));
+    ND_TRY(nd__mlp_add_param(m, 1, ND_SHAPE(fout), bound, &rng, "inv.%d.bias", l, &m->inv_b_index[l]));
   }
   for (int k = 0; c->method == ND_CREDIT_SUBTASK && k + 1 < nd__mlp_subtask_blocks(m); k++) { /* R_k(y) = onehot(y) E_k */
     int first, end;
     nd__mlp_subtask_block(m, k, &first, &end);
     float bound = (float)(1.0 / sqrt((double)classes));
-    ND_TRY(add_param(m, 2, ND_SHAPE(classes, c->sizes[end]), bound, &rng, "rep.%d.weight", k, &m->rep_index[k]));
+    ND_TRY(nd__mlp_add_param(m, 2, ND_SHAPE(classes, c->sizes[end]), bound, &rng, "rep.%d.weight", k, &m->rep_index[k]));
   }
   return make_feedback(m);
 }
@@ -265,7 +271,7 @@ nd_var *nd__mlp_linear_const(nd_mlp *m, nd_tape *tp, int l, nd_var *in) {
 
 nd_var *nd_mlp_forward(nd_mlp *m, nd_tape *tp, nd_var *x) {
   if (m && m->c.method == ND_CREDIT_FF) return nd__mlp_ff_forward(m, tp, x);
-  nd_var *h = x;
+  nd_var *h = m && m->c.n_conv > 0 ? nd__mlp_conv_front(m, tp, x, ND_CREDIT_BP, NULL, NULL, NULL) : x;
   for (int l = 0; m && l < m->n_layers; l++) {
     nd_var *w, *b;
     nd__mlp_layer_params(m, tp, l, &w, &b);

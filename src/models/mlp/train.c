@@ -16,16 +16,18 @@
  * DFA: every layer's input detached; z passes through the op that sends
  *     e D_l to each hidden activity (Nokland 2016, Eq. 3). */
 static nd_var *feedback_graph(nd_mlp *m, nd_tape *tp, nd_var *x) {
-  nd_var *h = x, *hidden[ND_MLP_MAX_LAYERS];
-  const nd_tensor *D[ND_MLP_MAX_LAYERS];
+  nd_var *h = x, *hidden[ND_MLP_MAX_LAYERS + ND_MLP_MAX_CONV];
+  const nd_tensor *D[ND_MLP_MAX_LAYERS + ND_MLP_MAX_CONV];
+  int nh = 0;
+  if (m->c.n_conv > 0) h = nd__mlp_conv_front(m, tp, x, m->c.method, hidden, D, &nh); /* conv.c */
   for (int l = 0; l < m->n_layers; l++) {
     nd_var *w, *b, *a;
     nd__mlp_layer_params(m, tp, l, &w, &b);
-    if (m->c.method == ND_CREDIT_FA && l >= 1) a = nd_credit_linear_fa(tp, h, w, b, &m->feedback[l]);
+    if (m->c.method == ND_CREDIT_FA && m->feedback[l].data) a = nd_credit_linear_fa(tp, h, w, b, &m->feedback[l]);
     else a = nd_ad_linear(tp, m->c.method == ND_CREDIT_DFA ? nd_credit_detach(tp, h) : h, w, b);
-    if (l + 1 == m->n_layers) return m->c.method == ND_CREDIT_DFA ? nd_credit_dfa_output(tp, a, l, hidden, D) : a;
+    if (l + 1 == m->n_layers) return m->c.method == ND_CREDIT_DFA ? nd_credit_dfa_output(tp, a, nh, hidden, D) : a;
     h = nd__mlp_activate(tp, &m->c, a);
-    hidden[l] = h, D[l] = &m->feedback[l];
+    hidden[nh] = h, D[nh++] = &m->feedback[l];
   }
   return h;
 }
@@ -146,21 +148,23 @@ nd_status nd_mlp_batch_grads(nd_mlp *m, const float *x, const int32_t *labels, i
 nd_status nd_mlp_grad_angles(nd_mlp *m, const float *x, const int32_t *labels, int64_t rows, double *angles) {
   if (!m || !x || !labels || !angles) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_grad_angles: NULL argument");
   if (rows < 1) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_grad_angles: rows = %lld, need >= 1", (long long)rows);
-  for (int l = 0; l < m->n_layers; l++) angles[l] = m->c.method == ND_CREDIT_FF ? NAN : 0.0;
+  int nw = m->n_layers + m->c.n_conv, wi[ND_MLP_MAX_LAYERS + ND_MLP_MAX_CONV]; /* dense W_l, then conv K_j */
+  for (int l = 0; l < nw; l++) wi[l] = l < m->n_layers ? m->w_index[l] : m->conv_w_index[l - m->n_layers];
+  for (int l = 0; l < nw; l++) angles[l] = m->c.method == ND_CREDIT_FF ? NAN : 0.0;
   if (m->c.method == ND_CREDIT_BP || m->c.method == ND_CREDIT_FF) return ND_OK;
   int64_t total = 0;
-  for (int l = 0; l < m->n_layers; l++) total += nd_tensor_numel(&m->params[m->w_index[l]]);
+  for (int l = 0; l < nw; l++) total += nd_tensor_numel(&m->params[wi[l]]);
   float *est = malloc((size_t)total * sizeof(float));
   if (!est) return nd__error(ND_ERR_NOMEM, "nd_mlp_grad_angles: out of memory");
   nd_status s = method_grads(m, m->c.method, x, labels, rows, NULL);
-  for (int l = 0, o = 0; s == ND_OK && l < m->n_layers; l++) {
-    const nd_tensor *g = &m->grads[m->w_index[l]];
+  for (int l = 0, o = 0; s == ND_OK && l < nw; l++) {
+    const nd_tensor *g = &m->grads[wi[l]];
     memcpy(est + o, g->data, (size_t)nd_tensor_numel(g) * sizeof(float));
     o += (int)nd_tensor_numel(g);
   }
   if (s == ND_OK) s = method_grads(m, ND_CREDIT_BP, x, labels, rows, NULL);
-  for (int64_t l = 0, o = 0; s == ND_OK && l < m->n_layers; l++) {
-    const nd_tensor *g = &m->grads[m->w_index[l]];
+  for (int64_t l = 0, o = 0; s == ND_OK && l < nw; l++) {
+    const nd_tensor *g = &m->grads[wi[l]];
     angles[l] = nd_credit_angle(est + o, g->data, nd_tensor_numel(g));
     o += nd_tensor_numel(g);
   }
