@@ -32,5 +32,6 @@
 #include "neurodyn/node.h"
 #include "neurodyn/cordsnet.h"
 #include "neurodyn/somp.h"
+#include "neurodyn/grid3d.h"
 
 #endif

@@ -35,6 +35,13 @@ nd_status nd__parse_choice(const char *what, const char *name, const char *const
     if (nd__s_ != ND_OK) return nd__s_;   \
   } while (0)
 
+/* Adam / AdamW's update of n parameters at step t >= 1 (src/optim/optim.c;
+ * Kingma & Ba 2015, Alg. 1): for models that keep their own moments (the
+ * lazily allocated nodes of src/models/grid3d). */
+struct nd_optim_config;
+void nd__adam_update(const struct nd_optim_config *c, int64_t t, float lr, float *restrict p, const float *restrict g,
+                     float *restrict m, float *restrict v, int64_t n);
+
 #define ND__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define ND__MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -225,8 +225,8 @@ static void sgd_update(const nd_optim_config *c, bool first, float lr, float *re
 
 /* Kingma & Ba 2015, Algorithm 1, in PyTorch's arrangement:
  * p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps). */
-static void adam_update(const nd_optim_config *c, int64_t t, float lr, float *restrict p, const float *restrict g,
-                        float *restrict m, float *restrict v, int64_t n) {
+void nd__adam_update(const nd_optim_config *c, int64_t t, float lr, float *restrict p, const float *restrict g,
+                     float *restrict m, float *restrict v, int64_t n) {
   const float b1 = c->beta1, b2 = c->beta2, eps = c->eps;
   const float omb1 = (float)(1.0 - (double)b1), omb2 = (float)(1.0 - (double)b2);
   const double bc1 = 1.0 - pow((double)b1, (double)t), bc2 = 1.0 - pow((double)b2, (double)t);
@@ -339,7 +339,7 @@ nd_status nd_optim_step(nd_optim *o) {
     switch (o->c.kind) {
       case ND_OPTIM_SGD: sgd_update(&o->c, first, lr, p, g, o->s1 ? o->s1[i] : NULL, n); break;
       case ND_OPTIM_ADAM:
-      case ND_OPTIM_ADAMW: adam_update(&o->c, o->t, lr, p, g, o->s1[i], o->s2[i], n); break;
+      case ND_OPTIM_ADAMW: nd__adam_update(&o->c, o->t, lr, p, g, o->s1[i], o->s2[i], n); break;
       case ND_OPTIM_RMSPROP:
         rmsprop_update(&o->c, lr, p, g, o->s1[i], o->s2 ? o->s2[i] : NULL, o->s3 ? o->s3[i] : NULL, n);
         break;
