@@ -43,6 +43,7 @@ int nd_cli_train_krotov(int argc, char **argv);      /* krotov_train.c */
 int nd_cli_train_krotov_top(int argc, char **argv);  /* krotov_top.c */
 int nd_cli_train_mlp_baseline(int argc, char **argv); /* mlp_baseline.c */
 int nd_cli_train_mlp(int argc, char **argv);          /* mlp_train.c */
+int nd_cli_train_grid3d(int argc, char **argv);       /* grid3d_train.c */
 int nd_cli_train_esn(int argc, char **argv);          /* esn_train.c */
 int nd_cli_train_lca(int argc, char **argv);          /* lca_train.c */
 int nd_cli_train_hlca(int argc, char **argv);         /* hlca_train.c */

@@ -11,6 +11,7 @@ const nd_cli_command nd_cli_train_models[] = {
     {"krotov", nd_cli_train_krotov, "Krotov-Hopfield unsupervised layer (fast rule or ODE model), resumable"},
     {"krotov-top", nd_cli_train_krotov_top, "supervised top layer on a frozen hidden layer (--features W.safetensors)"},
     {"mlp-baseline", nd_cli_train_mlp_baseline, "the same architecture trained end to end by backprop"},
+    {"grid3d", nd_cli_train_grid3d, "nodes in 3-D space passing local messages along z, sparse growth, --method bp|dfa|ff"},
     {"mlp", nd_cli_train_mlp, "dense network, credit assignment --method bp|fa|dfa|dni|ff (docs/credit.md)"},
     {"ngrc", nd_cli_train_ngrc, "next-generation reservoir computing (Gauthier et al. 2021) forecasting Lorenz"},
     {"esn", nd_cli_train_esn, "echo-state network, ridge readout, Mackey-Glass prediction (one-step and free-running NRMSE)"},

@@ -51,6 +51,9 @@ nd_status nd_grid3d_config_check(const nd_grid3d_config *c) {
   if (c->method != ND_CREDIT_BP && c->method != ND_CREDIT_DFA && c->method != ND_CREDIT_FF)
     return nd__error(ND_ERR_INVALID_ARG, "grid3d: method = %s, need bp, dfa or ff",
                      nd_credit_method_name(c->method) ? nd_credit_method_name(c->method) : "?");
+  if (c->method == ND_CREDIT_DFA && !c->positions && c->nz > ND_CUSTOM_MAX_INPUTS - 1)
+    return nd__error(ND_ERR_INVALID_ARG, "grid3d: method = dfa takes at most %d groups (z values), got nz = %lld",
+                     ND_CUSTOM_MAX_INPUTS - 1, (long long)c->nz);
   if (!(c->ff_theta >= 0.0f) || !isfinite(c->ff_theta))
     return nd__error(ND_ERR_INVALID_ARG, "grid3d: ff_theta = %g, need a finite value >= 0", (double)c->ff_theta);
   if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0))
