@@ -19,6 +19,7 @@ typedef struct g3_node {
   int64_t births;
   uint8_t requested;      /* active on some row during this training minibatch */
   uint8_t computed;       /* computed (has a gradient) during this training minibatch */
+  uint8_t live;           /* computed in its group's last forward call (layer.c) */
 } g3_node;
 
 struct nd_grid3d {

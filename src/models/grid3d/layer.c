@@ -57,6 +57,17 @@ static void gather(const g3_node *nd, const int64_t *idx, const float *xff, int6
   }
 }
 
+/* Whether some feed-forward source of nd (group g > 0) computed in the
+ * group's last call: if none did, its message is 0 and, for a threshold >=
+ * 0, it is inactive without a look at its inputs. */
+static bool fed(const nd_grid3d *m, const g3_node *nd) {
+  const int64_t d = m->c.dim, base = m->gstart[nd->group - 1];
+  const int64_t *ix = m->idx + nd->idx_off;
+  for (int64_t f = 0; f < nd->fan_ff; f += d)
+    if (m->nodes[base + ix[f] / d].live) return true;
+  return false;
+}
+
 static nd_status layer_forward(const nd_custom_args *a) {
   g3_op *op = a->user;
   nd_grid3d *m = op->m;
@@ -78,7 +89,7 @@ static nd_status layer_forward(const nd_custom_args *a) {
     g3_node *nd = &m->nodes[m->gstart[g] + l];
     const int64_t fan = nd->fan_ff + nd->fan_lat;
     op->active[l] = 0;
-    bool want = fan > 0 && (nd->block || training);
+    bool want = fan > 0 && (nd->block || training) && (thr < 0 || g == 0 || nd->fan_lat > 0 || fed(m, nd));
     float *gbuf = work + (int64_t)thread_id() * rows * (m->fan_max + 1), *gate = gbuf + rows * m->fan_max;
     bool any = false;
     if (want) {
@@ -93,6 +104,7 @@ static nd_status layer_forward(const nd_custom_args *a) {
       }
       if (any && training) nd->requested = 1;
     }
+    nd->live = 0;
     if (!want || !any || !nd->block) {
       for (int64_t b = 0; b < rows; b++) memset(out + b * cout + l * d, 0, (size_t)d * sizeof(float));
       continue;
@@ -108,6 +120,7 @@ static nd_status layer_forward(const nd_custom_args *a) {
       }
     }
     op->active[l] = 1;
+    nd->live = 1;
     if (training) nd->computed = 1;
     evals++;
   }
