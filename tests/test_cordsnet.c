@@ -8,7 +8,13 @@
  *     model's, a batch equals its images one at a time, and a change of the
  *     weights drops the cache;
  *   - save/load round trip (g, v kept) gives identical logits;
+ *   - BPTT: the gradient with gradient checkpointing over time (K = 3,
+ *     sqrt T) equals the one with every step stored (K = 1), truncation to
+ *     all T steps equals no truncation, central finite differences of the
+ *     loss agree with the gradient, and the stored bytes grow like sqrt T
+ *     with checkpointing and like T without (50/100/200 steps);
  *   - bad configs and arguments.
+ * The gradient against PyTorch autograd is tests/python/test_cordsnet_grad_torch.py.
  * Parity with PyTorch is tests/python/test_cordsnet_torch.py. */
 #include "nd_test.h"
 
@@ -256,11 +262,89 @@ static void test_bad_args(void **st) {
   nd_cordsnet_free(NULL);
 }
 
+static nd_cordsnet_train small_train(void) {
+  nd_cordsnet_train t = nd_cordsnet_train_defaults();
+  t.run.steps_spont = 5, t.run.steps = 8, t.run.alpha = 0.25f;
+  t.ce_steps = 3, t.post_steps = 4, t.penalty_steps = 2, t.penalty = 0.5f;
+  return t;
+}
+
+static void test_bptt_checkpointing(void **st) {
+  (void)st;
+  nd_cordsnet_config c = small_native(4);
+  nd_cordsnet *m;
+  nd_assert_ok(nd_cordsnet_create(&c, 9, &m));
+  float x[4 * 784];
+  fill_input(x, 4 * 784, 10);
+  int32_t y[4] = {0, 1, 2, 3};
+  int64_t n = nd_cordsnet_num_params(m);
+  float *g1 = malloc(sizeof(float) * (size_t)n);
+  nd_cordsnet_train t = small_train();
+  double l1, l2;
+  t.checkpoint_every = 1;
+  nd_assert_ok(nd_cordsnet_loss_grad(m, &t, x, y, 4, &l1, NULL));
+  memcpy(g1, nd_cordsnet_grad(m), sizeof(float) * (size_t)n);
+  double gn = 0;
+  for (int64_t i = 0; i < n; i++) gn += (double)g1[i] * g1[i];
+  assert_true(gn > 0);
+  int ks[3] = {3, 0, 5};
+  for (int k = 0; k < 3; k++) {
+    t.checkpoint_every = ks[k];
+    nd_assert_ok(nd_cordsnet_loss_grad(m, &t, x, y, 4, &l2, NULL));
+    assert_true(l1 == l2);
+    nd_assert_arrays_close(nd_cordsnet_grad(m), g1, n, 0, 0, "checkpointed gradient");
+  }
+  t.checkpoint_every = 2, t.truncate = 12; /* = all steps */
+  nd_assert_ok(nd_cordsnet_loss_grad(m, &t, x, y, 4, &l2, NULL));
+  nd_assert_arrays_close(nd_cordsnet_grad(m), g1, n, 0, 0, "truncate = T");
+  t.truncate = 3; /* must change the gradient */
+  nd_assert_ok(nd_cordsnet_loss_grad(m, &t, x, y, 4, &l2, NULL));
+  double d = 0;
+  for (int64_t i = 0; i < n; i++) d = fmax(d, fabs(nd_cordsnet_grad(m)[i] - g1[i]));
+  assert_true(d > 1e-6);
+  /* central differences of the loss (float32, so a coarse check) on a few parameters */
+  t = small_train();
+  nd_assert_ok(nd_cordsnet_loss_grad(m, &t, x, y, 4, &l1, NULL));
+  memcpy(g1, nd_cordsnet_grad(m), sizeof(float) * (size_t)n);
+  float *p = nd_cordsnet_params(m);
+  int checked = 0;
+  for (int64_t i = 7; i < n && checked < 12; i += n / 997) {
+    if (fabs(g1[i]) < 1e-3) continue;
+    float p0 = p[i], h = 1e-2f * fmaxf(fabsf(p0), 0.1f);
+    double lp, lm;
+    p[i] = p0 + h, nd_cordsnet_weights_changed(m);
+    nd_assert_ok(nd_cordsnet_loss_grad(m, &t, x, y, 4, &lp, NULL));
+    p[i] = p0 - h, nd_cordsnet_weights_changed(m);
+    nd_assert_ok(nd_cordsnet_loss_grad(m, &t, x, y, 4, &lm, NULL));
+    p[i] = p0, nd_cordsnet_weights_changed(m);
+    nd_assert_close((lp - lm) / (2 * h), g1[i], 2e-4, 5e-2);
+    checked++;
+  }
+  assert_true(checked >= 5);
+  /* memory of the stored states: sqrt(T) with checkpointing, T without */
+  size_t b[2][3];
+  int Ts[3] = {50, 100, 200};
+  for (int k = 0; k < 3; k++)
+    for (int mode = 0; mode < 2; mode++) {
+      t = small_train();
+      t.run.steps = Ts[k] - 10, t.post_steps = 10;
+      t.checkpoint_every = mode ? 1 : 0;
+      nd_assert_ok(nd_cordsnet_loss_grad(m, &t, x, y, 1, &l1, NULL));
+      b[mode][k] = nd_cordsnet_bptt_bytes(m);
+    }
+  assert_true(b[1][2] > 3.5 * b[1][0]);             /* stored: linear in T */
+  assert_true(b[0][2] < 2.5 * b[0][0]);             /* checkpointed: ~sqrt(4) = 2 */
+  assert_true(b[0][2] * 4 < b[1][2]);
+  free(g1);
+  nd_cordsnet_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_one_step_alpha1),
       cmocka_unit_test(test_fixed_point),
       cmocka_unit_test(test_cache_batch_and_roundtrip),
+      cmocka_unit_test(test_bptt_checkpointing),
       cmocka_unit_test(test_bad_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,6 +71,10 @@ ND_API nd_status nd_cordsnet_create(const nd_cordsnet_config *c, uint64_t seed, 
 ND_API nd_status nd_cordsnet_load(const char *path, int depth, nd_cordsnet **out);
 /* Writes (g, v) and biases under upstream's names (atomically). */
 ND_API nd_status nd_cordsnet_save(const nd_cordsnet *m, const char *path);
+/* The same tensors and layout metadata (model "cordsnet") into a training
+ * checkpoint; nd_cordsnet_load reads such a file, ignoring "optim.*". */
+struct nd_checkpoint;
+ND_API nd_status nd_cordsnet_put(const nd_cordsnet *m, struct nd_checkpoint *ck);
 ND_API void nd_cordsnet_free(nd_cordsnet *m);
 ND_API const nd_cordsnet_config *nd_cordsnet_config_of(const nd_cordsnet *m);
 

@@ -153,3 +153,103 @@ def load_safetensors(path):
         a, b = v["data_offsets"]
         out[k] = np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"])
     return out
+
+
+# ---------------------------------------------------------------- neurodyn through ctypes
+import ctypes as _ct
+
+
+class NdRun(_ct.Structure):
+    _fields_ = [("steps_spont", _ct.c_int), ("steps", _ct.c_int), ("alpha", _ct.c_float)]
+
+
+class NdTrain(_ct.Structure):
+    _fields_ = [("run", NdRun), ("ce_steps", _ct.c_int), ("post_steps", _ct.c_int),
+                ("penalty_steps", _ct.c_int), ("penalty", _ct.c_float), ("truncate", _ct.c_int),
+                ("checkpoint_every", _ct.c_int)]
+
+
+def bind(L):
+    """Declares the nd_cordsnet_* functions on a ctypes CDLL of libneurodyn.so."""
+    VP, F, I64 = _ct.c_void_p, _ct.POINTER(_ct.c_float), _ct.c_int64
+    sig = {
+        "nd_cordsnet_load": (_ct.c_int, [_ct.c_char_p, _ct.c_int, _ct.POINTER(VP)]),
+        "nd_cordsnet_save": (_ct.c_int, [VP, _ct.c_char_p]),
+        "nd_cordsnet_free": (None, [VP]),
+        "nd_cordsnet_num_params": (I64, [VP]),
+        "nd_cordsnet_params": (F, [VP]),
+        "nd_cordsnet_grad": (F, [VP]),
+        "nd_cordsnet_weights_changed": (None, [VP]),
+        "nd_cordsnet_forward": (_ct.c_int, [VP, _ct.POINTER(NdRun), F, I64, F]),
+        "nd_cordsnet_loss_grad": (_ct.c_int, [VP, _ct.POINTER(NdTrain), F, _ct.POINTER(_ct.c_int32), I64,
+                                              _ct.POINTER(_ct.c_double), _ct.POINTER(I64)]),
+        "nd_cordsnet_bptt_bytes": (_ct.c_size_t, [VP]),
+        "nd_last_error": (_ct.c_char_p, []),
+    }
+    for name, (res, args) in sig.items():
+        f = getattr(L, name)
+        f.restype, f.argtypes = res, args
+    return L
+
+
+def fptr(a):
+    return a.ctypes.data_as(_ct.POINTER(_ct.c_float))
+
+
+def nd_load(L, path):
+    m = _ct.c_void_p()
+    if L.nd_cordsnet_load(path.encode(), 0, _ct.byref(m)) != 0:
+        raise RuntimeError(L.nd_last_error().decode())
+    return m
+
+
+def nd_loss_grad(L, m, tr, x, y):
+    """(loss, correct) of one nd_cordsnet_loss_grad call; x float32 NCHW, y int32."""
+    import numpy as _np
+    xs = _np.ascontiguousarray(x, dtype=_np.float32)
+    ys = _np.ascontiguousarray(y, dtype=_np.int32)
+    loss, correct = _ct.c_double(), _ct.c_int64()
+    rc = L.nd_cordsnet_loss_grad(m, _ct.byref(tr), fptr(xs), ys.ctypes.data_as(_ct.POINTER(_ct.c_int32)),
+                                 xs.shape[0], _ct.byref(loss), _ct.byref(correct))
+    if rc != 0:
+        raise RuntimeError(L.nd_last_error().decode())
+    return loss.value, correct.value
+
+
+def ref_loss(model, x, y, t, dtype=None):
+    """Upstream's training loss (training/class_rnn_5_final.py as described)
+    on the reference model: no-grad spontaneous phase, then `steps` image
+    steps scored at the last `ce` by a logspace(-3, 0, ce) ramp (averaged),
+    then `post` zero-input steps whose last `q` carry penalty * sum_j
+    mean((r_j - spont_j)^2) / (D q); BPTT truncated to the last `truncate`
+    steps when > 0.  Returns the loss tensor."""
+    dtype = dtype or torch.float64
+    xb = torch.as_tensor(x).to(dtype)
+    b, D = xb.shape[0], model.depth
+    r = [torch.zeros(b, c, s, s, dtype=dtype) for c, s in zip(model.chs, model.sizes)]
+    with torch.no_grad():
+        zero = model.inp_avgpool(model.inp_conv(xb * 0))
+        for _ in range(t["spont"]):
+            r = model.step(r, zero, t["alpha"])
+    base = [v.clone() for v in r]
+    inp = model.inp_avgpool(model.inp_conv(xb))
+    S, K, P, Q = t["steps"], t["ce"], t["post"], t["q"]
+    total = S + P
+    ramp = torch.logspace(-3, 0, K, dtype=dtype) if K > 1 else torch.ones(1, dtype=dtype)
+    yt = torch.as_tensor(y).long()
+    start = total - t["truncate"] if t["truncate"] else 0
+    loss = 0
+    for s in range(1, total + 1):
+        if s == start + 1:
+            r = [v.detach() for v in r]
+        r = model.step(r, inp if s <= S else zero, t["alpha"])
+        if S - K + 1 <= s <= S:
+            loss = loss + ramp[s - (S - K + 1)] / K * torch.nn.functional.cross_entropy(model.readout(r), yt)
+        if P > 0 and s >= total - Q + 1:
+            loss = loss + t["penalty"] / (D * Q) * sum(((r[j] - base[j]) ** 2).mean() for j in range(D))
+    return loss
+
+
+def nd_train(t):
+    return NdTrain(NdRun(t["spont"], t["steps"], t["alpha"]), t["ce"], t["post"], t["q"], t["penalty"],
+                   t["truncate"], t["cp"])

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "models/cordsnet/cordsnet_internal.h"
+#include "neurodyn/checkpoint.h"
 #include "neurodyn/io.h"
 #include "neurodyn/tensor.h"
 
@@ -138,10 +139,12 @@ static nd_status load_from(const nd_safetensors *st, const char *path, int depth
     s = get_exact(st, path, "out_fc.bias", c.classes, NULL, 0, m->params + m->fc_bias_off);
     used++;
   }
-  if (s == ND_OK && used != nd_safetensors_count(st)) {
+  int optim = 0; /* a training checkpoint's optimizer moments ("optim.*") are not the model's */
+  for (int i = 0; i < nd_safetensors_count(st); i++) optim += !strncmp(nd_safetensors_name(st, i), "optim.", 6);
+  if (s == ND_OK && used + optim != nd_safetensors_count(st)) {
     for (int i = 0; i < nd_safetensors_count(st); i++) {
       const char *n = nd_safetensors_name(st, i);
-      bool known = false;
+      bool known = !strncmp(n, "optim.", 6);
       for (int k = 0; k < m->n_wn && !known; k++) {
         size_t l = strlen(m->wn[k].name);
         known = !strncmp(n, m->wn[k].name, l) && (!strcmp(n + l, ".weight") || !strncmp(n + l, ".parametrizations.weight.original", 33));
@@ -175,18 +178,9 @@ nd_status nd_cordsnet_load(const char *path, int depth, nd_cordsnet **out) {
   return s;
 }
 
-nd_status nd_cordsnet_save(const nd_cordsnet *m, const char *path) {
-  if (!m || !path) return nd__error(ND_ERR_INVALID_ARG, "cordsnet_save: model or path is NULL");
-  int n = 2 * m->n_wn + m->depth + 1;
-  char(*names)[96] = calloc((size_t)n, sizeof *names);
-  const char **np = calloc((size_t)n, sizeof *np);
-  nd_tensor *ts = calloc((size_t)n, sizeof *ts);
-  const nd_tensor **tp = calloc((size_t)n, sizeof *tp);
-  nd_status s = ND_OK;
-  if (!names || !np || !ts || !tp) {
-    s = nd__error(ND_ERR_NOMEM, "cordsnet_save: out of memory");
-    goto done;
-  }
+/* Every parameter tensor under upstream's name: 2 per weight norm (g, v),
+ * conv_bias.{j}, out_fc.bias.  names[i] has 96 chars. */
+static int named_tensors(const nd_cordsnet *m, char (*names)[96], nd_tensor *ts) {
   int k = 0;
   for (int i = 0; i < m->n_wn; i++) {
     const cd_wn *w = &m->wn[i];
@@ -204,13 +198,35 @@ nd_status nd_cordsnet_save(const nd_cordsnet *m, const char *path) {
   int64_t cs[1] = {m->cfg.classes};
   snprintf(names[k], 96, "out_fc.bias");
   ts[k++] = nd_tensor_wrap(m->params + m->fc_bias_off, 1, cs);
+  return k;
+}
+
+#define CD_MAX_TENSORS (2 * CD_MAX_WN + ND_CORDSNET_MAX_DEPTH + 1)
+
+nd_status nd_cordsnet_save(const nd_cordsnet *m, const char *path) {
+  if (!m || !path) return nd__error(ND_ERR_INVALID_ARG, "cordsnet_save: model or path is NULL");
+  char names[CD_MAX_TENSORS][96];
+  const char *np[CD_MAX_TENSORS];
+  nd_tensor ts[CD_MAX_TENSORS];
+  const nd_tensor *tp[CD_MAX_TENSORS];
+  int n = named_tensors(m, names, ts);
   for (int i = 0; i < n; i++) np[i] = names[i], tp[i] = &ts[i];
   char stride[16];
   snprintf(stride, sizeof stride, "%lld", (long long)m->stem_stride);
   const char *meta[] = {CD_META_LAYOUT, m->cfg.layout == ND_CORDSNET_NATIVE ? "native" : "upstream", CD_META_STRIDE,
                         stride, NULL};
-  s = nd_safetensors_write(path, n, np, tp, meta);
-done:
-  free(names), free(np), free(ts), free(tp);
-  return s;
+  return nd_safetensors_write(path, n, np, tp, meta);
+}
+
+nd_status nd_cordsnet_put(const nd_cordsnet *m, nd_checkpoint *ck) {
+  if (!m || !ck) return nd__error(ND_ERR_INVALID_ARG, "cordsnet_put: model or checkpoint is NULL");
+  char names[CD_MAX_TENSORS][96];
+  nd_tensor ts[CD_MAX_TENSORS];
+  int n = named_tensors(m, names, ts);
+  for (int i = 0; i < n; i++) ND_TRY(nd_checkpoint_put_tensor(ck, names[i], &ts[i]));
+  char stride[16];
+  snprintf(stride, sizeof stride, "%lld", (long long)m->stem_stride);
+  ND_TRY(nd_checkpoint_put_meta(ck, "model", "cordsnet"));
+  ND_TRY(nd_checkpoint_put_meta(ck, CD_META_LAYOUT, m->cfg.layout == ND_CORDSNET_NATIVE ? "native" : "upstream"));
+  return nd_checkpoint_put_meta(ck, CD_META_STRIDE, stride);
 }
