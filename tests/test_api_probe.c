@@ -1796,6 +1796,67 @@ static int p_reservoir(void) {
   return 0;
 }
 
+static int p_cordsnet(void) {
+  nd_cordsnet *m = (nd_cordsnet *)1;
+  nd_cordsnet_config c = nd_cordsnet_defaults();
+  BAD(nd_cordsnet_config_check(NULL));
+  BAD(nd_cordsnet_create(NULL, 0, &m));
+  EXPECT(m == NULL);
+  BAD(nd_cordsnet_create(&c, 0, NULL));
+  c.depth = 5;
+  BAD(nd_cordsnet_create(&c, 0, &m));
+  EXPECT(m == NULL);
+  c = nd_cordsnet_defaults(), c.in_h = 4;
+  BAD(nd_cordsnet_config_check(&c));
+  c = nd_cordsnet_defaults(), c.classes = 0;
+  BAD(nd_cordsnet_config_check(&c));
+  BAD(nd_cordsnet_load(NULL, 0, &m));
+  BAD(nd_cordsnet_load("/nonexistent.safetensors", 3, &m));
+  BAD(nd_cordsnet_save(NULL, "/tmp/x.safetensors"));
+  c = nd_cordsnet_defaults();
+  c.layout = ND_CORDSNET_NATIVE, c.depth = 2, c.width = 2, c.in_channels = 1, c.classes = 3, c.in_h = c.in_w = 28;
+  OK(nd_cordsnet_create(&c, 1, &m));
+  float x[2 * 784] = {0}, l[6];
+  int32_t y[2] = {0, 5};
+  double loss;
+  nd_cordsnet_run r = nd_cordsnet_run_defaults();
+  BAD(nd_cordsnet_forward(NULL, &r, x, 1, l));
+  BAD(nd_cordsnet_forward(m, NULL, x, 1, l));
+  BAD(nd_cordsnet_forward(m, &r, x, -1, l));
+  BAD(nd_cordsnet_forward(m, &r, x, 1, NULL));
+  int areas[1] = {7};
+  float *tp[1] = {l};
+  BAD(nd_cordsnet_record(m, &r, x, 1, 1, areas, tp, l));
+  BAD(nd_cordsnet_record(m, &r, x, 1, 0, areas, tp, l));
+  BAD(nd_cordsnet_area_shape(m, -1, NULL, NULL, NULL));
+  BAD(nd_cordsnet_area_shape(NULL, 0, NULL, NULL, NULL));
+  const float *w;
+  BAD(nd_cordsnet_area_conv(m, 2, &w, NULL, NULL, NULL, NULL, NULL));
+  BAD(nd_cordsnet_area_conv(m, 0, NULL, NULL, NULL, NULL, NULL, NULL));
+  BAD(nd_cordsnet_area_bias(m, 9, &w));
+  BAD(nd_cordsnet_spontaneous(m, &r, 0, NULL));
+  nd_cordsnet_train t = nd_cordsnet_train_defaults();
+  t.run.steps_spont = 1, t.run.steps = 2, t.ce_steps = 1, t.post_steps = 1, t.penalty_steps = 1;
+  BAD(nd_cordsnet_loss_grad(m, &t, x, y, 2, &loss, NULL)); /* label 5 of 3 classes */
+  y[1] = 1;
+  BAD(nd_cordsnet_loss_grad(m, NULL, x, y, 2, &loss, NULL));
+  BAD(nd_cordsnet_loss_grad(m, &t, x, y, 0, &loss, NULL));
+  BAD(nd_cordsnet_loss_grad(m, &t, NULL, y, 2, &loss, NULL));
+  t.ce_steps = 3;
+  BAD(nd_cordsnet_loss_grad(m, &t, x, y, 2, &loss, NULL));
+  t.ce_steps = 1, t.penalty_steps = 2;
+  BAD(nd_cordsnet_loss_grad(m, &t, x, y, 2, &loss, NULL));
+  t.penalty_steps = 1, t.checkpoint_every = -1;
+  BAD(nd_cordsnet_loss_grad(m, &t, x, y, 2, &loss, NULL));
+  t.checkpoint_every = 0;
+  OK(nd_cordsnet_loss_grad(m, &t, x, y, 2, &loss, NULL));
+  EXPECT(nd_cordsnet_num_params(NULL) == -1 && nd_cordsnet_params(NULL) == NULL);
+  nd_cordsnet_weights_changed(NULL);
+  nd_cordsnet_free(m);
+  nd_cordsnet_free(NULL);
+  return 0;
+}
+
 static int p_rnn(void) {
   nd_rnn *m = (nd_rnn *)1;
   nd_rnn_config c = nd_rnn_defaults();
@@ -1945,6 +2006,7 @@ static const probe probes[] = {
     P(p_reservoir),
     P(p_circuits),
     P(p_rnn),
+    P(p_cordsnet),
     P(p_deq),
     P(p_node),
 };
