@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (t.n || t.names || t.arrays || t.meta || !strstr(nd_last_error(), names[k])) __builtin_trap();
       continue;
     }
-    if (t.format != ND_FILE_IDX && t.format != ND_FILE_NPY && t.format != ND_FILE_SAFETENSORS) __builtin_trap();
+    if (t.format != ND_FILE_IDX && t.format != ND_FILE_NPY && t.format != ND_FILE_SAFETENSORS && t.format != ND_FILE_ZIP)
+      __builtin_trap();
     if (t.n < 0 || (t.n > 0 && (!t.names || !t.arrays))) __builtin_trap();
     for (int i = 0; i < t.n; i++) {
       int64_t n = 1;

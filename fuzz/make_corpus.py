@@ -124,3 +124,131 @@ out("fuzz_safetensors", "overlap.safetensors",
        lie=lambda h: h.replace(b"[8,16]", b"[4,12]")))
 out("fuzz_safetensors", "bad-json.safetensors", st([("w", "F32", (2, 3), f32.tobytes())], lie=lambda h: h[:-3]))
 out("fuzz_safetensors", "truncated.safetensors", st([("w", "F32", (2, 3), f32.tobytes())])[:-4])
+
+# ---------------------------------------------------------------- PyTorch .pth
+# data.pkl assembled opcode by opcode as torch.save writes it (pickle
+# protocol 2; see pickletools.dis of a real one), so no torch is needed here.
+import zipfile  # noqa: E402
+
+
+class Pkl:
+    def __init__(self, proto=2):
+        self.b = bytearray(b"\x80" + bytes([proto]))
+        self.memo = 0
+        self.proto = proto
+
+    def op(self, raw):
+        self.b += raw
+        return self
+
+    def put(self):
+        if self.proto >= 4:
+            self.b += b"\x94"  # MEMOIZE
+        else:
+            self.b += b"q" + bytes([self.memo % 256])
+        self.memo += 1
+        return self
+
+    def s(self, text):
+        t = text.encode()
+        if self.proto >= 4 and len(t) < 256:
+            self.b += b"\x8c" + bytes([len(t)]) + t
+        else:
+            self.b += b"X" + struct.pack("<I", len(t)) + t
+        return self.put()
+
+    def i(self, v):
+        if 0 <= v < 256:
+            self.b += b"K" + bytes([v])
+        elif 0 <= v < 65536:
+            self.b += b"M" + struct.pack("<H", v)
+        else:
+            self.b += b"J" + struct.pack("<i", v)
+        return self
+
+    def glob(self, mod, name):
+        if self.proto >= 4:
+            self.s(mod).s(name)
+            self.b += b"\x93"
+        else:
+            self.b += b"c" + mod.encode() + b"\n" + name.encode() + b"\n"
+        return self.put()
+
+    def tup(self, vals):
+        self.b += b"("
+        for v in vals:
+            self.i(v)
+        self.b += b"t"
+        return self.put()
+
+    def data(self):
+        return bytes(self.b) + b"."
+
+
+STORAGE = {"f4": "FloatStorage", "f2": "HalfStorage", "f8": "DoubleStorage", "i8": "LongStorage", "u1": "ByteStorage"}
+
+
+def state_dict_pkl(entries, proto=2, hostile=None):
+    """entries: (name, storage key, dtype code, storage numel, offset, size, stride)."""
+    p = Pkl(proto)
+    p.glob("collections", "OrderedDict").op(b")R").put().op(b"(")
+    for name, key, dt, numel, offset, size, stride in entries:
+        p.s(name)
+        p.glob("torch._utils", "_rebuild_tensor_v2").op(b"(")
+        p.op(b"(").s("storage").glob("torch", STORAGE[dt]).s(key).s("cpu").i(numel).op(b"t").put().op(b"Q")
+        p.i(offset).tup(size).tup(stride).op(b"\x89")
+        p.glob("collections", "OrderedDict").op(b")R").put()
+        p.op(b"t").put().op(b"R").put()
+    if hostile:
+        p.s("evil").glob(*hostile).op(b"(").s("touch /tmp/pwned").op(b"tR").put()
+    p.op(b"u")
+    # the _metadata state, as Module.state_dict() adds it
+    p.op(b"}").put().s("_metadata").glob("collections", "OrderedDict").op(b")R").put()
+    p.s("").op(b"}").put().s("version").i(1).op(b"sssb")
+    return p.data()
+
+
+def pth(entries, storages, proto=2, compress=zipfile.ZIP_STORED, big=False, hostile=None, prefix="archive"):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compress) as z:
+        def put(name, data):  # a fixed date keeps the corpus identical from run to run
+            z.writestr(zipfile.ZipInfo(f"{prefix}/{name}", date_time=(2024, 1, 1, 0, 0, 0)), data, compress)
+        put("data.pkl", state_dict_pkl(entries, proto, hostile))
+        put("byteorder", "big" if big else "little")
+        for key, arr in storages:
+            put(f"data/{key}", arr.astype(arr.dtype.newbyteorder(">" if big else "<")).tobytes())
+        put("version", "3\n")
+    return buf.getvalue()
+
+
+w = np.arange(12, dtype=np.float32) - 5.5
+h = (np.arange(6, dtype=np.float16) / 4).astype(np.float16)
+d = np.linspace(-1, 1, 8)
+views = [
+    ("inp_conv.parametrizations.weight.original1", "0", "f4", 12, 0, (3, 4), (4, 1)),
+    ("transposed", "0", "f4", 12, 0, (4, 3), (1, 4)),
+    ("sliced", "0", "f4", 12, 1, (2, 3), (4, 2)),
+    ("expanded", "0", "f4", 12, 2, (3, 2), (0, 1)),
+    ("conv_bias.0", "1", "f2", 6, 0, (1, 2, 3), (6, 3, 1)),
+    ("double", "2", "f8", 8, 1, (7,), (1,)),
+    ("steps", "3", "i8", 1, 0, (), ()),
+    ("empty", "4", "u1", 0, 0, (0, 3), (3, 1)),
+]
+stores = [("0", w), ("1", h), ("2", d), ("3", np.array([17], np.int64)), ("4", np.zeros(0, np.uint8))]
+for target in ("fuzz_pickle", "fuzz_pth"):
+    for proto in (2, 4):
+        raw = state_dict_pkl(views, proto)
+        if target == "fuzz_pickle":
+            out(target, f"state-dict-p{proto}.pkl", raw)
+            out(target, f"truncated-p{proto}.pkl", raw[: len(raw) // 2])
+        else:
+            out(target, f"state-dict-p{proto}.pth", pth(views, stores, proto))
+    if target == "fuzz_pickle":
+        out(target, "hostile-system.pkl", state_dict_pkl(views[:1], 2, hostile=("posix", "system")))
+        out(target, "past-storage.pkl", state_dict_pkl([("w", "0", "f4", 4, 2, (3,), (1,))]))
+out("fuzz_pth", "deflated.pth", pth(views, stores, compress=zipfile.ZIP_DEFLATED))
+out("fuzz_pth", "big-endian.pth", pth(views, stores, big=True))
+out("fuzz_pth", "short-storage.pth", pth(views[:1], [("0", w[:5])]))
+out("fuzz_pth", "no-storage.pth", pth(views[:1], []))
+out("fuzz_pth", "hostile-system.pth", pth(views[:1], stores[:1], hostile=("posix", "system")))
+out("fuzz_pth", "truncated.pth", pth(views, stores)[:300])

@@ -80,10 +80,11 @@ ND_API nd_status nd_tensor_file_read(const char *path, const char *name, nd_arra
  * with nd_tensor_release). */
 ND_API nd_status nd_tensor_file_read_f32(const char *path, const char *name, nd_tensor *out);
 
-/* Every tensor of an IDX, NPY or safetensors file, in file order.  IDX files
- * hold one tensor named "data", NPY files one named after the file's stem. */
+/* Every tensor of an IDX, NPY, safetensors or PyTorch (.pth) file, in file
+ * order.  IDX files hold one tensor named "data", NPY files one named after
+ * the file's stem; a .pth checkpoint its state_dict's keys (see nd_pth_parse). */
 typedef struct nd_tensor_file {
-  nd_file_format format; /* ND_FILE_IDX (also for gzip), ND_FILE_NPY or ND_FILE_SAFETENSORS */
+  nd_file_format format; /* ND_FILE_IDX (also for gzip), ND_FILE_NPY, ND_FILE_SAFETENSORS or ND_FILE_ZIP (.pth) */
   int n;
   char **names;    /* [n] */
   nd_array *arrays; /* [n] */
@@ -98,6 +99,19 @@ ND_API nd_status nd_tensor_file_load(const char *path, nd_tensor_file *out);
 /* The in-memory twin of nd_tensor_file_load: len bytes at buf, name (the
  * file's name: its extension counts, and messages use it). */
 ND_API nd_status nd_tensor_file_parse(const void *buf, size_t len, const char *name, nd_tensor_file *out);
+/* A PyTorch checkpoint: the zip archive torch.save writes (PyTorch >= 1.6)
+ * of a state_dict (a dict or OrderedDict of str -> tensor), read through
+ * libzip and a minimal pickle reader that runs nothing: only the opcodes and
+ * globals a state_dict needs (collections.OrderedDict,
+ * torch._utils._rebuild_tensor_v2 / _rebuild_parameter, torch.*Storage) are
+ * understood, anything else is ND_ERR_UNSUPPORTED or ND_ERR_FORMAT naming it
+ * (docs/pth.md).  Tensors keep their storage's dtype (f16, bf16, f32, f64,
+ * integers, bool) and come out contiguous, whatever their strides and
+ * storage offsets; tensors sharing a storage each get their own copy.  A view
+ * reaching past its storage, or a storage entry shorter than the pickle says,
+ * is ND_ERR_FORMAT.  Names are the state_dict's keys, in its order. */
+ND_API nd_status nd_pth_parse(const void *buf, size_t len, const char *name, nd_tensor_file *out);
+ND_API nd_status nd_pth_read(const char *path, nd_tensor_file *out);
 /* Frees what nd_tensor_file_load allocated and zeroes *t.  NULL is fine. */
 ND_API void nd_tensor_file_release(nd_tensor_file *t);
 

@@ -377,6 +377,12 @@ static nd_status load_buffer(const char *path, const unsigned char *buf, size_t 
       nd_safetensors_free(st);
       return s;
     }
+    case ND_FILE_ZIP: return nd_pth_parse(buf, len, path, t);
+    case ND_FILE_PICKLE:
+      return nd__error(ND_ERR_UNSUPPORTED,
+                       "%s: is a bare pickle (PyTorch's legacy pre-1.6 torch.save format), which is not read: "
+                       "save it again with a current PyTorch (torch.save(torch.load(f), f2)) to get the zip format",
+                       path);
     default: return wrong_kind(path, f, expect_any);
   }
 }
