@@ -1979,6 +1979,80 @@ static int p_node(void) {
   return 0;
 }
 
+/* PyTorch .pth reader (tensorfile.h) and the analysis toolkit (analysis.h). */
+static int p_io_pth(void) {
+  nd_tensor_file t;
+  BAD(nd_pth_parse(NULL, 4, "x.pth", &t));
+  BAD(nd_pth_parse("PK\x03\x04", 4, NULL, &t));
+  BAD(nd_pth_parse("PK\x03\x04", 4, "x.pth", NULL));
+  BAD(nd_pth_parse("PK\x03\x04", 4, "x.pth", &t));
+  EXPECT(t.n == 0 && t.names == NULL);
+  BAD(nd_pth_parse("", 0, "x.pth", &t));
+  BAD(nd_pth_read(NULL, &t));
+  BAD(nd_pth_read("/nonexistent/x.pth", &t));
+  nd_tensor_file_release(NULL);
+  return 0;
+}
+
+static nd_status probe_identity(void *ctx, const double *x, double *y) {
+  (void)ctx;
+  y[0] = x[0];
+  return ND_OK;
+}
+
+static nd_status probe_nan(void *ctx, const double *x, double *y) {
+  (void)ctx;
+  (void)x;
+  y[0] = NAN;
+  return ND_OK;
+}
+
+static int p_analysis(void) {
+  nd_eigs e;
+  nd_linop op = {.n = 1, .apply = probe_identity};
+  BAD(nd_arnoldi_eigs(NULL, NULL, &e));
+  BAD(nd_arnoldi_eigs(&op, NULL, NULL));
+  nd_linop empty = {.n = 0, .apply = probe_identity};
+  BAD(nd_arnoldi_eigs(&empty, NULL, &e));
+  nd_linop noapply = {.n = 3};
+  BAD(nd_arnoldi_eigs(&noapply, NULL, &e));
+  BAD(nd_arnoldi_eigs(&op, &(nd_arnoldi_opts){.krylov = -1}, &e));
+  nd_linop nan = {.n = 1, .apply = probe_nan};
+  BAD(nd_arnoldi_eigs(&nan, NULL, &e));
+  EXPECT(e.m == 0 && e.re == NULL);
+  OK(nd_arnoldi_eigs(&op, &(nd_arnoldi_opts){.krylov = 5, .want_vector = true}, &e));
+  EXPECT(e.m == 1 && fabs(e.re[0] - 1) < 1e-12 && e.vec_re && fabs(fabs(e.vec_re[0]) - 1) < 1e-12);
+  nd_eigs_release(&e);
+  nd_eigs_release(NULL);
+  double v[1];
+  nd_power_result pr;
+  BAD(nd_power_iteration(NULL, NULL, v, &pr));
+  BAD(nd_power_iteration(&op, NULL, NULL, &pr));
+  BAD(nd_power_iteration(&op, NULL, v, NULL));
+  BAD(nd_power_iteration(&op, &(nd_power_opts){.tol = -1}, v, &pr));
+  BAD(nd_power_iteration(&nan, NULL, v, &pr));
+  OK(nd_power_iteration(&op, NULL, v, &pr));
+  EXPECT(pr.converged && fabs(pr.lambda - 1) < 1e-12);
+  nd_conv2d_desc d = {1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1};
+  float w[2 * 2 * 9] = {0};
+  nd_linop c;
+  BAD(nd_conv_linop_create(NULL, w, &c));
+  BAD(nd_conv_linop_create(&d, NULL, &c));
+  BAD(nd_conv_linop_create(&d, w, NULL));
+  d.out_channels = 3;
+  BAD(nd_conv_linop_create(&d, w, &c)); /* maps 2 channels to 3 */
+  d.out_channels = 2, d.stride_h = 2;
+  BAD(nd_conv_linop_create(&d, w, &c)); /* 4x4 to 2x3 */
+  d.stride_h = 1, d.pad_h = -1;
+  BAD(nd_conv_linop_create(&d, w, &c));
+  d.pad_h = 1;
+  OK(nd_conv_linop_create(&d, w, &c));
+  EXPECT(c.n == 32);
+  nd_linop_free(&c);
+  nd_linop_free(NULL);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- runner */
 typedef struct probe {
   const char *name;
@@ -2009,6 +2083,8 @@ static const probe probes[] = {
     P(p_cordsnet),
     P(p_deq),
     P(p_node),
+    P(p_io_pth),
+    P(p_analysis),
 };
 
 static bool selected(const char *name, int argc, char **argv) {

@@ -33,5 +33,6 @@
 #include "neurodyn/cordsnet.h"
 #include "neurodyn/somp.h"
 #include "neurodyn/grid3d.h"
+#include "neurodyn/analysis.h"
 
 #endif
