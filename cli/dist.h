@@ -25,6 +25,13 @@
 #include "neurodyn/distributed.h"
 
 int nd_cli_dist_start(const char *cmd, nd_comm **comm);
+/* Before a command runs: started as several processes, any command but the
+ * trainers that can share minibatches (through the run driver: train krotov,
+ * krotov-top, mlp, mlp-baseline; each may still refuse some settings)
+ * exits 2 saying it cannot run data-parallel (rank 0 prints), so that N
+ * copies of a one-process command do not write one --out.  Returns 0 or 2.
+ * A new data-parallel trainer is added to the list in dist.c. */
+int nd_cli_dist_guard(const char *verb, const char *name);
 int nd_cli_dist_agree(int rc);
 /* Marks rc as an end every rank reaches alike (a collective decided it). */
 void nd_cli_dist_agreed(int rc);

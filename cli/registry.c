@@ -58,7 +58,9 @@ static int dispatch(const char *verb, const nd_cli_command *table, int argc, cha
   }
   for (const nd_cli_command *c = table; c->name; c++)
     if (!strcmp(m, c->name)) {
-      int rc = c->run(argc - 1, argv + 1);
+      int rc = nd_cli_dist_guard(verb, c->name); /* several processes: only the data-parallel trainers (dist.h) */
+      if (rc) return rc;
+      rc = c->run(argc - 1, argv + 1);
       return nd_cli_dist_finish(rc); /* MPI_Finalize, or MPI_Abort when the ranks did not end alike (dist.h) */
     }
   char names[256] = "";

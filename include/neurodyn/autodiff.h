@@ -104,6 +104,19 @@ ND_API nd_status nd_tape_backward(nd_tape *tp, nd_var *out);
  * all ones): computes the VJP seed^T * d(out)/d(leaves). */
 ND_API nd_status nd_tape_backward_seed(nd_tape *tp, nd_var *out, const nd_tensor *seed);
 
+/* A hook on a leaf's gradient (as PyTorch's post-accumulate-grad hook):
+ * during every later nd_tape_backward until the next reset, fn(leaf, user)
+ * runs as soon as the leaf's gradient is final, i.e. right after the VJP of
+ * the first op (in recording order) that reads the leaf, while the sweep
+ * goes on to the ops recorded before it; a leaf that no op reads gets it
+ * after the sweep.  This is where data-parallel training starts reducing a
+ * layer's gradient while the layers below are still being differentiated
+ * (docs/distributed.md).  fn may not record ops on tp; a status other than
+ * ND_OK stops the backward with it.  One hook per leaf (a second call
+ * replaces it); ND_ERR_INVALID_ARG for a node that is not a leaf. */
+typedef nd_status (*nd_grad_ready_fn)(nd_var *leaf, void *user);
+ND_API nd_status nd_tape_on_grad_ready(nd_tape *tp, nd_var *leaf, nd_grad_ready_fn fn, void *user);
+
 /* ------------------------------------------------------------ linear ops */
 /* op(a)[m,k] * op(b)[k,n]; a, b 2-D; trans_* transposes the stored matrix. */
 ND_API nd_var *nd_ad_matmul(nd_tape *tp, nd_var *a, nd_var *b, bool trans_a, bool trans_b);

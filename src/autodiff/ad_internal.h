@@ -16,6 +16,7 @@ struct nd_var {
   bool grad_ready;        /* grad.data holds a gradient (else it is unset) */
   bool leaf;              /* constant, param or variable: no backward */
   bool grad_external;     /* param: grad owned by the caller, always accumulated */
+  int32_t hook;           /* leaf: 1 + its index in tp->hooks (nd_tape_on_grad_ready), 0: none */
   int n_in;
   nd_var *in[ND__AD_MAX_INPUTS];
   nd__backward_fn backward;
@@ -25,8 +26,17 @@ struct nd_var {
   void *saved;            /* op-specific data in the arena */
 };
 
+typedef struct nd__grad_hook {
+  nd_var *leaf;
+  nd_grad_ready_fn fn;
+  void *user;
+  int64_t at;             /* backward: the first node (tape order) that reads the leaf; INT64_MAX: none */
+} nd__grad_hook;
+
 struct nd_tape {
   nd_arena *arena;
+  nd__grad_hook *hooks;   /* leaves' gradient-ready hooks since the last reset (kept allocated) */
+  int n_hooks, cap_hooks;
   nd_var **nodes;         /* recorded nodes in creation (topological) order */
   int64_t n_nodes, cap_nodes;
   bool recording;

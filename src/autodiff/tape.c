@@ -33,6 +33,7 @@ void nd_tape_free(nd_tape *tp) {
   if (!tp) return;
   nd_arena_free(tp->arena);
   free(tp->nodes);
+  free(tp->hooks);
   free(tp);
 }
 
@@ -40,6 +41,7 @@ void nd_tape_reset(nd_tape *tp) {
   if (!tp) return;
   nd_arena_reset(tp->arena);
   tp->n_nodes = 0;
+  tp->n_hooks = 0;
   tp->status = ND_OK;
 }
 
@@ -273,6 +275,64 @@ void nd__grad_commit(nd_var *v, float *g) {
   if (g && g != v->grad.data) nd_axpy(1.0f, g, v->grad.data, nd_tensor_numel(&v->value));
 }
 
+/* ------------------------------------------------------------ grad hooks */
+nd_status nd_tape_on_grad_ready(nd_tape *tp, nd_var *leaf, nd_grad_ready_fn fn, void *user) {
+  if (!tp || !leaf || !fn)
+    return nd__error(ND_ERR_INVALID_ARG, "nd_tape_on_grad_ready: %s is NULL", !tp ? "tape" : !leaf ? "leaf" : "fn");
+  if (!leaf->leaf) return nd__error(ND_ERR_INVALID_ARG, "nd_tape_on_grad_ready: %s is not a leaf", leaf->op);
+  if (leaf->hook > 0 && leaf->hook <= tp->n_hooks && tp->hooks[leaf->hook - 1].leaf == leaf) {
+    tp->hooks[leaf->hook - 1].fn = fn, tp->hooks[leaf->hook - 1].user = user;
+    return ND_OK;
+  }
+  if (tp->n_hooks == tp->cap_hooks) { /* grows once; kept across resets */
+    int cap = tp->cap_hooks ? 2 * tp->cap_hooks : 16;
+    nd__grad_hook *h = realloc(tp->hooks, (size_t)cap * sizeof *h);
+    if (!h) return nd__error(ND_ERR_NOMEM, "nd_tape_on_grad_ready: no memory for %d hooks", cap);
+    tp->hooks = h, tp->cap_hooks = cap;
+  }
+  tp->hooks[tp->n_hooks] = (nd__grad_hook){.leaf = leaf, .fn = fn, .user = user, .at = INT64_MAX};
+  leaf->hook = ++tp->n_hooks;
+  return ND_OK;
+}
+
+/* Each hook's firing point: the first recorded node reading its leaf.  The
+ * hooks are then sorted by it, latest first (the sweep's order). */
+static void place_hooks(nd_tape *tp) {
+  for (int h = 0; h < tp->n_hooks; h++) tp->hooks[h].at = INT64_MAX;
+  for (int64_t k = 0; k < tp->n_nodes; k++) {
+    const nd_var *v = tp->nodes[k];
+    for (int j = 0; j < v->n_in; j++) {
+      const nd_var *u = v->in[j];
+      if (u->leaf && u->hook > 0 && u->hook <= tp->n_hooks && tp->hooks[u->hook - 1].leaf == u &&
+          tp->hooks[u->hook - 1].at == INT64_MAX)
+        tp->hooks[u->hook - 1].at = k;
+    }
+  }
+  for (int a = 1; a < tp->n_hooks; a++) { /* insertion sort, stable: few hooks */
+    nd__grad_hook x = tp->hooks[a];
+    int b = a;
+    for (; b > 0 && (tp->hooks[b - 1].at == INT64_MAX ? 0 : tp->hooks[b - 1].at + 1) <
+                        (x.at == INT64_MAX ? 0 : x.at + 1); b--)
+      tp->hooks[b] = tp->hooks[b - 1];
+    tp->hooks[b] = x;
+  }
+  for (int h = 0; h < tp->n_hooks; h++) tp->hooks[h].leaf->hook = h + 1;
+}
+
+/* Runs the hooks placed at node k (k = -1: those of unread leaves) from *next on. */
+static nd_status fire_hooks(nd_tape *tp, int64_t k, int *next) {
+  for (; *next < tp->n_hooks; ++*next) {
+    nd__grad_hook *h = &tp->hooks[*next];
+    if (k >= 0 && h->at != k) break;
+    nd_status s = h->fn(h->leaf, h->user);
+    if (s != ND_OK) {
+      ++*next;
+      return s;
+    }
+  }
+  return ND_OK;
+}
+
 /* -------------------------------------------------------------- backward */
 nd_status nd_tape_backward_seed(nd_tape *tp, nd_var *out, const nd_tensor *seed) {
   if (!tp) return nd__error(ND_ERR_INVALID_ARG, "backward: tape is NULL");
@@ -306,16 +366,20 @@ nd_status nd_tape_backward_seed(nd_tape *tp, nd_var *out, const nd_tensor *seed)
   } else {
     for (int64_t j = 0; j < n; j++) g[j] += 1.0f;
   }
+  int next = 0;
+  if (tp->n_hooks) place_hooks(tp);
   for (int64_t k = tp->n_nodes - 1; k >= 0; k--) {
     nd_var *v = tp->nodes[k];
-    if (!v->backward || !v->grad_ready) continue;
-    nd_status s = v->backward(tp, v);
+    nd_status s = v->backward && v->grad_ready ? v->backward(tp, v) : ND_OK;
+    if (s == ND_OK && next < tp->n_hooks) s = fire_hooks(tp, k, &next);
     if (s != ND_OK) {
       nd__fail(tp, s);
       return s;
     }
   }
-  return ND_OK;
+  nd_status s = next < tp->n_hooks ? fire_hooks(tp, -1, &next) : ND_OK;
+  if (s != ND_OK) nd__fail(tp, s);
+  return s;
 }
 
 nd_status nd_tape_backward(nd_tape *tp, nd_var *out) {

@@ -66,3 +66,44 @@ nd_status nd_comm_max_int(nd_comm *c, int value, int *out) {
   free(all);
   return s;
 }
+
+nd_status nd_comm_iallgather(nd_comm *c, const void *send, void *recv, int64_t bytes, nd_comm_request *req) {
+  if (!req) return nd__error(ND_ERR_INVALID_ARG, "nd_comm_iallgather: req is NULL");
+  if (req->state != 0) return nd__error(ND_ERR_INVALID_ARG, "nd_comm_iallgather: req is still in flight");
+  if (!c || c->size <= 1 || !c->iallgather || !c->wait) return nd_comm_allgather(c, send, recv, bytes);
+  if (!send || !recv || bytes < 0 || c->rank < 0 || c->rank >= c->size)
+    return nd__error(ND_ERR_INVALID_ARG, "nd_comm_iallgather: send %p, recv %p, bytes %lld, rank %d of %d", send, recv,
+                     (long long)bytes, c->rank, c->size);
+  double t0 = now();
+  nd_status s = c->iallgather(send, recv, bytes, req, c->user);
+  c->seconds += now() - t0;
+  c->calls++;
+  c->bytes += bytes;
+  if (s != ND_OK)
+    return nd__error(s, "iallgather of %lld bytes on rank %d of %d: %s", (long long)bytes, c->rank, c->size, nd_last_error());
+  req->state = 1;
+  return ND_OK;
+}
+
+static nd_status comm_wait(nd_comm *c, nd_comm_request *req, bool block, bool *done) {
+  if (!req) return nd__error(ND_ERR_INVALID_ARG, "nd_comm_wait: req is NULL");
+  *done = true;
+  if (req->state == 0) return ND_OK;
+  double t0 = now();
+  nd_status s = c->wait(req, block, done, c->user);
+  c->seconds += now() - t0;
+  if (s != ND_OK) return nd__error(s, "waiting for a collective on rank %d of %d: %s", c->rank, c->size, nd_last_error());
+  if (block) *done = true;
+  if (*done) req->state = 0;
+  return ND_OK;
+}
+
+nd_status nd_comm_wait(nd_comm *c, nd_comm_request *req) {
+  bool done;
+  return comm_wait(c, req, true, &done);
+}
+
+nd_status nd_comm_test(nd_comm *c, nd_comm_request *req, bool *done) {
+  bool d;
+  return comm_wait(c, req, false, done ? done : &d);
+}

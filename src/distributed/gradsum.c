@@ -1,26 +1,58 @@
-/* Block gradients summed in a fixed order across ranks (distributed.h). */
+/* Block gradients summed in a fixed order across ranks (distributed.h),
+ * in buckets that are exchanged while the caller computes the next ones. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
 #include "neurodyn/distributed.h"
 
+#define GS_MAX_BUCKETS 64
+
+/* Memory: one send buffer, bucket q at send + off (per * slot floats: this
+ * rank's blocks), and one receive buffer of size times that.  With a
+ * non-blocking allgather each bucket is its own collective, received at
+ * recv + size * off (rank r's blocks at r * per * slot from there);
+ * without one, the whole send buffer is a single allgather after the
+ * backward pass (rank r's at r * send_total), as before buckets. */
+typedef struct gs_bucket {
+  int64_t numel, slot;   /* floats; floats per block slot: numel rounded up to even (+ 2 for the losses in the last) */
+  int64_t at;            /* offset of the bucket in the summed gradient */
+  int64_t off;           /* offset of its send part */
+  float *send, *recv;    /* its send part; where rank 0's copy of it arrives */
+  int64_t rank_stride;   /* floats from rank r's copy to rank r+1's */
+  nd_comm_request req;
+  bool ready;
+} gs_bucket;
+
 struct nd_grad_sum {
   nd_comm *comm;
   int64_t blocks, numel;
   int64_t first, last;   /* this rank's blocks */
   int64_t per;           /* slots per rank: ceil(blocks / size) */
-  int64_t slot;          /* floats per slot: numel rounded up to even, then the loss as a double */
-  float *send, *recv;    /* [per * slot], [size * per * slot] */
+  int nb, started;       /* buckets; buckets 0 .. started-1 are in flight or done */
+  bool overlap;          /* a bucket per collective (the comm has a non-blocking allgather) */
+  float *send, *recv;    /* [send_total], [size * send_total] (recv == send alone) */
+  int64_t send_total;
+  gs_bucket b[GS_MAX_BUCKETS];
 };
 
-nd_status nd_grad_sum_create(nd_comm *c, int64_t blocks, int64_t numel, nd_grad_sum **out) {
+static int comm_size(const nd_comm *c) { return c ? c->size : 1; }
+
+nd_status nd_grad_sum_create_buckets(nd_comm *c, int64_t blocks, int buckets, const int64_t *numel, nd_grad_sum **out) {
   if (!out) return nd__error(ND_ERR_INVALID_ARG, "nd_grad_sum_create: out is NULL");
   *out = NULL;
-  if (blocks < 1 || numel < 1 || numel > ((int64_t)1 << 34))
+  if (buckets < 1 || buckets > GS_MAX_BUCKETS || !numel)
+    return nd__error(ND_ERR_INVALID_ARG, "grad_sum: %d buckets (need 1 .. %d and their sizes)", buckets, GS_MAX_BUCKETS);
+  int64_t total = 0;
+  for (int q = 0; q < buckets; q++) {
+    if (numel[q] < 1 || numel[q] > ((int64_t)1 << 34))
+      return nd__error(ND_ERR_INVALID_ARG, "grad_sum: bucket %d has numel = %lld (need >= 1)", q, (long long)numel[q]);
+    total += numel[q];
+  }
+  if (blocks < 1 || total > ((int64_t)1 << 34))
     return nd__error(ND_ERR_INVALID_ARG, "grad_sum: blocks = %lld, numel = %lld (need >= 1)", (long long)blocks,
-                     (long long)numel);
-  int size = c ? c->size : 1;
+                     (long long)total);
+  int size = comm_size(c);
   if (c && (size < 1 || c->rank < 0 || c->rank >= size || (size > 1 && !c->allgather)))
     return nd__error(ND_ERR_INVALID_ARG, "grad_sum: comm of size %d with rank %d and %s allgather", size, c->rank,
                      c->allgather ? "an" : "no");
@@ -29,63 +61,119 @@ nd_status nd_grad_sum_create(nd_comm *c, int64_t blocks, int64_t numel, nd_grad_
                      (long long)blocks, size);
   nd_grad_sum *g = calloc(1, sizeof *g);
   if (!g) return nd__error(ND_ERR_NOMEM, "grad_sum: no memory");
-  g->comm = c, g->blocks = blocks, g->numel = numel;
+  g->comm = c, g->blocks = blocks, g->numel = total, g->nb = buckets;
   nd_comm_shard_of(c ? c->rank : 0, size, blocks, &g->first, &g->last);
   g->per = (blocks + size - 1) / size;
-  g->slot = (numel + 1) / 2 * 2 + 2;
-  g->send = calloc((size_t)(g->per * g->slot), sizeof(float));
-  g->recv = size > 1 ? calloc((size_t)size * (size_t)(g->per * g->slot), sizeof(float)) : g->send;
+  g->overlap = size > 1 && c->iallgather && c->wait;
+  int64_t at = 0, off = 0;
+  for (int q = 0; q < buckets; at += numel[q], q++) {
+    gs_bucket *k = &g->b[q];
+    k->numel = numel[q], k->at = at, k->off = off;
+    k->slot = (numel[q] + 1) / 2 * 2 + (q + 1 == buckets ? 2 : 0);
+    off += g->per * k->slot;
+  }
+  g->send_total = off;
+  g->send = calloc((size_t)off, sizeof(float));
+  g->recv = size > 1 ? calloc((size_t)size * (size_t)off, sizeof(float)) : g->send;
   if (!g->send || !g->recv) {
     nd_grad_sum_free(g);
     return nd__error(ND_ERR_NOMEM, "grad_sum: no memory for %lld blocks of %lld floats", (long long)blocks,
-                     (long long)numel);
+                     (long long)total);
+  }
+  for (int q = 0; q < buckets; q++) {
+    gs_bucket *k = &g->b[q];
+    k->send = g->send + k->off;
+    k->recv = g->recv + (g->overlap ? size * k->off : k->off);
+    k->rank_stride = g->overlap ? g->per * k->slot : off;
   }
   *out = g;
   return ND_OK;
 }
 
+nd_status nd_grad_sum_create(nd_comm *c, int64_t blocks, int64_t numel, nd_grad_sum **out) {
+  return nd_grad_sum_create_buckets(c, blocks, 1, &numel, out);
+}
+
 void nd_grad_sum_free(nd_grad_sum *g) {
   if (!g) return;
+  for (int q = 0; q < g->nb; q++) /* a collective in flight reads and writes the buffers */
+    if (g->b[q].req.state) nd_comm_wait(g->comm, &g->b[q].req);
   if (g->recv != g->send) free(g->recv);
   free(g->send);
   free(g);
 }
 
 int64_t nd_grad_sum_blocks(const nd_grad_sum *g) { return g ? g->blocks : 0; }
+int nd_grad_sum_buckets(const nd_grad_sum *g) { return g ? g->nb : 0; }
 
 void nd_grad_sum_mine(const nd_grad_sum *g, int64_t *first, int64_t *last) {
   if (first) *first = g ? g->first : 0;
   if (last) *last = g ? g->last : 0;
 }
 
-float *nd_grad_sum_slot(nd_grad_sum *g, int64_t b, double **loss) {
-  if (!g || b < g->first || b >= g->last) return NULL;
-  float *s = g->send + (b - g->first) * g->slot;
-  if (loss) *loss = (double *)(void *)(s + g->slot - 2); /* slot is even: 8-byte aligned */
+float *nd_grad_sum_bucket(nd_grad_sum *g, int64_t b, int q, double **loss) {
+  if (!g || b < g->first || b >= g->last || q < 0 || q >= g->nb) return NULL;
+  gs_bucket *k = &g->b[q];
+  float *s = k->send + (b - g->first) * k->slot;
+  gs_bucket *last = &g->b[g->nb - 1];
+  if (loss) *loss = (double *)(void *)(last->send + (b - g->first) * last->slot + last->slot - 2); /* 8-byte aligned */
   return s;
+}
+
+float *nd_grad_sum_slot(nd_grad_sum *g, int64_t b, double **loss) {
+  return g && g->nb == 1 ? nd_grad_sum_bucket(g, b, 0, loss) : NULL;
+}
+
+static nd_status start(nd_grad_sum *g, int q) {
+  gs_bucket *k = &g->b[q];
+  g->started = q + 1;
+  if (!g->overlap) return ND_OK; /* one allgather of every bucket, in reduce */
+  return nd_comm_iallgather(g->comm, k->send, k->recv, g->per * k->slot * (int64_t)sizeof(float), &k->req);
+}
+
+nd_status nd_grad_sum_ready(nd_grad_sum *g, int q) {
+  if (!g || q < 0 || q >= g->nb)
+    return nd__error(ND_ERR_INVALID_ARG, "nd_grad_sum_ready: bucket %d of %d", q, g ? g->nb : 0);
+  if (q < g->started) return ND_OK; /* already on its way */
+  g->b[q].ready = true;
+  for (int k = 0; k < g->started; k++) /* progress on what is in flight */
+    if (g->b[k].req.state) ND_TRY(nd_comm_test(g->comm, &g->b[k].req, NULL));
+  while (g->started < g->nb - 1 && g->b[g->started].ready) ND_TRY(start(g, g->started));
+  return ND_OK;
 }
 
 nd_status nd_grad_sum_reduce(nd_grad_sum *g, float *grad, double *loss) {
   if (!g || !grad) return nd__error(ND_ERR_INVALID_ARG, "nd_grad_sum_reduce: NULL argument");
-  int size = g->comm ? g->comm->size : 1;
-  if (size > 1) ND_TRY(nd_comm_allgather(g->comm, g->send, g->recv, g->per * g->slot * (int64_t)sizeof(float)));
+  int size = comm_size(g->comm);
+  while (g->started < g->nb) ND_TRY(start(g, g->started));
+  if (!g->overlap && size > 1)
+    ND_TRY(nd_comm_allgather(g->comm, g->send, g->recv, g->send_total * (int64_t)sizeof(float)));
   double total = 0;
-  bool first = true;
-  for (int r = 0; r < size; r++) {
-    int64_t b0, b1;
-    nd_comm_shard_of(r, size, g->blocks, &b0, &b1);
-    for (int64_t b = b0; b < b1; b++) {
-      const float *s = g->recv + ((int64_t)r * g->per + (b - b0)) * g->slot;
-      if (first)
-        memcpy(grad, s, sizeof(float) * (size_t)g->numel);
-      else
-        for (int64_t i = 0; i < g->numel; i++) grad[i] += s[i];
-      double l;
-      memcpy(&l, s + g->slot - 2, sizeof l);
-      total += l;
-      first = false;
+  for (int q = 0; q < g->nb; q++) {
+    gs_bucket *k = &g->b[q];
+    ND_TRY(nd_comm_wait(g->comm, &k->req));
+    k->ready = false;
+    bool first = true;
+    float *out = grad + k->at;
+    for (int r = 0; r < size; r++) { /* every block in block order, block 0 first */
+      int64_t b0, b1;
+      nd_comm_shard_of(r, size, g->blocks, &b0, &b1);
+      for (int64_t b = b0; b < b1; b++) {
+        const float *s = k->recv + (int64_t)r * k->rank_stride + (b - b0) * k->slot;
+        if (first)
+          memcpy(out, s, sizeof(float) * (size_t)k->numel);
+        else
+          for (int64_t i = 0; i < k->numel; i++) out[i] += s[i];
+        if (q + 1 == g->nb) {
+          double l;
+          memcpy(&l, s + k->slot - 2, sizeof l);
+          total += l;
+        }
+        first = false;
+      }
     }
   }
+  g->started = 0;
   if (loss) *loss = total;
   return ND_OK;
 }

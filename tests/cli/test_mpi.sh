@@ -5,7 +5,7 @@
 #   - a run stopped on 2 processes resumes on 3, one stopped alone resumes
 #     on 2, with the bytes of an uninterrupted run;
 #   - only rank 0 writes (one stdout line, metrics with per-rank timing);
-#   - mlp-baseline, train mlp --method dfa and krotov-top with --grad-blocks N:
+#   - mlp-baseline, train mlp --method dfa (and with a conv front) and krotov-top with --grad-blocks N:
 #     one process's bytes on 2..N processes, and a resume on another count;
 #   - a trainer that cannot run data-parallel exits 2 saying so.
 # Failures (a killed, a hung, an interrupted rank): test_mpi_faults.sh.
@@ -75,6 +75,12 @@ DFA=(--method dfa --layers 784,32,10 --data "$DATA" --limit 600 --test-limit 100
 "$CLI" train mlp "${DFA[@]}" --out "$T/dfa1" >/dev/null 2>"$T/err" || fail "mlp --method dfa alone"
 "${MPI[@]}" -np 2 "$CLI" train mlp "${DFA[@]}" --out "$T/dfa2" >/dev/null 2>"$T/err" || fail "mlp --method dfa on 2"
 cmp "$T/dfa1/mlp.safetensors" "$T/dfa2/mlp.safetensors" || fail "mlp --method dfa on 2 processes differs from one"
+# a conv front (its kernels' buckets come after the dense layers'): one process's bytes on 2
+CONV=(--conv 4 --layers 784,16,10 --data "$DATA" --limit 300 --test-limit 100 --epochs 1 --batch 50 --grad-blocks 2
+      --angle-rows 0 --threads 1 --quiet)
+"$CLI" train mlp "${CONV[@]}" --out "$T/cv1" >/dev/null 2>"$T/err" || fail "mlp --conv alone"
+"${MPI[@]}" -np 2 "$CLI" train mlp "${CONV[@]}" --out "$T/cv2" >/dev/null 2>"$T/err" || fail "mlp --conv on 2"
+cmp "$T/cv1/mlp.safetensors" "$T/cv2/mlp.safetensors" || fail "mlp --conv on 2 processes differs from one"
 "${MPI[@]}" -np 2 "$CLI" train mlp "${DFA[@]}" --method ff --out "$T/ff" >/dev/null 2>"$T/err"
 rc=$?
 [ $rc = 2 ] && grep -q "ff cannot run data-parallel" "$T/err" || fail "mlp --method ff on 2 processes: exit $rc, want 2 and a message"
@@ -86,4 +92,10 @@ rc=$?
 [ $rc = 2 ] || fail "--rule ode on 2 processes exited $rc, want 2"
 grep -q "cannot run data-parallel" "$T/err" || fail "--rule ode on 2 processes: no clear message"
 [ -e "$T/ode/config.json" ] && fail "--rule ode on 2 processes wrote config.json"
+# ... also one that does not go through the run driver (its N copies would write one --out)
+"${MPI[@]}" -np 2 "$CLI" train esn --out "$T/esn" >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 2 ] && grep -q "train esn cannot run data-parallel" "$T/err" || fail "train esn on 2 processes: exit $rc, want 2 and a message"
+[ "$(grep -c "cannot run data-parallel" "$T/err")" = 1 ] || fail "train esn on 2 processes: the message should come once (rank 0)"
+[ -e "$T/esn" ] && fail "train esn on 2 processes wrote its --out"
 echo "ok"

@@ -97,6 +97,7 @@ nd_var *nd__mlp_conv_front(nd_mlp *m, nd_tape *tp, nd_var *x, nd_credit_method m
     nd_var *w = nd_tape_param(tp, &m->params[m->conv_w_index[j]], &m->grads[m->conv_w_index[j]]);
     nd_var *b = m->conv_b_index[j] >= 0 ? nd_tape_param(tp, &m->params[m->conv_b_index[j]], &m->grads[m->conv_b_index[j]])
                                         : NULL;
+    if (m->hooking) nd__mlp_hook_param(m, tp, w, m->conv_w_index[j]), nd__mlp_hook_param(m, tp, b, m->conv_b_index[j]);
     nd_var *a;
     if (method == ND_CREDIT_FA && j >= 1) {
       nd_var *hd = nd_credit_detach(tp, h), *fb = nd_tape_constant(tp, &m->conv_feedback[j]);

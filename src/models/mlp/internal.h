@@ -39,10 +39,29 @@ struct nd_mlp {
   const nd_tensor *const *sg_override; /* tests: DNI's synthetic gradients replaced (dL/dh per hidden layer) */
   nd_grad_sum *gsum;  /* data-parallel: block gradients summed in block order (distributed.h), or NULL */
   float *gflat;       /* [every gradient] the summed blocks, before they go back into grads */
+  /* data-parallel buckets: one per layer, the last layer's first (its gradient is complete first) */
+  struct nd__mlp_hook {
+    struct nd_mlp *m;
+    int i;                                 /* parameter index */
+  } hook[ND_MLP_MAXP];
+  int bucket_of[ND_MLP_MAXP];              /* bucket of parameter i (-1: none) */
+  int64_t bucket_off[ND_MLP_MAXP];         /* its offset in the bucket */
+  int64_t flat_off[ND_MLP_MAXP];           /* and in gflat */
+  int bucket_params[ND_MLP_MAX_LAYERS + ND_MLP_MAX_CONV]; /* parameters per bucket */
+  int bucket_left[ND_MLP_MAX_LAYERS + ND_MLP_MAX_CONV];   /* of the block in the backward, not yet written */
+  bool written[ND_MLP_MAXP];               /* parameter i of the current block is in its bucket */
+  bool hooking;                            /* block_grads: layer leaves get nd_tape_on_grad_ready */
+  int64_t cur_block;
+  float cur_weight;
+  bool cur_last;                           /* the block is this rank's last */
+  bool cur_empty;                          /* the block has no rows */
 };
 
 /* act(a) of the hidden layers. */
 nd_var *nd__mlp_activate(nd_tape *tp, const nd_mlp_config *c, nd_var *a);
+/* Data-parallel (train.c): while m->hooking, parameter i's leaf hands its
+ * gradient to its bucket as soon as it is final (leaf may be NULL). */
+void nd__mlp_hook_param(nd_mlp *m, nd_tape *tp, nd_var *leaf, int i);
 /* The parameter leaves of layer l (b NULL without biases). */
 void nd__mlp_layer_params(nd_mlp *m, nd_tape *tp, int l, nd_var **w, nd_var **b);
 /* FF (ff.c): the inference graph, and one batch's gradients. */

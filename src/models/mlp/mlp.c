@@ -261,6 +261,7 @@ nd_var *nd__mlp_activate(nd_tape *tp, const nd_mlp_config *c, nd_var *a) {
 void nd__mlp_layer_params(nd_mlp *m, nd_tape *tp, int l, nd_var **w, nd_var **b) {
   *w = nd_tape_param(tp, &m->params[m->w_index[l]], &m->grads[m->w_index[l]]);
   *b = m->b_index[l] >= 0 ? nd_tape_param(tp, &m->params[m->b_index[l]], &m->grads[m->b_index[l]]) : NULL;
+  if (m->hooking) nd__mlp_hook_param(m, tp, *w, m->w_index[l]), nd__mlp_hook_param(m, tp, *b, m->b_index[l]);
 }
 
 nd_var *nd__mlp_linear_const(nd_mlp *m, nd_tape *tp, int l, nd_var *in) {

@@ -198,16 +198,40 @@ nd_status nd_mlp_set_comm(nd_mlp *m, nd_comm *c, int64_t blocks) {
   if (parallel && why[m->c.method])
     return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %s cannot run data-parallel (%s); use bp, fa, dfa or subtask",
                      nd_credit_method_name(m->c.method), why[m->c.method]);
-  int64_t numel = 0;
-  for (int i = 0; i < m->n_params; i++) numel += nd_tensor_numel(&m->grads[i]);
+  /* Buckets (distributed.h), in the order the backward pass completes them:
+   * the dense layers from the last down (W_l, b_l), then the conv layers
+   * from the last down; any other parameter (subtask's representatives)
+   * joins the last bucket, exchanged after the backward pass. */
+  int nb = 0, order[ND_MLP_MAX_LAYERS + ND_MLP_MAX_CONV][2];
+  for (int l = m->n_layers - 1; l >= 0; l--, nb++) order[nb][0] = m->w_index[l], order[nb][1] = m->b_index[l];
+  for (int j = m->c.n_conv - 1; j >= 0; j--, nb++) order[nb][0] = m->conv_w_index[j], order[nb][1] = m->conv_b_index[j];
+  int64_t numel[ND_MLP_MAX_LAYERS + ND_MLP_MAX_CONV] = {0}, total = 0;
+  for (int i = 0; i < m->n_params; i++) m->bucket_of[i] = -1;
+  for (int q = 0; q < nb; q++) {
+    m->bucket_params[q] = 0;
+    for (int j = 0; j < 2; j++)
+      if (order[q][j] >= 0) m->bucket_of[order[q][j]] = q;
+  }
+  for (int i = 0; i < m->n_params; i++)
+    if (m->bucket_of[i] < 0) m->bucket_of[i] = nb - 1;
+  for (int q = 0; q < nb; q++) {
+    for (int i = 0; i < m->n_params; i++) {
+      if (m->bucket_of[i] != q) continue;
+      m->bucket_off[i] = numel[q], m->flat_off[i] = total + numel[q];
+      numel[q] += nd_tensor_numel(&m->grads[i]);
+      m->bucket_params[q]++;
+    }
+    total += numel[q];
+  }
+  for (int i = 0; i < m->n_params; i++) m->hook[i] = (struct nd__mlp_hook){m, i};
   nd_grad_sum *g = NULL;
   float *flat = NULL;
   if (parallel) {
-    ND_TRY(nd_grad_sum_create(c, blocks, numel, &g));
-    flat = malloc(sizeof(float) * (size_t)numel);
+    ND_TRY(nd_grad_sum_create_buckets(c, blocks, nb, numel, &g));
+    flat = malloc(sizeof(float) * (size_t)total);
     if (!flat) {
       nd_grad_sum_free(g);
-      return nd__error(ND_ERR_NOMEM, "mlp: no memory for %lld gradient floats", (long long)numel);
+      return nd__error(ND_ERR_NOMEM, "mlp: no memory for %lld gradient floats", (long long)total);
     }
   }
   nd_grad_sum_free(m->gsum);
@@ -216,33 +240,72 @@ nd_status nd_mlp_set_comm(nd_mlp *m, nd_comm *c, int64_t blocks) {
   return ND_OK;
 }
 
+/* A layer parameter's gradient of the block in the backward is final: into
+ * its bucket, weighted by the block's share of the rows; the bucket starts
+ * its exchange once all its parameters are in and this is the rank's last
+ * block (nd_grad_sum_ready), while the backward goes on below. */
+static nd_status write_param(nd_mlp *m, int i) {
+  if (m->written[i]) return ND_OK;
+  const int q = m->bucket_of[i];
+  float *slot = nd_grad_sum_bucket(m->gsum, m->cur_block, q, NULL);
+  if (!slot) return nd__error(ND_ERR_INVALID_ARG, "mlp: block %lld is not this rank's", (long long)m->cur_block);
+  const nd_tensor *g = &m->grads[i];
+  const int64_t k = nd_tensor_numel(g);
+  const float w = m->cur_weight;
+  float *dst = slot + m->bucket_off[i];
+  if (m->cur_empty) memset(dst, 0, sizeof(float) * (size_t)k);
+  else
+    for (int64_t j = 0; j < k; j++) dst[j] = w * g->data[j];
+  m->written[i] = true;
+  if (--m->bucket_left[q] == 0 && m->cur_last) return nd_grad_sum_ready(m->gsum, q);
+  return ND_OK;
+}
+
+static nd_status grad_ready(nd_var *leaf, void *user) {
+  (void)leaf;
+  const struct nd__mlp_hook *h = user;
+  return write_param(h->m, h->i);
+}
+
+void nd__mlp_hook_param(nd_mlp *m, nd_tape *tp, nd_var *leaf, int i) {
+  if (!leaf || i < 0) return;
+  nd_status s = nd_tape_on_grad_ready(tp, leaf, grad_ready, &m->hook[i]);
+  if (s != ND_OK) nd_tape_set_error(tp, s);
+}
+
 /* Data-parallel: the batch's gradient as the sum, in block order, of its
  * fixed blocks' gradients, each weighted by its share of the rows (the
- * losses are batch means); this rank computes its own blocks only. */
+ * losses are batch means); this rank computes its own blocks only, and each
+ * layer's bucket is on its way while the layers below are differentiated. */
 static nd_status block_grads(nd_mlp *m, int64_t rows, double *loss) {
   int64_t b0, b1, nb = nd_grad_sum_blocks(m->gsum), d = m->c.sizes[0];
+  const int nq = nd_grad_sum_buckets(m->gsum);
   nd_grad_sum_mine(m->gsum, &b0, &b1);
   for (int64_t b = b0; b < b1; b++) {
-    int64_t r0, r1, at = 0;
+    int64_t r0, r1;
     nd_comm_shard_of((int)b, (int)nb, rows, &r0, &r1);
     double *slot_loss, l = 0;
-    float *slot = nd_grad_sum_slot(m->gsum, b, &slot_loss);
-    if (r1 > r0) ND_TRY(method_grads(m, m->c.method, m->xbuf + r0 * d, m->ybuf + r0, r1 - r0, &l));
-    const float w = (float)((double)(r1 - r0) / (double)rows);
-    for (int i = 0; i < m->n_params; i++) {
-      const int64_t k = nd_tensor_numel(&m->grads[i]);
-      for (int64_t j = 0; j < k; j++) slot[at + j] = r1 > r0 ? w * m->grads[i].data[j] : 0.0f;
-      at += k;
+    m->cur_block = b, m->cur_last = b + 1 == b1;
+    m->cur_weight = (float)((double)(r1 - r0) / (double)rows);
+    m->cur_empty = r1 == r0;
+    for (int q = 0; q < nq; q++) m->bucket_left[q] = m->bucket_params[q];
+    for (int i = 0; i < m->n_params; i++) m->written[i] = false;
+    if (r1 > r0) {
+      /* BP, FA, DFA: one backward pass, whose hooks hand each layer over as
+       * soon as it is done; the other methods' parameters go after it */
+      m->hooking = m->c.method == ND_CREDIT_BP || m->c.method == ND_CREDIT_FA || m->c.method == ND_CREDIT_DFA;
+      nd_status s = method_grads(m, m->c.method, m->xbuf + r0 * d, m->ybuf + r0, r1 - r0, &l);
+      m->hooking = false;
+      ND_TRY(s);
     }
+    for (int i = 0; i < m->n_params; i++) ND_TRY(write_param(m, i)); /* those no hook wrote (an empty block: zeros) */
+    nd_grad_sum_bucket(m->gsum, b, 0, &slot_loss);
     *slot_loss = l * (double)(r1 - r0) / (double)rows;
   }
+  for (int q = 0; q < nq; q++) ND_TRY(nd_grad_sum_ready(m->gsum, q)); /* with no parameter: ready all along */
   ND_TRY(nd_grad_sum_reduce(m->gsum, m->gflat, loss));
-  int64_t at = 0;
-  for (int i = 0; i < m->n_params; i++) {
-    const int64_t k = nd_tensor_numel(&m->grads[i]);
-    memcpy(m->grads[i].data, m->gflat + at, sizeof(float) * (size_t)k);
-    at += k;
-  }
+  for (int i = 0; i < m->n_params; i++)
+    memcpy(m->grads[i].data, m->gflat + m->flat_off[i], sizeof(float) * (size_t)nd_tensor_numel(&m->grads[i]));
   return ND_OK;
 }
 
