@@ -70,6 +70,7 @@ int nd_cli_run_lcawta(int argc, char **argv);  /* circuits_run.c */
 /* eval scorers, per family file */
 nd_status nd_cli_predict_krotov_top(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);
 nd_status nd_cli_predict_mlp(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);
+nd_status nd_cli_predict_grid3d(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred);
 
 /* W [hidden, visible] from a tensor file: tensor "W" of a safetensors file,
  * or the array of an NPY file; 2-D and finite (datasets.c). */

@@ -33,12 +33,12 @@ static int find_model_file(const char *cmd, const char *model, char *path, size_
     snprintf(path, len, "%s", model);
     return 0;
   }
-  const char *cands[] = {"top.safetensors", "mlp.safetensors"};
-  for (int i = 0; i < 2; i++) {
+  const char *cands[] = {"top.safetensors", "mlp.safetensors", "grid3d.safetensors"};
+  for (int i = 0; i < 3; i++) {
     if (snprintf(path, len, "%s/%s", model, cands[i]) >= (int)len) return nd_cli_cmd_fail(cmd, 2, "--model: path too long");
     if (stat(path, &sb) == 0) return 0;
   }
-  return nd_cli_cmd_fail(cmd, 2, "%s: holds neither top.safetensors nor mlp.safetensors", model);
+  return nd_cli_cmd_fail(cmd, 2, "%s: holds none of top.safetensors, mlp.safetensors, grid3d.safetensors", model);
 }
 
 static const nd_cli_scorer *scorer_of(const char *model) {

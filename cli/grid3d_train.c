@@ -176,6 +176,21 @@ static int grid_run_all(const char *cmd, grid_args *a, nd_run *run) {
   return rc;
 }
 
+/* neurodyn eval's scorer of model "grid3d" (registry.c). */
+nd_status nd_cli_predict_grid3d(const nd_checkpoint *ck, const nd_dataset *test, int64_t *classes, int32_t *pred) {
+  nd_grid3d *m = NULL;
+  ND_CLI_TRY(nd_grid3d_load(ck, &m));
+  const nd_grid3d_config *c = nd_grid3d_config_of(m);
+  *classes = c->classes;
+  nd_status s = ND_OK;
+  if (c->in_h * c->in_w != test->images.shape[1])
+    s = nd_set_error(ND_ERR_SHAPE, "%s: the grid takes %lldx%lld images, the test images have %lld pixels",
+                     nd_checkpoint_name(ck), (long long)c->in_h, (long long)c->in_w, (long long)test->images.shape[1]);
+  if (s == ND_OK) s = nd_grid3d_predict(m, test->images.data, test->n, 500, pred);
+  nd_grid3d_free(m);
+  return s;
+}
+
 /* "7,7,3" into nx, ny, nz. */
 static bool parse_grid(const char *text, nd_grid3d_config *c) {
   long long v[3];

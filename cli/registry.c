@@ -37,6 +37,7 @@ const nd_cli_command nd_cli_run_models[] = {
 const nd_cli_scorer nd_cli_scorers[] = {
     {"krotov-top", nd_cli_predict_krotov_top},
     {"mlp", nd_cli_predict_mlp},
+    {"grid3d", nd_cli_predict_grid3d},
     {NULL, NULL},
 };
 

@@ -3,7 +3,7 @@
 # positions file and line) and leave no run directory; on real MNIST (skips
 # without it) a short run per method (bp, dfa, ff) reaches an accuracy
 # floor, metrics.jsonl has val_acc and the cost figures every epoch and
-# test_acc once; an interrupted run resumes bit for bit (growth counters and
+# test_acc once, `neurodyn eval` scores the model; an interrupted run resumes bit for bit (growth counters and
 # the nodes' Adam moments included); a run on nodes at given positions.
 #
 # Measured (7x7x3 grid, dim 8, 2500 training images, 3 epochs, lr 0.01,
@@ -48,6 +48,9 @@ print(f"{m}: test accuracy {acc:.4f} (floor {floor})")
 assert acc >= floor, acc
 PYEOF
 done
+# neurodyn eval scores the saved grid
+expect_ok "$ND" eval --model "$TMP/bp" --test-limit 200
+grep -q "grid3d on mnist test (200 examples)" <<<"$out" || fail "eval: $out"
 # exact resume (growth: patience 2 frees nodes between epochs)
 R=(--epochs 3 --limit 600 --validation 100 --test-limit 200 --threads 1 --threshold 0.05 --patience 2 --lateral --steps 2 --quiet)
 for m in bp ff; do
