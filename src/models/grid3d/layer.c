@@ -68,15 +68,32 @@ static bool fed(const nd_grid3d *m, const g3_node *nd) {
   return false;
 }
 
+/* The sizes and inputs of one call, as both passes see them. */
+typedef struct g3_io {
+  g3_op *op;
+  nd_grid3d *m;
+  int g;
+  bool lat;
+  int64_t d, ng, rows, cff, cout, clat;
+  const float *xff, *xlat;
+} g3_io;
+
+static g3_io io_of(const nd_custom_args *a) {
+  g3_io v = {.op = a->user};
+  v.m = v.op->m, v.g = v.op->g, v.lat = g3_has_lateral(v.m);
+  v.d = v.m->c.dim, v.ng = g3_group_size(v.m, v.g), v.rows = a->inputs[0]->shape[0];
+  v.cff = a->inputs[0]->shape[1], v.cout = v.ng * v.d, v.clat = v.lat ? a->inputs[1]->shape[1] : 0;
+  v.xff = a->inputs[0]->data, v.xlat = v.lat ? a->inputs[1]->data : NULL;
+  return v;
+}
+
 static nd_status layer_forward(const nd_custom_args *a) {
-  g3_op *op = a->user;
-  nd_grid3d *m = op->m;
-  const int g = op->g;
-  const int64_t d = m->c.dim, ng = g3_group_size(m, g), rows = a->inputs[0]->shape[0];
-  const int64_t cff = a->inputs[0]->shape[1], cout = ng * d;
-  const bool lat = g3_has_lateral(m);
-  const int64_t clat = lat ? a->inputs[1]->shape[1] : 0;
-  const float *xff = a->inputs[0]->data, *xlat = lat ? a->inputs[1]->data : NULL;
+  const g3_io v = io_of(a);
+  g3_op *op = v.op;
+  nd_grid3d *m = v.m;
+  const int g = v.g;
+  const int64_t d = v.d, ng = v.ng, rows = v.rows, cff = v.cff, cout = v.cout, clat = v.clat;
+  const float *xff = v.xff, *xlat = v.xlat;
   float *out = a->output->data;
   const int nt = n_threads();
   float *work = nd_tape_alloc(a->tape, (size_t)(nt * rows * (m->fan_max + 1)) * sizeof(float));
@@ -142,14 +159,13 @@ static void scatter(const int64_t *start, const int64_t *list, const uint8_t *ac
 }
 
 static nd_status layer_backward(const nd_custom_args *a) {
-  g3_op *op = a->user;
-  nd_grid3d *m = op->m;
-  const int g = op->g;
-  const int64_t d = m->c.dim, ng = g3_group_size(m, g), rows = a->inputs[0]->shape[0];
-  const int64_t cff = a->inputs[0]->shape[1], cout = ng * d;
-  const bool lat = g3_has_lateral(m);
-  const int64_t clat = lat ? a->inputs[1]->shape[1] : 0;
-  const float *xff = a->inputs[0]->data, *xlat = lat ? a->inputs[1]->data : NULL;
+  const g3_io v = io_of(a);
+  g3_op *op = v.op;
+  nd_grid3d *m = v.m;
+  const int g = v.g;
+  const bool lat = v.lat;
+  const int64_t d = v.d, ng = v.ng, rows = v.rows, cff = v.cff, cout = v.cout, clat = v.clat;
+  const float *xff = v.xff, *xlat = v.xlat;
   const float *out = a->output->data, *dout = a->doutput->data;
   const bool need_ff = a->dinputs[0] != NULL, need_lat = lat && a->dinputs[1] != NULL;
   const int nt = n_threads();
