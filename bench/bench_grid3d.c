@@ -6,7 +6,8 @@
  * one inference step, the measured active fraction (node GEMMs / node
  * slots), and the times over the dense model's (growth off, threshold < 0:
  * every node computes).  Cost follows activity when time / dense time ~
- * active fraction.
+ * active fraction.  A peer row: an MLP 784-h-10 with the dense grid's
+ * parameter count (BP, Adam) on the same batch.
  *
  *   bench_grid3d [--grid 14,14,4] [--dim 8] [--batch 100] [--reps 15] [--clock cpu|wall] */
 #include <stdio.h>
@@ -57,6 +58,37 @@ static void measure(nd_grid3d_config c, const float *x, const int32_t *y, int64_
   nd_grid3d_free(s.m);
 }
 
+/* The peer: an MLP 784-h-10 with about the grid's parameter count (h = 49
+ * for the default 7x7x3 grid), BP, Adam, on the same batch. */
+static nd_mlp *peer;
+static nd_optim *peer_opt;
+static const float *peer_x;
+static const int32_t *peer_y;
+static int64_t peer_rows;
+static void mlp_train_step(void) {
+  if (nd_mlp_batch_grads(peer, peer_x, peer_y, peer_rows, NULL) != ND_OK || nd_optim_step(peer_opt) != ND_OK)
+    fail("mlp step");
+}
+static void mlp_infer_step(void) {
+  if (nd_mlp_predict(peer, peer_x, peer_rows, peer_rows, pred) != ND_OK) fail("mlp predict");
+}
+
+static void measure_mlp(int64_t params, const float *x, const int32_t *y, int64_t rows, int reps, double *t_train,
+                        double *t_infer, int64_t *hidden) {
+  int64_t h = (params - 10) / (784 + 1 + 10);
+  nd_mlp_config mc = nd_mlp_defaults(3, (const int64_t[]){784, h, 10});
+  if (nd_mlp_create(&mc, &peer) != ND_OK) fail("mlp create");
+  nd_optim_config oc = nd_optim_defaults(ND_OPTIM_ADAM);
+  if (nd_optim_create(&oc, nd_mlp_num_params(peer), nd_mlp_params(peer), nd_mlp_grads(peer), &peer_opt) != ND_OK)
+    fail("mlp optim");
+  peer_x = x, peer_y = y, peer_rows = rows;
+  BENCH_MIN_TIME(*t_train, 1, reps, mlp_train_step());
+  BENCH_MIN_TIME(*t_infer, 1, reps, mlp_infer_step());
+  *hidden = h;
+  nd_optim_free(peer_opt);
+  nd_mlp_free(peer);
+}
+
 int main(int argc, char **argv) {
   nd_grid3d_config c = nd_grid3d_defaults();
   long long gx = 14, gy = 14, gz = 4;
@@ -89,6 +121,16 @@ int main(int argc, char **argv) {
   printf("|---|---|---|---|---|---|---|\n");
   printf("| dense (all nodes, no gate) | %.3f | %lld | %.3f | %.3f | 1.000 | 1.000 |\n", fd, (long long)ad, 1e3 * td,
          1e3 * tdi);
+  {
+    nd_grid3d *g = NULL;
+    if (nd_grid3d_create(&dense, &g) != ND_OK) fail("create");
+    int64_t params = nd_grid3d_param_count_dense(g), h;
+    nd_grid3d_free(g);
+    double tm, tmi;
+    measure_mlp(params, x, y, rows, reps, &tm, &tmi, &h);
+    printf("| MLP 784-%lld-10 (%lld parameters; grid: %lld), BP | - | - | %.3f | %.3f | %.3f | %.3f |\n", (long long)h,
+           (long long)(784 * h + h + 10 * h + 10), (long long)params, 1e3 * tm, 1e3 * tmi, tm / td, tmi / tdi);
+  }
   const int lits[] = {28, 20, 14, 8, 4, 2};
   for (size_t k = 0; k < sizeof lits / sizeof lits[0]; k++) {
     for (int64_t r = 0; r < rows; r++)
