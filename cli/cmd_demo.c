@@ -15,6 +15,7 @@
 /* The demos (each in cli/demo_<name>.c). */
 int nd_demo_mlp(int argc, char **argv);
 int nd_demo_krotov(int argc, char **argv);
+int nd_demo_superres(int argc, char **argv);
 
 typedef struct demo {
   const char *name;
@@ -24,6 +25,7 @@ typedef struct demo {
 
 static const demo demos[] = {
     {"krotov", nd_demo_krotov, "Krotov-Hopfield competing hidden units + top layer on MNIST; test accuracy, receptive-field PNG"},
+    {"superres", nd_demo_superres, "spectral superresolution: gammatone filterbank vs LCA, LCA+LocallyConnectedWta, LcaWta; PNGs"},
     {"mlp", nd_demo_mlp, "784-256-10 MLP trained with Adam on MNIST (autodiff tape); prints test accuracy"},
 };
 static const char *const demo_default = "krotov";
