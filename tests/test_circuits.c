@@ -195,18 +195,18 @@ static void test_lcwta_dense_reference(void **st) {
     }
 }
 
-/* ConvWta on 2-D NCHW maps (3x3 within channels; 1x1 and 1x3 across) equals
+/* ConvWta on 2-D NCHW maps (3x3, 5x5, 3x5 within channels; 1x1, 1x3, 5x3 across) equals
  * the brute-force reference; on [B, 1, 1, n] with a 1 x (2w+1) kernel it is
  * LocallyConnectedWta with half-width w, bit for bit. */
 static void test_convwta(void **st) {
   (void)st;
   const int C = 3, H = 5, W = 6, n = C * H * W, B = 2, steps = 120;
-  const int kh[3] = {3, 1, 1}, kw[3] = {3, 1, 3};
-  const bool across[3] = {false, true, true};
+  const int kh[6] = {3, 1, 1, 5, 3, 5}, kw[6] = {3, 1, 3, 5, 5, 3}; /* 5-wide: the block passes of the box */
+  const bool across[6] = {false, true, true, false, false, true};
   float in[B * n], x[B * n];
   double want[n];
   rand_input(in, B * n, 11);
-  for (int t = 0; t < 3; t++) {
+  for (int t = 0; t < 6; t++) {
     nd_wta_config c = cfg(1.1, 0.5, 0.2, 0, 0);
     c.tol = 1e-30;
     c.max_iter = steps;

@@ -103,5 +103,14 @@ bad lcawta flow --dict D.npy --input S.npy --flow 1,2,3,4,5
 bad lcawta halfwidth --dict D.npy --input S.npy --halfwidth 10
 bad lcawta L.npy --dict D.npy --input L.npy
 bad lcawta dict --input S.npy
+# negative tau and the LCA step for every circuit; lcawta's --circuit file is not written either
+bad lcwta tau --input L.npy --tau -1
+bad convwta tau --input M.npy --kernel 3 --tau -1
+bad lcawta tau --dict D.npy --input S.npy --tau -1
+bad lcawta lca-eta --dict D.npy --input S.npy --lca-eta 2
+bad lcawta flow --dict D.npy --input S.npy --flow 1,2,3,x
+rm -f C.npy
+expect_error 2 "neurodyn run lcawta:" "flow" "$ND" run lcawta --dict D.npy --input S.npy --flow 1,2 --out out.npy --circuit C.npy
+[ ! -e out.npy ] && [ ! -e C.npy ] || fail "lcawta bad flow wrote a file"
 expect_error 2 "neurodyn run wta:" "out.txt" "$ND" run wta --input I.npy --out out.txt
 echo ok

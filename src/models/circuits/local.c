@@ -4,12 +4,13 @@
  * (upstream NeurodynamicalSystems.jl `LocallyConnectedWTA`, 8333fac; the
  * units follow Rutishauser, Douglas & Slotine 2011, Eq. 2.1-2.2).
  *
- * The box operator is symmetric (P = P^T) and separable: sums along the
- * width (direct for boxes up to 31 wide, O(n k); a running sum beyond, O(n)),
- * then along the height (O(n kh)), then (across) over the channels; never a
- * matrix. */
+ * The box operator is symmetric (P = P^T) and separable: per channel plane
+ * the column sums over the kh rows around each row (O(H W kh)), then the box
+ * along the width (direct for boxes up to 31 wide, O(H W kw); a running sum
+ * beyond, O(H W)), then (across) over the channels; never a matrix. */
 #include <string.h>
 
+#include "backend/cpu/dispatch.h"
 #include "circuits_internal.h"
 #include "core/internal.h"
 #include "neurodyn/tensor.h"
@@ -20,7 +21,7 @@
 #define BLOCK 1024
 
 /* dst[i] = sum_{|j - i| <= half, 0 <= j < len} src[j] along a contiguous line. */
-static void box_line(const float *src, float *dst, int64_t len, int64_t half) {
+ND__HOT static void box_line(const float *src, float *dst, int64_t len, int64_t half) {
   if (2 * half + 1 > DIRECT_MAX) { /* running sum in double: add the unit entering, drop the one leaving */
     double s = 0;
     for (int64_t j = 0; j <= half && j < len; j++) s += src[j];
@@ -31,7 +32,36 @@ static void box_line(const float *src, float *dst, int64_t len, int64_t half) {
     }
     return;
   }
-  for (int64_t b0 = 0; b0 < len; b0 += BLOCK) {
+  if (len > 2 * half) { /* direct: each output one sum of 2 half + 1 loads, vectorised over the interior */
+    for (int64_t i = 0; i < half; i++) { /* the left edge */
+      float s = 0;
+      for (int64_t j = 0; j <= i + half; j++) s += src[j];
+      dst[i] = s;
+    }
+    if (half == 1) {
+#pragma omp simd
+      for (int64_t i = 1; i < len - 1; i++) dst[i] = src[i - 1] + src[i] + src[i + 1];
+    } else { /* one vectorised pass per offset over cache-sized blocks of the interior */
+      for (int64_t b0 = half; b0 < len - half; b0 += BLOCK) {
+        const int64_t b1 = ND__MIN(b0 + BLOCK, len - half);
+        const float *s0 = src - half;
+#pragma omp simd
+        for (int64_t i = b0; i < b1; i++) dst[i] = s0[i];
+        for (int64_t d = -half + 1; d <= half; d++) {
+          const float *sp = src + d;
+#pragma omp simd
+          for (int64_t i = b0; i < b1; i++) dst[i] += sp[i];
+        }
+      }
+    }
+    for (int64_t i = len - half; i < len; i++) { /* the right edge */
+      float s = 0;
+      for (int64_t j = i - half; j < len; j++) s += src[j];
+      dst[i] = s;
+    }
+    return;
+  }
+  for (int64_t b0 = 0; b0 < len; b0 += BLOCK) { /* a box wider than the line */
     const int64_t b1 = ND__MIN(b0 + BLOCK, len);
     memset(dst + b0, 0, (size_t)(b1 - b0) * sizeof(float));
     for (int64_t d = -half; d <= half; d++) {
@@ -43,28 +73,58 @@ static void box_line(const float *src, float *dst, int64_t len, int64_t half) {
   }
 }
 
-/* dst = box sums of src [C, H, W] (tmp holds C H W floats): along the width
- * per row, then along the height as sums of whole rows. */
-static void box_pool(const nd__wta_pool *p, const float *src, float *dst, float *tmp) {
-  const int64_t C = p->c, H = p->h, W = p->w, hw = H * W, rh = p->kh / 2;
-  float *t = p->kh == 1 ? dst : tmp; /* the height pass is the identity */
-  for (int64_t r = 0; r < C * H; r++) box_line(src + r * W, t + r * W, W, p->kw / 2);
-  if (p->kh > 1)
-    for (int64_t ch = 0; ch < C; ch++)
-      for (int64_t h = 0; h < H; h++) {
-        float *o = dst + ch * hw + h * W;
-        memset(o, 0, (size_t)W * sizeof(float));
-        for (int64_t h2 = ND__MAX(0, h - rh); h2 <= ND__MIN(H - 1, h + rh); h2++) {
-          const float *q = tmp + ch * hw + h2 * W;
+/* dst = box sums of src [C, H, W] (tmp holds H W floats).  kh = 1: the box
+ * along each line.  Otherwise per channel plane, as long vectorised passes
+ * over the whole plane: the column sums v = sum of the rows h - rh .. h + rh
+ * (the plane plus itself shifted by d rows up and down, cut at the edges),
+ * then the sums along the width over the flattened plane (which wrap from
+ * one row into the next), whose first and last rw columns of every row are
+ * then summed again within their row. */
+ND__HOT static void box_pool_hot(const nd__wta_pool *p, const float *src, float *dst, float *tmp) {
+  const int64_t C = p->c, H = p->h, W = p->w, hw = H * W, rh = p->kh / 2, rw = p->kw / 2;
+  if (p->kh == 1)
+    for (int64_t r = 0; r < C * H; r++) box_line(src + r * W, dst + r * W, W, rw);
+  else
+    for (int64_t ch = 0; ch < C; ch++) {
+      const float *s = src + ch * hw;
+      float *v = tmp, *o = dst + ch * hw;
+      memcpy(v, s, (size_t)hw * sizeof(float));
+      for (int64_t d = 1; d <= rh && d < H; d++) {
+        const int64_t sh = d * W;
 #pragma omp simd
-          for (int64_t i = 0; i < W; i++) o[i] += q[i];
+        for (int64_t i = sh; i < hw; i++) v[i] += s[i - sh]; /* the row d above */
+#pragma omp simd
+        for (int64_t i = 0; i < hw - sh; i++) v[i] += s[i + sh]; /* the row d below */
+      }
+      if (rw == 0) {
+        memcpy(o, v, (size_t)hw * sizeof(float));
+        continue;
+      }
+      if (2 * rw + 1 > DIRECT_MAX || W <= 2 * rw) {
+        for (int64_t h = 0; h < H; h++) box_line(v + h * W, o + h * W, W, rw);
+        continue;
+      }
+      box_line(v, o, hw, rw); /* over the flattened plane: right inside every row, wrapped at its edges */
+      for (int64_t h = 0; h < H; h++) { /* the edge columns, within their row */
+        const float *vr = v + h * W;
+        float *orow = o + h * W;
+        for (int64_t i = 0; i < rw; i++) {
+          float a = 0, b = 0;
+          for (int64_t j = 0; j <= i + rw; j++) a += vr[j];
+          for (int64_t j = W - 1 - i - rw; j < W; j++) b += vr[j];
+          orow[i] = a;
+          orow[W - 1 - i] = b;
         }
       }
+    }
   if (!p->across || C == 1) return;
   for (int64_t ch = 1; ch < C; ch++)
     for (int64_t i = 0; i < hw; i++) dst[i] += dst[ch * hw + i];
   for (int64_t ch = 1; ch < C; ch++) memcpy(dst + ch * hw, dst, (size_t)hw * sizeof(float));
 }
+
+/* The pool's entry (a plain function: its address goes into the pool). */
+static void box_pool(const nd__wta_pool *p, const float *src, float *dst, float *tmp) { box_pool_hot(p, src, dst, tmp); }
 
 nd_status nd_convwta_solve(const nd_wta_config *c, const nd_convwta_shape *s, const float *input, float *x, float *y,
                            nd_wta_result *r) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/dispatch.h"
 #include "circuits_internal.h"
 #include "core/internal.h"
 #include "neurodyn/tensor.h"
@@ -68,29 +69,33 @@ nd_status nd_wta_order_parse(const char *name, nd_wta_order *out) {
  * the residual exceeds tol (so a stopped row returns the state its residual
  * describes).  *maxabs gets the largest |state| after the step (infinite
  * when a state is not finite: the sum chk propagates NaN and Inf). */
-double nd__wta_row_step(const nd_wta_config *c, const nd__wta_pool *p, const float *in, float *x, float *y, float *ws,
+ND__HOT double nd__wta_row_step(const nd_wta_config *c, const nd__wta_pool *p, const float *in, float *x, float *y, float *ws,
                        double scale, double *maxabs) {
   const int64_t n = p->n, ni = p->ni;
   const float eta = (float)(c->dt / c->tau), al = (float)c->alpha, b1 = (float)c->beta1, b2 = (float)c->beta2;
   const float te = (float)c->te, ti = (float)c->ti, g = (float)c->g;
   float *yn = ws, *xn = ws + ni, *tmp = xn + n;
   float rm = 0, mm = 0, chk = 0;
+  /* Comparisons, not fmaxf: fmaxf's NaN rule keeps it a library call in the
+   * vector clones; a NaN state still shows in chk (and max_state). */
   p->e2i(p, x, yn, tmp);
 #pragma omp simd reduction(max : rm, mm) reduction(+ : chk)
   for (int64_t k = 0; k < ni; k++) {
-    float r = fmaxf(b2 * yn[k] - ti, 0.0f) - g * y[k], v = y[k] + eta * r;
+    const float a = b2 * yn[k] - ti, r = (a > 0.0f ? a : 0.0f) - g * y[k], v = y[k] + eta * r;
+    const float ar = fabsf(r), av = fabsf(v);
     yn[k] = v;
-    rm = fmaxf(rm, fabsf(r));
-    mm = fmaxf(mm, fabsf(v));
+    rm = ar > rm ? ar : rm;
+    mm = av > mm ? av : mm;
     chk += r;
   }
   p->i2e(p, c->order == ND_WTA_UPSTREAM ? yn : y, xn, tmp);
 #pragma omp simd reduction(max : rm, mm) reduction(+ : chk)
   for (int64_t i = 0; i < n; i++) {
-    float r = fmaxf(in[i] + al * x[i] - b1 * xn[i] - te, 0.0f) - g * x[i], v = x[i] + eta * r;
+    const float a = in[i] + al * x[i] - b1 * xn[i] - te, r = (a > 0.0f ? a : 0.0f) - g * x[i], v = x[i] + eta * r;
+    const float ar = fabsf(r), av = fabsf(v);
     xn[i] = v;
-    rm = fmaxf(rm, fabsf(r));
-    mm = fmaxf(mm, fabsf(v));
+    rm = ar > rm ? ar : rm;
+    mm = av > mm ? av : mm;
     chk += r;
   }
   if (!isfinite(chk)) rm = mm = INFINITY;
