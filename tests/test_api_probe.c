@@ -2060,6 +2060,75 @@ typedef struct probe {
 } probe;
 
 #define P(f) {#f, f}
+/* Grid models (grid3d.h). */
+static int p_grid3d(void) {
+  nd_grid3d_config c = nd_grid3d_defaults();
+  c.nx = 2, c.ny = 2, c.nz = 2, c.dim = 2, c.in_h = 4, c.in_w = 4, c.classes = 2;
+  nd_grid3d *m = NULL;
+  BAD(nd_grid3d_create(NULL, &m));
+  BAD(nd_grid3d_create(&c, NULL));
+  BAD(nd_grid3d_config_check(NULL));
+  nd_grid3d_config bad = c;
+  bad.nx = 0;
+  BAD(nd_grid3d_config_check(&bad));
+  bad = c, bad.radius = NAN;
+  BAD(nd_grid3d_config_check(&bad));
+  bad = c, bad.steps = 0;
+  BAD(nd_grid3d_config_check(&bad));
+  bad = c, bad.threshold = INFINITY;
+  BAD(nd_grid3d_config_check(&bad));
+  bad = c, bad.method = ND_CREDIT_FA;
+  BAD(nd_grid3d_config_check(&bad));
+  bad = c, bad.positions = (const float[]){0, 0, NAN}, bad.n_nodes = 1;
+  BAD(nd_grid3d_config_check(&bad));
+  OK(nd_grid3d_create(&c, &m));
+  if (nd_grid3d_num_nodes(NULL) || nd_grid3d_num_groups(NULL) || nd_grid3d_config_of(NULL) || nd_grid3d_feedback(NULL, 0) ||
+      nd_grid3d_feedback(m, 0) || nd_grid3d_readout_params(NULL) || nd_grid3d_param_count(NULL) ||
+      nd_grid3d_node_allocated(NULL, 0) || nd_grid3d_node_allocated(m, 99) || nd_grid3d_num_allocated(NULL))
+    return 1;
+  nd_grid3d_reset_stats(NULL);
+  (void)nd_grid3d_get_stats(NULL);
+  float *w, *b, x[2 * 16] = {0.5f}, st[2 * 8 * 2], z[4];
+  int32_t y[2] = {0, 1}, ybad[2] = {0, 5}, pred[2];
+  double acc;
+  BAD(nd_grid3d_node_info(NULL, 0, NULL, NULL, NULL));
+  BAD(nd_grid3d_node_info(m, -1, NULL, NULL, NULL));
+  BAD(nd_grid3d_node_info(m, 8, NULL, NULL, NULL));
+  BAD(nd_grid3d_node_params(m, 8, &w, &b));
+  BAD(nd_grid3d_node_params(m, 0, NULL, NULL));
+  BAD(nd_grid3d_node_grads(NULL, 0, &w, &b));
+  BAD(nd_grid3d_set_allocated(m, -1, true));
+  BAD(nd_grid3d_batch_grads(NULL, x, y, 2, NULL, NULL));
+  BAD(nd_grid3d_batch_grads(m, NULL, y, 2, NULL, NULL));
+  BAD(nd_grid3d_batch_grads(m, x, NULL, 2, NULL, NULL));
+  BAD(nd_grid3d_batch_grads(m, x, y, 0, NULL, NULL));
+  BAD(nd_grid3d_batch_grads(m, x, ybad, 2, NULL, NULL));
+  BAD(nd_grid3d_apply(NULL, NULL));
+  BAD(nd_grid3d_apply(m, NULL));
+  BAD(nd_grid3d_grow(NULL));
+  BAD(nd_grid3d_train_epoch(m, NULL, x, y, 2, 1, NULL, NULL));
+  BAD(nd_grid3d_set_progress(NULL, NULL, NULL));
+  BAD(nd_grid3d_predict(NULL, x, 2, 2, pred));
+  BAD(nd_grid3d_predict(m, x, -1, 2, pred));
+  BAD(nd_grid3d_predict(m, x, 2, 0, pred));
+  BAD(nd_grid3d_states(m, x, 0, st, z));
+  BAD(nd_grid3d_states(m, x, 2, NULL, NULL));
+  BAD(nd_grid3d_accuracy(m, x, NULL, 2, 2, &acc));
+  BAD(nd_grid3d_accuracy(m, x, y, 0, 2, &acc));
+  BAD(nd_grid3d_save(NULL, NULL));
+  BAD(nd_grid3d_load(NULL, &m));
+  float *xyz;
+  int64_t n;
+  char path[256];
+  tmp_path(path, "no-such-positions.txt");
+  BAD(nd_grid3d_read_positions(path, &xyz, &n));
+  BAD(nd_grid3d_read_positions(NULL, &xyz, &n));
+  OK(nd_grid3d_states(m, x, 2, st, z));
+  nd_grid3d_free(m);
+  nd_grid3d_free(NULL);
+  return 0;
+}
+
 static const probe probes[] = {
     P(p_core_status),     P(p_core_threads),    P(p_core_alloc),       P(p_core_error_prefix),
     P(p_tensor_create),   P(p_tensor_alloc),    P(p_tensor_create_in), P(p_tensor_wrap),
@@ -2072,7 +2141,7 @@ static const probe probes[] = {
     P(p_data),            P(p_zero_size),
     P(p_dynamics_dopri),
     P(p_snn),
-    P(p_accel),           P(p_lca),             P(p_credit),
+    P(p_accel),           P(p_lca),             P(p_credit),          P(p_grid3d),
     P(p_dynamics_fixed_point),
     P(p_distributed),
     P(p_lca_conv),        P(p_lca_dict),
