@@ -50,6 +50,7 @@ int nd_cli_train_hlca(int argc, char **argv);         /* hlca_train.c */
 int nd_cli_train_ngrc(int argc, char **argv);         /* ngrc_train.c */
 int nd_cli_train_rnn(int argc, char **argv);          /* rnn_train.c */
 int nd_cli_train_cordsnet(int argc, char **argv);     /* cordsnet_train.c */
+int nd_cli_train_somp(int argc, char **argv);         /* somp_train.c */
 
 /* run <model>, per family file */
 int nd_cli_run_lca(int argc, char **argv); /* lca_run.c */

@@ -19,6 +19,7 @@ const nd_cli_command nd_cli_train_models[] = {
     {"hlca", nd_cli_train_hlca, "hierarchical LCA with top-down feedback, layer by layer; feedback vs occlusion/noise"},
     {"rnn", nd_cli_train_rnn, "recurrent nets trained without stored activations (--cell reversible|unitary|tanh), copy/adding tasks"},
     {"cordsnet", nd_cli_train_cordsnet, "convolutional continuous-time RNN (CordsNet) by BPTT with time checkpointing, MNIST/Fashion at 28x28"},
+    {"somp", nd_cli_train_somp, "self-organising multi-paradigm cells in a (cyclic) network, --config net.json (docs/somp.md)"},
     {NULL, NULL, NULL},
 };
 
