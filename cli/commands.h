@@ -56,6 +56,7 @@ int nd_cli_train_somp(int argc, char **argv);         /* somp_train.c */
 int nd_cli_run_lca(int argc, char **argv); /* lca_run.c */
 int nd_cli_run_snn(int argc, char **argv); /* snn_run.c */
 int nd_cli_run_cordsnet(int argc, char **argv); /* cordsnet_run.c */
+int nd_cli_run_somp(int argc, char **argv); /* somp_run.c */
 /* run lca --conv (lca_conv.c), called by lca_run.c with its checked config:
  * --dict filters, --input images, --out codes, --kernel / --stride / --pad
  * as "N" or "NxM" (kernel NULL: taken from the filters). */
