@@ -30,7 +30,7 @@ const nd_cli_command nd_cli_run_models[] = {
     {"wta", nd_cli_run_wta, "winner-take-all circuit, one inhibitory unit (Rutishauser et al. 2011)"},
     {"lcwta", nd_cli_run_lcwta, "locally connected WTA: an inhibitory unit per neuron over a band"},
     {"lcawta", nd_cli_run_lcawta, "LCA and a locally connected WTA coupled by a 2x2 flow matrix"},
-    {"somp", nd_cli_run_somp, "SOMPNet experiments: --experiment autoregression|refinement [--quick] (docs/somp.md)"},
+    {"somp", nd_cli_run_somp, "SOMPNet experiments: --experiment autoregression|refinement|decision [--quick] (docs/somp.md)"},
     {"convwta", nd_cli_run_convwta, "convolutional WTA on NCHW maps (box within or across channels)"},
     {"cordsnet", nd_cli_run_cordsnet, "convolutional continuous-time RNN (CordsNet, Soo et al. 2024): logits, trajectories"},
     {NULL, NULL, NULL},

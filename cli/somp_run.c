@@ -1,4 +1,4 @@
-/* neurodyn run somp --experiment autoregression|refinement [--quick]: the
+/* neurodyn run somp --experiment autoregression|refinement|decision [--quick]: the
  * seed's experiments (docs/somp.md, docs/RESULTS.md), each comparing the
  * cells trained by supervised gradients only, by the local rules only, and
  * by the blend, with a fixed random network (only the readout learns) and
@@ -14,6 +14,8 @@
  *   refinement      a static MNIST / Fashion-MNIST image fed at every step:
  *                   a linear probe (ridge regression on one-hot labels) on
  *                   the cell's output at each step, test accuracy per step
+ *   decision        a 4-armed bandit: REINFORCE, reward-modulated Hebbian
+ *                   plasticity (node perturbation) and both (see decision())
  *
  * Writes results.json into --out (default runs/somp-<experiment>) and prints
  * a table. */
@@ -588,15 +590,173 @@ static nd_status refinement(bool quick, cJSON *root, int *skipped) {
   return st;
 }
 
+
+/* ------------------------------------------------------------ decision */
+/* K-armed Bernoulli bandit (arm probabilities fixed per seed).  One trial:
+ * a constant input for T steps into a noisy cell, logits = V Y_{T-1} + c,
+ * action ~ softmax, reward ~ Bernoulli(p_a); B trials in parallel per
+ * update, advantage A_b = r_b - (running mean reward).
+ *   REINFORCE (Williams 1992): -A_b grad log pi(a_b) through the readout and
+ *            BPTT into the cell ("supervised" path of the blend);
+ *   plasticity: the readout fixed; the cell's reward-modulated Hebbian rule
+ *            with the per-sample advantage as reward, sum_b A_b post_b pre_b^T
+ *            (node perturbation: the cell's noise explores, Fiete & Seung 2006),
+ *            applied on a replay of the trial with the same noise once the
+ *            rewards are known (nd_somp_net_set_sequences);
+ *   blend:   both.  fixed: nothing learns (chance). */
+typedef struct bandit_cfg {
+  int K;
+  int64_t B, T, units, iters;
+  double lr, eta;
+} bandit_cfg;
+
+static nd_status bandit_run(const bandit_cfg *c, mode m, uint64_t seed, double *late_reward, double *late_best) {
+  nd_rng rng;
+  nd_rng_init(&rng, seed * 7919 + 1);
+  double p[16];
+  for (int k = 0; k < c->K; k++) p[k] = 0.1 + 0.8 * (double)k / (c->K - 1); /* 0.1 .. 0.9, permuted */
+  for (int k = c->K - 1; k > 0; k--) {
+    const int j = (int)(nd_rng_uniform1(&rng) * (k + 1));
+    const double t = p[k];
+    p[k] = p[j], p[j] = t;
+  }
+  int best = 0;
+  for (int k = 1; k < c->K; k++)
+    if (p[k] > p[best]) best = k;
+  nd_somp_cell_config cc = nd_somp_cell_defaults("c", c->units);
+  cc.hp.noise_std = 0.3;
+  nd_somp_net *net = NULL;
+  nd_status st = nd_somp_net_create(1, &cc, seed, &net);
+  if (st == ND_OK) st = nd_somp_net_connect(net, 0, "x", 1);
+  if (st == ND_OK) st = nd_somp_net_connect(net, 0, "c", 0);
+  nd_somp_rule_config rc = nd_somp_rule_defaults(ND_SOMP_RULE_HEBBIAN, 0, c->eta);
+  rc.reward = true;
+  if (st == ND_OK) st = nd_somp_net_add_rule(net, &rc);
+  const int64_t B = c->B, T = c->T, U = c->units, K = c->K;
+  float *x = malloc((size_t)(B * T) * sizeof(float)), *dyb = calloc((size_t)(B * T * U), sizeof(float));
+  float *V = malloc((size_t)(K * U) * sizeof(float)), *cb = calloc((size_t)K, sizeof(float)), *adv = malloc((size_t)B * sizeof(float));
+  if (st == ND_OK && (!x || !dyb || !V || !cb || !adv)) st = nd_set_error(ND_ERR_NOMEM, "bandit: out of memory");
+  if (st == ND_OK) {
+    for (int64_t k = 0; k < B * T; k++) x[k] = 1.0f;
+    nd_rng_uniform(&rng, V, K * U, -1.0f / sqrtf((float)U), 1.0f / sqrtf((float)U));
+  }
+  nd_tensor tx = nd_tensor_wrap(x, 3, ND_SHAPE(B, T, 1)), tdy = nd_tensor_wrap(dyb, 3, ND_SHAPE(B, T, U));
+  nd_tensor tadv = nd_tensor_wrap(adv, 1, ND_SHAPE(B));
+  nd_somp_input in = {"x", 0, &tx, 0};
+  const bool pg = m == M_SUPERVISED || m == M_BLEND, plastic = m == M_PLASTIC || m == M_BLEND;
+  double baseline = 0.5, rsum = 0, bsum = 0, cnt = 0;
+  for (int64_t it = 0; it < c->iters && st == ND_OK; it++) {
+    nd_somp_learn l = nd_somp_learn_defaults();
+    l.lr = c->lr, l.optimizer = ND_SOMP_SGD;
+    st = nd_somp_net_learn(net, &l);
+    if (st == ND_OK) st = nd_somp_net_forward(net, 1, &in, NULL, NULL);
+    nd_tensor y;
+    if (st == ND_OK) st = nd_somp_net_output_step(net, 0, T - 1, &y);
+    if (st != ND_OK) break;
+    double mean_r = 0;
+    float pi[16];
+    memset(dyb, 0, (size_t)(B * T * U) * sizeof(float));
+    float gV[16 * 256] = {0}, gc[16] = {0};
+    for (int64_t b = 0; b < B; b++) {
+      double mx = -INFINITY, z = 0, lg[16];
+      for (int k = 0; k < K; k++) {
+        lg[k] = cb[k];
+        for (int64_t u = 0; u < U; u++) lg[k] += V[k * U + u] * y.data[b * U + u];
+        mx = fmax(mx, lg[k]);
+      }
+      for (int k = 0; k < K; k++) z += exp(lg[k] - mx);
+      for (int k = 0; k < K; k++) pi[k] = (float)(exp(lg[k] - mx) / z);
+      const double u0 = nd_rng_uniform1(&rng);
+      double acc = 0;
+      int a = K - 1;
+      for (int k = 0; k < K - 1; k++) {
+        acc += pi[k];
+        if (u0 < acc) {
+          a = k;
+          break;
+        }
+      }
+      const double r = nd_rng_uniform1(&rng) < p[a] ? 1.0 : 0.0;
+      adv[b] = (float)(r - baseline);
+      mean_r += r / (double)B;
+      if (it >= c->iters * 4 / 5) rsum += r, bsum += a == best, cnt++;
+      /* d(-A log pi_a)/dlogits = -A (onehot - pi), mean over the batch */
+      for (int k = 0; k < K; k++) {
+        const float g = -adv[b] * ((k == a) - pi[k]) / (float)B;
+        gc[k] += g;
+        for (int64_t u = 0; u < U; u++) {
+          gV[k * U + u] += g * y.data[b * U + u];
+          dyb[(b * T + T - 1) * U + u] += g * V[k * U + u];
+        }
+      }
+    }
+    baseline = 0.9 * baseline + 0.1 * mean_r;
+    /* replay the trial with the rewards known: the same noise, rules on */
+    if (plastic) {
+      l.plastic = true, l.reward = &tadv;
+      st = nd_somp_net_learn(net, &l);
+      if (st == ND_OK) st = nd_somp_net_set_sequences(net, nd_somp_net_sequences(net) - 1);
+      if (st == ND_OK) st = nd_somp_net_forward(net, 1, &in, NULL, NULL);
+    }
+    nd_somp_net_zero_grad(net);
+    const nd_tensor *dy[1] = {&tdy};
+    if (st == ND_OK && pg) st = nd_somp_net_backward(net, dy, NULL);
+    if (st == ND_OK && (pg || plastic)) st = nd_somp_net_step(net);
+    if (pg)
+      for (int k = 0; k < K; k++) {
+        cb[k] -= (float)c->lr * gc[k];
+        for (int64_t u = 0; u < U; u++) V[k * U + u] -= (float)c->lr * gV[k * U + u];
+      }
+  }
+  *late_reward = cnt ? rsum / cnt : NAN;
+  *late_best = cnt ? bsum / cnt : NAN;
+  free(x), free(dyb), free(V), free(cb), free(adv);
+  nd_somp_net_free(net);
+  return st;
+}
+
+static nd_status decision(bool quick, cJSON *root) {
+  const bandit_cfg c = {4, 32, 4, 16, quick ? 300 : 1500, 0.5, 0.05};
+  const int seeds = quick ? 3 : 5;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(root, "bandit", o);
+  cJSON_AddNumberToObject(o, "arms", c.K);
+  cJSON_AddNumberToObject(o, "chance_reward", 0.5);
+  cJSON_AddNumberToObject(o, "best_reward", 0.9);
+  printf("%d-armed Bernoulli bandit (p = 0.1 .. 0.9 permuted), %lld units, %lld updates of %lld trials; last 20%%:\n",
+         c.K, (long long)c.units, (long long)c.iters, (long long)c.B);
+  nd_status st = ND_OK;
+  for (int m = 0; m < M_COUNT && st == ND_OK; m++) {
+    double mr = 0, mb = 0;
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; k < seeds && st == ND_OK; k++) {
+      double r = 0, b = 0;
+      st = bandit_run(&c, (mode)m, (uint64_t)(k + 1), &r, &b);
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddNumberToObject(e, "seed", k + 1);
+      cJSON_AddNumberToObject(e, "reward", r);
+      cJSON_AddNumberToObject(e, "best_arm_fraction", b);
+      cJSON_AddItemToArray(arr, e);
+      mr += r / seeds, mb += b / seeds;
+    }
+    cJSON *mo = results_mode(o, m == M_SUPERVISED ? "reinforce" : mode_names[m]);
+    cJSON_AddItemToObject(mo, "runs", arr);
+    cJSON_AddNumberToObject(mo, "reward_mean", mr);
+    cJSON_AddNumberToObject(mo, "best_arm_fraction_mean", mb);
+    printf("  %-11s reward %.3f, best arm %.3f (mean of %d seeds)\n", m == M_SUPERVISED ? "reinforce" : mode_names[m], mr, mb, seeds);
+  }
+  return st;
+}
+
 /* ---------------------------------------------------------------- main */
 int nd_cli_run_somp(int argc, char **argv) {
   int experiment = 0;
   bool quick = false;
   const char *corpus = NULL;
   nd_cli_common common;
-  static const char *const experiments[] = {"autoregression", "refinement", NULL};
+  static const char *const experiments[] = {"autoregression", "refinement", "decision", NULL};
   const nd_option table[] = {
-      {"experiment", ND_OPT_CHOICE, &experiment, "autoregression", "autoregression (Mackey-Glass, characters) or refinement (MNIST / Fashion-MNIST probes)", experiments},
+      {"experiment", ND_OPT_CHOICE, &experiment, "autoregression", "autoregression (Mackey-Glass, characters), refinement (MNIST / Fashion-MNIST probes) or decision (bandit)", experiments},
       {"quick", ND_OPT_BOOL, &quick, "false", "the small CI-sized version (one seed)", NULL},
       {"corpus", ND_OPT_STRING, &corpus, SOMP_DEFAULT_CORPUS, "autoregression: the text file for character prediction", NULL},
       ND_OPT_COMMON(&common),
@@ -612,13 +772,16 @@ int nd_cli_run_somp(int argc, char **argv) {
   if (rc != ND_OPTS_CONTINUE) return rc;
   nd_cli_common_apply(&common);
   char out[1024];
-  snprintf(out, sizeof out, "%s", common.out ? common.out : (experiment == 0 ? "runs/somp-autoregression" : "runs/somp-refinement"));
+  snprintf(out, sizeof out, "%s/somp-%s", "runs", experiments[experiment]);
+  if (common.out) snprintf(out, sizeof out, "%s", common.out);
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "experiment", experiments[experiment]);
   cJSON_AddBoolToObject(root, "quick", quick);
   int skipped = 0;
   const double t0 = nd_cli_now();
-  nd_status s = experiment == 0 ? autoregression(quick, corpus, root) : refinement(quick, root, &skipped);
+  nd_status s = experiment == 0 ? autoregression(quick, corpus, root)
+                : experiment == 1 ? refinement(quick, root, &skipped)
+                                  : decision(quick, root);
   cJSON_AddNumberToObject(root, "seconds", nd_cli_now() - t0);
   if (s == ND_OK) {
     char path[1100];

@@ -213,6 +213,17 @@ static void test_noise(void **state) {
   const double m = s / n, sd = sqrt(q / n - m * m);
   nd_assert_close(m, 0.3, 5 * 0.2 / sqrt(n), 0); /* 5 standard errors */
   nd_assert_close(sd, 0.2, 0.01, 0);
+  /* rewinding the sequence counter replays the same noise; the next pass draws new noise */
+  static float y2[NB * NT * 8];
+  nd_tensor ty2 = nd_tensor_wrap(y2, 3, ND_SHAPE(NB, NT, 8));
+  nd_assert_ok(nd_somp_net_set_sequences(net, nd_somp_net_sequences(net) - 1));
+  nd_assert_ok(nd_somp_net_forward(net, 1, &in, NULL, NULL));
+  nd_assert_ok(nd_somp_net_output(net, 0, &ty2));
+  assert_memory_equal(y, y2, sizeof y2);
+  nd_assert_ok(nd_somp_net_forward(net, 1, &in, NULL, NULL));
+  nd_assert_ok(nd_somp_net_output(net, 0, &ty2));
+  assert_true(memcmp(y, y2, sizeof y2) != 0);
+  assert_int_equal(nd_somp_net_set_sequences(net, -1), ND_ERR_INVALID_ARG);
   /* explicit noise_mean replaces mu */
   nd_somp_hparams ex = nd_somp_hparams_unset();
   ex.noise_mean = -1, ex.noise_std = 0;

@@ -211,6 +211,11 @@ ND_API nd_status nd_somp_net_save(const nd_somp_net *net, nd_checkpoint *ck);
 ND_API nd_status nd_somp_net_load(const nd_checkpoint *ck, nd_somp_net **out);
 /* Forward passes run so far (each draws its noise and rule seeds from it). */
 ND_API int64_t nd_somp_net_sequences(const nd_somp_net *net);
+/* Sets that counter: nd_somp_net_set_sequences(net, nd_somp_net_sequences(net) - 1)
+ * before a forward on the same inputs replays the last pass with the same
+ * noise (e.g. to apply reward-modulated rules once the reward of the pass is
+ * known).  seq >= 0. */
+ND_API nd_status nd_somp_net_set_sequences(nd_somp_net *net, int64_t seq);
 
 /* ------------------------------------------------------------- readout */
 /* A linear readout of one cell at every step, o_t = Y_t V^T + c (V

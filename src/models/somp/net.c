@@ -869,6 +869,12 @@ const char *nd_somp_net_rule_label(const nd_somp_net *net, int rule) {
 }
 int64_t nd_somp_net_sequences(const nd_somp_net *net) { return net ? net->seq : -1; }
 
+nd_status nd_somp_net_set_sequences(nd_somp_net *net, int64_t seq) {
+  if (!net || seq < 0) return nd__error(ND_ERR_INVALID_ARG, "somp set_sequences: network NULL or seq = %lld < 0", (long long)seq);
+  net->seq = seq;
+  return ND_OK;
+}
+
 /* --------------------------------------------------------------- backward */
 nd_status nd_somp_net_backward(nd_somp_net *net, const nd_tensor *const *dy, nd_tensor *const *dx) {
   if (!net) return nd__error(ND_ERR_INVALID_ARG, "somp backward: network is NULL");
