@@ -12,6 +12,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 echo "commit $(git -C "$HERE" rev-parse --short HEAD), $(hostname), $(nproc) cores, threads $THREADS"
 uptime
 ND_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$BUILD/bench_somp" --reps "$REPS"
-OMP_NUM_THREADS=$THREADS /usr/bin/python3 "$HERE/somp_torch.py" --reps "$REPS" --threads "$THREADS"
+OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$HERE/somp_torch.py" --reps "$REPS" --threads "$THREADS"
 ND_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$BUILD/bench_somp" --reps "$REPS"
 uptime

@@ -267,6 +267,14 @@ static nd_status gru_eval(const somp_spec *s, uint64_t seed, double *val_bpc, do
 }
 
 /* ------------------------------------------------------ autoregression */
+static void run_entry(cJSON *arr, int seed, double val, double test) {
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddNumberToObject(r, "seed", seed);
+  cJSON_AddNumberToObject(r, "val", val);
+  cJSON_AddNumberToObject(r, "test", test);
+  cJSON_AddItemToArray(arr, r);
+}
+
 static cJSON *results_mode(cJSON *parent, const char *name) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddItemToObject(parent, name, o);
@@ -283,11 +291,7 @@ static nd_status add_runs(cJSON *o, const somp_spec *base, int seeds, const char
       double v = 0, te = 0;
       nd_status st = train_eval(&s, (uint64_t)(k + 1), &v, &te);
       if (st != ND_OK) return st;
-      cJSON *r = cJSON_CreateObject();
-      cJSON_AddNumberToObject(r, "seed", k + 1);
-      cJSON_AddNumberToObject(r, "val", v);
-      cJSON_AddNumberToObject(r, "test", te);
-      cJSON_AddItemToArray(arr, r);
+      run_entry(arr, k + 1, v, te);
       mean += te / seeds;
     }
     cJSON *mo = results_mode(o, mode_names[m]);
@@ -338,9 +342,9 @@ static nd_status autoregression(bool quick, const char *corpus, cJSON *root) {
   s.cells[0].hp.noise_std = 0.01;
   s.task.kind = SOMP_TASK_TEXT;
   snprintf(s.task.path, sizeof s.task.path, "%s", corpus);
-  s.task.T = quick ? 32 : 64, s.task.washout = 4, s.task.batch = 16, s.task.steps = quick ? 30 : 100;
+  s.task.T = quick ? 32 : 64, s.task.washout = 4, s.task.batch = 16, s.task.steps = quick ? 30 : 50;
   s.task.val_windows = quick ? 64 : 128;
-  s.epochs = quick ? 2 : 10;
+  s.epochs = quick ? 2 : 6;
   add_rule(&s, ND_SOMP_RULE_STDP, 0, NULL, 1e-3);
   add_rule(&s, ND_SOMP_RULE_COVARIANCE_DECAY, 0, "c", 1e-3);
   add_rule(&s, ND_SOMP_RULE_L2, 0, NULL, 1e-4);
@@ -372,11 +376,7 @@ static nd_status autoregression(bool quick, const char *corpus, cJSON *root) {
     for (int k = 0; k < seeds && st == ND_OK; k++) {
       double v = 0, te = 0;
       st = gru_eval(&s, (uint64_t)(k + 1), &v, &te);
-      cJSON *r = cJSON_CreateObject();
-      cJSON_AddNumberToObject(r, "seed", k + 1);
-      cJSON_AddNumberToObject(r, "val", v);
-      cJSON_AddNumberToObject(r, "test", te);
-      cJSON_AddItemToArray(arr, r);
+      run_entry(arr, k + 1, v, te);
       mean += te / seeds;
     }
     cJSON_AddItemToObject(g, "runs", arr);

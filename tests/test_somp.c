@@ -372,6 +372,17 @@ static void test_sparse_straight_through(void **state) {
   nd_somp_net_free(net);
 }
 
+/* sum over t = 1..T-1 of the STDP term on the hats y / 2 (alpha 2) and x */
+static void stdp_sum(const float *y, const float *x, double *delta) {
+  memset(delta, 0, sizeof(double) * U * N1);
+  for (int b = 0; b < B; b++)
+    for (int t = 1; t < T; t++)
+      for (int i = 0; i < U; i++)
+        for (int j = 0; j < N1; j++)
+          delta[i * N1 + j] += y[(b * T + t) * U + i] / 2 * x[(b * T + t - 1) * N1 + j] -
+                               y[(b * T + t - 1) * U + i] / 2 * x[(b * T + t) * N1 + j];
+}
+
 /* w <- w - lr (eta_SL grad - eta Delta_STDP) with Delta summed over t = 1..T-1
  * on the hats (alpha_dense 2), computed here from the outputs; accumulated
  * and immediate modes. */
@@ -403,13 +414,8 @@ static void test_blend_with_stdp(void **state) {
   nd_assert_ok(nd_somp_net_weight_grad(net, 0, "x", &g));
   float g0[U * N1];
   memcpy(g0, g.data, sizeof g0);
-  double delta[U * N1] = {0};
-  for (int b = 0; b < B; b++)
-    for (int t = 1; t < T; t++)
-      for (int i = 0; i < U; i++)
-        for (int j = 0; j < N1; j++)
-          delta[i * N1 + j] += y[(b * T + t) * U + i] / 2 * x[(b * T + t - 1) * N1 + j] -
-                               y[(b * T + t - 1) * U + i] / 2 * x[(b * T + t) * N1 + j];
+  double delta[U * N1];
+  stdp_sum(y, x, delta);
   assert_true(nd_somp_net_rule_norm(net, 0) > 0);
   nd_assert_ok(nd_somp_net_step(net));
   for (int k = 0; k < U * N1; k++) nd_assert_close(w.data[k], w0[k] - 0.1 * (0.5 * g0[k] - 0.7 * delta[k]), 1e-5, 1e-5);
@@ -421,13 +427,7 @@ static void test_blend_with_stdp(void **state) {
   memcpy(w0, w.data, sizeof w0);
   nd_assert_ok(nd_somp_net_forward(net, 1, &in, &hp, NULL));
   nd_assert_ok(nd_somp_net_output(net, 0, &ty));
-  memset(delta, 0, sizeof delta);
-  for (int b = 0; b < B; b++)
-    for (int t = 1; t < T; t++)
-      for (int i = 0; i < U; i++)
-        for (int j = 0; j < N1; j++)
-          delta[i * N1 + j] += y[(b * T + t) * U + i] / 2 * x[(b * T + t - 1) * N1 + j] -
-                               y[(b * T + t - 1) * U + i] / 2 * x[(b * T + t) * N1 + j];
+  stdp_sum(y, x, delta);
   for (int k = 0; k < U * N1; k++) nd_assert_close(w.data[k] - w0[k], 1e-4 * 0.7 * delta[k], 4e-7, 1e-3); /* float32 ulp of w ~ 1e-7 */
   nd_somp_net_free(net);
 }

@@ -594,6 +594,17 @@ static nd_status run_rule(nd_somp_net *net, int r, scell *c, sinput *in, sparam 
   return ND_OK;
 }
 
+/* rule r of cell c on every input it is attached to that this call gives, and on its vectors */
+static nd_status run_cell_rule(nd_somp_net *net, int r, scell *c, int64_t t0, int64_t steps, float mult) {
+  for (int q = 0; q < c->n_in; q++) {
+    sinput *in = c->in[q];
+    if (in->inst[r].rule && (in->src >= 0 || in->ext >= 0)) ND_TRY(run_rule(net, r, c, in, NULL, &in->inst[r], t0, steps, mult));
+  }
+  if (c->vinst_mu[r].rule) ND_TRY(run_rule(net, r, c, NULL, &c->mu, &c->vinst_mu[r], t0, steps, mult));
+  if (c->vinst_b[r].rule) ND_TRY(run_rule(net, r, c, NULL, &c->b, &c->vinst_b[r], t0, steps, mult));
+  return ND_OK;
+}
+
 /* every rule of every cell on step t (per_step: the rules that cannot be
  * summed in one call; all of them in immediate mode) */
 static nd_status rules_step(nd_somp_net *net, int64_t t, bool all) {
@@ -605,12 +616,7 @@ static nd_status rules_step(nd_somp_net *net, int64_t t, bool all) {
       const bool per_sample_reward = net->rc[r].reward && net->learn.reward && nd_tensor_numel(net->learn.reward) > 1 &&
                                      reads_reward(k);
       if (!all && ((separable(k) && !per_sample_reward) || w_only(k))) continue;
-      for (int q = 0; q < c->n_in; q++) {
-        sinput *in = c->in[q];
-        if (in->inst[r].rule && (in->src >= 0 || in->ext >= 0)) ND_TRY(run_rule(net, r, c, in, NULL, &in->inst[r], t, 1, 1.0f));
-      }
-      if (c->vinst_mu[r].rule) ND_TRY(run_rule(net, r, c, NULL, &c->mu, &c->vinst_mu[r], t, 1, 1.0f));
-      if (c->vinst_b[r].rule) ND_TRY(run_rule(net, r, c, NULL, &c->b, &c->vinst_b[r], t, 1, 1.0f));
+      ND_TRY(run_cell_rule(net, r, c, t, 1, 1.0f));
     }
   }
   return ND_OK;
@@ -630,13 +636,7 @@ static nd_status rules_batched(nd_somp_net *net) {
       if (!((separable(k) && !per_sample_reward) || wo)) continue;
       const int64_t steps = wo ? 1 : T - 1;
       const float mult = wo ? (float)(T - 1) : 1.0f;
-      for (int q = 0; q < c->n_in; q++) {
-        sinput *in = c->in[q];
-        if (in->inst[r].rule && (in->src >= 0 || in->ext >= 0))
-          ND_TRY(run_rule(net, r, c, in, NULL, &in->inst[r], 1, steps, mult));
-      }
-      if (c->vinst_mu[r].rule) ND_TRY(run_rule(net, r, c, NULL, &c->mu, &c->vinst_mu[r], 1, steps, mult));
-      if (c->vinst_b[r].rule) ND_TRY(run_rule(net, r, c, NULL, &c->b, &c->vinst_b[r], 1, steps, mult));
+      ND_TRY(run_cell_rule(net, r, c, 1, steps, mult));
     }
   }
   return ND_OK;
