@@ -217,6 +217,26 @@ ND_API int64_t nd_somp_net_sequences(const nd_somp_net *net);
  * known).  seq >= 0. */
 ND_API nd_status nd_somp_net_set_sequences(nd_somp_net *net, int64_t seq);
 
+/* ------------------------------------------------- convolutional role */
+/* A SOMP cell as a 1-D or 2-D convolution layer (the seed's list of roles):
+ * every output position becomes one sequence of the batch whose input is
+ * its receptive field, so one cell (shared weights, its own state per
+ * position) runs at every position.  Maps are channels-last sequences
+ * x [B, T, H, W, C] (1-D: H = 1); kernel kh x kw, stride, zero padding;
+ * Ho = (H + 2 pad_h - kh) / stride_h + 1 (likewise Wo).
+ *   nd_somp_im2col  x -> cols [B Ho Wo, T, kh kw C] (rows ordered b, i, j;
+ *                   features ordered di, dj, c), the cell's input
+ *   nd_somp_col2im  the adjoint: cols -> x, overlapping fields summed
+ *                   (dL/dx from the cell's dL/dX)
+ *   nd_somp_cols_to_map  the cell's output [B Ho Wo, T, U] -> [B, T, Ho, Wo, U] */
+typedef struct nd_somp_conv {
+  int64_t kh, kw, stride_h, stride_w, pad_h, pad_w;
+} nd_somp_conv;
+
+ND_API nd_status nd_somp_im2col(const nd_somp_conv *cv, const nd_tensor *x, nd_tensor *cols);
+ND_API nd_status nd_somp_col2im(const nd_somp_conv *cv, const nd_tensor *cols, nd_tensor *x);
+ND_API nd_status nd_somp_cols_to_map(const nd_tensor *y, int64_t B, int64_t Ho, int64_t Wo, nd_tensor *map);
+
 /* ------------------------------------------------------------- readout */
 /* A linear readout of one cell at every step, o_t = Y_t V^T + c (V
  * [outputs, units], zero-initialised), trained by its gradient with the
