@@ -39,6 +39,7 @@ static float *grow(float **p, int64_t *cap, int64_t n, const char *who) {
     nd__error(ND_ERR_NOMEM, "plasticity '%s': cannot allocate %lld floats of scratch", who, (long long)n);
     return NULL;
   }
+  memset(q, 0, (size_t)(n > 0 ? n : 1) * sizeof(float));
   nd_aligned_free(*p);
   *p = q;
   *cap = n;
@@ -200,12 +201,12 @@ static nd_status cd_acc(nd_plasticity_rule *self, const nd_plasticity_input *in,
   for (int64_t j = 0; j < np; j++) {
     double s = 0;
     for (int64_t b = 0; b < B; b++) s += pre[b * np + j];
-    r->mpre[j] = first * r->mpre[j] + rest * (float)(s / (double)B);
+    r->mpre[j] = (r->csteps ? first * r->mpre[j] : 0.0f) + rest * (float)(s / (double)B); /* fresh buffers hold garbage */
   }
   for (int64_t i = 0; i < nq; i++) {
     double s = 0;
     for (int64_t b = 0; b < B; b++) s += post[b * nq + i];
-    r->mpost[i] = first * r->mpost[i] + rest * (float)(s / (double)B);
+    r->mpost[i] = (r->csteps ? first * r->mpost[i] : 0.0f) + rest * (float)(s / (double)B);
   }
   r->csteps++;
   const float *w = in->w->data;
