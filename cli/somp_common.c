@@ -80,17 +80,23 @@ static void sub(jctx *c, const char *base, const char *fmt, ...) {
   snprintf(c->where, sizeof c->where, "%s%s", base, tail);
 }
 
+/* c->where += ".key" (the old path kept in base, restored by leave) */
+static void enter(jctx *c, const char *key, char *base, size_t len) {
+  snprintf(base, len, "%s", c->where);
+  sub(c, base, "%s%s", base[0] ? "." : "", key);
+}
+static void leave(jctx *c, const char *base) { snprintf(c->where, sizeof c->where, "%s", base); }
+
 static int get_num(jctx *c, const cJSON *o, const char *key, double lo, double hi, double *v) {
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
   if (!it) return 0;
   char base[160];
-  snprintf(base, sizeof base, "%s", c->where);
-  sub(c, base, "%s%s", base[0] ? "." : "", key);
+  enter(c, key, base, sizeof base);
   int rc = 0;
   if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) rc = jfail(c, "expected a number");
   else if (it->valuedouble < lo || it->valuedouble > hi) rc = jfail(c, "%g is outside %g..%g", it->valuedouble, lo, hi);
   else *v = it->valuedouble;
-  snprintf(c->where, sizeof c->where, "%s", base);
+  leave(c, base);
   return rc;
 }
 
@@ -100,10 +106,9 @@ static int get_int(jctx *c, const cJSON *o, const char *key, int64_t lo, int64_t
   if (rc) return rc;
   if (d != floor(d)) {
     char base[160];
-    snprintf(base, sizeof base, "%s", c->where);
-    sub(c, base, "%s%s", base[0] ? "." : "", key);
+    enter(c, key, base, sizeof base);
     rc = jfail(c, "%g is not an integer", d);
-    snprintf(c->where, sizeof c->where, "%s", base);
+    leave(c, base);
     return rc;
   }
   *v = (int64_t)d;
@@ -115,10 +120,9 @@ static int get_bool(jctx *c, const cJSON *o, const char *key, bool *v) {
   if (!it) return 0;
   if (!cJSON_IsBool(it)) {
     char base[160];
-    snprintf(base, sizeof base, "%s", c->where);
-    sub(c, base, "%s%s", base[0] ? "." : "", key);
+    enter(c, key, base, sizeof base);
     jfail(c, "expected true or false");
-    snprintf(c->where, sizeof c->where, "%s", base);
+    leave(c, base);
     return 2;
   }
   *v = cJSON_IsTrue(it);
@@ -130,8 +134,7 @@ static int get_choice(jctx *c, const cJSON *o, const char *key, const char *cons
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
   if (!it) return 0;
   char base[160];
-  snprintf(base, sizeof base, "%s", c->where);
-  sub(c, base, "%s%s", base[0] ? "." : "", key);
+  enter(c, key, base, sizeof base);
   int rc = 0;
   if (!cJSON_IsString(it)) {
     rc = jfail(c, "expected a string");
@@ -150,7 +153,7 @@ static int get_choice(jctx *c, const cJSON *o, const char *key, const char *cons
       *idx = k;
     }
   }
-  snprintf(c->where, sizeof c->where, "%s", base);
+  leave(c, base);
   return rc;
 }
 

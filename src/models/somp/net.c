@@ -605,9 +605,11 @@ static nd_status run_cell_rule(nd_somp_net *net, int r, scell *c, int64_t t0, in
   return ND_OK;
 }
 
-/* every rule of every cell on step t (per_step: the rules that cannot be
- * summed in one call; all of them in immediate mode) */
-static nd_status rules_step(nd_somp_net *net, int64_t t, bool all) {
+/* The rules of every cell.  batched = false: on step t, all of them in
+ * immediate mode (all = true), else those that cannot be summed in one call;
+ * batched = true (accumulated mode, after the loop): the separable ones on
+ * all steps' rows in one call, the W-only ones once at rate x (T - 1). */
+static nd_status run_rules(nd_somp_net *net, int64_t t, bool batched, bool all) {
   for (int i = 0; i < net->n; i++) {
     scell *c = &net->cells[i];
     for (int r = 0; r < net->n_rules; r++) {
@@ -615,28 +617,10 @@ static nd_status rules_step(nd_somp_net *net, int64_t t, bool all) {
       const nd_somp_rule_kind k = net->rc[r].kind;
       const bool per_sample_reward = net->rc[r].reward && net->learn.reward && nd_tensor_numel(net->learn.reward) > 1 &&
                                      reads_reward(k);
-      if (!all && ((separable(k) && !per_sample_reward) || w_only(k))) continue;
-      ND_TRY(run_cell_rule(net, r, c, t, 1, 1.0f));
-    }
-  }
-  return ND_OK;
-}
-
-/* accumulated mode, after the loop: the separable and W-only rules in one call each */
-static nd_status rules_batched(nd_somp_net *net) {
-  const int64_t T = net->T;
-  for (int i = 0; i < net->n; i++) {
-    scell *c = &net->cells[i];
-    for (int r = 0; r < net->n_rules; r++) {
-      if (net->rc[r].cell != i) continue;
-      const nd_somp_rule_kind k = net->rc[r].kind;
-      const bool per_sample_reward = net->rc[r].reward && net->learn.reward && nd_tensor_numel(net->learn.reward) > 1 &&
-                                     reads_reward(k);
-      const bool wo = w_only(k);
-      if (!((separable(k) && !per_sample_reward) || wo)) continue;
-      const int64_t steps = wo ? 1 : T - 1;
-      const float mult = wo ? (float)(T - 1) : 1.0f;
-      ND_TRY(run_cell_rule(net, r, c, 1, steps, mult));
+      const bool wo = w_only(k), summed = (separable(k) && !per_sample_reward) || wo;
+      if (batched ? !summed : (!all && summed)) continue;
+      if (batched) ND_TRY(run_cell_rule(net, r, c, 1, wo ? 1 : net->T - 1, wo ? (float)(net->T - 1) : 1.0f));
+      else ND_TRY(run_cell_rule(net, r, c, t, 1, 1.0f));
     }
   }
   return ND_OK;
@@ -805,9 +789,9 @@ nd_status nd_somp_net_forward(nd_somp_net *net, int n, const nd_somp_input *in, 
       }
     }
     for (int i = 0; i < net->n; i++) activate(net, &net->cells[i], t);
-    if (plastic && t >= 1) ND_TRY(rules_step(net, t, immediate));
+    if (plastic && t >= 1) ND_TRY(run_rules(net, t, false, immediate));
   }
-  if (plastic && !immediate) ND_TRY(rules_batched(net));
+  if (plastic && !immediate) ND_TRY(run_rules(net, 0, true, false));
   if (plastic) rule_norms(net);
   else
     for (int r = 0; r < net->n_rules; r++) net->norm[r] = 0;
