@@ -192,8 +192,8 @@ ND_API nd_somp_learn nd_somp_learn_defaults(void);
 /* Sets the learning options the next forward / step use (reward is read then). */
 ND_API nd_status nd_somp_net_learn(nd_somp_net *net, const nd_somp_learn *l);
 /* One update of every parameter along eta_SL grad - sum_r eta_r Delta_r
- * (accumulated mode: the rules' sums of the last forward(s); immediate mode:
- * the gradient only), then zeroes both. */
+ * (accumulated mode: the rules' sums over the last forward, which restarts
+ * them; immediate mode: the gradient only), then zeroes both. */
 ND_API nd_status nd_somp_net_step(nd_somp_net *net);
 
 /* Per-rule norms of the last forward's summed updates |sum_t eta_r Delta_r|
