@@ -1921,6 +1921,118 @@ static int p_rnn(void) {
   return 0;
 }
 
+static int p_somp(void) {
+  nd_somp_net *n = (nd_somp_net *)1;
+  nd_somp_cell_config c = nd_somp_cell_defaults("c", 3);
+  BAD(nd_somp_net_create(1, NULL, 1, &n));
+  EXPECT(n == NULL);
+  BAD(nd_somp_net_create(0, &c, 1, &n));
+  BAD(nd_somp_net_create(1, &c, 1, NULL));
+  c.units = 0;
+  BAD(nd_somp_net_create(1, &c, 1, &n));
+  c = nd_somp_cell_defaults("c", 3), c.mode = (nd_somp_mode)7;
+  BAD(nd_somp_net_create(1, &c, 1, &n));
+  c = nd_somp_cell_defaults("c", 3);
+  c.hp.alpha_dense = -1;
+  BAD(nd_somp_net_create(1, &c, 1, &n));
+  c = nd_somp_cell_defaults("", 3);
+  BAD(nd_somp_net_create(1, &c, 1, &n));
+  c = nd_somp_cell_defaults("c", 3);
+  OK(nd_somp_net_create(1, &c, 1, &n));
+  BAD(nd_somp_net_connect(NULL, 0, "x", 2));
+  BAD(nd_somp_net_connect(n, 1, "x", 2));
+  BAD(nd_somp_net_connect(n, 0, NULL, 2));
+  BAD(nd_somp_net_connect(n, 0, "x", 0));
+  BAD(nd_somp_net_connect(n, 0, "x", BIG40));
+  OK(nd_somp_net_connect(n, 0, "x", 2));
+  BAD(nd_somp_net_connect(n, 0, "x", 3));
+  float x[2 * 3 * 2] = {0};
+  nd_tensor tx = nd_tensor_wrap(x, 3, ND_SHAPE(2, 3, 2)), t2 = nd_tensor_wrap(x, 2, ND_SHAPE(6, 2));
+  nd_somp_input in = {"x", 0, &tx, 0};
+  BAD(nd_somp_net_output(n, 0, &tx)); /* no forward yet */
+  BAD(nd_somp_net_backward(n, NULL, NULL));
+  BAD(nd_somp_net_forward(NULL, 1, &in, NULL, NULL));
+  BAD(nd_somp_net_forward(n, 1, NULL, NULL, NULL));
+  BAD(nd_somp_net_forward(n, 0, NULL, NULL, NULL));
+  BAD(nd_somp_net_forward(n, -1, &in, NULL, NULL));
+  in.x = &t2;
+  BAD(nd_somp_net_forward(n, 1, &in, NULL, NULL));
+  in.x = NULL;
+  BAD(nd_somp_net_forward(n, 1, &in, NULL, NULL));
+  in.x = &tx, in.cell = 4;
+  BAD(nd_somp_net_forward(n, 1, &in, NULL, NULL));
+  in.cell = 0, in.alpha = NAN;
+  BAD(nd_somp_net_forward(n, 1, &in, NULL, NULL));
+  in.alpha = 0, in.name = "c";
+  BAD(nd_somp_net_forward(n, 1, &in, NULL, NULL));
+  in.name = "x";
+  nd_somp_hparams h = nd_somp_hparams_unset();
+  h.noise_std = -1;
+  BAD(nd_somp_net_forward(n, 1, &in, &h, NULL));
+  OK(nd_somp_net_forward(n, 1, &in, NULL, NULL));
+  BAD(nd_somp_net_output(n, 0, NULL));
+  BAD(nd_somp_net_output(n, 0, &t2));
+  nd_tensor v;
+  BAD(nd_somp_net_output_step(n, 0, 3, &v));
+  BAD(nd_somp_net_output_step(n, 0, 0, NULL));
+  const nd_tensor *dy[1] = {&t2};
+  BAD(nd_somp_net_backward(n, dy, NULL));
+  nd_tensor *dx[1] = {&t2};
+  BAD(nd_somp_net_backward(n, NULL, dx));
+  BAD(nd_somp_net_weight(n, 0, "nope", &v));
+  BAD(nd_somp_net_weight(n, 0, NULL, &v));
+  BAD(nd_somp_net_weight(n, 0, "x", NULL));
+  BAD(nd_somp_net_bias(n, 2, &v));
+  BAD(nd_somp_net_bias(n, 0, NULL));
+  nd_somp_rule_config rc = nd_somp_rule_defaults(ND_SOMP_RULE_STDP, 0, 1);
+  BAD(nd_somp_net_add_rule(n, NULL));
+  BAD(nd_somp_net_add_rule(NULL, &rc));
+  rc.kind = ND_SOMP_RULE_COUNT;
+  BAD(nd_somp_net_add_rule(n, &rc));
+  rc = nd_somp_rule_defaults(ND_SOMP_RULE_STDP, 0, INFINITY);
+  BAD(nd_somp_net_add_rule(n, &rc));
+  rc = nd_somp_rule_defaults(ND_SOMP_RULE_COVARIANCE_DECAY, 0, 1), rc.p[0] = 2;
+  BAD(nd_somp_net_add_rule(n, &rc));
+  nd_somp_learn l = nd_somp_learn_defaults();
+  BAD(nd_somp_net_learn(NULL, &l));
+  BAD(nd_somp_net_learn(n, NULL));
+  l.lr = -1;
+  BAD(nd_somp_net_learn(n, &l));
+  l = nd_somp_learn_defaults(), l.optimizer = (nd_somp_optimizer)5;
+  BAD(nd_somp_net_learn(n, &l));
+  BAD(nd_somp_net_step(NULL));
+  BAD(nd_somp_net_set_sequences(n, -1));
+  BAD(nd_somp_net_activity(NULL, 0, NULL, NULL));
+  BAD(nd_somp_hparams_resolve(NULL, NULL, NULL, NULL));
+  BAD(nd_somp_net_save(NULL, NULL));
+  nd_somp_net *ld = (nd_somp_net *)1;
+  BAD(nd_somp_net_load(NULL, &ld));
+  EXPECT(ld == NULL);
+  nd_somp_readout *r = (nd_somp_readout *)1;
+  BAD(nd_somp_readout_create(0, 2, &r));
+  EXPECT(r == NULL);
+  OK(nd_somp_readout_create(3, 2, &r));
+  double loss;
+  BAD(nd_somp_readout_loss(r, n, 0, ND_SOMP_LOSS_MSE, NULL, NULL, 0, NULL, NULL, &loss, NULL));
+  BAD(nd_somp_readout_loss(r, n, 0, ND_SOMP_LOSS_MSE, x, NULL, 9, NULL, NULL, &loss, NULL));
+  BAD(nd_somp_readout_loss(NULL, n, 0, ND_SOMP_LOSS_MSE, x, NULL, 0, NULL, NULL, &loss, NULL));
+  BAD(nd_somp_readout_step(r, NULL));
+  const nd_somp_conv cv = {3, 3, 1, 1, 0, 0};
+  nd_tensor map = nd_tensor_wrap(x, 5, ND_SHAPE(1, 1, 2, 2, 3));
+  BAD(nd_somp_im2col(&cv, &map, &tx)); /* kernel larger than the map */
+  BAD(nd_somp_im2col(NULL, &map, &tx));
+  BAD(nd_somp_col2im(&cv, NULL, &map));
+  BAD(nd_somp_cols_to_map(NULL, 1, 1, 1, &map));
+  EXPECT(nd_somp_net_cells(NULL) == -1 && nd_somp_net_find(NULL, "c") == -1 && nd_somp_net_num_rules(NULL) == -1);
+  EXPECT(nd_somp_rule_name(ND_SOMP_RULE_COUNT) == NULL && nd_somp_rule_kind_of(NULL) == -1);
+  EXPECT(isnan(nd_somp_net_rule_norm(NULL, 0)) && nd_somp_net_rule_label(n, 0) == NULL);
+  nd_somp_readout_free(r);
+  nd_somp_readout_free(NULL);
+  nd_somp_net_free(n);
+  nd_somp_net_free(NULL);
+  return 0;
+}
+
 static int p_deq(void) {
   nd_deq *d = (nd_deq *)1;
   nd_deq_config c = nd_deq_defaults();
@@ -2150,6 +2262,7 @@ static const probe probes[] = {
     P(p_circuits),
     P(p_rnn),
     P(p_cordsnet),
+    P(p_somp),
     P(p_deq),
     P(p_node),
     P(p_io_pth),
