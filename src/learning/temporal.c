@@ -209,13 +209,15 @@ static nd_status cd_acc(nd_plasticity_rule *self, const nd_plasticity_input *in,
     r->mpost[i] = (r->csteps ? first * r->mpost[i] : 0.0f) + rest * (float)(s / (double)B);
   }
   r->csteps++;
-  const float *w = in->w->data;
+  const float *w = in->w->data, *mpre = r->mpre;
   float *d = dw->data;
-  for (int64_t i = 0; i < nq; i++)
-    for (int64_t j = 0; j < np; j++) {
-      const float sig = r->M[i * np + j] - r->mpost[i] * r->mpre[j];
-      d[i * np + j] += alpha * sgn * (float)a * (fabsf(sig) - 1.0f) * w[i * np + j];
-    }
+  const float f = alpha * sgn * (float)a;
+  for (int64_t i = 0; i < nq; i++) {
+    const float *Mi = r->M + i * np, *wi = w + i * np, mq = r->mpost[i];
+    float *di = d + i * np;
+#pragma omp simd
+    for (int64_t j = 0; j < np; j++) di[j] += f * (fabsf(Mi[j] - mq * mpre[j]) - 1.0f) * wi[j];
+  }
   return ND_OK;
 }
 

@@ -943,7 +943,13 @@ nd_status nd_somp_net_backward(nd_somp_net *net, const nd_tensor *const *dy, nd_
         nd_sgemm(true, false, u, inp->n, T * B, c->scale, c->dZ, u, x->x, inp->n, 1.0f, inp->P.g, inp->n);
       }
     }
-    nd_channel_sum(c->dZ, T * B, u, 1, 1.0f, c->b.g);
+    /* db = sum of dZ over all T B rows, row by row (contiguous) */
+    for (int64_t rr = 0; rr < T * B; rr++) {
+      const float *dz = c->dZ + rr * u;
+      float *gb = c->b.g;
+#pragma omp simd
+      for (int64_t j = 0; j < u; j++) gb[j] += dz[j];
+    }
   }
   if (dx)
     for (int e = 0; e < net->n_ext; e++) {
