@@ -2,8 +2,9 @@
 # One training epoch of 784-1000-1000-10 (minibatch 100, Adam) over the
 # first LIMIT MNIST training images (default all 60000) per credit-assignment
 # method, and PyTorch's BP epoch of the same network over the same images in
-# the same run (bench/mlp_torch.py), at 1 and 2 threads.  Prints the load
-# average: the machine is shared.
+# the same run (bench/mlp_torch.py), at 1 and 2 threads; the other methods
+# (METHODS, default all) at 1 thread.  Prints the load average: the machine
+# is shared.
 #   bash bench/credit_bench.sh build/release/neurodyn [DATA_DIR] [LIMIT]
 set -eu
 # libgomp and OpenBLAS threads spin while they wait; on a loaded machine that costs 5-10x (RESULTS.md)
@@ -22,5 +23,5 @@ for t in 1 2; do
   epoch bp $t
   nice -n 10 /usr/bin/python3 "$(dirname "$0")/mlp_torch.py" "$DATA/mnist" $t "$LIMIT"
 done
-for m in fa dfa dni ff; do epoch $m 1; done
+for m in ${METHODS:-fa dfa dni ff dtp am subtask}; do epoch $m 1; done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
