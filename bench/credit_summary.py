@@ -1,7 +1,7 @@
 """The rows of docs/RESULTS.md's credit-assignment table from the runs of
 bench/credit_table.sh: test error (scored once), validation error, epochs,
 learning rate, mean seconds per epoch, peak memory and the last epoch's
-per-layer angle to the true gradient.
+per-layer angle to the true gradient (dense layers, then conv kernels).
 
     python3 bench/credit_summary.py OUTDIR
 """
@@ -29,7 +29,10 @@ def main():
         txt = open(d + ".txt").read() if os.path.exists(d + ".txt") else ""
         mem = re.search(r"peak memory (\d+) MiB", txt)
         last = ep[-1]
-        ang = " / ".join(f"{last[k]:.1f}" for k in ("angle_0", "angle_1", "angle_2") if k in last) or "–"
+        keys = [f"angle_{l}" for l in range(8)] + [f"angle_conv_{j}" for j in range(4)]
+        ang = " / ".join(f"{last[k]:.1f}" for k in keys if k in last) or "–"
+        if opts.get("conv"):
+            ang += " (dense, then conv)"
         sec = sum(r["seconds"] for r in ep) / len(ep)
         print(f"| {opts.get('dataset')} | {opts.get('method')} | {len(ep)} | {opts.get('lr')} | "
               f"{100 * last['validation_error']:.2f} | {100 * fin[0]['test_error']:.2f} | {sec:.0f} | "
