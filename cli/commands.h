@@ -27,6 +27,7 @@ typedef struct nd_cli_scorer {
 
 extern const nd_cli_command nd_cli_train_models[]; /* NULL-name ended */
 extern const nd_cli_command nd_cli_run_models[];   /* `run <model>`, NULL-name ended */
+extern const nd_cli_command nd_cli_analyze_models[]; /* `analyze <model>`, NULL-name ended */
 extern const nd_cli_scorer nd_cli_scorers[];      /* NULL-model ended */
 
 /* top-level commands */
@@ -37,6 +38,8 @@ int nd_cli_demo(int argc, char **argv);
 int nd_cli_train(int argc, char **argv);
 int nd_cli_eval(int argc, char **argv);
 int nd_cli_run(int argc, char **argv);
+int nd_cli_analyze(int argc, char **argv);
+int nd_cli_analyze_cordsnet(int argc, char **argv); /* cordsnet_analyze.c */
 
 /* train <model>, per family file */
 int nd_cli_train_krotov(int argc, char **argv);      /* krotov_train.c */

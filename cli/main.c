@@ -11,10 +11,11 @@
 static const nd_cli_command commands[] = {
     {"data", nd_cli_data, "fetch (data fetch) or check (data check) the MNIST and Fashion-MNIST files"},
     {"inspect", nd_cli_inspect, "show the tensors, dtypes and shapes in an IDX, NPY or safetensors file"},
-    {"convert", nd_cli_convert, "convert a tensor file between .npy and .safetensors"},
+    {"convert", nd_cli_convert, "convert a tensor file between .npy and .safetensors, or a PyTorch .pth state_dict"},
     {"demo", nd_cli_demo, "run a demonstration (neurodyn demo --list)"},
     {"train", nd_cli_train, "train a model: krotov, krotov-top, mlp-baseline, mlp (neurodyn train MODEL --help)"},
     {"run", nd_cli_run, "run a model on inputs: lca, snn (neurodyn run MODEL --help)"},
+    {"analyze", nd_cli_analyze, "spectra and stability of a model's linearised dynamics: cordsnet (neurodyn analyze MODEL --help)"},
     {"eval", nd_cli_eval, "print the test error of a saved model (neurodyn eval --model DIR)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

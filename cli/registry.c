@@ -36,6 +36,12 @@ const nd_cli_command nd_cli_run_models[] = {
     {NULL, NULL, NULL},
 };
 
+/* `neurodyn analyze <model>`: spectral analysis of a saved model. */
+const nd_cli_command nd_cli_analyze_models[] = {
+    {"cordsnet", nd_cli_analyze_cordsnet, "recurrent-conv spectra (Arnoldi, power iteration), Euler stability, Jacobian at the spontaneous state"},
+    {NULL, NULL, NULL},
+};
+
 const nd_cli_scorer nd_cli_scorers[] = {
     {"krotov-top", nd_cli_predict_krotov_top},
     {"mlp", nd_cli_predict_mlp},
@@ -76,3 +82,4 @@ static int dispatch(const char *verb, const nd_cli_command *table, int argc, cha
 
 int nd_cli_train(int argc, char **argv) { return dispatch("train", nd_cli_train_models, argc, argv); }
 int nd_cli_run(int argc, char **argv) { return dispatch("run", nd_cli_run_models, argc, argv); }
+int nd_cli_analyze(int argc, char **argv) { return dispatch("analyze", nd_cli_analyze_models, argc, argv); }

@@ -290,6 +290,30 @@ ND_API bool nd_audio_available(void);
  * file; ND_ERR_UNSUPPORTED when built without libsndfile. */
 ND_API nd_status nd_audio_read(const char *path, float **samples, int64_t *frames, double *rate);
 
+/* Points in the complex plane, e.g. eigenvalue spectra: up to 10 sets of
+ * points (re[i], im[i]) drawn as small diamonds in the tab10 colours, with
+ * equal scales on both axes (a circle looks round), the grid, ticks and tick
+ * labels of the line plots, the real and imaginary axes as grey lines
+ * through 0, up to 10 circles (e.g. the unit circle) as thin dark lines, and
+ * a legend of the labelled sets.  The view holds every finite point, every
+ * circle and the origin.  Square image of o->size pixels (<= 0: 560). */
+typedef struct nd_plot_points {
+  const double *re, *im;
+  int n;
+  const char *label; /* legend text; NULL or "": not in the legend */
+} nd_plot_points;
+typedef struct nd_plot_circle {
+  double cx, cy, r;
+} nd_plot_circle;
+typedef struct nd_plot_complex_opts {
+  int size;
+  const char *title, *x_label, *y_label;
+  const nd_plot_circle *circles;
+  int n_circles;
+} nd_plot_complex_opts;
+ND_API nd_status nd_png_plot_complex(const char *path, int n_sets, const nd_plot_points *sets,
+                                     const nd_plot_complex_opts *opts);
+
 /* ------------------------------------------------------------ whole files */
 
 /* The whole of a regular file into *buf (malloc'ed, one extra NUL byte

@@ -165,7 +165,8 @@ nd_status nd_arnoldi_eigs(const nd_linop *a, const nd_arnoldi_opts *o, nd_eigs *
   /* V [n, m+1] column-major, H [(m+1), m] column-major */
   size_t vbytes = (size_t)n * (size_t)(m + 1) * sizeof(double);
   double *V = malloc(vbytes), *H = calloc((size_t)(m + 1) * (size_t)m, sizeof *H), *w = malloc((size_t)n * sizeof *w);
-  double *hs = malloc((size_t)m * (size_t)m * sizeof *hs), *vr = malloc((size_t)m * (size_t)m * sizeof *vr);
+  /* vr zeroed: LAPACKE checks the Z it is given for NaNs even when compz = 'I' */
+  double *hs = malloc((size_t)m * (size_t)m * sizeof *hs), *vr = calloc((size_t)m * (size_t)m, sizeof *vr);
   ritz *rz = malloc((size_t)m * sizeof *rz);
   nd_status s = ND_OK;
   if (!V || !H || !w || !hs || !vr || !rz) {

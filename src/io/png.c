@@ -669,6 +669,109 @@ nd_status nd_png_plot_heatmaps(const char *path, int n_panels, const nd_plot_hea
   return st;
 }
 
+/* ---------------------------------------------------------------- complex plane */
+
+/* Points in the complex plane (io.h): equal scales on both axes, the real and
+ * imaginary axes as dark lines through 0, circles as 1-px polylines. */
+nd_status nd_png_plot_complex(const char *path, int n_sets, const nd_plot_points *sets,
+                              const nd_plot_complex_opts *opts) {
+  nd_plot_complex_opts o = {0};
+  if (opts) o = *opts;
+  if (!path) return nd__error(ND_ERR_INVALID_ARG, "png_plot_complex: path is NULL");
+  if (n_sets < 1 || n_sets > 10 || !sets)
+    return nd__error(ND_ERR_INVALID_ARG, "%s: need 1..10 point sets, got %d", path, n_sets);
+  if (o.n_circles < 0 || o.n_circles > 10 || (o.n_circles && !o.circles))
+    return nd__error(ND_ERR_INVALID_ARG, "%s: need 0..10 circles, got %d", path, o.n_circles);
+  int W = o.size > 0 ? o.size : 560, H = W;
+  if (W < 160 || W > 10000) return nd__error(ND_ERR_INVALID_ARG, "%s: plot size %d outside 160 .. 10000", path, W);
+  double xlo = DBL_MAX, xhi = -DBL_MAX, ylo = DBL_MAX, yhi = -DBL_MAX;
+  int finite = 0;
+  for (int s = 0; s < n_sets; s++) {
+    if (sets[s].n < 0 || (sets[s].n > 0 && (!sets[s].re || !sets[s].im)))
+      return nd__error(ND_ERR_INVALID_ARG, "%s: point set %d has no values", path, s);
+    for (int i = 0; i < sets[s].n; i++) {
+      double x = sets[s].re[i], y = sets[s].im[i];
+      if (!isfinite(x) || !isfinite(y)) continue;
+      finite++;
+      xlo = fmin(xlo, x), xhi = fmax(xhi, x), ylo = fmin(ylo, y), yhi = fmax(yhi, y);
+    }
+  }
+  for (int k = 0; k < o.n_circles; k++) {
+    const nd_plot_circle *ci = &o.circles[k];
+    if (!isfinite(ci->cx) || !isfinite(ci->cy) || !(ci->r >= 0) || !isfinite(ci->r))
+      return nd__error(ND_ERR_INVALID_ARG, "%s: circle %d is not finite with radius >= 0", path, k);
+    xlo = fmin(xlo, ci->cx - ci->r), xhi = fmax(xhi, ci->cx + ci->r);
+    ylo = fmin(ylo, ci->cy - ci->r), yhi = fmax(yhi, ci->cy + ci->r);
+  }
+  if (!finite && !o.n_circles) return nd__error(ND_ERR_INVALID_ARG, "%s: no finite points to plot", path);
+  /* the axes through 0 are always in view */
+  xlo = fmin(xlo, 0), xhi = fmax(xhi, 0), ylo = fmin(ylo, 0), yhi = fmax(yhi, 0);
+  bool title = has_text(o.title), x_label = has_text(o.x_label), y_label = has_text(o.y_label);
+  panel_layout p = {0};
+  p.L = 62;
+  p.R = W - 12;
+  p.T = 10 + (title ? 14 : 0) + (y_label ? LABEL_BAND : 0);
+  p.B = H - 24 - (x_label ? 12 : 0);
+  /* equal scale: widen the shorter side around its centre, then a 5% margin */
+  double span = fmax(fmax(xhi - xlo, yhi - ylo), 1e-12) * 1.1;
+  if (!isfinite(span)) return nd__error(ND_ERR_INVALID_ARG, "%s: the values span more than the range of a double", path);
+  double ppu = fmin((p.R - p.L) / span, (p.B - p.T) / span); /* pixels per unit */
+  double cx = (xlo + xhi) / 2, cy = (ylo + yhi) / 2;
+  double hx = (p.R - p.L) / ppu / 2, hy = (p.B - p.T) / ppu / 2;
+  xlo = cx - hx, xhi = cx + hx;
+  p.ylo = cy - hy, p.yhi = cy + hy;
+  canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
+  if (!c.px) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate the image", path);
+  memset(c.px, 255, (size_t)W * (size_t)H * 3);
+  const uint8_t black[3] = {0, 0, 0}, axis[3] = {90, 90, 90}, ring[3] = {60, 60, 60};
+  draw_axes(&c, &p, xlo, xhi, true);
+  int px0 = p.L + to_px((0 - xlo) * ppu), py0 = p.B - to_px((0 - p.ylo) * ppu);
+  for (int y = p.T + 1; y < p.B; y++) set_px(&c, px0, y, axis);
+  for (int x = p.L + 1; x < p.R; x++) set_px(&c, x, py0, axis);
+  for (int k = 0; k < o.n_circles; k++) {
+    const nd_plot_circle *ci = &o.circles[k];
+    int segs = 720, qx = 0, qy = 0;
+    for (int i = 0; i <= segs; i++) {
+      double t = 2 * M_PI * i / segs;
+      int x = p.L + to_px((ci->cx + ci->r * cos(t) - xlo) * ppu);
+      int y = p.B - to_px((ci->cy + ci->r * sin(t) - p.ylo) * ppu);
+      if (i) {
+        /* a 1-px line: draw_line's second row only where the slope is steep */
+        int dx = abs(x - qx), dy = abs(y - qy), sx = qx < x ? 1 : -1, sy = qy < y ? 1 : -1, err = dx - dy;
+        for (int g = 0; g < 100000; g++) {
+          if (qx > p.L && qx < p.R && qy > p.T && qy < p.B) set_px(&c, qx, qy, ring);
+          if (qx == x && qy == y) break;
+          int e2 = 2 * err;
+          if (e2 > -dy) err -= dy, qx += sx;
+          if (e2 < dx) err += dx, qy += sy;
+        }
+      }
+      qx = x, qy = y;
+    }
+  }
+  for (int s = 0; s < n_sets; s++) {
+    const uint8_t *col = tab10[s % 10];
+    for (int i = 0; i < sets[s].n; i++) {
+      double x = sets[s].re[i], y = sets[s].im[i];
+      if (!isfinite(x) || !isfinite(y)) continue;
+      int px = p.L + to_px((x - xlo) * ppu), py = p.B - to_px((y - p.ylo) * ppu);
+      for (int dy = -2; dy <= 2; dy++)
+        for (int dx = -2; dx <= 2; dx++)
+          if (abs(dx) + abs(dy) <= 3 && px + dx > p.L && px + dx < p.R && py + dy > p.T && py + dy < p.B)
+            set_px(&c, px + dx, py + dy, col);
+    }
+  }
+  if (title) draw_text(&c, (int)fmax(2, (p.L + p.R) / 2 - text_width(o.title) / 2), 7, o.title, black);
+  if (x_label) draw_text(&c, (int)fmax(2, (p.L + p.R) / 2 - text_width(o.x_label) / 2), p.B + 19, o.x_label, black);
+  if (y_label) draw_text(&c, 4, p.T - 13, o.y_label, black);
+  nd_plot_series leg[10];
+  for (int s = 0; s < n_sets; s++) leg[s] = (nd_plot_series){.label = sets[s].label};
+  draw_legend(&c, n_sets, leg, 0, p.L, p.R, p.T);
+  nd_status st = write_png(path, W, H, 3, c.px);
+  free(c.px);
+  return st;
+}
+
 /* ---------------------------------------------------------------- tiles */
 
 /* "%.3g" without a "+" or leading zeros in the exponent: 1.5e-05 -> 1.5e-5. */
