@@ -13,7 +13,9 @@ full   the whole 100 + 100-step inference of one image: neurodyn (spontaneous
 train  one training step (loss, gradient, AdamW) of the native-resolution
        model on 28x28 inputs: neurodyn's BPTT (gradient checkpointing on and
        off) against torch autograd of the same loss.
-Times are minima over --reps runs (after one warm-up).  Prints one JSON line
+Times are minima over --reps runs (after one warm-up); --clock cpu measures
+the process's CPU time instead of wall time (with --threads 1 on a loaded
+machine: the compute cost without the time spent waiting for a core).  Prints one JSON line
 per figure.  Needs ND_BUILD_DIR (libneurodyn.so) and torch."""
 import argparse
 import ctypes
@@ -29,13 +31,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import cordsnet_ref as R  # noqa: E402
 
 
+CLOCK = time.perf_counter
+
+
 def best(fn, reps):
     fn()
     t = float("inf")
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        t = min(t, time.perf_counter() - t0)
+        t = min(t, CLOCK() - t0)
     return t
 
 
@@ -93,9 +98,9 @@ def bench_full(L, args, emit, tmp):
     R.randomise(model, 1)
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
     m = nd_model(L, model, tmp)
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     nd_forward(L, m, x, 100, 100)
-    cold = time.perf_counter() - t0
+    cold = CLOCK() - t0
     warm = best(lambda: nd_forward(L, m, x, 100, 100), args.reps)
     with torch.no_grad():
         tt = {}
@@ -146,12 +151,15 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--step-n", type=int, default=5)
     ap.add_argument("--what", default="step,full,train")
+    ap.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     ap.add_argument("--train-depth", type=int, default=4)
     ap.add_argument("--train-width", type=int, default=16)
     ap.add_argument("--train-batch", type=int, default=32)
     ap.add_argument("--train-spont", type=int, default=10)
     ap.add_argument("--train-steps", type=int, default=10)
     args = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
     os.environ.setdefault("ND_NUM_THREADS", str(args.threads))
     L = R.bind(ctypes.CDLL(os.path.join(os.environ.get("ND_BUILD_DIR", "build/release"), "libneurodyn.so")))
@@ -160,6 +168,7 @@ def main():
 
     def emit(d):
         d["threads"] = args.threads
+        d["clock"] = args.clock
         d["load"] = round(load, 1)
         print(json.dumps(d), flush=True)
 

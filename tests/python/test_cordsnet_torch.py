@@ -71,41 +71,27 @@ def check(got, ref, trajs):
         assert rel(a, b) < 1e-4, (j, rel(a, b))
 
 
-def test_r2_upstream_layout():
+CASES = [
+    # name, model arguments, input shape, uniform input (else normal), record, plain weight names
+    ("r2_upstream", dict(depth=2, in_ch=3, classes=10, width=64, in_hw=32), (2, 3, 32, 32), False, [0, 1], False),
+    ("r2_plain_names", dict(depth=2, in_ch=3, classes=7, width=64, in_hw=32), (1, 3, 32, 32), False, [1], True),
+    ("r4_native", dict(depth=4, in_ch=1, classes=10, width=6, in_hw=28, stem_k=3, stem_s=1), (3, 1, 28, 28), True,
+     [2, 3], False),
+    ("r6_native", dict(depth=6, in_ch=2, classes=5, width=4, in_hw=28, stem_k=3, stem_s=1), (2, 2, 28, 28), True,
+     [5], False),
+]
+
+
+@pytest.mark.parametrize("name,kw,shape,uniform,record,plain", CASES, ids=[c[0] for c in CASES])
+def test_parity(name, kw, shape, uniform, record, plain):
     torch.manual_seed(0)
-    m = RefCordsNet(depth=2, in_ch=3, classes=10, width=64, in_hw=32)
-    randomise(m, 1)
-    x = np.random.default_rng(2).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    m = RefCordsNet(**kw)
+    seed = CASES.index(next(c for c in CASES if c[0] == name))
+    randomise(m, 1 + 2 * seed)
+    rng = np.random.default_rng(2 + 2 * seed)
+    x = (rng.random(shape) if uniform else rng.standard_normal(shape)).astype(np.float32)
     with tempfile.TemporaryDirectory(prefix="nd_cordsnet_") as tmp:
-        check(*run_case(tmp, m, x, [0, 1]))
-
-
-def test_r2_plain_weight_names():
-    torch.manual_seed(0)
-    m = RefCordsNet(depth=2, in_ch=3, classes=7, width=64, in_hw=32)
-    randomise(m, 3)
-    x = np.random.default_rng(4).standard_normal((1, 3, 32, 32)).astype(np.float32)
-    with tempfile.TemporaryDirectory(prefix="nd_cordsnet_") as tmp:
-        check(*run_case(tmp, m, x, [1], plain=True))
-
-
-def test_r4_native_layout():
-    torch.manual_seed(0)
-    m = RefCordsNet(depth=4, in_ch=1, classes=10, width=6, in_hw=28, stem_k=3, stem_s=1)
-    randomise(m, 5)
-    x = np.random.default_rng(6).random((3, 1, 28, 28)).astype(np.float32)
-    with tempfile.TemporaryDirectory(prefix="nd_cordsnet_") as tmp:
-        check(*run_case(tmp, m, x, [2, 3]))
-
-
-def test_r6_native_short_run():
-    torch.manual_seed(0)
-    m = RefCordsNet(depth=6, in_ch=2, classes=5, width=4, in_hw=28, stem_k=3, stem_s=1)
-    randomise(m, 7)
-    x = np.random.default_rng(8).random((2, 2, 28, 28)).astype(np.float32)
-    with tempfile.TemporaryDirectory(prefix="nd_cordsnet_") as tmp:
-        got, ref, trajs = run_case(tmp, m, x, [5], extra=())
-        check(got, ref, trajs)
+        check(*run_case(tmp, m, x, record, plain=plain))
 
 
 @pytest.mark.skipif(os.environ.get("ND_CORDSNET_R8") != "1", reason="R8 at 224x224: set ND_CORDSNET_R8=1 (slow)")
