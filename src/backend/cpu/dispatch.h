@@ -10,12 +10,15 @@
  * outlined before cloning and would keep the baseline code, so the clone goes
  * on the serial function that the region calls (a work-shared `omp for`
  * inside the function is fine).  With -DND_NATIVE=ON (-march=native) or on
- * other architectures ND__HOT is empty.  Measured in docs/RESULTS.md
+ * other architectures ND__HOT is empty.  Clang (the fuzz build) gets no clones:
+ * Clang 14 emits no external symbol for a cloned function called from another
+ * file (nd__wta_row_step from lcawta.c failed to link).  Measured in docs/RESULTS.md
  * ("Kernels: default build against -march=native"). */
 #ifndef NEURODYN_BACKEND_CPU_DISPATCH_H
 #define NEURODYN_BACKEND_CPU_DISPATCH_H
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(ND_NATIVE_BUILD) && !defined(__AVX2__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(ND_NATIVE_BUILD) && !defined(__AVX2__) && \
+    !defined(__clang__)
 #define ND__HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ND__HOT
