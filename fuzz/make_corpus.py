@@ -252,3 +252,40 @@ out("fuzz_pth", "short-storage.pth", pth(views[:1], [("0", w[:5])]))
 out("fuzz_pth", "no-storage.pth", pth(views[:1], []))
 out("fuzz_pth", "hostile-system.pth", pth(views[:1], stores[:1], hostile=("posix", "system")))
 out("fuzz_pth", "truncated.pth", pth(views, stores)[:300])
+
+# ---------------------------------------------------------------- record index (docs/record.md)
+
+
+def rec_stream(name, kind, shape, chunks, **extra):
+    s = {"name": name, "kind": kind, "frame_shape": shape, "dtype": "float32", "time_unit": "step", "dt": 1.0}
+    s.update(extra)
+    t0, cs = 0, []
+    for k, n in enumerate(chunks):
+        cs.append({"file": f"{name}_{k:06d}.npy", "t0": t0, "frames": n})
+        t0 += n
+    s["chunks"] = cs
+    return s
+
+
+def rec_index(streams, **top):
+    d = {"format": "neurodyn-record", "version": 1, "streams": streams}
+    d.update(top)
+    return json.dumps(d, indent=2).encode()
+
+
+REC = [
+    rec_stream("grid", "grid3d", [64], [64, 64, 3], positions="grid_positions.npy"),
+    rec_stream("area6", "map2d", [2, 8, 8], [64], labels={"area": 6, "model": "cordsnet"}),
+    rec_stream("codes", "vector", [256], [10]),
+    rec_stream("spikes", "raster", [100], [64, 1], dtype="uint8", time_unit="ms", dt=0.1),
+    rec_stream("W", "image", [10, 28, 28], [1, 1], time_unit="epoch"),
+    rec_stream("gray", "image", [28, 28], []),
+]
+out("fuzz_record_index", "all-kinds.json", rec_index(REC))
+out("fuzz_record_index", "empty.json", rec_index([]))
+out("fuzz_record_index", "unknown-keys.json", rec_index(REC[:1], future={"x": [1, 2]}))
+out("fuzz_record_index", "gap.json", rec_index([dict(REC[2], chunks=[{"file": "c.npy", "t0": 1, "frames": 2}])]))
+out("fuzz_record_index", "dup-names.json", rec_index([REC[2], REC[2]]))
+out("fuzz_record_index", "bad-kind.json", rec_index([dict(REC[2], kind="movie")]))
+out("fuzz_record_index", "version-2.json", rec_index([], version=2))
+out("fuzz_record_index", "truncated.json", rec_index(REC)[:200])

@@ -8,7 +8,8 @@
 # Inputs may be up to FUZZ_MAX_LEN bytes (default 2 MiB) and each one must
 # finish within FUZZ_TIMEOUT seconds (default 2): together with large seeds
 # generated here (a safetensors header of 25,000 zero-size tensors, a
-# --config file of 20,000 keys, a checkpoint with 20,000 metadata entries),
+# --config file of 20,000 keys, a checkpoint with 20,000 metadata entries, a
+# record index of 1,024 streams and 100,000 chunks),
 # a parser that is quadratic in the number of entries is reported as a
 # timeout on its first run (the safetensors header took 66 s for 100,000
 # entries before it sorted its names).  Crash, leak, timeout and OOM inputs
@@ -50,6 +51,12 @@ if target == "fuzz_safetensors":
     open(f"{d}/large-25000-tensors.safetensors", "wb").write(st(25000, None))
 elif target == "fuzz_checkpoint":
     open(f"{d}/large-20000-meta.safetensors", "wb").write(st(10, {f"k{i}": "1" for i in range(20000)}))
+elif target == "fuzz_record_index":
+    ch = [{"file": f"c_{i}.npy", "t0": i, "frames": 1} for i in range(100000)]
+    st = [{"name": f"s{i}", "kind": "vector", "frame_shape": [1], "dtype": "float32", "time_unit": "step",
+           "dt": 1, "chunks": ch[:1] if i else ch} for i in range(1024)]
+    open(f"{d}/large-1024-streams.json", "w").write(json.dumps({"format": "neurodyn-record", "version": 1,
+                                                               "streams": st}))
 elif target == "fuzz_config":
     open(f"{d}/large-20000-keys.json", "w").write(json.dumps({f"_k{i}": i for i in range(20000)}))
 PY

@@ -907,6 +907,54 @@ static int p_io_npy(void) {
   return 0;
 }
 
+static int p_io_record(void) {
+  nd_recorder *r = (nd_recorder *)1;
+  nd_record_stream *s = (nd_record_stream *)1;
+  nd_record_index ix;
+  nd_array a;
+  char p[256];
+  tmp_path(p, "run");
+  BAD(nd_recorder_open(NULL, 0, &r));
+  BAD(nd_recorder_open(p, 0, NULL));
+  BAD(nd_recorder_open(p, 0xff, &r));
+  OK(nd_recorder_open(p, 0, &r));
+  BAD(nd_recorder_stream(r, NULL, &s));
+  nd_record_stream_spec sp = nd_record_stream_defaults("x", ND_RECORD_VECTOR, 1, ND_SHAPE(BIG40));
+  BAD(nd_recorder_stream(r, &sp, &s));
+  sp = nd_record_stream_defaults("x", ND_RECORD_IMAGE, 3, ND_SHAPE(BIG40, BIG40, BIG40));
+  BAD(nd_recorder_stream(r, &sp, &s));
+  sp = nd_record_stream_defaults("x", ND_RECORD_MAP2D, -1, NULL);
+  BAD(nd_recorder_stream(r, &sp, &s));
+  sp = nd_record_stream_defaults("x", ND_RECORD_VECTOR, 1, ND_SHAPE(1 << 25)); /* 128 MiB frames */
+  BAD(nd_recorder_stream(r, &sp, &s));
+  sp = nd_record_stream_defaults("x", ND_RECORD_VECTOR, 1, ND_SHAPE(2));
+  sp.chunk_frames = -1;
+  BAD(nd_recorder_stream(r, &sp, &s));
+  sp.chunk_frames = 1 << 30; /* capped by the 64 MiB chunk */
+  OK(nd_recorder_stream(r, &sp, &s));
+  BAD(nd_recorder_stream(r, &sp, NULL));
+  BAD(nd_recorder_stream(NULL, &sp, &s));
+  BAD(nd_recorder_push(NULL, (float[2]){0}));
+  BAD(nd_recorder_flush(NULL));
+  OK(nd_recorder_close(r));
+  OK(nd_recorder_close(NULL));
+  BAD(nd_record_index_parse(NULL, 3, "n", &ix));
+  BAD(nd_record_index_parse("{}", 2, "n", NULL));
+  BAD(nd_record_index_parse("{}", 2, "n", &ix));
+  BAD(nd_record_index_read(NULL, &ix));
+  BAD(nd_record_index_read(tmpdir, &ix));
+  BAD(nd_record_index_read(p, NULL));
+  nd_record_index_release(NULL);
+  EXPECT(nd_record_index_find(NULL, "x") == NULL);
+  EXPECT(nd_record_stream_frames(NULL) == -1 && nd_recorder_dir(NULL) == NULL);
+  BAD(nd_record_chunk_read(NULL, NULL, 0, &a));
+  nd_record_stream_info info = {0};
+  BAD(nd_record_chunk_read(p, &info, 0, &a));
+  BAD(nd_record_chunk_read(p, &info, -1, &a));
+  BAD(nd_record_chunk_read(p, &info, 0, NULL));
+  return 0;
+}
+
 static int p_io_safetensors(void) {
   nd_safetensors *st = (nd_safetensors *)1;
   char p[256];
@@ -2249,7 +2297,7 @@ static const probe probes[] = {
     P(p_rng),             P(p_schedule),        P(p_optim_create),     P(p_optim_calls),
     P(p_clip_grad_norm),  P(p_tape),            P(p_tape_leaves),      P(p_tape_backward),
     P(p_ad_ops),          P(p_gradcheck),       P(p_io_arrays),        P(p_io_idx),
-    P(p_io_npy),          P(p_io_safetensors),  P(p_io_jsonl),         P(p_io_png),
+    P(p_io_npy),          P(p_io_record),       P(p_io_safetensors),  P(p_io_jsonl),         P(p_io_png),
     P(p_data),            P(p_zero_size),
     P(p_dynamics_dopri),
     P(p_snn),

@@ -9,6 +9,7 @@
 #include "neurodyn/train.h"
 #include "neurodyn/checkpoint.h"
 #include "neurodyn/io.h"
+#include "neurodyn/record.h"
 #include "neurodyn/tensorfile.h"
 #include "neurodyn/provenance.h"
 #include "neurodyn/data.h"

@@ -52,6 +52,13 @@ float nd__bf16_to_f32(uint16_t h);
 /* Writes the elements of t (any strides) as contiguous native float32. */
 nd_status nd__afile_write_tensor(nd__afile *a, const nd_tensor *t);
 
+/* NPY 1.0 header (magic, version, padded dict; data starts at a multiple of
+ * 64 bytes) for a C-order array of the given descr ("<f4", "|u1", ...). */
+nd_status nd__npy_write_header(nd__afile *f, const char *descr, int ndim, const int64_t *shape);
+/* An NPY file of float32, float64 or uint8 ('|u1') elements in its own dtype,
+ * native byte order. */
+nd_status nd__npy_parse_typed(const void *buf, size_t len, const char *name, nd_array *out);
+
 /* true on a little-endian host. */
 static inline bool nd__little_endian(void) {
   const uint16_t one = 1;

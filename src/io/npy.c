@@ -10,7 +10,7 @@
 #include "io/io_internal.h"
 
 typedef struct npy_info {
-  int esize;     /* 4 or 8 */
+  int esize;     /* 4 or 8 (1: uint8, nd__npy_parse_typed only) */
   bool big;      /* big-endian elements */
   int ndim;
   int64_t shape[ND_ARRAY_MAX_DIMS];
@@ -49,7 +49,7 @@ static bool parse_word(cursor *c, const char *w) {
   return true;
 }
 
-static nd_status parse_header(const unsigned char *b, size_t len, const char *name, npy_info *info) {
+static nd_status parse_header(const unsigned char *b, size_t len, const char *name, bool allow_u8, npy_info *info) {
   static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   memset(info, 0, sizeof *info);
   if (len < 10)
@@ -151,6 +151,8 @@ static nd_status parse_header(const unsigned char *b, size_t len, const char *na
       strcmp(descr, ">f8") == 0) {
     info->big = descr[0] == '>';
     info->esize = descr[2] - '0';
+  } else if (allow_u8 && (strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0 || strcmp(descr, ">u1") == 0)) {
+    info->esize = 1;
   } else {
     return nd__error(ND_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported (float32 '<f4' or float64 '<f8' are)", name,
                      descr);
@@ -190,7 +192,7 @@ nd_status nd_npy_parse(const void *buf, size_t len, const char *name, nd_tensor 
   if (!name) name = "<memory>";
   if (!buf && len) return nd__error(ND_ERR_INVALID_ARG, "%s: buffer is NULL", name);
   npy_info in;
-  ND_TRY(parse_header(buf, len, name, &in));
+  ND_TRY(parse_header(buf, len, name, false, &in));
   if (in.ndim > ND_MAX_DIMS)
     return nd__error(ND_ERR_UNSUPPORTED, "%s: %d dimensions, nd_tensor holds at most %d", name, in.ndim, ND_MAX_DIMS);
   ND_TRY(nd_tensor_alloc(out, in.ndim, in.shape));
@@ -209,12 +211,30 @@ nd_status nd_npy_parse_f64(const void *buf, size_t len, const char *name, nd_arr
   if (!name) name = "<memory>";
   if (!buf && len) return nd__error(ND_ERR_INVALID_ARG, "%s: buffer is NULL", name);
   npy_info in;
-  ND_TRY(parse_header(buf, len, name, &in));
+  ND_TRY(parse_header(buf, len, name, false, &in));
   double *d = malloc(in.numel ? (size_t)in.numel * sizeof(double) : 1);
   if (!d) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate %lld doubles", name, (long long)in.numel);
   const unsigned char *p = (const unsigned char *)buf + in.data_off;
   for (int64_t i = 0; i < in.numel; i++) d[i] = load_elem(p, &in, i);
   out->dtype = ND_DTYPE_F64;
+  out->ndim = in.ndim;
+  memcpy(out->shape, in.shape, sizeof out->shape);
+  out->numel = in.numel;
+  out->data = d;
+  return ND_OK;
+}
+
+nd_status nd__npy_parse_typed(const void *buf, size_t len, const char *name, nd_array *out) {
+  memset(out, 0, sizeof *out);
+  if (!buf && len) return nd__error(ND_ERR_INVALID_ARG, "%s: buffer is NULL", name);
+  npy_info in;
+  ND_TRY(parse_header(buf, len, name, true, &in));
+  size_t bytes = (size_t)in.numel * (size_t)in.esize;
+  void *d = malloc(bytes ? bytes : 1);
+  if (!d) return nd__error(ND_ERR_NOMEM, "%s: cannot allocate %zu bytes", name, bytes);
+  if (bytes) memcpy(d, (const unsigned char *)buf + in.data_off, bytes);
+  if (in.esize > 1 && in.big == nd__little_endian()) nd__byteswap(d, in.numel, (size_t)in.esize);
+  out->dtype = in.esize == 1 ? ND_DTYPE_U8 : in.esize == 4 ? ND_DTYPE_F32 : ND_DTYPE_F64;
   out->ndim = in.ndim;
   memcpy(out->shape, in.shape, sizeof out->shape);
   out->numel = in.numel;
@@ -246,7 +266,7 @@ nd_status nd_npy_read_f64(const char *path, nd_array *out) {
 
 /* Magic, version, length and the padded dict, as numpy >= 1.14 writes them
  * (total header a multiple of 64 bytes). */
-static nd_status write_header(nd__afile *f, const char *descr, int ndim, const int64_t *shape) {
+nd_status nd__npy_write_header(nd__afile *f, const char *descr, int ndim, const int64_t *shape) {
   char dict[64 + 24 * ND_ARRAY_MAX_DIMS];
   int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
   for (int i = 0; i < ndim; i++)
@@ -269,7 +289,7 @@ nd_status nd_npy_write(const char *path, const nd_tensor *t) {
     return nd__error(ND_ERR_UNSUPPORTED, "%s: strided tensors on a big-endian host", path);
   nd__afile f;
   ND_TRY(nd__afile_open(&f, path));
-  write_header(&f, nd__little_endian() ? "<f4" : ">f4", t->ndim, t->shape);
+  nd__npy_write_header(&f, nd__little_endian() ? "<f4" : ">f4", t->ndim, t->shape);
   nd__afile_write_tensor(&f, t);
   return nd__afile_commit(&f);
 }
@@ -284,7 +304,7 @@ nd_status nd_npy_write_f64(const char *path, int ndim, const int64_t *shape, con
   if (numel && !data) return nd__error(ND_ERR_INVALID_ARG, "%s: data is NULL", path);
   nd__afile f;
   ND_TRY(nd__afile_open(&f, path));
-  write_header(&f, nd__little_endian() ? "<f8" : ">f8", ndim, shape);
+  nd__npy_write_header(&f, nd__little_endian() ? "<f8" : ">f8", ndim, shape);
   nd__afile_write(&f, data, (size_t)numel * 8);
   return nd__afile_commit(&f);
 }
