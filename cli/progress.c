@@ -14,6 +14,17 @@ static bool g_quiet = false;
 void nd_progress_set_quiet(bool quiet) { g_quiet = quiet; }
 bool nd_progress_quiet(void) { return g_quiet; }
 
+long nd_cli_peak_rss_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long v = -1;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) v = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return v;
+}
+
 double nd_cli_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

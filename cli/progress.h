@@ -80,5 +80,8 @@ size_t nd_progress_format(const nd_progress *p, int width, bool final, char *buf
 
 /* Monotonic clock in seconds (for timing outside a bar). */
 double nd_cli_now(void);
+/* The process's peak resident set so far (VmHWM of /proc/self/status) in
+ * KiB, or -1 where it cannot be read. */
+long nd_cli_peak_rss_kib(void);
 
 #endif

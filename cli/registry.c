@@ -18,6 +18,8 @@ const nd_cli_command nd_cli_train_models[] = {
     {"lca", nd_cli_train_lca, "sparse-coding dictionary (dense or --conv) by LCA inference, resumable"},
     {"hlca", nd_cli_train_hlca, "hierarchical LCA with top-down feedback, layer by layer; feedback vs occlusion/noise"},
     {"rnn", nd_cli_train_rnn, "recurrent nets trained without stored activations (--cell reversible|unitary|tanh), copy/adding tasks"},
+    {"deq", nd_cli_train_deq, "deep equilibrium classifier (Anderson forward, implicit backward), MNIST/Fashion"},
+    {"ode", nd_cli_train_ode, "neural ODE by the adjoint method: --task spiral (dynamics from a trajectory) or mnist (ODE block)"},
     {"cordsnet", nd_cli_train_cordsnet, "convolutional continuous-time RNN (CordsNet) by BPTT with time checkpointing, MNIST/Fashion at 28x28"},
     {"somp", nd_cli_train_somp, "self-organising multi-paradigm cells in a (cyclic) network, --config net.json (docs/somp.md)"},
     {NULL, NULL, NULL},

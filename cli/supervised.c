@@ -20,16 +20,23 @@ static nd_status sup_state(void *self, nd_train_state *st) {
   return ND_OK;
 }
 
+/* The metrics key of split: "train_error", or "train_<measure>". */
+static const char *key_of(nd_cli_supervised *s, nd_cli_split split) {
+  static const char *const names[] = {"train", "validation", "test"};
+  snprintf(s->key_[split], sizeof s->key_[split], "%s_%s", names[split], s->measure ? s->measure : "error");
+  return s->key_[split];
+}
+
 static nd_status sup_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_field *f, int *n) {
   nd_cli_supervised *s = self;
   (void)run, (void)e;
   ND_CLI_TRY(s->error(s->self, ND_CLI_TRAIN, &s->err_train));
   f[(*n)++] = ND_JNUM("loss", s->loss);
-  f[(*n)++] = ND_JNUM("train_error", s->err_train);
+  f[(*n)++] = ND_JNUM(key_of(s, ND_CLI_TRAIN), s->err_train);
   if (s->has_validation) {
     ND_CLI_TRY(s->error(s->self, ND_CLI_VALIDATION, &s->err_val));
-    f[(*n)++] = ND_JNUM("validation_error", s->err_val);
-    f[(*n)++] = ND_JNUM("val_acc", 1 - s->err_val);
+    f[(*n)++] = ND_JNUM(key_of(s, ND_CLI_VALIDATION), s->err_val);
+    if (!s->measure) f[(*n)++] = ND_JNUM("val_acc", 1 - s->err_val);
   }
   f[(*n)++] = ND_JNUM("lr", nd_optim_lr(s->opt));
   if (s->extra) ND_CLI_TRY(s->extra(s->self, f, n));
@@ -38,7 +45,9 @@ static nd_status sup_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_fi
 
 static void sup_figures(void *self, char *buf, size_t len) {
   nd_cli_supervised *s = self;
-  if (s->has_validation) snprintf(buf, len, "loss=%.4f val_err=%.2f%%", s->loss, 100 * s->err_val);
+  if (s->measure) snprintf(buf, len, "loss=%.4g %s=%.4g", s->loss, s->has_validation ? "val" : "train",
+                           s->has_validation ? s->err_val : s->err_train);
+  else if (s->has_validation) snprintf(buf, len, "loss=%.4f val_err=%.2f%%", s->loss, 100 * s->err_val);
   else snprintf(buf, len, "loss=%.4f train_err=%.2f%%", s->loss, 100 * s->err_train);
 }
 
@@ -108,10 +117,24 @@ int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *sc
     return 0;
   }
   nd_status r = s->error(s->self, ND_CLI_TEST, &s->err_test);
-  nd_jsonl_field f[4] = {ND_JBOOL("final", true), ND_JINT("epoch", s->epoch), ND_JNUM("test_error", s->err_test),
+  nd_jsonl_field f[4] = {ND_JBOOL("final", true), ND_JINT("epoch", s->epoch), ND_JNUM(key_of(s, ND_CLI_TEST), s->err_test),
                          ND_JNUM("test_acc", 1 - s->err_test)};
-  if (r == ND_OK) r = nd_jsonl_write(run->metrics, 4, f);
+  if (r == ND_OK) r = nd_jsonl_write(run->metrics, s->measure ? 3 : 4, f);
   if (r != ND_OK) return nd_cli_lib_fail(s->cmd, r);
   *scored = true;
   return 0;
+}
+
+int nd_cli_supervised_run(nd_cli_supervised *s, nd_run *run, nd_status setup, const char *resume, const char *out,
+                          const char *const *files, const nd_run_limits *lim, bool *scored) {
+  int rc = 0;
+  if (setup == ND_OK && resume) setup = nd_cli_supervised_resume(s, resume);
+  if (setup != ND_OK) rc = nd_cli_lib_fail(s->cmd, setup);
+  for (int i = 0; !rc && files && files[i] && i < 7; i++) run->dataset_files[i] = files[i];
+  if (!rc) rc = nd_run_begin(run, resume ? resume : out, resume != NULL);
+  nd_trainer t = nd_cli_supervised_trainer(s);
+  t.unit = "batches";
+  s->reports_batches = true;
+  if (!rc) rc = nd_run_loop(run, &t, lim);
+  return nd_cli_supervised_finish(s, run, rc, scored);
 }

@@ -21,6 +21,10 @@ typedef struct nd_cli_supervised {
   bool has_validation;
   nd_status (*train_epoch)(void *self, nd_rng *rng, double *mean_loss);
   nd_status (*error)(void *self, nd_cli_split split, double *error);
+  /* What error() measures, in the metrics keys: NULL is a classification
+   * error ("train_error", "validation_error", "test_error" and the
+   * accuracies); "mse" gives "train_mse", "validation_mse", "test_mse". */
+  const char *measure;
   /* More metrics fields after each epoch (may be NULL; at most 20 in all). */
   nd_status (*extra)(void *self, nd_jsonl_field *fields, int *n_fields);
   nd_status (*save)(void *self, nd_checkpoint *ck);          /* the model and its data set */
@@ -34,6 +38,7 @@ typedef struct nd_cli_supervised {
   nd_rng rng;            /* the minibatch stream */
   int64_t epoch;         /* epochs done */
   double loss, err_train, err_val, err_test;
+  char key_[3][40];      /* private: the metrics keys of measure */
 } nd_cli_supervised;
 
 /* --grad-blocks N of a data-parallel gradient trainer (docs/distributed.md):
@@ -58,5 +63,14 @@ nd_status nd_cli_supervised_resume(nd_cli_supervised *s, const char *dir);
  * the test set once (err_test, a final metrics line) and sets *scored;
  * stopped early by --stop-after, says how to resume.  Returns the exit code. */
 int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *scored);
+
+/* The whole run after the family's set-up (whose status is `setup`): with
+ * --resume DIR (resume not NULL) the position from DIR, then nd_run_begin
+ * into resume or out (files: the data files read, NULL-ended, may be NULL),
+ * the epochs counted in minibatches (the family calls s->progress per
+ * minibatch), nd_cli_supervised_finish.  Returns the exit code; *scored as
+ * for finish.  The caller ends the run (nd_run_end). */
+int nd_cli_supervised_run(nd_cli_supervised *s, nd_run *run, nd_status setup, const char *resume, const char *out,
+                          const char *const *files, const nd_run_limits *lim, bool *scored);
 
 #endif

@@ -97,6 +97,14 @@ static void test_budget_and_args(void **s) {
   assert_int_equal(nd_deq_backward(d, x, B, dz, NULL, NULL), ND_ERR_INVALID_ARG); /* no forward */
   assert_int_equal(nd_deq_forward(d, x, B + 1, z, NULL), ND_ERR_SHAPE);
   nd_deq_free(d);
+  /* accept_unconverged: the same budget returns the last iterate, says so, and backward may follow */
+  c.accept_unconverged = true;
+  nd_assert_ok(nd_deq_create(&c, &d));
+  nd_assert_ok(nd_deq_forward(d, x, B, z, &r));
+  assert_true(r.stop == ND_STOP_MAX_ITER && r.iterations == 2);
+  nd_assert_ok(nd_deq_backward(d, x, B, dz, NULL, &r));
+  assert_true(r.stop == ND_STOP_MAX_ITER && r.iterations == 2);
+  nd_deq_free(d);
   c = nd_deq_defaults(), c.tol = 0;
   assert_int_equal(nd_deq_config_check(&c), ND_ERR_INVALID_ARG);
   c = nd_deq_defaults(), c.anderson_m = 65;

@@ -26,6 +26,11 @@ typedef struct nd_deq_config {
   double tol;             /* relative change tolerance of both solves, > 0 (1e-6) */
   int64_t max_iter;       /* evaluations per solve, >= 1 (200) */
   double init_scale;      /* W ~ N(0, init_scale^2 / hidden): < 1 keeps f contractive (0.5) */
+  /* A solve that spends max_iter without reaching tol: false (default) is an
+   * error, ND_ERR_NUMERIC; true returns ND_OK with the last iterate and
+   * result.stop = ND_STOP_MAX_ITER (torchdeq's behaviour, for training,
+   * where the caller counts such solves), and backward may follow. */
+  bool accept_unconverged;
   uint64_t seed;
 } nd_deq_config;
 

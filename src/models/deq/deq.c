@@ -108,6 +108,7 @@ static nd_status solve(nd_deq *d, nd_map_fn fn, float *state, nd_fixed_point_res
   nd_status s = nd_fixed_point_solve(d->fp, &map, state, &o, &r);
   if (result) *result = r;
   if (s != ND_OK) return s;
+  if (r.stop == ND_STOP_MAX_ITER && d->c.accept_unconverged) return ND_OK;
   if (r.stop != ND_STOP_TOLERANCE)
     return nd__error(ND_ERR_NUMERIC, "deq: %s solve stopped (%s) after %lld iterations, residual %.3g, change %.3g > tol %g",
                      what, nd_stop_reason_name(r.stop), (long long)r.iterations, r.residual, r.change, d->c.tol);
