@@ -58,7 +58,20 @@ typedef struct nd_esn_config {
   nd_esn_rho_method rho_method; /* ND_ESN_RHO_EIG */
   int64_t power_iterations;     /* 2K for ND_ESN_RHO_POWER; 1000 */
   uint64_t seed;          /* W and W_in; 1 */
+  /* Deep ESN (Gallicchio, Micheli & Pedrelli 2017, Neurocomputing 268:87,
+   * Eqs. 1-2): `layers` reservoirs of `units` each, layer l > 1 driven by
+   * the state of layer l - 1 at the same step through a dense W_in,l
+   * uniform in [-inter_scaling, inter_scaling] (bias column as above); the
+   * readout sees [1; u; x_1; ...; x_layers]. */
+  int64_t layers;         /* 1..ND_ESN_MAX_LAYERS; 1 (a plain ESN) */
+  double inter_scaling;   /* >= 0; 1 */
+  /* State noise in training (Jaeger & Haas 2004 trained with noise): each
+   * unit gets uniform [-noise, noise] added after its update, in
+   * nd_esn_fit and nd_esn_fit_rls only; never in run/generate/batches. */
+  double noise;           /* [0, 1); 0 */
 } nd_esn_config;
+
+#define ND_ESN_MAX_LAYERS 16
 
 typedef struct nd_esn nd_esn;
 
@@ -92,8 +105,97 @@ ND_API nd_status nd_esn_run(nd_esn *esn, const double *u, int64_t T, double *y);
 /* Free run (inputs == outputs): `steps` times: feed the current readout as
  * the next input, step, read out into y [steps, L]. */
 ND_API nd_status nd_esn_generate(nd_esn *esn, int64_t steps, double *y);
-/* W_out [L, 1 + K + N] (NULL for NULL or before a fit). */
+/* W_out [L, F], F = 1 + K + layers N (NULL for NULL or before a fit). */
 ND_API const double *nd_esn_readout_weights(const nd_esn *esn);
+/* F, the readout's features (-1 for NULL). */
+ND_API int64_t nd_esn_features(const nd_esn *esn);
+ND_API nd_esn_config nd_esn_get_config(const nd_esn *esn);
+/* Layer l's spectral radius and a dense copy of its W [N, N]. */
+ND_API double nd_esn_layer_spectral_radius(const nd_esn *esn, int64_t l);
+ND_API nd_status nd_esn_layer_reservoir(const nd_esn *esn, int64_t l, double *w);
+
+/* ----------------------------------------------- independent sequences
+ * Many sequences at once, in parallel (OpenMP over the sequences), each
+ * from the zero state; the ESN itself is not changed (const).  Identical,
+ * bit for bit, to running each sequence alone. */
+/* Features phi [B, T, F] ([1; u; x_1..x_layers] after each step) of u [B, T, K]. */
+ND_API nd_status nd_esn_states_batch(const nd_esn *esn, const double *u, int64_t B, int64_t T, double *phi);
+/* Per sequence: `warm` teacher-forced steps on u [B, warm, K] with their
+ * readouts, then `horizon` free-running steps (inputs == outputs), the
+ * readout fed back: y [B, warm + horizon, L].  A sequence whose free run
+ * diverges (non-finite) gets NaN from there on; the others are unaffected. */
+ND_API nd_status nd_esn_forecast_batch(const nd_esn *esn, const double *u, int64_t B, int64_t warm, int64_t horizon,
+                                       double *y);
+
+/* ------------------------------------------------ online readout: RLS / FORCE
+ * Recursive least squares (Sussillo & Abbott 2009, Neuron 63:544, Eqs. 4-5;
+ * Haykin, Adaptive Filter Theory, with forgetting factor lambda): after the
+ * washout, at every step, with phi the features and e = W_out phi - y the
+ * a-priori error,
+ *   k = P phi,  c = 1 / (lambda + phi^T k),
+ *   W_out <- W_out - c e k^T,   P <- (P - c k k^T) / lambda,
+ * from P(0) = I / alpha and W_out = 0.  With lambda = 1, one pass equals the
+ * ridge solution with ridge alpha (tested).  FORCE (Sussillo & Abbott
+ * 2009): the network's own output z = W_out phi is fed back as the next
+ * input during learning (inputs == outputs) instead of the teacher's; the
+ * teacher y only enters through e.  Successive calls continue the same P
+ * and W_out (passes, "epochs"); nd_esn_rls_reset starts over. */
+typedef struct nd_esn_rls {
+  bool force;    /* feed the output back (FORCE) instead of the teacher (RLS); false */
+  double alpha;  /* P(0) = I / alpha, > 0; 1e-6 */
+  double lambda; /* forgetting factor in (0, 1]; 1 */
+} nd_esn_rls;
+
+ND_API nd_esn_rls nd_esn_rls_defaults(void);
+/* One pass over u [T, K], y [T, L] from the zero state (noise as in
+ * nd_esn_fit); mse (may be NULL): mean squared a-priori error over the
+ * steps after the washout. */
+ND_API nd_status nd_esn_fit_rls(nd_esn *esn, const double *u, const double *y, int64_t T, const nd_esn_rls *r, double *mse);
+ND_API nd_status nd_esn_rls_reset(nd_esn *esn);
+
+/* ------------------------------------------------ local rules on the reservoir
+ * Unsupervised passes before the readout is fitted, each from the zero
+ * state over u [T, K], rules applied at every step after the washout:
+ *
+ * ND_ESN_IP, intrinsic plasticity (Schrauwen, Wardermann, Verstraeten, Steil
+ * & Stroobandt 2008, Neurocomputing 71:1159; the rule for tanh units with a
+ * Gaussian target N(mu, sigma^2), derived from the KL divergence as in
+ * Triesch 2005): unit i's output y = tanh(g s + b) of its net input s
+ * adapts its gain g and bias b,
+ *   db = -eta (-mu / sigma^2 + (y / sigma^2) (2 sigma^2 + 1 - y^2 + mu y))
+ *   dg = eta / g + db s
+ *
+ * ND_ESN_DECORRELATE, anti-Hebbian decorrelation (Foldiak 1990, Biol.
+ * Cybern. 64:165): on the existing connections (i != j) of each layer,
+ *   dW_ij = -eta x_i(t) x_j(t-1)
+ * then, after the pass, W is rescaled to the configured spectral radius (so
+ * that the comparison with the untrained reservoir is at equal radius). */
+typedef enum nd_esn_rule { ND_ESN_RULE_NONE = 0, ND_ESN_IP = 1, ND_ESN_DECORRELATE = 2 } nd_esn_rule;
+typedef struct nd_esn_plasticity {
+  nd_esn_rule rule;
+  double eta;   /* learning rate > 0; 5e-4 */
+  double mu;    /* IP target mean; 0 */
+  double sigma; /* IP target standard deviation > 0; 0.2 */
+} nd_esn_plasticity;
+typedef struct nd_esn_adapt_stats {
+  double mean, std;    /* of the units' tanh outputs over the pass (after the washout) */
+  double mean_abs_corr; /* mean |correlation| of 64 fixed unit pairs of layer 1 over the pass */
+} nd_esn_adapt_stats;
+
+ND_API nd_esn_plasticity nd_esn_plasticity_defaults(void);
+ND_API nd_status nd_esn_adapt(nd_esn *esn, const double *u, int64_t T, const nd_esn_plasticity *p, nd_esn_adapt_stats *st);
+/* The intrinsic gains and biases [layers N] (1 and 0 unless adapted). */
+ND_API const double *nd_esn_gain(const nd_esn *esn);
+ND_API const double *nd_esn_ip_bias(const nd_esn *esn);
+
+/* ------------------------------------------------ checkpoints
+ * Everything a trained or half-trained ESN is: config, each layer's W values
+ * (changed by decorrelation) and radius, gains and biases, W_out, the RLS
+ * P, the noise stream.  W's structure and W_in are redrawn from the seed on
+ * load.  Metadata "model" = "esn"; tensor names "esn.*". */
+struct nd_checkpoint;
+ND_API nd_status nd_esn_save(const nd_esn *esn, struct nd_checkpoint *ck);
+ND_API nd_status nd_esn_load(const struct nd_checkpoint *ck, nd_esn **out);
 
 /* Ridge regression: w [L, F] minimising |Y - Phi w^T|^2 + ridge |w|^2 for
  * phi [T, F] (rows = samples) and y [T, L]: (Phi^T Phi + ridge I) w^T =
