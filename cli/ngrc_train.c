@@ -16,12 +16,18 @@
 #include "neurodyn/reservoir.h"
 #include "options.h"
 #include "out_command.h"
+#include "progress.h"
 
 #define CMD "train ngrc"
+#define ND_TRY_CLI(e)           \
+  do {                          \
+    nd_status s_ = (e);         \
+    if (s_ != ND_OK) return s_; \
+  } while (0)
 
 typedef struct ngrc_opts {
   int task;
-  int64_t delays, spacing, train, discard, horizon, trials;
+  int64_t delays, spacing, train, discard, horizon, trials, warmup;
   double ridge, dt;
   nd_cli_common common;
 } ngrc_opts;
@@ -50,7 +56,86 @@ static nd_status score(const nd_ngrc *m, const ngrc_opts *o, const double *u, in
   return st;
 }
 
+/* Mackey-Glass in the windows of `train esn` (cli/esn_train.c): window i of a
+ * part starting at s0 is x[s0 + i W ..), W = warmup + horizon; the one-step
+ * forecasts over the second half of its first `warmup` points (each from the
+ * true history), and the free run from the history x[.. s0 + i W + warmup):
+ * the error at the horizon and over the run, normalised by var. */
+static nd_status score_mg(const nd_ngrc *m, const ngrc_opts *o, const double *x, int64_t s0, double var, double r[3]) {
+  int64_t W = o->warmup + o->horizon, n1 = 0;
+  double *y = malloc((size_t)o->horizon * sizeof *y), e1 = 0, eh = 0, ew = 0;
+  if (!y) return nd_set_error(ND_ERR_NOMEM, "out of memory");
+  nd_status st = ND_OK;
+  for (int64_t i = 0; i < o->trials && st == ND_OK; i++) {
+    int64_t w0 = s0 + i * W;
+    for (int64_t t = o->warmup / 2; t + 1 < o->warmup && st == ND_OK; t++, n1++) { /* predicts x[w0 + t + 1] */
+      st = nd_ngrc_forecast(m, x, w0 + t + 1, 1, y);
+      if (st == ND_OK) e1 += (y[0] - x[w0 + t + 1]) * (y[0] - x[w0 + t + 1]);
+    }
+    if (st == ND_OK) st = nd_ngrc_forecast(m, x, w0 + o->warmup, o->horizon, y);
+    if (st == ND_ERR_NUMERIC) { /* diverged: an infinite error */
+      nd_clear_error();
+      st = ND_OK, eh = ew = INFINITY;
+      continue;
+    }
+    for (int64_t h = 0; h < o->horizon && st == ND_OK; h++) {
+      double d = y[h] - x[w0 + o->warmup + h];
+      ew += d * d;
+      if (h == o->horizon - 1) eh += d * d;
+    }
+  }
+  free(y);
+  r[0] = sqrt(e1 / (double)n1 / var), r[1] = sqrt(eh / (double)o->trials / var), r[2] = sqrt(ew / (double)(o->trials * o->horizon) / var);
+  return st;
+}
+
+static nd_status run_mg(const ngrc_opts *o, const nd_opts *spec) {
+  nd_ngrc_config c = {.inputs = 1, .delays = o->delays, .spacing = o->spacing, .ridge = o->ridge};
+  int64_t back = (o->delays - 1) * o->spacing, W = o->warmup + o->horizon;
+  if (o->train < 2 || o->discard < back || o->horizon < 1 || o->trials < 1 || o->warmup < 2 || o->warmup <= back ||
+      o->train + o->discard + 2 * o->trials * W > 100000000)
+    return nd_set_error(ND_ERR_INVALID_ARG, "--train >= 2, --discard and --warmup > (delays-1)*spacing, --horizon, --trials >= 1");
+  nd_ngrc *m = NULL;
+  ND_TRY_CLI(nd_ngrc_create(&c, &m));
+  int64_t val0 = o->discard + o->train, test0 = val0 + o->trials * W, n = test0 + o->trials * W + 1;
+  double *x = malloc((size_t)n * sizeof *x), mean = 0, var = 0, v[3] = {NAN, NAN, NAN}, t[3] = {NAN, NAN, NAN};
+  nd_status st = x ? nd_mackey_glass(n, 17, 0.2, 0.1, 10, 1.2, 1, x) : nd_set_error(ND_ERR_NOMEM, "out of memory");
+  for (int64_t k = o->discard; st == ND_OK && k < n; k++) mean += x[k] / (double)(n - o->discard);
+  for (int64_t k = o->discard; st == ND_OK && k < n; k++) var += (x[k] - mean) * (x[k] - mean) / (double)(n - o->discard);
+  double t0 = nd_cli_now();
+  if (st == ND_OK) st = nd_ngrc_fit(m, x + o->discard - back, o->train + back);
+  double fit_s = nd_cli_now() - t0;
+  if (st == ND_OK) st = score_mg(m, o, x, val0, var, v);
+  if (st == ND_OK) st = score_mg(m, o, x, test0, var, t);
+  if (st == ND_OK) st = nd_cli_mkdirs(o->common.out);
+  if (st == ND_OK) {
+    cJSON *root = nd_opts_to_json(spec), *r = root ? cJSON_AddObjectToObject(root, "results") : NULL;
+    if (!r) {
+      cJSON_Delete(root);
+      st = nd_set_error(ND_ERR_NOMEM, "out of memory");
+    } else {
+      char path[4096];
+      const char *keys[6] = {"val_nrmse_1", "val_nrmse_horizon", "val_nrmse_window", "test_nrmse_1", "test_nrmse_horizon", "test_nrmse_window"};
+      cJSON_AddNumberToObject(r, "features", (double)nd_ngrc_features(m));
+      cJSON_AddNumberToObject(r, "fit_s", fit_s);
+      for (int k = 0; k < 6; k++) {
+        double q = k < 3 ? v[k] : t[k - 3];
+        cJSON_AddNumberToObject(r, keys[k], isfinite(q) ? q : -1);
+      }
+      snprintf(path, sizeof path, "%s/metrics.json", o->common.out);
+      st = nd_cli_write_json(root, path);
+    }
+  }
+  if (st == ND_OK && !o->common.quiet)
+    printf("ngrc (%lld features): Mackey-Glass one-step NRMSE val %.3g test %.3g; %lld-step free-run NRMSE val %.3g test %.3g; wrote %s\n",
+           (long long)nd_ngrc_features(m), v[0], t[0], (long long)o->horizon, v[1], t[1], o->common.out);
+  free(x);
+  nd_ngrc_free(m);
+  return st;
+}
+
 static nd_status run(const ngrc_opts *o, const nd_opts *spec) {
+  if (o->task == 1) return run_mg(o, spec);
   nd_ngrc_config c = {.inputs = 3, .delays = o->delays, .spacing = o->spacing, .ridge = o->ridge};
   nd_ngrc *m = NULL;
   nd_status st = nd_ngrc_create(&c, &m);
@@ -102,9 +187,9 @@ static nd_status run_cb(const nd_opts *spec, void *user) { return run((const ngr
 
 int nd_cli_train_ngrc(int argc, char **argv) {
   ngrc_opts o = {0};
-  static const char *const tasks[] = {"lorenz", NULL};
+  static const char *const tasks[] = {"lorenz", "mackey-glass", NULL};
   const nd_option table[] = {
-      {"task", ND_OPT_CHOICE, &o.task, "lorenz", "series (Lorenz 1963, sampled by Dormand-Prince)", tasks},
+      {"task", ND_OPT_CHOICE, &o.task, "lorenz", "series: Lorenz 1963 (Dormand-Prince) or Mackey-Glass (tau 17, RK4 h 1; the windows of train esn)", tasks},
       {"dt", ND_OPT_DOUBLE, &o.dt, "0.025", "sampling interval (Gauthier et al. 2021)", NULL},
       {"delays", ND_OPT_INT64, &o.delays, "2", "k time-delayed copies of the input", NULL},
       {"spacing", ND_OPT_INT64, &o.spacing, "1", "s steps between the delays", NULL},
@@ -113,6 +198,7 @@ int nd_cli_train_ngrc(int argc, char **argv) {
       {"discard", ND_OPT_INT64, &o.discard, "400", "transient left out", NULL},
       {"horizon", ND_OPT_INT64, &o.horizon, "44", "forecast steps per window (one Lyapunov time at dt 0.025)", NULL},
       {"trials", ND_OPT_INT64, &o.trials, "20", "windows in each of the validation and test parts", NULL},
+      {"warmup", ND_OPT_INT64, &o.warmup, "200", "Mackey-Glass: true points before each free run (one-step scored on their second half)", NULL},
       ND_OPT_COMMON(&o.common),
       ND_OPT_END,
   };

@@ -1804,6 +1804,38 @@ static int p_reservoir(void) {
   BAD(nd_esn_config_check(&c));
   EXPECT(nd_esn_state(NULL) == NULL && nd_esn_readout_weights(NULL) == NULL && nd_esn_nnz(NULL) == -1);
   EXPECT(isnan(nd_esn_spectral_radius(NULL)));
+  /* deep ESN, batches, RLS/FORCE, local rules, checkpoints */
+  BAD(nd_esn_states_batch(NULL, u, 1, 2, y));
+  BAD(nd_esn_states_batch(e, u, 0, 2, y));
+  BAD(nd_esn_states_batch(e, u, 1, 0, y));
+  BAD_AS(nd_esn_states_batch(e, &nan, 1, 1, y), ND_ERR_NUMERIC);
+  BAD(nd_esn_forecast_batch(e, u, 1, 2, 1, y)); /* before a fit */
+  nd_esn_rls rls = nd_esn_rls_defaults();
+  BAD(nd_esn_fit_rls(e, u, u, 8, NULL, NULL));
+  BAD(nd_esn_fit_rls(e, u, u, 2, &rls, NULL)); /* T <= washout */
+  rls.lambda = 2;
+  BAD(nd_esn_fit_rls(e, u, u, 8, &rls, NULL));
+  nd_esn_plasticity pl = nd_esn_plasticity_defaults();
+  BAD(nd_esn_adapt(e, u, 8, NULL, NULL));
+  pl.rule = (nd_esn_rule)9;
+  BAD(nd_esn_adapt(e, u, 8, &pl, NULL));
+  pl = nd_esn_plasticity_defaults(), pl.sigma = 0;
+  BAD(nd_esn_adapt(e, u, 8, &pl, NULL));
+  BAD(nd_esn_rls_reset(NULL));
+  BAD(nd_esn_layer_reservoir(e, 3, y));
+  BAD(nd_esn_save(NULL, NULL));
+  nd_esn *e2 = (nd_esn *)1;
+  BAD(nd_esn_load(NULL, &e2));
+  EXPECT(nd_esn_features(NULL) == -1 && nd_esn_gain(NULL) == NULL && nd_esn_ip_bias(NULL) == NULL);
+  EXPECT(isnan(nd_esn_layer_spectral_radius(e, 5)) && nd_esn_features(e) == 12);
+  c = nd_esn_defaults();
+  OK(nd_esn_config_check(&c));
+  c.layers = ND_ESN_MAX_LAYERS + 1;
+  BAD(nd_esn_config_check(&c));
+  c.layers = 1, c.inter_scaling = -1;
+  BAD(nd_esn_config_check(&c));
+  c.inter_scaling = 1, c.noise = 1;
+  BAD(nd_esn_config_check(&c));
   nd_esn_free(e);
   nd_esn_free(NULL);
   double w[4], rho;
