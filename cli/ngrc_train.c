@@ -56,6 +56,22 @@ static nd_status score(const nd_ngrc *m, const ngrc_opts *o, const double *u, in
   return st;
 }
 
+/* DIR/metrics.json: the options and results {features, keys: vals (-1 when not finite)} */
+static nd_status write_metrics(const ngrc_opts *o, const nd_opts *spec, const nd_ngrc *m, int n, const char *const *keys,
+                               const double *vals) {
+  ND_TRY_CLI(nd_cli_mkdirs(o->common.out));
+  cJSON *root = nd_opts_to_json(spec), *r = root ? cJSON_AddObjectToObject(root, "results") : NULL;
+  if (!r) {
+    cJSON_Delete(root);
+    return nd_set_error(ND_ERR_NOMEM, "out of memory");
+  }
+  cJSON_AddNumberToObject(r, "features", (double)nd_ngrc_features(m));
+  for (int k = 0; k < n; k++) cJSON_AddNumberToObject(r, keys[k], isfinite(vals[k]) ? vals[k] : -1);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/metrics.json", o->common.out);
+  return nd_cli_write_json(root, path);
+}
+
 /* Mackey-Glass in the windows of `train esn` (cli/esn_train.c): window i of a
  * part starting at s0 is x[s0 + i W ..), W = warmup + horizon; the one-step
  * forecasts over the second half of its first `warmup` points (each from the
@@ -107,25 +123,10 @@ static nd_status run_mg(const ngrc_opts *o, const nd_opts *spec) {
   double fit_s = nd_cli_now() - t0;
   if (st == ND_OK) st = score_mg(m, o, x, val0, var, v);
   if (st == ND_OK) st = score_mg(m, o, x, test0, var, t);
-  if (st == ND_OK) st = nd_cli_mkdirs(o->common.out);
-  if (st == ND_OK) {
-    cJSON *root = nd_opts_to_json(spec), *r = root ? cJSON_AddObjectToObject(root, "results") : NULL;
-    if (!r) {
-      cJSON_Delete(root);
-      st = nd_set_error(ND_ERR_NOMEM, "out of memory");
-    } else {
-      char path[4096];
-      const char *keys[6] = {"val_nrmse_1", "val_nrmse_horizon", "val_nrmse_window", "test_nrmse_1", "test_nrmse_horizon", "test_nrmse_window"};
-      cJSON_AddNumberToObject(r, "features", (double)nd_ngrc_features(m));
-      cJSON_AddNumberToObject(r, "fit_s", fit_s);
-      for (int k = 0; k < 6; k++) {
-        double q = k < 3 ? v[k] : t[k - 3];
-        cJSON_AddNumberToObject(r, keys[k], isfinite(q) ? q : -1);
-      }
-      snprintf(path, sizeof path, "%s/metrics.json", o->common.out);
-      st = nd_cli_write_json(root, path);
-    }
-  }
+  static const char *const keys[7] = {"fit_s", "val_nrmse_1", "val_nrmse_horizon", "val_nrmse_window",
+                                       "test_nrmse_1", "test_nrmse_horizon", "test_nrmse_window"};
+  double vals[7] = {fit_s, v[0], v[1], v[2], t[0], t[1], t[2]};
+  if (st == ND_OK) st = write_metrics(o, spec, m, 7, keys, vals);
   if (st == ND_OK && !o->common.quiet)
     printf("ngrc (%lld features): Mackey-Glass one-step NRMSE val %.3g test %.3g; %lld-step free-run NRMSE val %.3g test %.3g; wrote %s\n",
            (long long)nd_ngrc_features(m), v[0], t[0], (long long)o->horizon, v[1], t[1], o->common.out);
@@ -160,21 +161,8 @@ static nd_status run(const ngrc_opts *o, const nd_opts *spec) {
   double v = NAN, t = NAN;
   if (st == ND_OK) st = score(m, o, u, val0, var, &v);
   if (st == ND_OK) st = score(m, o, u, test0, var, &t);
-  if (st == ND_OK) st = nd_cli_mkdirs(o->common.out);
-  if (st == ND_OK) {
-    cJSON *root = nd_opts_to_json(spec), *r = root ? cJSON_AddObjectToObject(root, "results") : NULL;
-    if (!r) {
-      cJSON_Delete(root);
-      st = nd_set_error(ND_ERR_NOMEM, "out of memory");
-    } else {
-      char path[4096];
-      cJSON_AddNumberToObject(r, "features", (double)nd_ngrc_features(m));
-      cJSON_AddNumberToObject(r, "val_nrmse", isfinite(v) ? v : -1);
-      cJSON_AddNumberToObject(r, "test_nrmse", isfinite(t) ? t : -1);
-      snprintf(path, sizeof path, "%s/metrics.json", o->common.out);
-      st = nd_cli_write_json(root, path);
-    }
-  }
+  static const char *const keys[2] = {"val_nrmse", "test_nrmse"};
+  if (st == ND_OK) st = write_metrics(o, spec, m, 2, keys, (double[2]){v, t});
   if (st == ND_OK && !o->common.quiet)
     printf("ngrc (%lld features, ridge %g): %lld-step forecast NRMSE val %.3g test %.3g; wrote %s\n",
            (long long)nd_ngrc_features(m), o->ridge, (long long)o->horizon, v, t, o->common.out);
