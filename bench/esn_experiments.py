@@ -17,7 +17,7 @@ the chosen setting run at seeds 0, 1, 2 and its test windows reported.
   Spectral-radius sweeps of esn, deep, ip (rho_sweep.json in each run).
 
 usage: esn_experiments.py BUILD_DIR OUT_DIR [--quick]   (prints and appends JSON lines to OUT_DIR/runs.jsonl)"""
-import itertools, json, os, subprocess, sys, time
+import hashlib, itertools, json, os, subprocess, sys, time
 
 BUILD, OUT = sys.argv[1], sys.argv[2]
 QUICK = "--quick" in sys.argv
@@ -74,7 +74,7 @@ def seeds(kind, best, cmd="esn", extra=()):
     i = args.index("--seed")
     for s in (0, 1, 2):
         a = args[:i] + args[i + 2:] + ["--seed", str(s)] + list(extra)
-        run(kind + "_final", f"{kind}_seed{s}", a, cmd)
+        run(kind + "_final", f"{kind}_seed{s}_{hashlib.md5(' '.join(a).encode()).hexdigest()[:8]}", a, cmd)
 
 
 g = lambda **kw: [list(itertools.chain(*[[f"--{k.replace('_', '-')}", str(v)] for k, v in zip(kw, c)])) for c in itertools.product(*kw.values())]
@@ -87,6 +87,8 @@ if "noise" in which:
 if "deep" in which:
     grid = [["--layers", str(l), "--units", str(1000 // l), "--inter-scaling", s, "--spectral-radius", r]
             for l in (2, 4) for s in ("0.5", "1") for r in ("0.8", "0.9")]
+    grid += [["--layers", str(l), "--units", str(1000 // l), "--inter-scaling", s, "--spectral-radius", r]
+             for l in (2, 4) for s in ("0.05", "0.1", "0.2") for r in ("0.8", "0.9")]
     if QUICK:
         grid = [x[:2] + ["--inter-scaling", "1"] for x in grid[:1]]
     seeds("deep", choose("deep", grid, MG if not QUICK else MG))
@@ -114,7 +116,8 @@ if "sweep" in which:
         r = None
         for l in open(os.path.join(OUT, "runs.jsonl")):
             x = json.loads(l)
-            if x.get("name") == f"{kind}_seed0":
+            if x.get("kind") == f"{kind}_final" and x["args"][-2:] == ["--seed", "0"]:
                 r = x
         if r:
-            run(kind + "_sweep", f"{kind}_sweep", r["args"] + ["--sweep-rho", SWEEP])
+            a = r["args"] + ["--sweep-rho", SWEEP]
+            run(kind + "_sweep", f"{kind}_sweep_{hashlib.md5(' '.join(a).encode()).hexdigest()[:8]}", a)
