@@ -4,7 +4,11 @@
  * MNIST or Fashion-MNIST at native resolution, on the run driver: progress,
  * metrics.jsonl (loss, train error on a fixed subset, validation error),
  * resumable checkpoints (cordsnet.safetensors: upstream's tensor names, so
- * `neurodyn run cordsnet --weights` reads it), test error once at the end. */
+ * `neurodyn run cordsnet --weights` reads it), test error once at the end.
+ * Data-parallel under mpirun (docs/distributed.md): each minibatch's fixed
+ * --grad-blocks blocks are shared among the processes and their gradients
+ * summed in block order (nd_grad_sum_batch), so every rank takes the same
+ * AdamW step and the model does not depend on the process count. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +26,7 @@
 typedef struct tr_args {
   const char *resume, *init;
   int depth, steps_spont, steps, ce_steps, post_steps, penalty_steps, truncate, time_checkpoint;
-  int64_t width, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after;
+  int64_t width, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after, grad_blocks;
   double alpha, penalty, lr, lr_final, weight_decay, clip;
   nd_cli_dataopts data;
   nd_cli_common common;
@@ -40,7 +44,22 @@ typedef struct tr_run {
   int32_t *yb;
   int64_t *order;
   double last_norm;
+  nd_grad_sum *gsum;       /* data-parallel (or --grad-blocks > 1): the minibatch's blocks; NULL: whole batches */
 } tr_run;
+
+/* Block b's part of the minibatch in r->xb, r->yb: w times its mean-loss gradient into its slot. */
+static nd_status block_grad(void *user, int64_t b, int64_t r0, int64_t r1, double w, double *mean) {
+  tr_run *r = user;
+  int64_t d = r->tr->images.shape[1];
+  if (r1 > r0) ND_CLI_TRY(nd_cordsnet_loss_grad(r->m, &r->t, r->xb + r0 * d, r->yb + r0, r1 - r0, mean, NULL));
+  return nd_grad_sum_put(r->gsum, b, w, nd_cordsnet_grad(r->m));
+}
+
+static nd_status set_comm(void *self, nd_comm *c, int64_t blocks) {
+  tr_run *r = self;
+  if ((!c || c->size <= 1) && blocks <= 1) return ND_OK;
+  return nd_grad_sum_create(c, blocks, nd_cordsnet_num_params(r->m), &r->gsum);
+}
 
 static nd_status tr_epoch(void *self, nd_rng *rng, double *mean_loss) {
   tr_run *r = self;
@@ -58,7 +77,8 @@ static nd_status tr_epoch(void *self, nd_rng *rng, double *mean_loss) {
     nd_sampler_gather(r->tr->images.data, d, rows, count, r->xb);
     for (int64_t i = 0; i < count; i++) r->yb[i] = r->tr->labels[rows[i]];
     double loss;
-    ND_CLI_TRY(nd_cordsnet_loss_grad(r->m, &r->t, r->xb, r->yb, count, &loss, NULL));
+    if (r->gsum) ND_CLI_TRY(nd_grad_sum_batch(r->gsum, count, block_grad, r, nd_cordsnet_grad(r->m), &loss));
+    else ND_CLI_TRY(nd_cordsnet_loss_grad(r->m, &r->t, r->xb, r->yb, count, &loss, NULL));
     if (!isfinite(loss)) return nd_set_error(ND_ERR_NUMERIC, "loss is %g at minibatch %lld", loss, (long long)done);
     if (a->clip > 0) ND_CLI_TRY(nd_optim_clip_grad_norm(r->sup.opt, a->clip, &r->last_norm));
     ND_CLI_TRY(nd_optim_step(r->sup.opt));
@@ -202,7 +222,9 @@ static int run_train(tr_args *a, const nd_opts *spec, nd_run *run) {
   if (s == ND_OK && a->resume) s = nd_cli_supervised_resume(&r.sup, a->resume);
   if (s != ND_OK) rc = nd_cli_lib_fail(CMD, s);
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
+  run->parallel = true; /* block gradients summed in order across processes (set_comm) */
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
+  if (!rc) rc = nd_cli_set_grad_blocks(run, a->grad_blocks, &r, set_comm);
   nd_trainer t = nd_cli_supervised_trainer(&r.sup);
   t.unit = "batches";
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
@@ -219,6 +241,7 @@ static int run_train(tr_args *a, const nd_opts *spec, nd_run *run) {
   }
   nd_run_end(run);
   nd_optim_free(r.sup.opt);
+  nd_grad_sum_free(r.gsum);
   nd_cordsnet_free(r.m);
   nd_sampler_release(&r.sampler);
   free(r.xb), free(r.yb);
@@ -253,6 +276,7 @@ int nd_cli_train_cordsnet(int argc, char **argv) {
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write cordsnet.safetensors every N epochs (0: only at the end)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,

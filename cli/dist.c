@@ -34,7 +34,7 @@ static long launched_size(void) {
 }
 
 int nd_cli_dist_guard(const char *verb, const char *name) {
-  static const char *const parallel[] = {"krotov", "krotov-top", "mlp", "mlp-baseline", NULL};
+  static const char *const parallel[] = {"krotov", "krotov-top", "mlp", "mlp-baseline", "cordsnet", NULL};
   long n = launched_size();
   if (n <= 1) return 0;
   if (!strcmp(verb, "train"))

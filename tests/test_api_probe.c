@@ -1550,6 +1550,15 @@ static int p_dynamics_fixed_point(void) {
 }
 
 /* ----------------------------------------------------------- distributed */
+/* nd_grad_sum_batch's block: rows x_i = i + 1, loss mean(x), gradient (mean(x), mean(3x)). */
+static nd_status probe_block_mean(void *user, int64_t b, int64_t r0, int64_t r1, double w, double *mean) {
+  double m = 0;
+  for (int64_t i = r0; i < r1; i++) m += (double)(i + 1) / (double)(r1 - r0);
+  *mean = m;
+  float g[2] = {(float)m, (float)(3 * m)};
+  return nd_grad_sum_put(user, b, w, g);
+}
+
 static nd_status fail_gather(const void *send, void *recv, int64_t bytes, void *user) {
   (void)send, (void)recv, (void)bytes, (void)user;
   return nd_set_error(ND_ERR_IO, "peer gone");
@@ -1625,6 +1634,17 @@ static int p_distributed(void) {
   double tot = -1;
   OK(nd_grad_sum_reduce(g, out, &tot));
   EXPECT(out[4] == 6.0f && tot == 3.0);
+  nd_grad_sum_free(g);
+  /* a batch of 5 rows in 3 blocks (2, 2, 1 rows: nd_grad_sum_batch): the
+   * weighted block means sum to the batch mean, as one pass over the rows */
+  BAD(nd_grad_sum_batch(NULL, 5, probe_block_mean, NULL, out, &tot));
+  OK(nd_grad_sum_create(NULL, 3, 2, &g));
+  BAD(nd_grad_sum_batch(g, 0, probe_block_mean, g, out, &tot));
+  BAD(nd_grad_sum_batch(g, 5, NULL, g, out, &tot));
+  BAD(nd_grad_sum_put(g, 3, 1.0, out));
+  BAD(nd_grad_sum_put(g, 0, 1.0, NULL));
+  OK(nd_grad_sum_batch(g, 5, probe_block_mean, g, out, &tot));
+  EXPECT(fabsf(out[0] - 3.0f) < 1e-6f && fabsf(out[1] - 9.0f) < 1e-6f && fabs(tot - 3.0) < 1e-12);
   nd_grad_sum_free(g);
   nd_comm two = {.rank = 1, .size = 2, .allgather = fail_gather};
   OK(nd_grad_sum_create(&two, 2, 3, &g));

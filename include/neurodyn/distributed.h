@@ -138,6 +138,21 @@ ND_API float *nd_grad_sum_slot(nd_grad_sum *g, int64_t b, double **loss);
  * losses. */
 ND_API nd_status nd_grad_sum_reduce(nd_grad_sum *g, float *grad, double *loss);
 
+/* One minibatch of `rows` rows, data-parallel, for a model whose loss is a
+ * batch mean: for each of this rank's blocks b, rows [r0, r1) of the batch
+ * (nd_comm_shard_of(b, blocks, rows)) and weight w = (r1 - r0) / rows,
+ * fn(user, b, r0, r1, w, &mean) writes w times the gradient of the block's
+ * mean loss into the block's buckets (zeros for an empty block, r0 == r1)
+ * and sets mean to the block's mean loss; then every bucket is started and
+ * summed (nd_grad_sum_reduce): grad = the batch's gradient, *loss (may be
+ * NULL) = sum over blocks of w * mean, the batch's mean loss.  The same
+ * arithmetic for 1 .. blocks processes (docs/distributed.md). */
+typedef nd_status (*nd_grad_block_fn)(void *user, int64_t b, int64_t r0, int64_t r1, double w, double *mean);
+ND_API nd_status nd_grad_sum_batch(nd_grad_sum *g, int64_t rows, nd_grad_block_fn fn, void *user, float *grad,
+                                   double *loss);
+/* One bucket: block b's slot = w * src (numel floats), zeros when w == 0. */
+ND_API nd_status nd_grad_sum_put(nd_grad_sum *g, int64_t b, double w, const float *src);
+
 #ifdef __cplusplus
 }
 #endif

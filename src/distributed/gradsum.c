@@ -177,3 +177,31 @@ nd_status nd_grad_sum_reduce(nd_grad_sum *g, float *grad, double *loss) {
   if (loss) *loss = total;
   return ND_OK;
 }
+
+nd_status nd_grad_sum_batch(nd_grad_sum *g, int64_t rows, nd_grad_block_fn fn, void *user, float *grad, double *loss) {
+  if (!g || !fn || !grad || rows < 1)
+    return nd__error(ND_ERR_INVALID_ARG, "nd_grad_sum_batch: a NULL argument or rows = %lld (need >= 1)", (long long)rows);
+  for (int64_t b = g->first; b < g->last; b++) {
+    int64_t r0, r1;
+    nd_comm_shard_of((int)b, (int)g->blocks, rows, &r0, &r1);
+    const double w = (double)(r1 - r0) / (double)rows;
+    double mean = 0, *slot_loss;
+    ND_TRY(fn(user, b, r0, r1, w, &mean));
+    nd_grad_sum_bucket(g, b, 0, &slot_loss);
+    *slot_loss = mean * (double)(r1 - r0) / (double)rows;
+  }
+  for (int q = 0; q < g->nb; q++) ND_TRY(nd_grad_sum_ready(g, q)); /* the buckets fn did not mark ready */
+  return nd_grad_sum_reduce(g, grad, loss);
+}
+
+nd_status nd_grad_sum_put(nd_grad_sum *g, int64_t b, double w, const float *src) {
+  float *slot = nd_grad_sum_slot(g, b, NULL);
+  if (!slot || !src)
+    return nd__error(ND_ERR_INVALID_ARG, "nd_grad_sum_put: block %lld is not this rank's (or %s)", (long long)b,
+                     g && g->nb != 1 ? "more than one bucket" : "src is NULL");
+  const float wf = (float)w;
+  if (w == 0) memset(slot, 0, sizeof(float) * (size_t)g->numel);
+  else
+    for (int64_t i = 0; i < g->numel; i++) slot[i] = wf * src[i];
+  return ND_OK;
+}

@@ -5,7 +5,7 @@
 #   - a run stopped on 2 processes resumes on 3, one stopped alone resumes
 #     on 2, with the bytes of an uninterrupted run;
 #   - only rank 0 writes (one stdout line, metrics with per-rank timing);
-#   - mlp-baseline, train mlp --method dfa (and with a conv front) and krotov-top with --grad-blocks N:
+#   - mlp-baseline, train mlp --method dfa (and with a conv front), krotov-top and cordsnet with --grad-blocks N:
 #     one process's bytes on 2..N processes, and a resume on another count;
 #   - a trainer that cannot run data-parallel exits 2 saying so.
 # Failures (a killed, a hung, an interrupted rank): test_mpi_faults.sh.
@@ -68,6 +68,19 @@ cmp "$T/top1/top.safetensors" "$T/top3/top.safetensors" || fail "krotov-top on 3
 "${MPI[@]}" -np 4 "$CLI" train krotov-top "${TOP[@]}" --out "$T/top4" >/dev/null 2>"$T/err"
 rc=$?
 [ $rc = 2 ] && grep -q -- "--grad-blocks 3: need" "$T/err" || fail "--grad-blocks 3 on 4 processes: exit $rc, want 2 and a message"
+
+# train cordsnet (BPTT, AdamW, gradient clipping): --grad-blocks 4 gives one
+# process's checkpoint bytes (model + AdamW moments) on 2; stopped on 2, resumed on 4
+CDN=(--depth 2 --width 2 --steps-spont 3 --steps 4 --ce-steps 2 --post-steps 2 --penalty-steps 1 --epochs 2
+     --epoch-size 32 --batch 16 --limit 200 --validation 50 --eval-train 30 --test-limit 40 --grad-blocks 4 --threads 1 --quiet)
+"$CLI" train cordsnet "${CDN[@]}" --out "$T/cd1" >/dev/null 2>"$T/err" || fail "cordsnet alone"
+"${MPI[@]}" -np 2 "$CLI" train cordsnet "${CDN[@]}" --out "$T/cd2" >/dev/null 2>"$T/err" || fail "cordsnet on 2"
+cmp "$T/cd1/cordsnet.safetensors" "$T/cd2/cordsnet.safetensors" || fail "cordsnet on 2 processes differs from one"
+"${MPI[@]}" -np 2 "$CLI" train cordsnet "${CDN[@]}" --stop-after 1 --out "$T/cdr" >/dev/null 2>"$T/err" || fail "cordsnet np 2, 1 epoch"
+"${MPI[@]}" -np 4 "$CLI" train cordsnet --resume "$T/cdr" --quiet >/dev/null 2>"$T/err" || fail "cordsnet resume on np 4"
+cmp "$T/cd1/cordsnet.safetensors" "$T/cdr/cordsnet.safetensors" || fail "cordsnet stopped on 2, resumed on 4: differs"
+"$CLI" train cordsnet "${CDN[@]}" --grad-blocks 0 --out "$T/cd0" >/dev/null 2>"$T/err" || fail "cordsnet, whole batches"
+cmp -s "$T/cd1/cordsnet.safetensors" "$T/cd0/cordsnet.safetensors" && fail "cordsnet: 4 blocks gave the bytes of whole batches (the comparison cannot fail)"
 
 # train mlp with another credit-assignment method; ff cannot share minibatches
 DFA=(--method dfa --layers 784,32,10 --data "$DATA" --limit 600 --test-limit 100 --epochs 2 --batch 50 --grad-blocks 2

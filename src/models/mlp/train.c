@@ -275,35 +275,33 @@ void nd__mlp_hook_param(nd_mlp *m, nd_tape *tp, nd_var *leaf, int i) {
 
 /* Data-parallel: the batch's gradient as the sum, in block order, of its
  * fixed blocks' gradients, each weighted by its share of the rows (the
- * losses are batch means); this rank computes its own blocks only, and each
- * layer's bucket is on its way while the layers below are differentiated. */
-static nd_status block_grads(nd_mlp *m, int64_t rows, double *loss) {
-  int64_t b0, b1, nb = nd_grad_sum_blocks(m->gsum), d = m->c.sizes[0];
+ * losses are batch means; nd_grad_sum_batch); this rank computes its own
+ * blocks only, and each layer's bucket is on its way while the layers below
+ * are differentiated. */
+static nd_status block_grad(void *user, int64_t b, int64_t r0, int64_t r1, double w, double *mean) {
+  nd_mlp *m = user;
+  int64_t b0, b1, d = m->c.sizes[0];
   const int nq = nd_grad_sum_buckets(m->gsum);
   nd_grad_sum_mine(m->gsum, &b0, &b1);
-  for (int64_t b = b0; b < b1; b++) {
-    int64_t r0, r1;
-    nd_comm_shard_of((int)b, (int)nb, rows, &r0, &r1);
-    double *slot_loss, l = 0;
-    m->cur_block = b, m->cur_last = b + 1 == b1;
-    m->cur_weight = (float)((double)(r1 - r0) / (double)rows);
-    m->cur_empty = r1 == r0;
-    for (int q = 0; q < nq; q++) m->bucket_left[q] = m->bucket_params[q];
-    for (int i = 0; i < m->n_params; i++) m->written[i] = false;
-    if (r1 > r0) {
-      /* BP, FA, DFA: one backward pass, whose hooks hand each layer over as
-       * soon as it is done; the other methods' parameters go after it */
-      m->hooking = m->c.method == ND_CREDIT_BP || m->c.method == ND_CREDIT_FA || m->c.method == ND_CREDIT_DFA;
-      nd_status s = method_grads(m, m->c.method, m->xbuf + r0 * d, m->ybuf + r0, r1 - r0, &l);
-      m->hooking = false;
-      ND_TRY(s);
-    }
-    for (int i = 0; i < m->n_params; i++) ND_TRY(write_param(m, i)); /* those no hook wrote (an empty block: zeros) */
-    nd_grad_sum_bucket(m->gsum, b, 0, &slot_loss);
-    *slot_loss = l * (double)(r1 - r0) / (double)rows;
+  m->cur_block = b, m->cur_last = b + 1 == b1;
+  m->cur_weight = (float)w;
+  m->cur_empty = r1 == r0;
+  for (int q = 0; q < nq; q++) m->bucket_left[q] = m->bucket_params[q];
+  for (int i = 0; i < m->n_params; i++) m->written[i] = false;
+  if (r1 > r0) {
+    /* BP, FA, DFA: one backward pass, whose hooks hand each layer over as
+     * soon as it is done; the other methods' parameters go after it */
+    m->hooking = m->c.method == ND_CREDIT_BP || m->c.method == ND_CREDIT_FA || m->c.method == ND_CREDIT_DFA;
+    nd_status s = method_grads(m, m->c.method, m->xbuf + r0 * d, m->ybuf + r0, r1 - r0, mean);
+    m->hooking = false;
+    ND_TRY(s);
   }
-  for (int q = 0; q < nq; q++) ND_TRY(nd_grad_sum_ready(m->gsum, q)); /* with no parameter: ready all along */
-  ND_TRY(nd_grad_sum_reduce(m->gsum, m->gflat, loss));
+  for (int i = 0; i < m->n_params; i++) ND_TRY(write_param(m, i)); /* those no hook wrote (an empty block: zeros) */
+  return ND_OK;
+}
+
+static nd_status block_grads(nd_mlp *m, int64_t rows, double *loss) {
+  ND_TRY(nd_grad_sum_batch(m->gsum, rows, block_grad, m, m->gflat, loss));
   for (int i = 0; i < m->n_params; i++)
     memcpy(m->grads[i].data, m->gflat + m->flat_off[i], sizeof(float) * (size_t)nd_tensor_numel(&m->grads[i]));
   return ND_OK;
