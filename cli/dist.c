@@ -1,7 +1,9 @@
 /* MPI behind the library's nd_comm (dist.h).  The only file that includes
  * mpi.h; without ND_HAVE_MPI it only refuses to run as several processes. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,41 @@ int nd_cli_dist_guard(const char *verb, const char *name) {
   snprintf(cmd, sizeof cmd, "%s %s", verb, name);
   return nd_cli_cmd_fail(cmd, 2, "%s cannot run data-parallel (started as %ld processes); run it as one process "
                                  "(docs/distributed.md)", cmd, n);
+}
+
+/* Threads a rank will run: --threads N, else $ND_NUM_THREADS, else every
+ * online core (the library's default, src/core/threads.c). */
+static long rank_threads(char **argv, long cores) {
+  for (int i = 1; argv[i]; i++) {
+    const char *v = !strcmp(argv[i], "--threads") ? argv[i + 1] : !strncmp(argv[i], "--threads=", 10) ? argv[i] + 10 : NULL;
+    long n = v ? strtol(v, NULL, 10) : 0;
+    if (n > 0) return n;
+  }
+  const char *e = getenv("ND_NUM_THREADS");
+  long n = e ? strtol(e, NULL, 10) : 0;
+  return n > 0 ? n : cores;
+}
+
+void nd_cli_dist_omp_policy(char **argv) {
+  long ranks = launched_size();
+  const char *no = getenv("ND_OMP_NO_REEXEC");
+  if (ranks <= 1 || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || (no && *no && strcmp(no, "0"))) return;
+  const char *local_vars[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_STEP_TASKS_PER_NODE", NULL};
+  long local = ranks;
+  for (int i = 0; local_vars[i]; i++) {
+    const char *v = getenv(local_vars[i]);
+    if (v && *v && strtol(v, NULL, 10) > 0) {
+      local = strtol(v, NULL, 10);
+      break;
+    }
+  }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN), threads = rank_threads(argv, cores > 0 ? cores : 1);
+  cpu_set_t set;
+  long bound = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
+  if (cores < 1 || (local * threads <= cores && threads <= bound)) return; /* a core per thread: spinning costs nothing */
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv); /* libgomp read its settings when it was loaded: start again with the new one */
+  unsetenv("OMP_WAIT_POLICY"); /* no re-exec (no /proc): go on as started */
 }
 
 void nd_cli_dist_agreed(int rc) {

@@ -32,6 +32,15 @@ int nd_cli_dist_start(const char *cmd, nd_comm **comm);
  * copies of a one-process command do not write one --out.  Returns 0 or 2.
  * A new data-parallel trainer is added to the list in dist.c. */
 int nd_cli_dist_guard(const char *verb, const char *name);
+/* First thing in main: started by mpirun / srun as several processes with
+ * more OpenMP threads on the node than cores (ranks on the node x threads
+ * per rank > cores, or more threads than the cores the rank is bound to),
+ * and no OMP_WAIT_POLICY or GOMP_SPINCOUNT set, re-executes the program with
+ * OMP_WAIT_POLICY=passive: libgomp reads it once, when it is loaded, and its
+ * default (spinning at barriers) lets waiting threads take the cores that the
+ * other ranks need (docs/distributed.md).  ND_OMP_NO_REEXEC=1: keep the
+ * default.  Returns only when it does not re-execute. */
+void nd_cli_dist_omp_policy(char **argv);
 int nd_cli_dist_agree(int rc);
 /* Marks rc as an end every rank reaches alike (a collective decided it). */
 void nd_cli_dist_agreed(int rc);

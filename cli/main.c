@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "dist.h"
 #include "neurodyn/core.h"
 
 static const nd_cli_command commands[] = {
@@ -33,6 +34,7 @@ int main(int argc, char **argv) {
   /* A write beyond the file-size limit then fails with EFBIG and is reported
    * (and the partial temporary removed) instead of killing the program. */
   signal(SIGXFSZ, SIG_IGN);
+  nd_cli_dist_omp_policy(argv); /* under mpirun with more threads than cores: a passive OpenMP wait policy */
   if (argc < 2) {
     usage(stderr);
     return 2;
