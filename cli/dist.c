@@ -35,13 +35,31 @@ static long launched_size(void) {
   return getenv("PMIX_RANK") ? 2 : 1; /* PMIx launch (srun --mpi=pmix) without a size variable */
 }
 
+/* Why a trainer runs in one process (docs/distributed.md's table). */
+static const char *const serial_why[][2] = {
+    {"grid3d", "its nodes are computed, trained (lazy per-node Adam) and grown from each minibatch's own activity, so "
+               "the ranks' updates would differ in shape"},
+    {"somp", "its stateful rules (covariance decay's running means, structural growth, VIC, immediate mode) update "
+             "inside the forward pass of the whole minibatch"},
+    {"rnn", "not connected to the comm yet: its minibatches are drawn inside nd_rnn_epoch (the gradients are batch "
+            "means and could be summed)"},
+    {"esn", "its readout is one ridge-regression solve on a single time series, not minibatches"},
+    {"ngrc", "its readout is one ridge-regression solve on a single trajectory, not minibatches"},
+    {"lca", "not connected to the comm yet: the dictionary step after each minibatch's LCA inference"},
+    {"hlca", "not connected to the comm yet: layer-by-layer LCA dictionary learning (as train lca)"},
+};
+
 int nd_cli_dist_guard(const char *verb, const char *name) {
   static const char *const parallel[] = {"krotov", "krotov-top", "mlp", "mlp-baseline", "cordsnet", NULL};
   long n = launched_size();
   if (n <= 1) return 0;
-  if (!strcmp(verb, "train"))
+  const char *why = NULL;
+  if (!strcmp(verb, "train")) {
     for (int i = 0; parallel[i]; i++)
       if (!strcmp(name, parallel[i])) return 0;
+    for (size_t i = 0; i < sizeof serial_why / sizeof serial_why[0]; i++)
+      if (!strcmp(name, serial_why[i][0])) why = serial_why[i][1];
+  }
   const char *rank_vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
   long rank = 0;
   for (int i = 0; rank_vars[i]; i++)
@@ -52,20 +70,22 @@ int nd_cli_dist_guard(const char *verb, const char *name) {
   if (rank != 0) return 2;
   char cmd[96];
   snprintf(cmd, sizeof cmd, "%s %s", verb, name);
-  return nd_cli_cmd_fail(cmd, 2, "%s cannot run data-parallel (started as %ld processes); run it as one process "
-                                 "(docs/distributed.md)", cmd, n);
+  return nd_cli_cmd_fail(cmd, 2, "%s cannot run data-parallel (started as %ld processes%s%s); run it as one process "
+                                 "(docs/distributed.md)", cmd, n, why ? ": " : "", why ? why : "");
 }
 
-/* Threads a rank will run: --threads N, else $ND_NUM_THREADS, else every
- * online core (the library's default, src/core/threads.c). */
+/* Threads a rank will run: the last --threads N (N > 0), else
+ * $ND_NUM_THREADS, else every online core (the library's default,
+ * src/core/threads.c). */
 static long rank_threads(char **argv, long cores) {
+  long n = -1;
   for (int i = 1; argv[i]; i++) {
     const char *v = !strcmp(argv[i], "--threads") ? argv[i + 1] : !strncmp(argv[i], "--threads=", 10) ? argv[i] + 10 : NULL;
-    long n = v ? strtol(v, NULL, 10) : 0;
-    if (n > 0) return n;
+    if (v) n = strtol(v, NULL, 10);
   }
+  if (n > 0) return n;
   const char *e = getenv("ND_NUM_THREADS");
-  long n = e ? strtol(e, NULL, 10) : 0;
+  n = e ? strtol(e, NULL, 10) : 0;
   return n > 0 ? n : cores;
 }
 

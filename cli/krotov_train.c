@@ -217,7 +217,7 @@ static int run_krotov(krotov_args *a, const nd_opts *spec, nd_run *run) {
   if (s != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
   run->parallel = a->rule == 0; /* the fast rule shares minibatches across processes (nd_krotov_set_comm) */
-  run->why_serial = "train krotov --rule ode";
+  run->why_serial = "train krotov --rule ode (not connected to the comm yet: the steady states and the Eq. 3 weight step of a minibatch run in one process)";
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
   if (!rc && r.fast && (s = nd_krotov_set_comm(r.fast, run->comm)) != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "batches", .epoch = kr_epoch, .state = kr_state,

@@ -82,7 +82,7 @@ cmp "$T/cd1/cordsnet.safetensors" "$T/cdr/cordsnet.safetensors" || fail "cordsne
 "$CLI" train cordsnet "${CDN[@]}" --grad-blocks 0 --out "$T/cd0" >/dev/null 2>"$T/err" || fail "cordsnet, whole batches"
 cmp -s "$T/cd1/cordsnet.safetensors" "$T/cd0/cordsnet.safetensors" && fail "cordsnet: 4 blocks gave the bytes of whole batches (the comparison cannot fail)"
 
-# train mlp with another credit-assignment method; ff cannot share minibatches
+# train mlp with other credit-assignment methods; am cannot share minibatches
 DFA=(--method dfa --layers 784,32,10 --data "$DATA" --limit 600 --test-limit 100 --epochs 2 --batch 50 --grad-blocks 2
      --angle-rows 100 --threads 1 --quiet)
 "$CLI" train mlp "${DFA[@]}" --out "$T/dfa1" >/dev/null 2>"$T/err" || fail "mlp --method dfa alone"
@@ -94,9 +94,38 @@ CONV=(--conv 4 --layers 784,16,10 --data "$DATA" --limit 300 --test-limit 100 --
 "$CLI" train mlp "${CONV[@]}" --out "$T/cv1" >/dev/null 2>"$T/err" || fail "mlp --conv alone"
 "${MPI[@]}" -np 2 "$CLI" train mlp "${CONV[@]}" --out "$T/cv2" >/dev/null 2>"$T/err" || fail "mlp --conv on 2"
 cmp "$T/cv1/mlp.safetensors" "$T/cv2/mlp.safetensors" || fail "mlp --conv on 2 processes differs from one"
-"${MPI[@]}" -np 2 "$CLI" train mlp "${DFA[@]}" --method ff --out "$T/ff" >/dev/null 2>"$T/err"
+# ff and dtp draw their wrong labels / noise for the whole minibatch on every rank
+for meth in ff dtp; do
+  "$CLI" train mlp "${DFA[@]}" --method $meth --out "$T/${meth}1" >/dev/null 2>"$T/err" || fail "mlp --method $meth alone"
+  "${MPI[@]}" -np 2 "$CLI" train mlp "${DFA[@]}" --method $meth --out "$T/${meth}2" >/dev/null 2>"$T/err" || fail "mlp --method $meth on 2"
+  cmp "$T/${meth}1/mlp.safetensors" "$T/${meth}2/mlp.safetensors" || fail "mlp --method $meth on 2 processes differs from one"
+done
+"${MPI[@]}" -np 2 "$CLI" train mlp "${DFA[@]}" --method am --out "$T/am" >/dev/null 2>"$T/err"
 rc=$?
-[ $rc = 2 ] && grep -q "ff cannot run data-parallel" "$T/err" || fail "mlp --method ff on 2 processes: exit $rc, want 2 and a message"
+[ $rc = 2 ] && grep -q "am cannot run data-parallel (its codes" "$T/err" || fail "mlp --method am on 2 processes: exit $rc, want 2 and a message"
+
+# more OpenMP threads than cores (2 ranks x every core's thread): the ranks run with
+# OMP_WAIT_POLICY=passive (the program re-executes itself, cli/dist.c), not with
+# ND_OMP_NO_REEXEC=1; the environment of the running rank 0 tells
+policy_of_rank0() { # extra env assignments...; prints the rank's OMP_WAIT_POLICY line (or nothing)
+  env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$@" "${MPI[@]}" -x ND_OMP_NO_REEXEC -np 2 "$CLI" train krotov --data "$DATA" \
+    --hidden 40 --p 3 --k 3 --batch 20 --limit 6000 --epochs 20 --png-every 0 --quiet --out "$T/pol" >/dev/null 2>&1 &
+  local job=$! p="" seen=""
+  for _ in $(seq 100); do
+    p=$(rank_pid $job 0)
+    if [ -n "$p" ]; then # past the start (the re-execution is the first thing main does)
+      sleep 0.5
+      seen=$(tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep '^OMP_WAIT_POLICY=')
+      break
+    fi
+    kill -0 $job 2>/dev/null || break
+    sleep 0.1
+  done
+  kill $job 2>/dev/null; wait $job 2>/dev/null; rm -rf "$T/pol"
+  echo "$seen"
+}
+[ "$(policy_of_rank0 ND_OMP_NO_REEXEC=0)" = OMP_WAIT_POLICY=passive ] || fail "2 ranks x all cores: OMP_WAIT_POLICY=passive not set"
+[ -z "$(policy_of_rank0 ND_OMP_NO_REEXEC=1)" ] || fail "ND_OMP_NO_REEXEC=1: the wait policy was changed"
 
 # a trainer that cannot share minibatches says so (exit 2), writing nothing
 "${MPI[@]}" -np 2 "$CLI" train krotov --rule ode --data "$DATA" --limit 100 --hidden 8 --epochs 1 --quiet \
@@ -111,4 +140,11 @@ rc=$?
 [ $rc = 2 ] && grep -q "train esn cannot run data-parallel" "$T/err" || fail "train esn on 2 processes: exit $rc, want 2 and a message"
 [ "$(grep -c "cannot run data-parallel" "$T/err")" = 1 ] || fail "train esn on 2 processes: the message should come once (rank 0)"
 [ -e "$T/esn" ] && fail "train esn on 2 processes wrote its --out"
+grep -q "ridge-regression solve" "$T/err" || fail "train esn on 2 processes: the message should give the reason"
+for tr in grid3d somp; do # each refused trainer names its reason (cli/dist.c)
+  "${MPI[@]}" -np 2 "$CLI" train $tr --out "$T/$tr" >/dev/null 2>"$T/err"
+  rc=$?
+  [ $rc = 2 ] && grep -q "train $tr cannot run data-parallel (started as 2 processes: .*); run it" "$T/err" ||
+    fail "train $tr on 2 processes: exit $rc, want 2 and a message with the reason"
+done
 echo "ok"

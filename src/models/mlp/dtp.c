@@ -107,11 +107,14 @@ nd_status nd__mlp_dtp_grads(nd_mlp *m, const float *x, const int32_t *labels, in
     nd_rng_init(&local, m->c.seed ^ 0x64747075ull);
     rng = &local;
   }
-  for (int l = 1; l + 1 < L; l++) { /* L_l^inv on h_l + e */
+  for (int l = 1, off = 0; l + 1 < L; off += (int)m->c.sizes[l], l++) { /* L_l^inv on h_l + e */
     int64_t n = m->c.sizes[l];
     nd_tensor *hn = nd__mlp_scratch(tp, rows, n);
     if (!hn) return nd_tape_status(tp);
-    nd_rng_normal(rng, hn->data, rows * n, 0.0f, m->c.dtp_noise);
+    if (m->drawn) /* data-parallel: this block's rows of the whole minibatch's noise (train.c) */
+      memcpy(hn->data, m->draw_f + m->draw_rows * off + m->draw_r0 * n, sizeof(float) * (size_t)(rows * n));
+    else
+      nd_rng_normal(rng, hn->data, rows * n, 0.0f, m->c.dtp_noise);
     nd_axpy(1.0f, nd_var_value(h[l])->data, hn->data, rows * n);
     nd_var *hv = nd_tape_constant(tp, hn);
     nd_var *f = nd_credit_detach(tp, nd__mlp_activate(tp, &m->c, nd__mlp_linear_const(m, tp, l, hv)));

@@ -87,7 +87,7 @@ nd_status nd__mlp_ff_grads(nd_mlp *m, const float *x, const int32_t *labels, int
       s = nd__error(ND_ERR_INVALID_ARG, "mlp ff: label %d of row %lld is outside 0..%lld", (int)labels[r], (long long)r,
                     (long long)classes - 1);
     /* a wrong label, uniform over the other classes (Sec. 3.3); a fixed stream outside an epoch */
-    uint32_t u = m->neg_rng ? nd_rng_u32(m->neg_rng) : (uint32_t)(r * 2654435761u);
+    uint32_t u = m->drawn ? m->draw_u[m->draw_r0 + r] : m->neg_rng ? nd_rng_u32(m->neg_rng) : (uint32_t)(r * 2654435761u);
     if (s == ND_OK) neg[r] = (int32_t)((labels[r] + 1 + (int64_t)(u % (uint32_t)(classes - 1))) % classes);
   }
   if (s == ND_OK) {

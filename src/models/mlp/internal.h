@@ -55,6 +55,14 @@ struct nd_mlp {
   float cur_weight;
   bool cur_last;                           /* the block is this rank's last */
   bool cur_empty;                          /* the block has no rows */
+  /* data-parallel FF and DTP: the minibatch's random draws, made for all its
+   * rows on every rank in the order one process makes them (FF: a u32 per
+   * row; DTP: the noise of hidden layer 1, then 2, ...), sliced by block */
+  bool drawn;
+  uint32_t *draw_u;
+  float *draw_f;
+  int64_t draw_cap_u, draw_cap_f;
+  int64_t draw_rows, draw_r0;              /* the minibatch's rows; the block's first row */
 };
 
 /* act(a) of the hidden layers. */

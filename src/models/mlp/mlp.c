@@ -106,6 +106,8 @@ void nd_mlp_free(nd_mlp *m) {
   nd_sampler_release(&m->sampler);
   nd_grad_sum_free(m->gsum);
   free(m->gflat);
+  free(m->draw_u);
+  free(m->draw_f);
   free(m->aux);
   free(m);
 }

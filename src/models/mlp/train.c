@@ -186,17 +186,43 @@ static nd_status grow_buffers(nd_mlp *m, int64_t rows) {
   return ND_OK;
 }
 
+/* Data-parallel FF and DTP: the minibatch's random draws for all its rows,
+ * in the order one process makes them inside the gradient (ff.c, dtp.c), so
+ * that a block reads its rows' draws and the result does not depend on the
+ * blocks (nor differ from one process's whole-batch run). */
+static nd_status draw_batch(nd_mlp *m, nd_rng *rng, int64_t rows) {
+  m->drawn = false;
+  if (m->c.method != ND_CREDIT_FF && m->c.method != ND_CREDIT_DTP) return ND_OK;
+  int64_t nf = 0;
+  for (int l = 1; m->c.method == ND_CREDIT_DTP && l + 1 < m->n_layers; l++) nf += rows * m->c.sizes[l];
+  int64_t nu = m->c.method == ND_CREDIT_FF ? rows : 0;
+  if (nu > m->draw_cap_u) {
+    uint32_t *u = realloc(m->draw_u, sizeof(uint32_t) * (size_t)nu);
+    if (!u) return nd__error(ND_ERR_NOMEM, "mlp: out of memory for %lld draws", (long long)nu);
+    m->draw_u = u, m->draw_cap_u = nu;
+  }
+  if (nf > m->draw_cap_f) {
+    float *f = realloc(m->draw_f, sizeof(float) * (size_t)nf);
+    if (!f) return nd__error(ND_ERR_NOMEM, "mlp: out of memory for %lld draws", (long long)nf);
+    m->draw_f = f, m->draw_cap_f = nf;
+  }
+  for (int64_t r = 0; r < nu; r++) m->draw_u[r] = nd_rng_u32(rng);
+  for (int l = 1, off = 0; m->c.method == ND_CREDIT_DTP && l + 1 < m->n_layers; off += (int)m->c.sizes[l], l++)
+    nd_rng_normal(rng, m->draw_f + rows * off, rows * m->c.sizes[l], 0.0f, m->c.dtp_noise);
+  m->drawn = true, m->draw_rows = rows;
+  return ND_OK;
+}
+
 nd_status nd_mlp_set_comm(nd_mlp *m, nd_comm *c, int64_t blocks) {
   if (!m) return nd__error(ND_ERR_INVALID_ARG, "nd_mlp_set_comm: model is NULL");
   if (blocks < 1) return nd__error(ND_ERR_INVALID_ARG, "mlp: blocks = %lld, need >= 1", (long long)blocks);
   bool parallel = (c && c->size > 1) || blocks > 1;
   static const char *const why[ND_CREDIT_COUNT_] = {
-      [ND_CREDIT_FF] = "its negative labels are drawn per batch from the shuffle stream",
       [ND_CREDIT_DNI] = "its synthetic-gradient modules learn inside the batch",
-      [ND_CREDIT_DTP] = "its inverses' noise is drawn per batch from the shuffle stream",
-      [ND_CREDIT_AM] = "its codes are optimised on the whole batch, with batch-mean losses"};
+      [ND_CREDIT_AM] = "its codes are optimised on the whole batch with batch-mean losses, so a block's code steps "
+                       "would depend on its size"};
   if (parallel && why[m->c.method])
-    return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %s cannot run data-parallel (%s); use bp, fa, dfa or subtask",
+    return nd__error(ND_ERR_INVALID_ARG, "mlp: method = %s cannot run data-parallel (%s); use bp, fa, dfa, subtask, ff or dtp",
                      nd_credit_method_name(m->c.method), why[m->c.method]);
   /* Buckets (distributed.h), in the order the backward pass completes them:
    * the dense layers from the last down (W_l, b_l), then the conv layers
@@ -286,6 +312,7 @@ static nd_status block_grad(void *user, int64_t b, int64_t r0, int64_t r1, doubl
   m->cur_block = b, m->cur_last = b + 1 == b1;
   m->cur_weight = (float)w;
   m->cur_empty = r1 == r0;
+  m->draw_r0 = r0;
   for (int q = 0; q < nq; q++) m->bucket_left[q] = m->bucket_params[q];
   for (int i = 0; i < m->n_params; i++) m->written[i] = false;
   if (r1 > r0) {
@@ -326,7 +353,9 @@ nd_status nd_mlp_train_epoch(nd_mlp *m, nd_optim *opt, const float *x, const int
     nd_sampler_gather(x, d, idx, rows, m->xbuf);
     for (int64_t r = 0; r < rows; r++) m->ybuf[r] = labels[idx[r]];
     double l = 0;
-    s = m->gsum ? block_grads(m, rows, &l) : method_grads(m, m->c.method, m->xbuf, m->ybuf, rows, &l);
+    if (m->gsum) s = draw_batch(m, rng, rows);
+    if (s == ND_OK) s = m->gsum ? block_grads(m, rows, &l) : method_grads(m, m->c.method, m->xbuf, m->ybuf, rows, &l);
+    m->drawn = false;
     if (s == ND_OK) s = nd_optim_step(opt);
     total += l * (double)rows;
     if (m->progress) m->progress(&(nd_progress_info){0, ++done, total_batches}, m->progress_user);
