@@ -52,6 +52,7 @@ int nd_cli_train_lca(int argc, char **argv);          /* lca_train.c */
 int nd_cli_train_hlca(int argc, char **argv);         /* hlca_train.c */
 int nd_cli_train_ngrc(int argc, char **argv);         /* ngrc_train.c */
 int nd_cli_train_rnn(int argc, char **argv);          /* rnn_train.c */
+int nd_cli_train_snn(int argc, char **argv);          /* snn_train.c */
 int nd_cli_train_cordsnet(int argc, char **argv);     /* cordsnet_train.c */
 int nd_cli_train_deq(int argc, char **argv);          /* deq_train.c */
 int nd_cli_train_ode(int argc, char **argv);          /* ode_train.c */
