@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# LIF network benchmark (docs/snn.md, docs/RESULTS.md): `neurodyn run snn`
+# LIF network benchmark (docs/spiking.md, docs/RESULTS.md): `neurodyn run snn`
 # against the PyTorch loop of bench/snn_network_torch.py on the same network
 # (N neurons, connection probability P, T ms at dt ms, Brunel J = 0.1 mV,
 # g = 5, drive 24 mV, membrane noise 3 mV), alternating for ROUNDS rounds.

@@ -3,7 +3,7 @@
  * neurons with weight J, the others inhibitory with -g J, each pair connected
  * with probability P), driven by a constant current and membrane noise,
  * simulated for T ms; writes the spike raster (events), the rates, a few
- * membrane traces and their figures into --out DIR.  docs/snn.md. */
+ * membrane traces and their figures into --out DIR.  docs/spiking.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -49,7 +49,7 @@
  * its batch row's input (the sparse rows if present, else the dense row).
  * ND_SNN_REC_AUTO takes the GEMM when dense weights are present and more
  * than gemm_fraction of B*N neurons spiked (the crossover measured in
- * bench/bench_snn.c; docs/snn.md). */
+ * bench/bench_snn.c; docs/spiking.md). */
 #ifndef NEURODYN_SNN_H
 #define NEURODYN_SNN_H
 

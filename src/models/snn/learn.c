@@ -283,12 +283,71 @@ nd_status nd_snn_learner_set_method(nd_snn_learner *l, nd_snn_method m) {
 
 int64_t nd_snn_learner_buffer_bytes(const nd_snn_learner *l) { return l ? l->bytes : -1; }
 
+
+/* ------------------------------------------------- sparse-aware products
+ * Spikes are binary and mostly zero; a product with a spike matrix skips its
+ * zeros below ND_SNN_SPARSE_FRACTION non-zeros (measured crossover:
+ * docs/spiking.md), else it is one GEMM.  Exact either way (the same sums in
+ * another order). */
+
+#define ND_SNN_SPARSE_FRACTION 0.15
+
+static int64_t count_nz(const float *a, int64_t n) {
+  int64_t k = 0;
+  for (int64_t q = 0; q < n; q++) k += a[q] != 0.0f;
+  return k;
+}
+
+/* C [B, N] = beta C + A [B, K] W [K, N] (beta 0 or 1). */
+void nd__snn_mm(int64_t B, int64_t K, int64_t N, const float *A, const float *W, float beta, float *C) {
+  if ((double)count_nz(A, B * K) > ND_SNN_SPARSE_FRACTION * (double)(B * K)) {
+    nd_sgemm(false, false, B, N, K, 1.0f, A, K, W, N, beta, C, N);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (B * N > 65536)
+  for (int64_t b = 0; b < B; b++) {
+    float *c = C + b * N;
+    if (beta == 0.0f) memset(c, 0, (size_t)N * sizeof(float));
+    const float *a = A + b * K;
+    for (int64_t k = 0; k < K; k++) {
+      if (a[k] == 0.0f) continue;
+      const float s = a[k], *w = W + k * N;
+      for (int64_t n = 0; n < N; n++) c[n] += s * w[n];
+    }
+  }
+}
+
+/* G [K, N] = A [R, K]^T D [R, N] (overwritten). */
+void nd__snn_mm_tn(int64_t R, int64_t K, int64_t N, const float *A, const float *D, float *G) {
+  if ((double)count_nz(A, R * K) > ND_SNN_SPARSE_FRACTION * (double)(R * K)) {
+    nd_sgemm(true, false, K, N, R, 1.0f, A, K, D, N, 0.0f, G, N);
+    return;
+  }
+  memset(G, 0, (size_t)(K * N) * sizeof(float));
+  /* column blocks, one per thread (no two threads write one element) */
+  const int64_t nchunks = R * K > 65536 ? (N < nd_get_num_threads() ? N : nd_get_num_threads()) : 1;
+  const int64_t chunk = (N + nchunks - 1) / nchunks;
+#pragma omp parallel for schedule(static) if (nchunks > 1)
+  for (int64_t c = 0; c < nchunks; c++) {
+    const int64_t n0 = c * chunk, n1 = n0 + chunk < N ? n0 + chunk : N;
+    for (int64_t q = 0; q < R; q++) {
+      const float *a = A + q * K, *d = D + q * N;
+      for (int64_t k = 0; k < K; k++) {
+        if (a[k] == 0.0f) continue;
+        const float s = a[k];
+        float *g = G + k * N;
+        for (int64_t n = n0; n < n1; n++) g[n] += s * d[n];
+      }
+    }
+  }
+}
+
 /* ---------------------------------------------------------- forward step */
 void nd__snn_learn_input(nd_snn_learner *l, int64_t B, const float *x, const float *zprev) {
   const nd_snn_learn_config *c = &l->c;
   int64_t I = c->inputs, N = c->neurons;
-  nd_sgemm(false, false, B, N, I, 1.0f, x, I, l->p, N, 0.0f, l->r, N);
-  nd_sgemm(false, false, B, N, N, 1.0f, zprev, N, l->p + I * N, N, 1.0f, l->r, N);
+  nd__snn_mm(B, I, N, x, l->p, 0.0f, l->r);
+  nd__snn_mm(B, N, N, zprev, l->p + I * N, 1.0f, l->r);
 }
 
 void nd__snn_learn_neurons(nd_snn_learner *l, int64_t B, const float *zprev, float *znew, float *psi) {
@@ -309,15 +368,36 @@ void nd__snn_learn_neurons(nd_snn_learner *l, int64_t B, const float *zprev, flo
     }
     return;
   }
-  const bool alif = c->unit == ND_SNN_UNIT_ALIF, smooth = c->smooth;
-#pragma omp parallel for schedule(static) if (bn > 65536)
-  for (int64_t q = 0; q < bn; q++) {
-    v[q] = alpha * v[q] + r[q] - vth * zprev[q]; /* reset by subtraction (Bellec et al. 2020, Eq. 21) */
-    if (alif) a[q] = rho * a[q] + zprev[q];      /* Eq. 23 */
-    float x = (v[q] - vth - beta * a[q]) * inv;
-    znew[q] = smooth ? gam * nd__snn_surr_F(su, k, x) : (x >= 0 ? 1.0f : 0.0f);
-    psi[q] = gam * inv * nd__snn_surr_f(su, k, x); /* Eq. 22 (triangle) */
+  const bool alif = c->unit == ND_SNN_UNIT_ALIF;
+  if (c->smooth) { /* the smoothed model (tests): z = gamma F(x) */
+    for (int64_t q = 0; q < bn; q++) {
+      v[q] = alpha * v[q] + r[q] - vth * zprev[q];
+      if (alif) a[q] = rho * a[q] + zprev[q];
+      float x = (v[q] - vth - beta * a[q]) * inv;
+      znew[q] = gam * nd__snn_surr_F(su, k, x);
+      psi[q] = gam * inv * nd__snn_surr_f(su, k, x);
+    }
+    return;
   }
+  /* one loop per surrogate, so that each vectorises */
+#define ND_SNN_NEURON_LOOP(FX)                                                                    \
+  _Pragma("omp parallel for schedule(static) if (bn > 65536)")                                    \
+  for (int64_t q = 0; q < bn; q++) {                                                              \
+    float vq = alpha * v[q] + r[q] - vth * zprev[q]; /* reset by subtraction (Bellec et al. 2020, Eq. 21) */ \
+    float aq = alif ? rho * a[q] + zprev[q] : 0.0f;  /* Eq. 23 */                                 \
+    float x = (vq - vth - beta * aq) * inv, ax = fabsf(x);                                        \
+    (void)ax;                                                                                     \
+    v[q] = vq;                                                                                    \
+    if (alif) a[q] = aq;                                                                          \
+    znew[q] = x >= 0 ? 1.0f : 0.0f;                                                               \
+    psi[q] = gam * inv * (FX); /* Eq. 22 (triangle) */                                            \
+  }
+  switch (su) {
+  case ND_SNN_SURR_TRIANGLE: ND_SNN_NEURON_LOOP(ax < 1.0f ? 1.0f - ax : 0.0f) break;
+  case ND_SNN_SURR_FAST_SIGMOID: ND_SNN_NEURON_LOOP(1.0f / ((1.0f + k * ax) * (1.0f + k * ax))) break;
+  default: ND_SNN_NEURON_LOOP(1.0f / (1.0f + ((float)M_PI * k * x) * ((float)M_PI * k * x))) break;
+  }
+#undef ND_SNN_NEURON_LOOP
 }
 
 void nd__snn_learn_readout(nd_snn_learner *l, int64_t B, const float *z, const int32_t *labels, double inv_scored,
@@ -328,7 +408,7 @@ void nd__snn_learn_readout(nd_snn_learner *l, int64_t B, const float *z, const i
   const float *w_out = l->p + c->inputs * N + N * N, *b = w_out + N * K;
   for (int64_t q = 0; q < B; q++)
     for (int64_t o = 0; o < K; o++) y[q * K + o] = l->kappa * y[q * K + o] + b[o];
-  nd_sgemm(false, false, B, K, N, 1.0f, z, N, w_out, K, 1.0f, y, K);
+  nd__snn_mm(B, N, K, z, w_out, 1.0f, y);
   for (int64_t q = 0; q < B; q++) {
     float *d = dy + q * K;
     const float *yq = y + q * K;
@@ -454,9 +534,9 @@ static nd_status bptt(nd_snn_learner *l, const nd_snn_seq *s, double inv, double
     }
   }
   float *g_in = l->g, *g_rec = g_in + I * N, *g_out = g_rec + N * N, *g_b = g_out + N * K;
-  nd_sgemm(true, false, I, N, T * B, 1.0f, s->x, I, PSI, N, 0.0f, g_in, N);
-  nd_sgemm(true, false, N, N, T * B, 1.0f, Z, N, PSI, N, 0.0f, g_rec, N);
-  nd_sgemm(true, false, N, K, T * B, 1.0f, Z + BN, N, DY, K, 0.0f, g_out, K);
+  nd__snn_mm_tn(T * B, I, N, s->x, PSI, g_in);
+  nd__snn_mm_tn(T * B, N, N, Z, PSI, g_rec);
+  nd__snn_mm_tn(T * B, N, K, Z + BN, DY, g_out);
   for (int64_t o = 0; o < K; o++) {
     double sb = 0;
     for (int64_t q = 0; q < T * B; q++) sb += DY[q * K + o];

@@ -1,6 +1,6 @@
 /* Spiking networks (include/neurodyn/snn.h): configuration, creation, the
  * weights (dense, sparse rows, random Brunel-type connectivity) and the
- * views of the state.  The step is in step.c; docs/snn.md is the guide. */
+ * views of the state.  The step is in step.c; docs/spiking.md is the guide. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

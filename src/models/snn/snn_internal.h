@@ -78,6 +78,10 @@ void nd__snn_learn_input(nd_snn_learner *l, int64_t B, const float *x, const flo
  * (dy / n_scored; rows without a label: dy = 0).  Adds to *loss, *correct. */
 void nd__snn_learn_readout(nd_snn_learner *l, int64_t B, const float *z, const int32_t *labels, double inv_scored,
                            float *dy, double *loss, double *correct);
+/* C [B, N] = beta C + A [B, K] W [K, N] and G [K, N] = A [R, K]^T D [R, N],
+ * skipping A's zeros when it is sparse (spikes), else one GEMM. */
+void nd__snn_mm(int64_t B, int64_t K, int64_t N, const float *A, const float *W, float beta, float *C);
+void nd__snn_mm_tn(int64_t R, int64_t K, int64_t N, const float *A, const float *D, float *G);
 /* Zeroed aligned floats counted in l->bytes. */
 float *nd__snn_learn_buf(nd_snn_learner *l, int64_t n);
 void nd__snn_learn_unbuf(nd_snn_learner *l, float *p, int64_t n);
