@@ -1216,6 +1216,61 @@ static int p_snn(void) {
   return 0;
 }
 
+static int p_snn_learn(void) {
+  nd_snn_learner *l = (nd_snn_learner *)1;
+  nd_snn_learn_config c = nd_snn_learn_defaults();
+  BAD(nd_snn_learn_config_check(NULL));
+  BAD(nd_snn_learner_create(NULL, &l));
+  EXPECT(l == NULL);
+  BAD(nd_snn_learner_create(&c, NULL));
+  c.surrogate = (nd_snn_surrogate)9;
+  BAD(nd_snn_learn_config_check(&c));
+  c = nd_snn_learn_defaults();
+  c.gamma = NAN;
+  BAD(nd_snn_learn_config_check(&c));
+  c = nd_snn_learn_defaults();
+  c.neurons = 4, c.inputs = 2, c.batch = 1;
+  OK(nd_snn_learner_create(&c, &l));
+  nd_snn_params p;
+  BAD(nd_snn_learner_params(NULL, &p, NULL));
+  BAD(nd_snn_learner_set_method(NULL, ND_SNN_EPROP));
+  BAD(nd_snn_learner_set_method(l, (nd_snn_method)7));
+  float x[2] = {1, 0};
+  int32_t lab = 5;
+  nd_snn_seq s = {.T = 1, .B = 1, .x = x, .labels = &lab};
+  double lo;
+  BAD(nd_snn_learner_grad(l, &s, &lo, NULL, NULL)); /* label 5 >= outputs 2 */
+  lab = 1;
+  BAD(nd_snn_learner_grad(NULL, &s, &lo, NULL, NULL));
+  BAD(nd_snn_learner_grad(l, NULL, &lo, NULL, NULL));
+  BAD(nd_snn_learner_grad(l, &s, NULL, NULL, NULL));
+  BAD(nd_snn_learner_eval(l, &s, NULL, NULL, NULL));
+  s.B = 2;
+  BAD_AS(nd_snn_learner_eval(l, &s, &lo, NULL, NULL), ND_ERR_SHAPE);
+  BAD(nd_snn_learner_update(NULL));
+  nd_snn_task t = nd_snn_task_defaults(ND_SNN_TASK_RECALL);
+  int64_t T, I, K;
+  BAD(nd_snn_task_check(NULL));
+  BAD(nd_snn_task_shape(NULL, &T, &I, &K));
+  BAD(nd_snn_task_shape(&t, NULL, &I, &K));
+  BAD(nd_snn_recall_batch(&t, NULL, 1, x, &lab));
+  BAD(nd_snn_smnist_batch(&t, NULL, NULL, NULL, 1, x, &lab));
+  BAD(nd_snn_learner_epoch(NULL, &t, NULL, NULL));
+  BAD(nd_snn_learner_epoch(l, &t, NULL, NULL)); /* the task has 40 inputs */
+  BAD(nd_snn_learner_epoch_stats(NULL, &lo, &lo, &lo));
+  BAD(nd_snn_learner_evaluate(NULL, &t, 0, 1, 0, NULL, NULL, &lo, &lo));
+  nd_train_state st;
+  BAD(nd_snn_learner_get_state(NULL, &st));
+  BAD(nd_snn_learner_set_state(l, NULL));
+  BAD(nd_snn_learner_save(NULL, NULL));
+  BAD(nd_snn_learner_load(NULL, &l));
+  EXPECT(l == NULL);
+  EXPECT(nd_snn_learner_config(NULL) == NULL && nd_snn_learner_feedback(NULL) == NULL);
+  EXPECT(nd_snn_learner_buffer_bytes(NULL) == -1);
+  nd_snn_learner_free(NULL);
+  return 0;
+}
+
 /* ----------------------------------------------------- accel and lca */
 static int p_accel(void) {
   nd_accel *acc = (nd_accel *)1;
@@ -2353,6 +2408,7 @@ static const probe probes[] = {
     P(p_data),            P(p_zero_size),
     P(p_dynamics_dopri),
     P(p_snn),
+    P(p_snn_learn),
     P(p_accel),           P(p_lca),             P(p_credit),          P(p_grid3d),
     P(p_dynamics_fixed_point),
     P(p_distributed),

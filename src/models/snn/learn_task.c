@@ -39,6 +39,7 @@ nd_status nd_snn_task_check(const nd_snn_task *t) {
 
 nd_status nd_snn_task_shape(const nd_snn_task *t, int64_t *T, int64_t *inputs, int64_t *outputs) {
   ND_TRY(nd_snn_task_check(t));
+  if (!T || !inputs || !outputs) return nd__error(ND_ERR_INVALID_ARG, "snn task_shape: NULL argument");
   if (t->kind == ND_SNN_TASK_RECALL) {
     *T = t->periods * t->period_steps, *inputs = 4 * t->channel, *outputs = 2;
   } else {
