@@ -39,6 +39,8 @@ int nd_cli_train(int argc, char **argv);
 int nd_cli_eval(int argc, char **argv);
 int nd_cli_run(int argc, char **argv);
 int nd_cli_analyze(int argc, char **argv);
+int nd_cli_report(int argc, char **argv); /* cmd_report.c */
+int nd_cli_serve(int argc, char **argv);  /* serve.c */
 int nd_cli_analyze_cordsnet(int argc, char **argv); /* cordsnet_analyze.c */
 
 /* train <model>, per family file */

@@ -17,6 +17,8 @@ static const nd_cli_command commands[] = {
     {"train", nd_cli_train, "train a model: krotov, krotov-top, mlp-baseline, mlp (neurodyn train MODEL --help)"},
     {"run", nd_cli_run, "run a model on inputs: lca, snn (neurodyn run MODEL --help)"},
     {"analyze", nd_cli_analyze, "spectra and stability of a model's linearised dynamics: cordsnet (neurodyn analyze MODEL --help)"},
+    {"report", nd_cli_report, "write a self-contained HTML page of a run: config, metrics plots, figures, recorded states"},
+    {"serve", nd_cli_serve, "serve a run's page on 127.0.0.1, streaming new metrics and frames as they are written"},
     {"eval", nd_cli_eval, "print the test error of a saved model (neurodyn eval --model DIR)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

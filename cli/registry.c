@@ -1,11 +1,13 @@
 /* The tables behind `neurodyn train <model>` and `neurodyn eval`
  * (commands.h).  A new family adds its rows here. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "dist.h"
 #include "options.h"
+#include "report.h"
 
 const nd_cli_command nd_cli_train_models[] = {
     {"krotov", nd_cli_train_krotov, "Krotov-Hopfield unsupervised layer (fast rule or ODE model), resumable"},
@@ -55,6 +57,31 @@ const nd_cli_scorer nd_cli_scorers[] = {
 static void models_usage(FILE *f, const char *verb, const nd_cli_command *table) {
   fprintf(f, "usage: neurodyn %s <model> [options]   (neurodyn %s <model> --help)\n\nmodels:\n", verb, verb);
   for (const nd_cli_command *c = table; c->name; c++) fprintf(f, "  %-13s %s\n", c->name, c->summary);
+  if (!strcmp(verb, "train"))
+    fprintf(f, "\nevery model: --live PORT  serve the run's report page on http://127.0.0.1:PORT/ while it trains,\n"
+               "                          streaming new metrics and frames (docs/report.md)\n");
+}
+
+/* Takes --live PORT (or --live=PORT) out of argv (before any "--"): the
+ * port, -1 when absent, -2 when its value is missing or not a number. */
+static int64_t take_live(int *argc, char **argv) {
+  int64_t port = -1;
+  for (int i = 1; i < *argc; i++) {
+    if (!strcmp(argv[i], "--")) break;
+    const char *v = NULL;
+    int n = 0;
+    if (!strcmp(argv[i], "--live")) v = i + 1 < *argc ? argv[i + 1] : NULL, n = 2;
+    else if (!strncmp(argv[i], "--live=", 7)) v = argv[i] + 7, n = 1;
+    if (!n) continue;
+    char *end = NULL;
+    long long p = v && *v ? strtoll(v, &end, 10) : -1;
+    port = v && end && !*end && p >= 0 && p <= 65535 ? p : -2;
+    if (i + n > *argc) n = *argc - i;
+    memmove(argv + i, argv + i + n, (size_t)(*argc - i - n + 1) * sizeof *argv);
+    *argc -= n;
+    i--;
+  }
+  return port;
 }
 
 /* `neurodyn <verb> <model> ...` through one of the tables above. */
@@ -83,6 +110,19 @@ static int dispatch(const char *verb, const nd_cli_command *table, int argc, cha
   return nd_cli_cmd_fail(verb, 2, "unknown model '%.64s' (%s)", m, names);
 }
 
-int nd_cli_train(int argc, char **argv) { return dispatch("train", nd_cli_train_models, argc, argv); }
+/* `train`, with --live PORT: the run's page served from a thread while it
+ * trains (serve.c; cli/run.c hands it the run directory). */
+int nd_cli_train(int argc, char **argv) {
+  int64_t live = take_live(&argc, argv);
+  if (live == -2) return nd_cli_cmd_fail("train", 2, "--live PORT: need a port 0 ... 65535 (0: any free one)");
+  if (live < 0) return dispatch("train", nd_cli_train_models, argc, argv);
+  char cmd[96];
+  snprintf(cmd, sizeof cmd, "train %.64s", argc > 1 ? argv[1] : "");
+  int rc = nd_live_start(cmd, (int)live);
+  if (rc) return rc;
+  rc = dispatch("train", nd_cli_train_models, argc, argv);
+  nd_live_stop();
+  return rc;
+}
 int nd_cli_run(int argc, char **argv) { return dispatch("run", nd_cli_run_models, argc, argv); }
 int nd_cli_analyze(int argc, char **argv) { return dispatch("analyze", nd_cli_analyze_models, argc, argv); }

