@@ -62,6 +62,8 @@ bool nd_report_is_run(const char *dir);
  * out.  A line that is not a JSON object is ND_ERR_FORMAT naming the file
  * and line.  A missing file gives an empty object. */
 nd_status nd_report_metrics_json(const char *path, struct cJSON **out);
+/* The same of len bytes at buf; name is used in messages. */
+nd_status nd_report_metrics_parse(const void *buf, size_t len, const char *name, struct cJSON **out);
 
 /* One run directory as the page's run object (above).  name: shown in the
  * page (NULL: the directory's name). */

@@ -53,12 +53,15 @@ bool nd_report_is_run(const char *dir) {
 /* ------------------------------------------------------------ metrics */
 
 #define MAX_SERIES 4096
-#define MAX_ARRAY_SERIES 64 /* numeric arrays longer than this are left out */
+#define MAX_ARRAY_SERIES 64      /* numeric arrays longer than this are left out */
+#define MAX_CELLS ((int64_t)1 << 24) /* series x lines held (128 MiB of doubles) */
+#define HASH_SLOTS 8192          /* > 2 * MAX_SERIES: open addressing stays short */
 
 typedef struct columns {
   int nkeys;
   char *keys[MAX_SERIES];
   double *vals[MAX_SERIES];
+  int slot[HASH_SLOTS];          /* key index + 1, 0: empty */
   int64_t rows, cap;
 } columns;
 
@@ -67,9 +70,16 @@ static void columns_release(columns *c) {
   memset(c, 0, sizeof *c);
 }
 
+static nd_status too_many(void) {
+  return nd_set_error(ND_ERR_INVALID_ARG, "metrics: more than %lld values (series x lines) for a report",
+                      (long long)MAX_CELLS);
+}
+
 static nd_status columns_grow(columns *c) {
   if (c->rows < c->cap) return ND_OK;
   int64_t cap = c->cap ? 2 * c->cap : 64;
+  if (cap * (c->nkeys ? c->nkeys : 1) > MAX_CELLS) cap = c->cap + 1 + c->cap / 8;
+  if (cap * (c->nkeys ? c->nkeys : 1) > MAX_CELLS) return too_many();
   for (int k = 0; k < c->nkeys; k++) {
     double *v = realloc(c->vals[k], (size_t)cap * sizeof *v);
     if (!v) return nd_set_error(ND_ERR_NOMEM, "metrics: out of memory");
@@ -80,12 +90,20 @@ static nd_status columns_grow(columns *c) {
   return ND_OK;
 }
 
+static unsigned hash(const char *s) {
+  unsigned h = 2166136261u; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
 /* Sets key's value in the current row (c->rows), adding the key. */
 static nd_status columns_set(columns *c, const char *key, double v) {
-  int k = 0;
-  while (k < c->nkeys && strcmp(c->keys[k], key)) k++;
-  if (k == c->nkeys) {
+  unsigned h = hash(key) % HASH_SLOTS;
+  while (c->slot[h] && strcmp(c->keys[c->slot[h] - 1], key)) h = (h + 1) % HASH_SLOTS;
+  int k = c->slot[h] - 1;
+  if (k < 0) {
     if (c->nkeys == MAX_SERIES) return ND_OK; /* more series than a page can show */
+    if (c->cap * (c->nkeys + 1) > MAX_CELLS) return too_many();
     double *vals = malloc((size_t)c->cap * sizeof *vals);
     char *name = strdup(key);
     if (!vals || !name) {
@@ -93,7 +111,8 @@ static nd_status columns_set(columns *c, const char *key, double v) {
       return nd_set_error(ND_ERR_NOMEM, "metrics: out of memory");
     }
     for (int64_t i = 0; i < c->cap; i++) vals[i] = NAN;
-    c->keys[k] = name, c->vals[k] = vals, c->nkeys++;
+    k = c->nkeys++;
+    c->keys[k] = name, c->vals[k] = vals, c->slot[h] = k + 1;
   }
   c->vals[k][c->rows] = v;
   return ND_OK;
@@ -124,24 +143,11 @@ static nd_status add_fields(columns *c, const cJSON *obj, const char *prefix, in
   return ND_OK;
 }
 
-static nd_status read_columns(const char *path, columns *c) {
+static nd_status parse_columns(const char *buf, size_t len, const char *name, columns *c) {
   memset(c, 0, sizeof *c);
-  if (!is_file(path)) {
-    struct stat st;
-    if (stat(path, &st) == 0) return nd_set_error(ND_ERR_INVALID_ARG, "%s: not a regular file", path);
-    return ND_OK; /* a run that has not written a line yet */
-  }
-  void *buf;
-  size_t len;
-  nd_status s = nd_file_read_all(path, &buf, &len);
-  if (s != ND_OK) return s;
-  if (len > ND_REPORT_METRICS_MAX_BYTES) {
-    free(buf);
-    return nd_set_error(ND_ERR_INVALID_ARG, "%s: %zu bytes, more than the %zu a report reads", path, len,
-                        ND_REPORT_METRICS_MAX_BYTES);
-  }
   const char *p = buf, *end = p + len;
   int64_t line = 0;
+  nd_status s = ND_OK;
   while (p < end && s == ND_OK) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     line++;
@@ -151,7 +157,7 @@ static nd_status read_columns(const char *path, columns *c) {
     if (q < nl) {
       cJSON *j = cJSON_ParseWithLength(p, (size_t)(nl - p));
       if (!cJSON_IsObject(j)) {
-        s = nd_set_error(ND_ERR_FORMAT, "%s: line %lld is not a JSON object", path, (long long)line);
+        s = nd_set_error(ND_ERR_FORMAT, "%s: line %lld is not a JSON object", name, (long long)line);
       } else if ((s = columns_grow(c)) == ND_OK && (s = add_fields(c, j, "", 0)) == ND_OK) {
         c->rows++;
       }
@@ -159,31 +165,60 @@ static nd_status read_columns(const char *path, columns *c) {
     }
     p = nl + 1;
   }
-  free(buf);
   if (s != ND_OK) columns_release(c);
+  return s;
+}
+
+static cJSON *columns_json(const columns *c) {
+  cJSON *m = cJSON_CreateObject(), *keys = cJSON_AddArrayToObject(m, "keys"),
+        *cols = cJSON_AddObjectToObject(m, "columns");
+  cJSON_AddNumberToObject(m, "n", (double)c->rows);
+  for (int k = 0; k < c->nkeys && cols; k++) {
+    cJSON_AddItemToArray(keys, cJSON_CreateString(c->keys[k]));
+    cJSON *col = cJSON_AddArrayToObject(cols, c->keys[k]);
+    for (int64_t i = 0; i < c->rows && col; i++)
+      cJSON_AddItemToArray(col, isfinite(c->vals[k][i]) ? cJSON_CreateNumber(c->vals[k][i]) : cJSON_CreateNull());
+  }
+  if (!keys || !cols) {
+    cJSON_Delete(m);
+    return NULL;
+  }
+  return m;
+}
+
+nd_status nd_report_metrics_parse(const void *buf, size_t len, const char *name, cJSON **out) {
+  if (!out) return nd_set_error(ND_ERR_INVALID_ARG, "metrics: out is NULL");
+  *out = NULL;
+  if (!buf && len) return nd_set_error(ND_ERR_INVALID_ARG, "metrics: buffer is NULL");
+  if (!name) name = "<memory>";
+  columns *c = malloc(sizeof *c);
+  if (!c) return nd_set_error(ND_ERR_NOMEM, "%s: out of memory", name);
+  nd_status s = parse_columns(buf, len, name, c);
+  if (s == ND_OK) {
+    *out = columns_json(c);
+    columns_release(c);
+    if (!*out) s = nd_set_error(ND_ERR_NOMEM, "%s: out of memory", name);
+  }
+  free(c);
   return s;
 }
 
 nd_status nd_report_metrics_json(const char *path, cJSON **out) {
   *out = NULL;
-  columns c;
-  ND_REPORT_TRY(read_columns(path, &c));
-  cJSON *m = cJSON_CreateObject(), *keys = cJSON_AddArrayToObject(m, "keys"),
-        *cols = cJSON_AddObjectToObject(m, "columns");
-  cJSON_AddNumberToObject(m, "n", (double)c.rows);
-  for (int k = 0; k < c.nkeys && cols; k++) {
-    cJSON_AddItemToArray(keys, cJSON_CreateString(c.keys[k]));
-    cJSON *col = cJSON_AddArrayToObject(cols, c.keys[k]);
-    for (int64_t i = 0; i < c.rows && col; i++)
-      cJSON_AddItemToArray(col, isfinite(c.vals[k][i]) ? cJSON_CreateNumber(c.vals[k][i]) : cJSON_CreateNull());
+  if (!is_file(path)) {
+    struct stat st;
+    if (stat(path, &st) == 0) return nd_set_error(ND_ERR_INVALID_ARG, "%s: not a regular file", path);
+    return nd_report_metrics_parse("", 0, path, out); /* a run that has not written a line yet */
   }
-  columns_release(&c);
-  if (!keys || !cols) {
-    cJSON_Delete(m);
-    return nd_set_error(ND_ERR_NOMEM, "%s: out of memory", path);
-  }
-  *out = m;
-  return ND_OK;
+  void *buf;
+  size_t len;
+  ND_REPORT_TRY(nd_file_read_all(path, &buf, &len));
+  nd_status s = len > ND_REPORT_METRICS_MAX_BYTES
+                    ? nd_set_error(ND_ERR_INVALID_ARG, "%s: %zu bytes, more than the %zu a report reads", path, len,
+                                   ND_REPORT_METRICS_MAX_BYTES)
+                    : nd_report_metrics_parse(buf, len, path, out);
+  free(buf);
+  return s;
 }
 
 /* ------------------------------------------------------------ PNG figures */
