@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "neurodyn/neurodyn.h"
 #include "options_internal.h"
@@ -112,4 +113,23 @@ int nd_cli_write_tensor(const char *prog, const char *path, const char *name, co
     s = nd_npy_write(path, t);
   }
   return s == ND_OK ? 0 : nd_cli_fail(1, prog, "%s", nd_last_error());
+}
+
+bool nd_cli_find_beside(const char *installed, const char *source, bool (*ok)(const char *path), char *buf,
+                        size_t len) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return false;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return false;
+  *slash = '\0'; /* the program's directory */
+  snprintf(buf, len, "%s/../%s", exe, installed);
+  if (ok(buf)) return true;
+  static const char *const up[3] = {"..", "../..", "../../.."};
+  for (int i = 0; i < 3; i++) {
+    snprintf(buf, len, "%s/%s/%s", exe, up[i], source);
+    if (ok(buf)) return true;
+  }
+  return false;
 }

@@ -23,22 +23,7 @@ static bool is_regular(const char *p) {
  * directory sits in (build/release/neurodyn: two levels up), else
  * ./scripts/get-data.sh. */
 static bool find_script(char *buf, size_t len) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = '\0'; /* the program's directory */
-      snprintf(buf, len, "%s/../share/neurodyn/get-data.sh", exe);
-      if (is_regular(buf)) return true;
-      const char *up[3] = {"..", "../..", "../../.."};
-      for (int i = 0; i < 3; i++) {
-        snprintf(buf, len, "%s/%s/scripts/get-data.sh", exe, up[i]);
-        if (is_regular(buf)) return true;
-      }
-    }
-  }
+  if (nd_cli_find_beside("share/neurodyn/get-data.sh", "scripts/get-data.sh", is_regular, buf, len)) return true;
   snprintf(buf, len, "scripts/get-data.sh");
   return is_regular(buf);
 }

@@ -26,7 +26,7 @@ static nd_status add_dir(cJSON *runs, const char *dir, const nd_report_limits *l
   if (!S_ISDIR(st.st_mode)) return nd_set_error(ND_ERR_INVALID_ARG, "%s: not a directory", dir);
   cJSON *run;
   if (nd_report_is_run(dir)) {
-    ND_REPORT_TRY(nd_report_run_json(dir, NULL, lim, &run));
+    ND_CLI_TRY(nd_report_run_json(dir, NULL, lim, &run));
     cJSON_AddItemToArray(runs, run);
     return ND_OK;
   }

@@ -168,6 +168,14 @@ int nd_cli_status_code(nd_status s);
  * is writable), else the usage error printed and 2 (cmd_convert.c). */
 int nd_cli_check_output(const char *prog, const char *out);
 
+/* A file or directory that comes with the program, found from where the
+ * program is (no path is compiled in): <bindir>/../<installed> (an installed
+ * program: "share/neurodyn/..."), else <source> relative to the source tree a
+ * build directory sits in (one to three levels up from the program).  True
+ * with the path in buf when ok(path) holds for one. */
+bool nd_cli_find_beside(const char *installed, const char *source, bool (*ok)(const char *path), char *buf,
+                        size_t len);
+
 /* Creates dir and its missing parents (like mkdir -p).  ND_ERR_IO names the
  * directory on failure. */
 nd_status nd_cli_mkdirs(const char *dir);

@@ -120,6 +120,10 @@ int nd_cli_train(int argc, char **argv) {
   snprintf(cmd, sizeof cmd, "train %.64s", argc > 1 ? argv[1] : "");
   int rc = nd_live_start(cmd, (int)live);
   if (rc) return rc;
+  /* Trainers not on the run driver never call nd_live_set_dir: their --out
+   * is shown from the start (it fills as they write it). */
+  for (int i = 2; i + 1 < argc && strcmp(argv[i], "--"); i++)
+    if (!strcmp(argv[i], "--out")) nd_live_set_dir(argv[i + 1]);
   rc = dispatch("train", nd_cli_train_models, argc, argv);
   nd_live_stop();
   return rc;

@@ -20,14 +20,10 @@
 
 #include "neurodyn/neurodyn.h"
 #include "neurodyn/record.h"
+#include "run.h" /* ND_CLI_TRY */
 
 struct cJSON;
 
-#define ND_REPORT_TRY(expr)                  \
-  do {                                       \
-    nd_status nd_report_s_ = (expr);         \
-    if (nd_report_s_ != ND_OK) return nd_report_s_; \
-  } while (0)
 
 typedef struct nd_report_limits {
   int64_t max_frames; /* per stream: more are thinned to every k-th frame */

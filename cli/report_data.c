@@ -125,18 +125,18 @@ static nd_status add_fields(columns *c, const cJSON *obj, const char *prefix, in
     char key[1024];
     snprintf(key, sizeof key, "%.500s%.500s", prefix, it->string);
     if (cJSON_IsNumber(it)) {
-      if (isfinite(it->valuedouble)) ND_REPORT_TRY(columns_set(c, key, it->valuedouble));
+      if (isfinite(it->valuedouble)) ND_CLI_TRY(columns_set(c, key, it->valuedouble));
     } else if (cJSON_IsObject(it) && depth < 2) {
       char sub[1030];
       snprintf(sub, sizeof sub, "%.1020s.", key);
-      ND_REPORT_TRY(add_fields(c, it, sub, depth + 1));
+      ND_CLI_TRY(add_fields(c, it, sub, depth + 1));
     } else if (cJSON_IsArray(it) && cJSON_GetArraySize(it) <= MAX_ARRAY_SERIES) {
       int i = 0;
       for (const cJSON *e = it->child; e; e = e->next, i++) {
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) continue;
         char ak[1040];
         snprintf(ak, sizeof ak, "%.1020s[%d]", key, i);
-        ND_REPORT_TRY(columns_set(c, ak, e->valuedouble));
+        ND_CLI_TRY(columns_set(c, ak, e->valuedouble));
       }
     }
   }
@@ -212,7 +212,7 @@ nd_status nd_report_metrics_json(const char *path, cJSON **out) {
   }
   void *buf;
   size_t len;
-  ND_REPORT_TRY(nd_file_read_all(path, &buf, &len));
+  ND_CLI_TRY(nd_file_read_all(path, &buf, &len));
   nd_status s = len > ND_REPORT_METRICS_MAX_BYTES
                     ? nd_set_error(ND_ERR_INVALID_ARG, "%s: %zu bytes, more than the %zu a report reads", path, len,
                                    ND_REPORT_METRICS_MAX_BYTES)
@@ -334,7 +334,7 @@ nd_status nd_report_stream_json(const char *record_dir, const nd_record_stream_i
 nd_status nd_report_chunk_read(const char *record_dir, const nd_record_stream_info *s, int i, float **out) {
   *out = NULL;
   nd_array a;
-  ND_REPORT_TRY(nd_record_chunk_read(record_dir, s, i, &a));
+  ND_CLI_TRY(nd_record_chunk_read(record_dir, s, i, &a));
   if (a.dtype == ND_DTYPE_F32) {
     *out = a.data; /* the caller frees it */
     return ND_OK;
@@ -374,7 +374,7 @@ static nd_status add_streams(const char *dir, const nd_report_limits *lim, cJSON
   snprintf(ipath, sizeof ipath, "%s/index.json", rdir);
   if (!is_file(ipath)) return ND_OK;
   nd_record_index ix;
-  ND_REPORT_TRY(nd_record_index_read(ipath, &ix));
+  ND_CLI_TRY(nd_record_index_read(ipath, &ix));
   nd_status s = ND_OK;
   int64_t budget = lim->max_bytes / (ix.nstreams > 0 ? ix.nstreams : 1);
   for (int i = 0; i < ix.nstreams && s == ND_OK; i++) {

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "options.h"
 #include "report.h"
 
 /* The files the page inlines, relative to report/. */
@@ -27,7 +28,7 @@ static bool is_file(const char *p) {
   return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static bool complete(const char *dir) {
+static bool complete_dir(const char *dir) {
   static const char *const need[] = {F_PAGE, F_APP_JS, F_APP_CSS, F_UPLOT_JS, F_UPLOT_CSS, F_THREE, F_THREE_CORE};
   for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
     char p[PATH_MAX + 128];
@@ -41,28 +42,13 @@ nd_status nd_report_assets_dir(char *buf, size_t len) {
   const char *env = getenv("ND_REPORT_DIR");
   if (env && *env) {
     snprintf(buf, len, "%s", env);
-    if (complete(buf)) return ND_OK;
+    if (complete_dir(buf)) return ND_OK;
     return nd_set_error(ND_ERR_NOT_FOUND,
                         "$ND_REPORT_DIR=%s lacks page.html, app.js or the JavaScript libraries "
                         "(node_modules: run `npm ci` there, or scripts/deps.sh)",
                         env);
   }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = '\0';
-      snprintf(buf, len, "%s/../share/neurodyn/report", exe);
-      if (complete(buf)) return ND_OK;
-      static const char *const up[3] = {"..", "../..", "../../.."};
-      for (int i = 0; i < 3; i++) {
-        snprintf(buf, len, "%s/%s/report", exe, up[i]);
-        if (complete(buf)) return ND_OK;
-      }
-    }
-  }
+  if (nd_cli_find_beside("share/neurodyn/report", "report", complete_dir, buf, len)) return ND_OK;
   return nd_set_error(ND_ERR_NOT_FOUND,
                       "cannot find the report's page and JavaScript libraries (looked in $ND_REPORT_DIR, "
                       "<prefix>/share/neurodyn/report and report/ of the source tree this program was built in); "
@@ -78,7 +64,7 @@ static nd_status read_asset(const char *dir, const char *name, char **text, size
   char p[PATH_MAX + 128];
   snprintf(p, sizeof p, "%s/%s", dir, name);
   void *buf;
-  ND_REPORT_TRY(nd_file_read_all(p, &buf, len));
+  ND_CLI_TRY(nd_file_read_all(p, &buf, len));
   *text = buf;
   return ND_OK;
 }
@@ -159,7 +145,7 @@ static void add_text_escaped(nd_report_buf *b, const char *s) {
 static nd_status add_inline(nd_report_buf *b, const char *dir, const char *file, const char *open, const char *close) {
   char *text;
   size_t len;
-  ND_REPORT_TRY(read_asset(dir, file, &text, &len));
+  ND_CLI_TRY(read_asset(dir, file, &text, &len));
   nd_status s = check_inline(file, text);
   if (s == ND_OK) {
     sb_str(b, open);
@@ -175,10 +161,10 @@ static nd_status add_inline(nd_report_buf *b, const char *dir, const char *file,
 nd_status nd_report_page(const cJSON *data, const char *title, char **html, size_t *len) {
   *html = NULL, *len = 0;
   char dir[PATH_MAX];
-  ND_REPORT_TRY(nd_report_assets_dir(dir, sizeof dir));
+  ND_CLI_TRY(nd_report_assets_dir(dir, sizeof dir));
   char *page;
   size_t plen;
-  ND_REPORT_TRY(read_asset(dir, F_PAGE, &page, &plen));
+  ND_CLI_TRY(read_asset(dir, F_PAGE, &page, &plen));
   char *json = cJSON_PrintUnformatted(data);
   if (!json) {
     free(page);

@@ -496,6 +496,10 @@ function live() {
   const on = (type, fn) => es.addEventListener(type, (e) => { nd.events++; fn(JSON.parse(e.data)); });
   on('hello', (h) => {
     Object.assign(run, emptyRun(h.name || run.name));
+    for (const st of plotState.values()) st.plot.destroy();
+    plotState.clear();
+    nd.plots.length = 0;
+    sections.metrics?.replaceChildren();
     for (const v of viewers.values()) v.canvas.closest('.viewer').remove();
     viewers.clear();
     nd.viewers.length = 0;
