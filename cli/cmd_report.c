@@ -43,7 +43,7 @@ static nd_status add_dir(cJSON *runs, const char *dir, const nd_report_limits *l
   closedir(d);
   if (n == 0)
     return nd_set_error(ND_ERR_INVALID_ARG,
-                        "%s: not a run directory (no config.json or metrics.jsonl, nor a subdirectory with one)", dir);
+                        "%s: not a run directory (no config.json, metrics.jsonl or record/index.json, nor a subdirectory with one)", dir);
   qsort(subs, (size_t)n, sizeof *subs, cmp_names);
   const char *slash = strrchr(dir, '/');
   const char *base = slash && slash[1] ? slash + 1 : dir;

@@ -49,7 +49,7 @@ void nd_report_buf_str(nd_report_buf *b, const char *s);
  * when out of memory. */
 char *nd_report_base64(const void *data, size_t len);
 
-/* True when dir holds a run: config.json or metrics.jsonl. */
+/* True when dir holds a run: config.json, metrics.jsonl or record/index.json. */
 bool nd_report_is_run(const char *dir);
 
 /* metrics.jsonl as {"keys", "n", "columns"}: every numeric field of every

@@ -47,6 +47,8 @@ bool nd_report_is_run(const char *dir) {
   snprintf(p, sizeof p, "%s/config.json", dir);
   if (is_file(p)) return true;
   snprintf(p, sizeof p, "%s/metrics.jsonl", dir);
+  if (is_file(p)) return true;
+  snprintf(p, sizeof p, "%s/record/index.json", dir); /* run X --record-dir DIR */
   return is_file(p);
 }
 

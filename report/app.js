@@ -299,7 +299,7 @@ function grid3dView(s, box) {
   const canvas = el('canvas', { width: 560, height: 420, class: 'three' });
   box.append(canvas);
   const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
-  renderer.setClearColor(0x10141c, 1);
+  renderer.setClearColor(0xeef0f4, 1);
   const scene = new THREE.Scene(), camera = new THREE.PerspectiveCamera(40, 560 / 420, 0.01, 100);
   const geo = new THREE.BufferGeometry();
   geo.setAttribute('position', new THREE.BufferAttribute(p, 3));
@@ -309,7 +309,7 @@ function grid3dView(s, box) {
   const pts = new THREE.Points(geo, new THREE.PointsMaterial({ size, vertexColors: true, sizeAttenuation: true }));
   const group = new THREE.Group();
   group.add(pts);
-  group.add(new THREE.LineSegments(new THREE.EdgesGeometry(new THREE.BoxGeometry(2.1, 2.1, 2.1)), new THREE.LineBasicMaterial({ color: 0x3a4252 })));
+  group.add(new THREE.LineSegments(new THREE.EdgesGeometry(new THREE.BoxGeometry(2.1, 2.1, 2.1)), new THREE.LineBasicMaterial({ color: 0x9aa3b2 })));
   scene.add(group);
   let yaw = 0.6, pitch = 0.45, dist = 4.2;
   const place = () => {
@@ -331,8 +331,12 @@ function grid3dView(s, box) {
     current = i;
     const f = s.frameList[i];
     if (f) {
-      const sc = colorScale(s.lo, s.hi);
-      for (let j = 0; j < n; j++) { const c = sc.rgb(f.a[j]); col[3 * j] = c[0] / 255; col[3 * j + 1] = c[1] / 255; col[3 * j + 2] = c[2] / 255; }
+      const sc = colorScale(s.lo, s.hi), lin = new THREE.Color();
+      for (let j = 0; j < n; j++) { // the colour map is sRGB; three.js blends in linear light
+        const c = sc.rgb(f.a[j]);
+        lin.setRGB(c[0] / 255, c[1] / 255, c[2] / 255, THREE.SRGBColorSpace);
+        col[3 * j] = lin.r; col[3 * j + 1] = lin.g; col[3 * j + 2] = lin.b;
+      }
       geo.attributes.color.needsUpdate = true;
     }
     place();

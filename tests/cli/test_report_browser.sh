@@ -8,7 +8,9 @@
 # appended.  Each: no console error, every plot drawn with the series its
 # metrics.jsonl implies, every viewer drawn (the 3-D view differs from its
 # background), scrubbing changes the frame; screenshots go to
-# $ND_BUILD_DIR/report-screenshots.  Skipped (77) without chromium, node or
+# $ND_BUILD_DIR/report-screenshots.  Where the trainers record (--record),
+# the grid3d and lca runs record and their viewers are checked too, and a
+# `run snn --record` raster.  Skipped (77) without chromium, node or
 # puppeteer-core.
 source "$(dirname "$0")/common.bash"
 CHROMIUM="${ND_CHROMIUM:-/usr/bin/chromium}"
@@ -28,11 +30,18 @@ DATA="${ND_DATA_DIR:-$SRC/data}"
 if [ -e "$DATA/mnist" ]; then
   export ND_DATA_DIR="$DATA"
   common=(--threads 1 --quiet --seed 1)
+  rec=() # the families' recorded states, where the trainer records (docs/record.md)
+  "$ND" train grid3d --help | grep -q -- '--record-every' && rec=(--record)
   expect_ok "$ND" demo krotov --hidden 40 --epochs 3 --top-epochs 3 --limit 1000 "${common[@]}" --out "$TMP/demo"
   expect_ok "$ND" train mlp --layers 784,32,10 --epochs 3 --limit 1000 --test-limit 300 --angle-rows 200 "${common[@]}" --out "$TMP/mlp"
-  expect_ok "$ND" train grid3d --grid 4,4,2 --epochs 2 --limit 1000 "${common[@]}" --out "$TMP/grid3d"
-  expect_ok "$ND" train lca --data mnist --limit 400 --validation 100 --atoms 16 --epochs 2 --max-iter 40 "${common[@]}" --out "$TMP/lca"
+  expect_ok "$ND" train grid3d --grid 4,4,2 --epochs 2 --limit 1000 "${common[@]}" "${rec[@]}" --out "$TMP/grid3d"
+  expect_ok "$ND" train lca --data mnist --limit 400 --validation 100 --atoms 16 --epochs 2 --max-iter 40 "${common[@]}" "${rec[@]}" --out "$TMP/lca"
   for r in demo mlp grid3d lca; do expect_ok "$ND" report "$TMP/$r"; done
+  if "$ND" run snn --help | grep -q -- '--record-every'; then # a spike raster, from a run with no metrics
+    expect_ok "$ND" run snn --record --quiet --out "$TMP/snn"
+    expect_ok "$ND" report "$TMP/snn"
+    pages+=("$TMP/snn/report.html=$TMP/snn")
+  fi
   expect_ok "$ND" report --compare "$TMP/mlp" "$TMP/grid3d" --out "$TMP/compare.html"
   pages+=("$TMP/demo/report.html=$TMP/demo/hebbian,$TMP/demo/top" "$TMP/mlp/report.html=$TMP/mlp"
           "$TMP/grid3d/report.html=$TMP/grid3d" "$TMP/lca/report.html=$TMP/lca" "$TMP/compare.html=$TMP/mlp,$TMP/grid3d")

@@ -140,6 +140,11 @@ for (const spec of pages) {
     }
     return out;
   });
+  const wantViews = runDirs.reduce((n, d) => {
+    const ix = path.join(d, 'record', 'index.json');
+    return n + (fs.existsSync(ix) ? JSON.parse(fs.readFileSync(ix, 'utf8')).streams.length : 0);
+  }, 0);
+  if (runDirs.length && views.length !== wantViews) fail(where, `${views.length} viewers, the runs recorded ${wantViews} streams`);
   for (const v of views) {
     if (v.frames < 2) { fail(where, `${v.id}: ${v.frames} frames`); continue; }
     if (v.first.distinct < 3) fail(where, `${v.id}: the view is blank (${v.first.distinct} colours)`);
@@ -154,6 +159,10 @@ for (const spec of pages) {
   for (const e of errors) fail(where, e);
   await page.evaluate(() => window.ndReport.viewers.forEach((v) => v.setFrame(Math.floor(v.frames() / 3))));
   await page.screenshot({ path: path.join(shots, `${tag}.png`), fullPage: true });
+  if (await page.$('#sec-metrics')) { // one screen of the plots, for docs/report.md
+    await page.evaluate(() => document.getElementById('sec-metrics').scrollIntoView());
+    await page.screenshot({ path: path.join(shots, `${tag}-metrics.png`) });
+  }
   const three = await page.$('canvas.three');
   if (three) await (await three.evaluateHandle((c) => c.closest('.viewer'))).screenshot({ path: path.join(shots, `${tag}-3d.png`) });
   console.log(`${where}: ${plots.length} plots (${plots.map((p) => p.group + ':' + p.series).join(' ')}), ` +
