@@ -237,6 +237,27 @@ ND_API nd_status nd_somp_im2col(const nd_somp_conv *cv, const nd_tensor *x, nd_t
 ND_API nd_status nd_somp_col2im(const nd_somp_conv *cv, const nd_tensor *cols, nd_tensor *x);
 ND_API nd_status nd_somp_cols_to_map(const nd_tensor *y, int64_t B, int64_t Ho, int64_t Wo, nd_tensor *map);
 
+/* --------------------------------------------------- attention role */
+/* Two cells of a network as the query and key projections of a scaled
+ * dot-product attention layer over the sequence positions (the seed's list
+ * of roles; Vaswani et al. 2017, Eq. 1): after nd_somp_net_forward,
+ *   S_b = Y^q_b (Y^k_b)^T / sqrt(d),  A_b = softmax over j (causal: j <= i),
+ *   out_b = A_b V_b      (V [B, T, n_v]: the values, given by the caller)
+ * with Y^q, Y^k [B, T, d] the cells' outputs (both cells d units; each may
+ * read the tokens, itself, the other cells).  Backward returns dL/dV and the
+ * cells' dL/dY (dq, dk [B, T, d]) to pass to nd_somp_net_backward as dy. */
+typedef struct nd_somp_attention nd_somp_attention;
+
+ND_API nd_status nd_somp_attention_create(nd_somp_net *net, int q_cell, int k_cell, bool causal, nd_somp_attention **out);
+ND_API void nd_somp_attention_free(nd_somp_attention *a);
+/* out [B, T, n_v] from the network's last forward and the values v. */
+ND_API nd_status nd_somp_attention_forward(nd_somp_attention *a, const nd_tensor *v, nd_tensor *out);
+/* The attention weights A of the last forward, [B, T, T] (copied). */
+ND_API nd_status nd_somp_attention_weights(const nd_somp_attention *a, nd_tensor *attn);
+/* dq, dk (overwritten) and dv (may be NULL; overwritten) from dL/dout. */
+ND_API nd_status nd_somp_attention_backward(nd_somp_attention *a, const nd_tensor *dout, nd_tensor *dq, nd_tensor *dk,
+                                            nd_tensor *dv);
+
 /* ------------------------------------------------------------- readout */
 /* A linear readout of one cell at every step, o_t = Y_t V^T + c (V
  * [outputs, units], zero-initialised), trained by its gradient with the
