@@ -206,7 +206,17 @@ static int parse_cell(jctx *c, const cJSON *o, int i, somp_spec *s) {
   for (const cJSON *it = in->child; it; it = it->next, k++) {
     if (k >= SOMP_CLI_MAX_CONN) return jfail(c, "at most %d inputs", SOMP_CLI_MAX_CONN);
     sub(c, "", "cells[%d].inputs[%d]", i, k);
-    if (get_name(c, it, s->conn[i][k], "input")) return 2;
+    s->conn_from[i][k] = 0;
+    if (cJSON_IsObject(it)) { /* {"name": "x", "from_epoch": N}: an input that appears later */
+      static const char *const ikeys[] = {"name", "from_epoch", NULL};
+      if (check_keys(c, it, ikeys)) return 2;
+      if (get_name(c, cJSON_GetObjectItemCaseSensitive(it, "name"), s->conn[i][k], "name")) return 2;
+      if (get_int(c, it, "from_epoch", 0, 1000000, &s->conn_from[i][k])) return 2;
+      if (s->conn_from[i][k] > 0 && strcmp(s->conn[i][k], "x"))
+        return jfail(c, "from_epoch: only the task input \"x\" can appear later (not \"%s\")", s->conn[i][k]);
+    } else if (get_name(c, it, s->conn[i][k], "input")) {
+      return 2;
+    }
     for (int j = 0; j < k; j++)
       if (!strcmp(s->conn[i][j], s->conn[i][k])) return jfail(c, "\"%s\" listed twice", s->conn[i][k]);
   }
@@ -367,9 +377,9 @@ static int parse_root(jctx *c, const cJSON *root, somp_spec *s) {
       }
   bool any_x = false;
   for (int i = 0; i < n; i++)
-    for (int k = 0; k < s->n_conn[i]; k++) any_x |= !strcmp(s->conn[i][k], "x");
+    for (int k = 0; k < s->n_conn[i]; k++) any_x |= !strcmp(s->conn[i][k], "x") && s->conn_from[i][k] == 0;
   c->where[0] = 0;
-  if (!any_x) return jfail(c, "cells: no cell reads the task input \"x\"");
+  if (!any_x) return jfail(c, "cells: no cell reads the task input \"x\" (from the first epoch)");
   const cJSON *rules = cJSON_GetObjectItemCaseSensitive(root, "rules");
   s->n_rules = 0;
   if (rules) {
@@ -556,7 +566,8 @@ nd_status somp_model_build(somp_model *m, const somp_spec *s, uint64_t seed) {
   nd_status st = nd_somp_net_create(s->n_cells, s->cells, seed, &m->net);
   for (int i = 0; i < s->n_cells && st == ND_OK; i++)
     for (int k = 0; k < s->n_conn[i] && st == ND_OK; k++)
-      st = nd_somp_net_connect(m->net, i, s->conn[i][k], !strcmp(s->conn[i][k], "x") ? s->task.features : 0);
+      if (s->conn_from[i][k] == 0) /* later ones grow in their first forward */
+        st = nd_somp_net_connect(m->net, i, s->conn[i][k], !strcmp(s->conn[i][k], "x") ? s->task.features : 0);
   for (int r = 0; r < s->n_rules && st == ND_OK; r++) st = nd_somp_net_add_rule(m->net, &s->rules[r]);
   m->ro_cell = nd_somp_net_find(m->net, s->readout);
   if (st == ND_OK) st = nd_somp_readout_create(s->cells[m->ro_cell].units, s->task.outputs, &m->ro);
@@ -565,6 +576,13 @@ nd_status somp_model_build(somp_model *m, const somp_spec *s, uint64_t seed) {
   return st;
 }
 
+static bool has_input(const nd_somp_net *net, int cell, const char *name) {
+  for (int k = 0; k < nd_somp_net_num_inputs(net, cell); k++)
+    if (!strcmp(nd_somp_net_input_name(net, cell, k), name)) return true;
+  return false;
+}
+
+/* training (learn_on): the inputs whose from_epoch has come; evaluation: those the network has */
 static nd_status forward(somp_model *m, int64_t B, bool learn_on) {
   const somp_spec *s = m->spec;
   nd_tensor tx = nd_tensor_wrap(m->x, 3, ND_SHAPE(B, s->task.T, s->task.features));
@@ -572,7 +590,8 @@ static nd_status forward(somp_model *m, int64_t B, bool learn_on) {
   int n = 0;
   for (int i = 0; i < s->n_cells; i++)
     for (int k = 0; k < s->n_conn[i]; k++)
-      if (!strcmp(s->conn[i][k], "x")) in[n++] = (nd_somp_input){"x", i, &tx, 0};
+      if (!strcmp(s->conn[i][k], "x") && (learn_on ? m->epoch >= s->conn_from[i][k] : has_input(m->net, i, "x")))
+        in[n++] = (nd_somp_input){"x", i, &tx, 0};
   nd_somp_learn l = s->learn;
   l.plastic = learn_on && s->learn.plastic;
   nd_status st = nd_somp_net_learn(m->net, &l);

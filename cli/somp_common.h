@@ -35,6 +35,9 @@ typedef struct somp_spec {
   nd_somp_cell_config cells[SOMP_CLI_MAX_CELLS];
   int n_conn[SOMP_CLI_MAX_CELLS];
   char conn[SOMP_CLI_MAX_CELLS][SOMP_CLI_MAX_CONN][ND_SOMP_NAME_MAX];
+  /* the first training epoch (0-based) in which the cell reads that input:
+   * 0, or later for "x", which then grows the cell's weights on first sight */
+  int64_t conn_from[SOMP_CLI_MAX_CELLS][SOMP_CLI_MAX_CONN];
   int n_rules;
   nd_somp_rule_config rules[SOMP_CLI_MAX_RULES];
   char readout[ND_SOMP_NAME_MAX];
@@ -59,6 +62,7 @@ typedef struct somp_model {
   nd_somp_net *net;
   nd_somp_readout *ro;
   int ro_cell;
+  int64_t epoch; /* the training epoch now running (inputs with from_epoch) */
   int64_t cap;
   float *x, *tgt, *dy;
   int32_t *lab;

@@ -43,6 +43,7 @@ static nd_status s_epoch(void *self, nd_progress_fn progress, void *user) {
   const somp_task *t = &r->spec.task;
   while (r->st.batch < t->steps) {
     const uint64_t index = (uint64_t)(r->st.epoch * t->steps + r->st.batch);
+    r->m.epoch = r->st.epoch;
     somp_draw_starts(t, r->seed, index, t->batch, r->m.starts);
     double loss;
     ND_CLI_TRY(somp_train_batch(&r->m, t->batch, r->m.starts, &loss));
