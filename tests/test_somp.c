@@ -5,7 +5,7 @@
  * hyperparameter precedence; the noise's mean and spread; BPTT through a
  * small cyclic network against central differences (nd_gradcheck) and the
  * straight-through gradient of a sparse cell against a naive loop; the
- * blended update with STDP; save/load with grown inputs; bad input. */
+ * blended update with STDP (accumulated, and immediate mode exactly); save/load with grown inputs; bad input. */
 #include "nd_test.h"
 
 #include <string.h>
@@ -432,6 +432,77 @@ static void test_blend_with_stdp(void **state) {
   nd_somp_net_free(net);
 }
 
+/* Immediate mode, exactly: after each step t >= 1 the weights move by
+ * lr eta Delta_t (STDP on the hats, alpha_dense 2) and step t + 1 already
+ * reads the moved weights.  Simulated here in double with a rate large
+ * enough that the outputs of the later steps differ from those of the
+ * accumulated mode (checked), the final weights and every output compared. */
+static void test_immediate_exact(void **state) {
+  (void)state;
+  enum { IB = 2, IT = 6, IN = 3, IU = 2 };
+  const double lr = 0.5, eta = 0.8, a = 2.0;
+  float x[IB * IT * IN], y[IB * IT * IU], yacc[IB * IT * IU];
+  fill(x, IB * IT * IN, 70, -1, 1);
+  nd_somp_cell_config c = nd_somp_cell_defaults("c", IU);
+  c.hp.noise_std = 0, c.hp.alpha_dense = a;
+  nd_somp_net *net = NULL;
+  nd_assert_ok(nd_somp_net_create(1, &c, 71, &net));
+  nd_assert_ok(nd_somp_net_connect(net, 0, "x", IN));
+  nd_somp_rule_config rc = nd_somp_rule_defaults(ND_SOMP_RULE_STDP, 0, eta);
+  nd_assert_ok(nd_somp_net_add_rule(net, &rc));
+  nd_tensor w;
+  nd_assert_ok(nd_somp_net_weight(net, 0, "x", &w));
+  double W[IU * IN];
+  for (int k = 0; k < IU * IN; k++) W[k] = w.data[k];
+  nd_tensor tx = nd_tensor_wrap(x, 3, ND_SHAPE(IB, IT, IN)), ty = nd_tensor_wrap(y, 3, ND_SHAPE(IB, IT, IU));
+  nd_somp_input in = {"x", 0, &tx, 0};
+  nd_somp_learn l = nd_somp_learn_defaults();
+  l.plastic = true, l.lr = lr, l.optimizer = ND_SOMP_SGD;
+  /* accumulated mode first (weights restored after), for the contrast */
+  float w0[IU * IN];
+  memcpy(w0, w.data, sizeof w0);
+  nd_assert_ok(nd_somp_net_learn(net, &l));
+  nd_assert_ok(nd_somp_net_forward(net, 1, &in, NULL, NULL));
+  nd_tensor tacc = nd_tensor_wrap(yacc, 3, ND_SHAPE(IB, IT, IU));
+  nd_assert_ok(nd_somp_net_output(net, 0, &tacc));
+  assert_memory_equal(w.data, w0, sizeof w0); /* accumulated: nothing moves before the step */
+  l.apply = ND_SOMP_IMMEDIATE;
+  nd_assert_ok(nd_somp_net_learn(net, &l));
+  nd_assert_ok(nd_somp_net_forward(net, 1, &in, NULL, NULL));
+  nd_assert_ok(nd_somp_net_output(net, 0, &ty));
+  double yr[IB * IT * IU];
+  for (int t = 0; t < IT; t++) {
+    for (int b = 0; b < IB; b++)
+      for (int i = 0; i < IU; i++) {
+        double z = 0;
+        for (int j = 0; j < IN; j++) z += x[(b * IT + t) * IN + j] * W[i * IN + j];
+        yr[(b * IT + t) * IU + i] = a * tanh(z / a);
+      }
+    if (t == 0) continue;
+    for (int i = 0; i < IU; i++) /* Delta = sum_b post_t pre_{t-1}^T - post_{t-1} pre_t^T, post = y / alpha */
+      for (int j = 0; j < IN; j++) {
+        double d = 0;
+        for (int b = 0; b < IB; b++)
+          d += yr[(b * IT + t) * IU + i] / a * x[(b * IT + t - 1) * IN + j] -
+               yr[(b * IT + t - 1) * IU + i] / a * x[(b * IT + t) * IN + j];
+        W[i * IN + j] += lr * eta * d;
+      }
+  }
+  double moved = 0;
+  for (int k = 0; k < IB * IT * IU; k++) {
+    nd_assert_close(y[k], yr[k], 1e-5, 1e-5);
+    moved = fmax(moved, fabs((double)y[k] - yacc[k]));
+  }
+  assert_true(moved > 1e-2); /* the later steps read the moved weights */
+  for (int k = 0; k < IU * IN; k++) nd_assert_close(w.data[k], W[k], 1e-5, 1e-5);
+  /* the step after an immediate-mode forward applies no rule update again */
+  memcpy(w0, w.data, sizeof w0);
+  nd_somp_net_zero_grad(net);
+  nd_assert_ok(nd_somp_net_step(net));
+  assert_memory_equal(w.data, w0, sizeof w0);
+  nd_somp_net_free(net);
+}
+
 /* save after growth, load, and both continue identically (noise included) */
 static void test_save_load_grown(void **state) {
   (void)state;
@@ -575,6 +646,7 @@ int main(void) {
       cmocka_unit_test(test_precedence),
       cmocka_unit_test(test_noise),
       cmocka_unit_test(test_cyclic_bptt_gradcheck),
+      cmocka_unit_test(test_immediate_exact),
       cmocka_unit_test(test_sparse_straight_through),
       cmocka_unit_test(test_blend_with_stdp),
       cmocka_unit_test(test_save_load_grown),
