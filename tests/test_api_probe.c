@@ -2125,6 +2125,16 @@ static int p_somp(void) {
   h.noise_std = -1;
   BAD(nd_somp_net_forward(n, 1, &in, &h, NULL));
   OK(nd_somp_net_forward(n, 1, &in, NULL, NULL));
+  nd_somp_attention *att = (nd_somp_attention *)1;
+  BAD(nd_somp_attention_create(n, 0, 0, false, &att)); /* one cell: no separate key cell */
+  EXPECT(att == NULL);
+  BAD(nd_somp_attention_create(NULL, 0, 1, false, &att));
+  BAD(nd_somp_attention_create(n, -1, 1, false, &att));
+  BAD(nd_somp_attention_create(n, 0, 1, false, NULL));
+  BAD(nd_somp_attention_forward(NULL, &tx, &tx));
+  BAD(nd_somp_attention_weights(NULL, &tx));
+  BAD(nd_somp_attention_backward(NULL, &tx, &tx, &tx, NULL));
+  nd_somp_attention_free(NULL);
   BAD(nd_somp_net_output(n, 0, NULL));
   BAD(nd_somp_net_output(n, 0, &t2));
   nd_tensor v;
