@@ -14,8 +14,9 @@
  *   refinement      a static MNIST / Fashion-MNIST image fed at every step:
  *                   a linear probe (ridge regression on one-hot labels) on
  *                   the cell's output at each step, test accuracy per step
- *   decision        a 4-armed bandit: REINFORCE, reward-modulated Hebbian
- *                   plasticity (node perturbation) and both (see decision())
+ *   decision        a 4-armed bandit and a 5x5 grid world: REINFORCE,
+ *                   reward-modulated Hebbian plasticity (node perturbation)
+ *                   and both (see agent_learn())
  *
  * Writes results.json into --out (default runs/somp-<experiment>) and prints
  * a table. */
@@ -28,6 +29,7 @@
 #include "commands.h"
 #include "options.h"
 #include "progress.h"
+#include "run.h"
 #include "somp_common.h"
 
 #define CMD "run somp"
@@ -47,6 +49,7 @@ static nd_status train_eval(const somp_spec *s, uint64_t seed, double *val, doub
   if (st != ND_OK) return st;
   for (int64_t e = 0; e < s->epochs && st == ND_OK; e++)
     for (int64_t k = 0; k < s->task.steps && st == ND_OK; k++) {
+      m.epoch = e;
       somp_draw_starts(&s->task, seed, (uint64_t)(e * s->task.steps + k), s->task.batch, m.starts);
       double loss;
       st = somp_train_batch(&m, s->task.batch, m.starts, &loss);
@@ -592,139 +595,331 @@ static nd_status refinement(bool quick, cJSON *root, int *skipped) {
 
 
 /* ------------------------------------------------------------ decision */
-/* K-armed Bernoulli bandit (arm probabilities fixed per seed).  One trial:
- * a constant input for T steps into a noisy cell, logits = V Y_{T-1} + c,
- * action ~ softmax, reward ~ Bernoulli(p_a); B trials in parallel per
- * update, advantage A_b = r_b - (running mean reward).
+/* Both decision tasks share the agent: an observation held for T steps
+ * into a noisy cell (its own recurrence included), logits = V Y_{T-1} + c,
+ * action ~ softmax(logits), B episodes in parallel.  Once the rewards of a
+ * decision are known, its forward is replayed with the same noise
+ * (nd_somp_net_set_sequences) and the cell learns by
  *   REINFORCE (Williams 1992): -A_b grad log pi(a_b) through the readout and
  *            BPTT into the cell ("supervised" path of the blend);
  *   plasticity: the readout fixed; the cell's reward-modulated Hebbian rule
- *            with the per-sample advantage as reward, sum_b A_b post_b pre_b^T
- *            (node perturbation: the cell's noise explores, Fiete & Seung 2006),
- *            applied on a replay of the trial with the same noise once the
- *            rewards are known (nd_somp_net_set_sequences);
- *   blend:   both.  fixed: nothing learns (chance). */
+ *            with the per-sample advantage A_b as reward, sum_b A_b post_b pre_b^T
+ *            (node perturbation: the cell's noise explores, Fiete & Seung 2006);
+ *   blend:   both.  fixed: nothing learns. */
+typedef struct agent_cfg {
+  int64_t obs, K, B, T, units;
+  double lr, eta, noise_std;
+} agent_cfg;
+
+typedef struct agent {
+  agent_cfg c;
+  mode m;
+  bool pg, plastic;
+  nd_somp_net *net;
+  float *x, *dyb, *V, *cb, *gV, *gc, *adv, *pi; /* pi [B, K] of the last act */
+  nd_tensor tx, tdy, tadv;
+} agent;
+
+static void agent_free(agent *a) {
+  free(a->x), free(a->dyb), free(a->V), free(a->cb), free(a->gV), free(a->gc), free(a->adv), free(a->pi);
+  nd_somp_net_free(a->net);
+}
+
+static nd_status agent_init(agent *a, const agent_cfg *c, mode m, uint64_t seed, nd_rng *rng) {
+  memset(a, 0, sizeof *a);
+  a->c = *c, a->m = m;
+  a->pg = m == M_SUPERVISED || m == M_BLEND, a->plastic = m == M_PLASTIC || m == M_BLEND;
+  nd_somp_cell_config cc = nd_somp_cell_defaults("c", c->units);
+  cc.hp.noise_std = c->noise_std;
+  nd_status st = nd_somp_net_create(1, &cc, seed, &a->net);
+  if (st == ND_OK) st = nd_somp_net_connect(a->net, 0, "x", c->obs);
+  if (st == ND_OK) st = nd_somp_net_connect(a->net, 0, "c", 0);
+  nd_somp_rule_config rc = nd_somp_rule_defaults(ND_SOMP_RULE_HEBBIAN, 0, c->eta);
+  rc.reward = true;
+  if (st == ND_OK) st = nd_somp_net_add_rule(a->net, &rc);
+  const int64_t B = c->B, T = c->T, U = c->units, K = c->K;
+  a->x = calloc((size_t)(B * T * c->obs), sizeof(float)), a->dyb = calloc((size_t)(B * T * U), sizeof(float));
+  a->V = malloc((size_t)(K * U) * sizeof(float)), a->cb = calloc((size_t)K, sizeof(float));
+  a->gV = calloc((size_t)(K * U), sizeof(float)), a->gc = calloc((size_t)K, sizeof(float));
+  a->adv = calloc((size_t)B, sizeof(float)), a->pi = calloc((size_t)(B * K), sizeof(float));
+  if (st == ND_OK && (!a->x || !a->dyb || !a->V || !a->cb || !a->gV || !a->gc || !a->adv || !a->pi))
+    st = nd_set_error(ND_ERR_NOMEM, "decision: out of memory");
+  if (st == ND_OK) st = nd_rng_uniform(rng, a->V, K * U, -1.0f / sqrtf((float)U), 1.0f / sqrtf((float)U));
+  a->tx = nd_tensor_wrap(a->x, 3, ND_SHAPE(B, T, c->obs)), a->tdy = nd_tensor_wrap(a->dyb, 3, ND_SHAPE(B, T, U));
+  a->tadv = nd_tensor_wrap(a->adv, 1, ND_SHAPE(B));
+  return st;
+}
+
+/* holds obs [B, obs] for T steps; plastic: the rules on with reward adv */
+static nd_status agent_forward(agent *a, const float *obs, bool plastic) {
+  const int64_t B = a->c.B, T = a->c.T, F = a->c.obs;
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < T; t++) memcpy(a->x + (b * T + t) * F, obs + b * F, (size_t)F * sizeof(float));
+  nd_somp_learn l = nd_somp_learn_defaults();
+  l.lr = a->c.lr, l.optimizer = ND_SOMP_SGD, l.plastic = plastic;
+  if (plastic) l.reward = &a->tadv;
+  nd_status st = nd_somp_net_learn(a->net, &l);
+  nd_somp_input in = {"x", 0, &a->tx, 0};
+  if (st == ND_OK) st = nd_somp_net_forward(a->net, 1, &in, NULL, NULL);
+  return st;
+}
+
+/* softmax policy of the last forward into a->pi; act[b] drawn when act != NULL */
+static nd_status agent_policy(agent *a, nd_rng *rng, int *act) {
+  const int64_t B = a->c.B, U = a->c.units, K = a->c.K;
+  nd_tensor y;
+  ND_CLI_TRY(nd_somp_net_output_step(a->net, 0, a->c.T - 1, &y));
+  for (int64_t b = 0; b < B; b++) {
+    double mx = -INFINITY, z = 0, lg[16];
+    for (int64_t k = 0; k < K; k++) {
+      lg[k] = a->cb[k];
+      for (int64_t u = 0; u < U; u++) lg[k] += a->V[k * U + u] * y.data[b * U + u];
+      mx = fmax(mx, lg[k]);
+    }
+    for (int64_t k = 0; k < K; k++) z += exp(lg[k] - mx);
+    for (int64_t k = 0; k < K; k++) a->pi[b * K + k] = (float)(exp(lg[k] - mx) / z);
+    if (!act) continue;
+    const double u0 = nd_rng_uniform1(rng);
+    double acc = 0;
+    act[b] = (int)K - 1;
+    for (int64_t k = 0; k < K - 1; k++) {
+      acc += a->pi[b * K + k];
+      if (u0 < acc) {
+        act[b] = (int)k;
+        break;
+      }
+    }
+  }
+  return ND_OK;
+}
+
+/* learns from one decision whose forward was the net's last (sequence seq):
+ * the replay with the rules on (plastic), REINFORCE through readout and BPTT
+ * (pg), one blended step; a->adv holds the advantages (0: not scored) */
+static nd_status agent_learn(agent *a, int64_t seq, const float *obs, const int *act) {
+  if (!a->pg && !a->plastic) return ND_OK;
+  const int64_t B = a->c.B, T = a->c.T, U = a->c.units, K = a->c.K;
+  ND_CLI_TRY(nd_somp_net_set_sequences(a->net, seq));
+  ND_CLI_TRY(agent_forward(a, obs, a->plastic));
+  nd_somp_net_zero_grad(a->net);
+  if (a->pg) {
+    ND_CLI_TRY(agent_policy(a, NULL, NULL));
+    nd_tensor y;
+    ND_CLI_TRY(nd_somp_net_output_step(a->net, 0, T - 1, &y));
+    memset(a->dyb, 0, (size_t)(B * T * U) * sizeof(float));
+    memset(a->gV, 0, (size_t)(K * U) * sizeof(float)), memset(a->gc, 0, (size_t)K * sizeof(float));
+    /* d(-A log pi_a)/dlogits = -A (onehot - pi), mean over the batch */
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t k = 0; k < K; k++) {
+        const float g = -a->adv[b] * ((k == act[b]) - a->pi[b * K + k]) / (float)B;
+        a->gc[k] += g;
+        for (int64_t u = 0; u < U; u++) {
+          a->gV[k * U + u] += g * y.data[b * U + u];
+          a->dyb[(b * T + T - 1) * U + u] += g * a->V[k * U + u];
+        }
+      }
+    const nd_tensor *dy[1] = {&a->tdy};
+    ND_CLI_TRY(nd_somp_net_backward(a->net, dy, NULL));
+  }
+  ND_CLI_TRY(nd_somp_net_step(a->net));
+  if (a->pg)
+    for (int64_t k = 0; k < K; k++) {
+      a->cb[k] -= (float)a->c.lr * a->gc[k];
+      for (int64_t u = 0; u < U; u++) a->V[k * U + u] -= (float)a->c.lr * a->gV[k * U + u];
+    }
+  return ND_OK;
+}
+
+/* K-armed Bernoulli bandit (arm probabilities 0.1 .. 0.9 permuted per seed):
+ * a constant observation, reward ~ Bernoulli(p_a), advantage r - running mean. */
 typedef struct bandit_cfg {
-  int K;
-  int64_t B, T, units, iters;
-  double lr, eta;
+  agent_cfg a;
+  int64_t iters;
 } bandit_cfg;
 
 static nd_status bandit_run(const bandit_cfg *c, mode m, uint64_t seed, double *late_reward, double *late_best) {
   nd_rng rng;
   nd_rng_init(&rng, seed * 7919 + 1);
+  const int64_t K = c->a.K, B = c->a.B;
   double p[16];
-  for (int k = 0; k < c->K; k++) p[k] = 0.1 + 0.8 * (double)k / (c->K - 1); /* 0.1 .. 0.9, permuted */
-  for (int k = c->K - 1; k > 0; k--) {
-    const int j = (int)(nd_rng_uniform1(&rng) * (k + 1));
+  for (int64_t k = 0; k < K; k++) p[k] = 0.1 + 0.8 * (double)k / (double)(K - 1);
+  for (int64_t k = K - 1; k > 0; k--) {
+    const int64_t j = (int64_t)(nd_rng_uniform1(&rng) * (double)(k + 1));
     const double t = p[k];
     p[k] = p[j], p[j] = t;
   }
   int best = 0;
-  for (int k = 1; k < c->K; k++)
+  for (int k = 1; k < K; k++)
     if (p[k] > p[best]) best = k;
-  nd_somp_cell_config cc = nd_somp_cell_defaults("c", c->units);
-  cc.hp.noise_std = 0.3;
-  nd_somp_net *net = NULL;
-  nd_status st = nd_somp_net_create(1, &cc, seed, &net);
-  if (st == ND_OK) st = nd_somp_net_connect(net, 0, "x", 1);
-  if (st == ND_OK) st = nd_somp_net_connect(net, 0, "c", 0);
-  nd_somp_rule_config rc = nd_somp_rule_defaults(ND_SOMP_RULE_HEBBIAN, 0, c->eta);
-  rc.reward = true;
-  if (st == ND_OK) st = nd_somp_net_add_rule(net, &rc);
-  const int64_t B = c->B, T = c->T, U = c->units, K = c->K;
-  float *x = malloc((size_t)(B * T) * sizeof(float)), *dyb = calloc((size_t)(B * T * U), sizeof(float));
-  float *V = malloc((size_t)(K * U) * sizeof(float)), *cb = calloc((size_t)K, sizeof(float)), *adv = malloc((size_t)B * sizeof(float));
-  if (st == ND_OK && (!x || !dyb || !V || !cb || !adv)) st = nd_set_error(ND_ERR_NOMEM, "bandit: out of memory");
-  if (st == ND_OK) {
-    for (int64_t k = 0; k < B * T; k++) x[k] = 1.0f;
-    nd_rng_uniform(&rng, V, K * U, -1.0f / sqrtf((float)U), 1.0f / sqrtf((float)U));
-  }
-  nd_tensor tx = nd_tensor_wrap(x, 3, ND_SHAPE(B, T, 1)), tdy = nd_tensor_wrap(dyb, 3, ND_SHAPE(B, T, U));
-  nd_tensor tadv = nd_tensor_wrap(adv, 1, ND_SHAPE(B));
-  nd_somp_input in = {"x", 0, &tx, 0};
-  const bool pg = m == M_SUPERVISED || m == M_BLEND, plastic = m == M_PLASTIC || m == M_BLEND;
+  agent a;
+  nd_status st = agent_init(&a, &c->a, m, seed, &rng);
+  float *obs = malloc((size_t)B * sizeof(float));
+  int *act = malloc((size_t)B * sizeof(int));
+  if (st == ND_OK && (!obs || !act)) st = nd_set_error(ND_ERR_NOMEM, "bandit: out of memory");
+  for (int64_t b = 0; st == ND_OK && b < B; b++) obs[b] = 1.0f;
   double baseline = 0.5, rsum = 0, bsum = 0, cnt = 0;
   for (int64_t it = 0; it < c->iters && st == ND_OK; it++) {
-    nd_somp_learn l = nd_somp_learn_defaults();
-    l.lr = c->lr, l.optimizer = ND_SOMP_SGD;
-    st = nd_somp_net_learn(net, &l);
-    if (st == ND_OK) st = nd_somp_net_forward(net, 1, &in, NULL, NULL);
-    nd_tensor y;
-    if (st == ND_OK) st = nd_somp_net_output_step(net, 0, T - 1, &y);
+    st = agent_forward(&a, obs, false);
+    if (st == ND_OK) st = agent_policy(&a, &rng, act);
     if (st != ND_OK) break;
     double mean_r = 0;
-    float pi[16];
-    memset(dyb, 0, (size_t)(B * T * U) * sizeof(float));
-    float gV[16 * 256] = {0}, gc[16] = {0};
     for (int64_t b = 0; b < B; b++) {
-      double mx = -INFINITY, z = 0, lg[16];
-      for (int k = 0; k < K; k++) {
-        lg[k] = cb[k];
-        for (int64_t u = 0; u < U; u++) lg[k] += V[k * U + u] * y.data[b * U + u];
-        mx = fmax(mx, lg[k]);
-      }
-      for (int k = 0; k < K; k++) z += exp(lg[k] - mx);
-      for (int k = 0; k < K; k++) pi[k] = (float)(exp(lg[k] - mx) / z);
-      const double u0 = nd_rng_uniform1(&rng);
-      double acc = 0;
-      int a = K - 1;
-      for (int k = 0; k < K - 1; k++) {
-        acc += pi[k];
-        if (u0 < acc) {
-          a = k;
-          break;
-        }
-      }
-      const double r = nd_rng_uniform1(&rng) < p[a] ? 1.0 : 0.0;
-      adv[b] = (float)(r - baseline);
+      const double r = nd_rng_uniform1(&rng) < p[act[b]] ? 1.0 : 0.0;
+      a.adv[b] = (float)(r - baseline);
       mean_r += r / (double)B;
-      if (it >= c->iters * 4 / 5) rsum += r, bsum += a == best, cnt++;
-      /* d(-A log pi_a)/dlogits = -A (onehot - pi), mean over the batch */
-      for (int k = 0; k < K; k++) {
-        const float g = -adv[b] * ((k == a) - pi[k]) / (float)B;
-        gc[k] += g;
-        for (int64_t u = 0; u < U; u++) {
-          gV[k * U + u] += g * y.data[b * U + u];
-          dyb[(b * T + T - 1) * U + u] += g * V[k * U + u];
-        }
-      }
+      if (it >= c->iters * 4 / 5) rsum += r, bsum += act[b] == best, cnt++;
     }
     baseline = 0.9 * baseline + 0.1 * mean_r;
-    /* replay the trial with the rewards known: the same noise, rules on */
-    if (plastic) {
-      l.plastic = true, l.reward = &tadv;
-      st = nd_somp_net_learn(net, &l);
-      if (st == ND_OK) st = nd_somp_net_set_sequences(net, nd_somp_net_sequences(net) - 1);
-      if (st == ND_OK) st = nd_somp_net_forward(net, 1, &in, NULL, NULL);
-    }
-    nd_somp_net_zero_grad(net);
-    const nd_tensor *dy[1] = {&tdy};
-    if (st == ND_OK && pg) st = nd_somp_net_backward(net, dy, NULL);
-    if (st == ND_OK && (pg || plastic)) st = nd_somp_net_step(net);
-    if (pg)
-      for (int k = 0; k < K; k++) {
-        cb[k] -= (float)c->lr * gc[k];
-        for (int64_t u = 0; u < U; u++) V[k * U + u] -= (float)c->lr * gV[k * U + u];
-      }
+    st = agent_learn(&a, nd_somp_net_sequences(a.net) - 1, obs, act);
   }
   *late_reward = cnt ? rsum / cnt : NAN;
   *late_best = cnt ? bsum / cnt : NAN;
-  free(x), free(dyb), free(V), free(cb), free(adv);
-  nd_somp_net_free(net);
+  free(obs), free(act);
+  agent_free(&a);
   return st;
 }
 
-static nd_status decision(bool quick, cJSON *root) {
-  const bandit_cfg c = {4, 32, 4, 16, quick ? 300 : 1500, 0.5, 0.05};
+/* A small grid world: side x side cells, the goal at a cell drawn per seed,
+ * every episode from a uniform non-goal start; actions up, down, left, right
+ * (into a wall: stay); reward +goal on reaching the goal (the episode ends),
+ * -step_cost on every step; at most H steps.  Observation: the one-hot cell.
+ * Return-to-go G_h = sum_{h' >= h} r_h' (undiscounted); advantage
+ * A = G_h - b(s_h) with b a running mean of G per cell (the same baseline
+ * for every mode).  Decisions of one batch of episodes are learned from
+ * after the batch ends, in time order (one blended step each). */
+typedef struct grid_cfg {
+  agent_cfg a;
+  int side, H;
+  double goal, step_cost;
+  int64_t iters;
+} grid_cfg;
+
+static int grid_move(int side, int s, int action) {
+  int r = s / side, c = s % side;
+  if (action == 0 && r > 0) r--;
+  if (action == 1 && r < side - 1) r++;
+  if (action == 2 && c > 0) c--;
+  if (action == 3 && c < side - 1) c++;
+  return r * side + c;
+}
+
+static int grid_start(nd_rng *rng, int side, int goal) {
+  const int n = side * side;
+  int s = (int)(nd_rng_uniform1(rng) * (double)(n - 1));
+  return s >= goal ? s + 1 : s;
+}
+
+/* expected return of the shortest path and of the uniform random policy
+ * (Monte Carlo, `episodes` episodes) from a uniform non-goal start */
+static void grid_baselines(const grid_cfg *c, int goal, uint64_t seed, double *optimal, double *random_ret,
+                           double *random_success) {
+  const int n = c->side * c->side;
+  double o = 0;
+  for (int s = 0; s < n; s++) {
+    if (s == goal) continue;
+    const int d = abs(s / c->side - goal / c->side) + abs(s % c->side - goal % c->side);
+    o += d <= c->H ? c->goal - c->step_cost * d : -c->step_cost * c->H;
+  }
+  *optimal = o / (n - 1);
+  nd_rng rng;
+  nd_rng_init(&rng, seed * 104729 + 3);
+  const int episodes = 20000;
+  double g = 0, succ = 0;
+  for (int e = 0; e < episodes; e++) {
+    int s = grid_start(&rng, c->side, goal);
+    for (int h = 0; h < c->H; h++) {
+      s = grid_move(c->side, s, (int)(nd_rng_uniform1(&rng) * 4));
+      g -= c->step_cost;
+      if (s == goal) {
+        g += c->goal, succ++;
+        break;
+      }
+    }
+  }
+  *random_ret = g / episodes, *random_success = succ / episodes;
+}
+
+static nd_status grid_run(const grid_cfg *c, mode m, uint64_t seed, double *late_return, double *late_success,
+                          double *late_steps) {
+  nd_rng rng;
+  nd_rng_init(&rng, seed * 15485863 + 5);
+  const int n = c->side * c->side, H = c->H;
+  const int64_t B = c->a.B;
+  const int goal = (int)(nd_rng_uniform1(&rng) * n);
+  agent a;
+  nd_status st = agent_init(&a, &c->a, m, seed, &rng);
+  float *obs = calloc((size_t)(H * B * n), sizeof(float)), *rew = calloc((size_t)(H * B), sizeof(float));
+  int *act = malloc((size_t)(H * B) * sizeof(int)), *state = malloc((size_t)B * sizeof(int));
+  bool *alive = malloc((size_t)(H * B) * sizeof(bool));
+  int64_t *seq = malloc((size_t)H * sizeof(int64_t));
+  double *base = calloc((size_t)n, sizeof(double));
+  if (st == ND_OK && (!obs || !rew || !act || !state || !alive || !seq || !base))
+    st = nd_set_error(ND_ERR_NOMEM, "grid world: out of memory");
+  double gsum = 0, ssum = 0, hsum = 0, cnt = 0;
+  for (int64_t it = 0; it < c->iters && st == ND_OK; it++) {
+    for (int64_t b = 0; b < B; b++) state[b] = grid_start(&rng, c->side, goal);
+    memset(obs, 0, (size_t)(H * B * n) * sizeof(float));
+    int steps = 0;
+    for (int h = 0; h < H && st == ND_OK; h++) {
+      bool any = false;
+      for (int64_t b = 0; b < B; b++) {
+        alive[h * B + b] = h == 0 || (alive[(h - 1) * B + b] && state[b] != goal);
+        any |= alive[h * B + b];
+        obs[(h * B + b) * n + state[b]] = 1.0f;
+      }
+      if (!any) break;
+      st = agent_forward(&a, obs + h * B * n, false);
+      if (st == ND_OK) st = agent_policy(&a, &rng, act + h * B);
+      seq[h] = nd_somp_net_sequences(a.net) - 1;
+      for (int64_t b = 0; b < B && st == ND_OK; b++) {
+        rew[h * B + b] = 0;
+        if (!alive[h * B + b]) continue;
+        state[b] = grid_move(c->side, state[b], act[h * B + b]);
+        rew[h * B + b] = (float)(-c->step_cost + (state[b] == goal ? c->goal : 0.0));
+      }
+      steps = h + 1;
+    }
+    if (st != ND_OK) break;
+    const bool late = it >= c->iters * 4 / 5;
+    for (int64_t b = 0; b < B; b++) { /* return-to-go into rew, the late statistics */
+      double g = 0;
+      int len = 0;
+      for (int h = steps - 1; h >= 0; h--)
+        if (alive[h * B + b]) g += rew[h * B + b], rew[h * B + b] = (float)g, len = len ? len : h + 1;
+      if (late) gsum += g, ssum += g > -c->step_cost * H + 1e-9, hsum += len, cnt++;
+    }
+    for (int h = 0; h < steps && st == ND_OK; h++) {
+      for (int64_t b = 0; b < B; b++) {
+        a.adv[b] = 0;
+        if (!alive[h * B + b]) continue;
+        int s = 0;
+        while (obs[(h * B + b) * n + s] == 0.0f) s++;
+        a.adv[b] = (float)(rew[h * B + b] - base[s]);
+        base[s] += 0.05 * (rew[h * B + b] - base[s]);
+      }
+      st = agent_learn(&a, seq[h], obs + h * B * n, act + h * B);
+    }
+  }
+  *late_return = cnt ? gsum / cnt : NAN;
+  *late_success = cnt ? ssum / cnt : NAN;
+  *late_steps = cnt ? hsum / cnt : NAN;
+  free(obs), free(rew), free(act), free(state), free(alive), free(seq), free(base);
+  agent_free(&a);
+  return st;
+}
+
+static const char *decision_mode_name(int m) { return m == M_SUPERVISED ? "reinforce" : mode_names[m]; }
+
+static nd_status bandit_experiment(bool quick, cJSON *root) {
+  const bandit_cfg c = {{1, 4, 32, 4, 16, 0.5, 0.05, 0.3}, quick ? 300 : 1500};
   const int seeds = quick ? 3 : 5;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddItemToObject(root, "bandit", o);
-  cJSON_AddNumberToObject(o, "arms", c.K);
+  cJSON_AddNumberToObject(o, "arms", (double)c.a.K);
   cJSON_AddNumberToObject(o, "chance_reward", 0.5);
   cJSON_AddNumberToObject(o, "best_reward", 0.9);
-  printf("%d-armed Bernoulli bandit (p = 0.1 .. 0.9 permuted), %lld units, %lld updates of %lld trials; last 20%%:\n",
-         c.K, (long long)c.units, (long long)c.iters, (long long)c.B);
+  printf("%lld-armed Bernoulli bandit (p = 0.1 .. 0.9 permuted), %lld units, %lld updates of %lld trials; last 20%%:\n",
+         (long long)c.a.K, (long long)c.a.units, (long long)c.iters, (long long)c.a.B);
   nd_status st = ND_OK;
   for (int m = 0; m < M_COUNT && st == ND_OK; m++) {
     double mr = 0, mb = 0;
@@ -739,13 +934,87 @@ static nd_status decision(bool quick, cJSON *root) {
       cJSON_AddItemToArray(arr, e);
       mr += r / seeds, mb += b / seeds;
     }
-    cJSON *mo = results_mode(o, m == M_SUPERVISED ? "reinforce" : mode_names[m]);
+    cJSON *mo = results_mode(o, decision_mode_name(m));
     cJSON_AddItemToObject(mo, "runs", arr);
     cJSON_AddNumberToObject(mo, "reward_mean", mr);
     cJSON_AddNumberToObject(mo, "best_arm_fraction_mean", mb);
-    printf("  %-11s reward %.3f, best arm %.3f (mean of %d seeds)\n", m == M_SUPERVISED ? "reinforce" : mode_names[m], mr, mb, seeds);
+    printf("  %-11s reward %.3f, best arm %.3f (mean of %d seeds)\n", decision_mode_name(m), mr, mb, seeds);
   }
   return st;
+}
+
+/* the grid world's settings on the command line (the validation sweep) */
+typedef struct grid_opts {
+  double lr, eta;
+  int64_t first_seed;
+  int which; /* 0 both, 1 the bandit, 2 the grid world */
+} grid_opts;
+
+static nd_status grid_experiment(bool quick, const grid_opts *go, cJSON *root) {
+  grid_cfg c = {{25, 4, 32, 3, 32, go->lr, go->eta, 0.3}, 5, 16, 1.0, 0.05, quick ? 150 : 600};
+  const uint64_t seed0 = (uint64_t)go->first_seed;
+  const int seeds = quick ? 3 : 5;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(root, "gridworld", o);
+  cJSON_AddNumberToObject(o, "side", c.side);
+  cJSON_AddNumberToObject(o, "max_steps", c.H);
+  cJSON_AddNumberToObject(o, "goal_reward", c.goal);
+  cJSON_AddNumberToObject(o, "step_cost", c.step_cost);
+  cJSON_AddNumberToObject(o, "lr", c.a.lr);
+  cJSON_AddNumberToObject(o, "eta", c.a.eta);
+  printf("%dx%d grid world (goal +%g, step -%g, at most %d steps), %lld units, %lld updates of %lld episodes; last 20%%:\n",
+         c.side, c.side, c.goal, c.step_cost, c.H, (long long)c.a.units, (long long)c.iters, (long long)c.a.B);
+  double opt = 0, rnd = 0, rsucc = 0;
+  cJSON *bl = cJSON_CreateArray();
+  for (int k = 0; k < seeds; k++) { /* the goal of each seed, as grid_run draws it */
+    nd_rng rng;
+    const uint64_t seed = seed0 + (uint64_t)k;
+    nd_rng_init(&rng, seed * 15485863 + 5);
+    const int goal = (int)(nd_rng_uniform1(&rng) * c.side * c.side);
+    double o1, r1, s1;
+    grid_baselines(&c, goal, seed, &o1, &r1, &s1);
+    opt += o1 / seeds, rnd += r1 / seeds, rsucc += s1 / seeds;
+    cJSON *ent = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ent, "seed", (double)seed);
+    cJSON_AddNumberToObject(ent, "goal", goal);
+    cJSON_AddNumberToObject(ent, "optimal_return", o1);
+    cJSON_AddNumberToObject(ent, "random_return", r1);
+    cJSON_AddItemToArray(bl, ent);
+  }
+  cJSON_AddItemToObject(o, "baselines", bl);
+  cJSON_AddNumberToObject(o, "optimal_return", opt);
+  cJSON_AddNumberToObject(o, "random_return", rnd);
+  cJSON_AddNumberToObject(o, "random_success", rsucc);
+  printf("  %-11s return %.3f, success %.3f\n  %-11s return %.3f\n", "random", rnd, rsucc, "optimal", opt);
+  nd_status st = ND_OK;
+  for (int m = 0; m < M_COUNT && st == ND_OK; m++) {
+    double mr = 0, ms = 0, mh = 0;
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; k < seeds && st == ND_OK; k++) {
+      double r = 0, s = 0, h = 0;
+      const uint64_t seed = seed0 + (uint64_t)k;
+      st = grid_run(&c, (mode)m, seed, &r, &s, &h);
+      cJSON *ent = cJSON_CreateObject();
+      cJSON_AddNumberToObject(ent, "seed", (double)seed);
+      cJSON_AddNumberToObject(ent, "return", r);
+      cJSON_AddNumberToObject(ent, "success", s);
+      cJSON_AddNumberToObject(ent, "steps", h);
+      cJSON_AddItemToArray(arr, ent);
+      mr += r / seeds, ms += s / seeds, mh += h / seeds;
+    }
+    cJSON *mo = results_mode(o, decision_mode_name(m));
+    cJSON_AddItemToObject(mo, "runs", arr);
+    cJSON_AddNumberToObject(mo, "return_mean", mr);
+    cJSON_AddNumberToObject(mo, "success_mean", ms);
+    cJSON_AddNumberToObject(mo, "steps_mean", mh);
+    printf("  %-11s return %.3f, success %.3f, steps %.2f (mean of %d seeds)\n", decision_mode_name(m), mr, ms, mh, seeds);
+  }
+  return st;
+}
+
+static nd_status decision(bool quick, const grid_opts *go, cJSON *root) {
+  nd_status st = go->which != 2 ? bandit_experiment(quick, root) : ND_OK;
+  return st == ND_OK && go->which != 1 ? grid_experiment(quick, go, root) : st;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -753,12 +1022,18 @@ int nd_cli_run_somp(int argc, char **argv) {
   int experiment = 0;
   bool quick = false;
   const char *corpus = NULL;
+  grid_opts go = {0.2, 0.05, 1, 0};
+  static const char *const tasks[] = {"both", "bandit", "grid", NULL};
   nd_cli_common common;
   static const char *const experiments[] = {"autoregression", "refinement", "decision", NULL};
   const nd_option table[] = {
-      {"experiment", ND_OPT_CHOICE, &experiment, "autoregression", "autoregression (Mackey-Glass, characters), refinement (MNIST / Fashion-MNIST probes) or decision (bandit)", experiments},
+      {"experiment", ND_OPT_CHOICE, &experiment, "autoregression", "autoregression (Mackey-Glass, characters), refinement (MNIST / Fashion-MNIST probes) or decision (bandit, grid world)", experiments},
       {"quick", ND_OPT_BOOL, &quick, "false", "the small CI-sized version (one seed)", NULL},
       {"corpus", ND_OPT_STRING, &corpus, SOMP_DEFAULT_CORPUS, "autoregression: the text file for character prediction", NULL},
+      {"task", ND_OPT_CHOICE, &go.which, "both", "decision: both tasks, only the bandit or only the grid world", tasks},
+      {"grid-lr", ND_OPT_DOUBLE, &go.lr, "0.2", "decision: the grid world's learning rate (chosen on seeds 101-103)", NULL},
+      {"grid-eta", ND_OPT_DOUBLE, &go.eta, "0.05", "decision: the grid world's Hebbian rate eta", NULL},
+      {"first-seed", ND_OPT_INT64, &go.first_seed, "1", "decision: the grid world's seeds are first-seed, first-seed + 1, ...", NULL},
       ND_OPT_COMMON(&common),
       ND_OPT_END,
   };
@@ -781,7 +1056,7 @@ int nd_cli_run_somp(int argc, char **argv) {
   const double t0 = nd_cli_now();
   nd_status s = experiment == 0 ? autoregression(quick, corpus, root)
                 : experiment == 1 ? refinement(quick, root, &skipped)
-                                  : decision(quick, root);
+                                  : decision(quick, &go, root);
   cJSON_AddNumberToObject(root, "seconds", nd_cli_now() - t0);
   if (s == ND_OK) {
     char path[1100];
