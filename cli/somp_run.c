@@ -839,13 +839,17 @@ static void grid_baselines(const grid_cfg *c, int goal, uint64_t seed, double *o
   *random_ret = g / episodes, *random_success = succ / episodes;
 }
 
+/* the seed's random stream, its first draw the goal */
+static int grid_goal(const grid_cfg *c, uint64_t seed, nd_rng *rng) {
+  nd_rng_init(rng, seed * 15485863 + 5);
+  return (int)(nd_rng_uniform1(rng) * c->side * c->side);
+}
+
 static nd_status grid_run(const grid_cfg *c, mode m, uint64_t seed, double *late_return, double *late_success,
                           double *late_steps) {
   nd_rng rng;
-  nd_rng_init(&rng, seed * 15485863 + 5);
-  const int n = c->side * c->side, H = c->H;
+  const int goal = grid_goal(c, seed, &rng), n = c->side * c->side, H = c->H;
   const int64_t B = c->a.B;
-  const int goal = (int)(nd_rng_uniform1(&rng) * n);
   agent a;
   nd_status st = agent_init(&a, &c->a, m, seed, &rng);
   float *obs = calloc((size_t)(H * B * n), sizeof(float)), *rew = calloc((size_t)(H * B), sizeof(float));
@@ -908,6 +912,14 @@ static nd_status grid_run(const grid_cfg *c, mode m, uint64_t seed, double *late
   return st;
 }
 
+/* {"seed": seed, keys[i]: vals[i]} appended to arr */
+static void add_run(cJSON *arr, uint64_t seed, int n, const char *const *keys, const double *vals) {
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddNumberToObject(e, "seed", (double)seed);
+  for (int i = 0; i < n; i++) cJSON_AddNumberToObject(e, keys[i], vals[i]);
+  cJSON_AddItemToArray(arr, e);
+}
+
 static const char *decision_mode_name(int m) { return m == M_SUPERVISED ? "reinforce" : mode_names[m]; }
 
 static nd_status bandit_experiment(bool quick, cJSON *root) {
@@ -927,11 +939,8 @@ static nd_status bandit_experiment(bool quick, cJSON *root) {
     for (int k = 0; k < seeds && st == ND_OK; k++) {
       double r = 0, b = 0;
       st = bandit_run(&c, (mode)m, (uint64_t)(k + 1), &r, &b);
-      cJSON *e = cJSON_CreateObject();
-      cJSON_AddNumberToObject(e, "seed", k + 1);
-      cJSON_AddNumberToObject(e, "reward", r);
-      cJSON_AddNumberToObject(e, "best_arm_fraction", b);
-      cJSON_AddItemToArray(arr, e);
+      static const char *const keys[] = {"reward", "best_arm_fraction"};
+      add_run(arr, (uint64_t)(k + 1), 2, keys, (const double[]){r, b});
       mr += r / seeds, mb += b / seeds;
     }
     cJSON *mo = results_mode(o, decision_mode_name(m));
@@ -969,17 +978,12 @@ static nd_status grid_experiment(bool quick, const grid_opts *go, cJSON *root) {
   for (int k = 0; k < seeds; k++) { /* the goal of each seed, as grid_run draws it */
     nd_rng rng;
     const uint64_t seed = seed0 + (uint64_t)k;
-    nd_rng_init(&rng, seed * 15485863 + 5);
-    const int goal = (int)(nd_rng_uniform1(&rng) * c.side * c.side);
+    const int goal = grid_goal(&c, seed, &rng);
     double o1, r1, s1;
     grid_baselines(&c, goal, seed, &o1, &r1, &s1);
     opt += o1 / seeds, rnd += r1 / seeds, rsucc += s1 / seeds;
-    cJSON *ent = cJSON_CreateObject();
-    cJSON_AddNumberToObject(ent, "seed", (double)seed);
-    cJSON_AddNumberToObject(ent, "goal", goal);
-    cJSON_AddNumberToObject(ent, "optimal_return", o1);
-    cJSON_AddNumberToObject(ent, "random_return", r1);
-    cJSON_AddItemToArray(bl, ent);
+    static const char *const keys[] = {"goal", "optimal_return", "random_return"};
+    add_run(bl, seed, 3, keys, (const double[]){goal, o1, r1});
   }
   cJSON_AddItemToObject(o, "baselines", bl);
   cJSON_AddNumberToObject(o, "optimal_return", opt);
@@ -994,12 +998,8 @@ static nd_status grid_experiment(bool quick, const grid_opts *go, cJSON *root) {
       double r = 0, s = 0, h = 0;
       const uint64_t seed = seed0 + (uint64_t)k;
       st = grid_run(&c, (mode)m, seed, &r, &s, &h);
-      cJSON *ent = cJSON_CreateObject();
-      cJSON_AddNumberToObject(ent, "seed", (double)seed);
-      cJSON_AddNumberToObject(ent, "return", r);
-      cJSON_AddNumberToObject(ent, "success", s);
-      cJSON_AddNumberToObject(ent, "steps", h);
-      cJSON_AddItemToArray(arr, ent);
+      static const char *const keys[] = {"return", "success", "steps"};
+      add_run(arr, seed, 3, keys, (const double[]){r, s, h});
       mr += r / seeds, ms += s / seeds, mh += h / seeds;
     }
     cJSON *mo = results_mode(o, decision_mode_name(m));
