@@ -1022,7 +1022,7 @@ int nd_cli_run_somp(int argc, char **argv) {
   int experiment = 0;
   bool quick = false;
   const char *corpus = NULL;
-  grid_opts go = {0.2, 0.05, 1, 0};
+  grid_opts go = {0.2, 0.005, 1, 0};
   static const char *const tasks[] = {"both", "bandit", "grid", NULL};
   nd_cli_common common;
   static const char *const experiments[] = {"autoregression", "refinement", "decision", NULL};
@@ -1031,8 +1031,8 @@ int nd_cli_run_somp(int argc, char **argv) {
       {"quick", ND_OPT_BOOL, &quick, "false", "the small CI-sized version (one seed)", NULL},
       {"corpus", ND_OPT_STRING, &corpus, SOMP_DEFAULT_CORPUS, "autoregression: the text file for character prediction", NULL},
       {"task", ND_OPT_CHOICE, &go.which, "both", "decision: both tasks, only the bandit or only the grid world", tasks},
-      {"grid-lr", ND_OPT_DOUBLE, &go.lr, "0.2", "decision: the grid world's learning rate (chosen on seeds 101-103)", NULL},
-      {"grid-eta", ND_OPT_DOUBLE, &go.eta, "0.05", "decision: the grid world's Hebbian rate eta", NULL},
+      {"grid-lr", ND_OPT_DOUBLE, &go.lr, "0.2", "decision: the grid world's learning rate (default: chosen on seeds 101-105, docs/RESULTS.md)", NULL},
+      {"grid-eta", ND_OPT_DOUBLE, &go.eta, "0.005", "decision: the grid world's Hebbian rate eta (default: the blend's choice; plasticity alone chose 0.05 with --grid-lr 0.1)", NULL},
       {"first-seed", ND_OPT_INT64, &go.first_seed, "1", "decision: the grid world's seeds are first-seed, first-seed + 1, ...", NULL},
       ND_OPT_COMMON(&common),
       ND_OPT_END,
