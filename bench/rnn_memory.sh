@@ -2,8 +2,9 @@
 # Peak RSS of one training step of `neurodyn train rnn` against the sequence
 # length, per cell (docs/RESULTS.md "Training through time: memory").
 # Usage: bench/rnn_memory.sh path/to/neurodyn [hidden] [batch]
-# Prints: cell T peak_rss_kib input_kib (the task's x, [T+20, B, 10] floats,
-# which every cell holds; activations are the rest).
+# Prints: cell T peak_rss_kib input_kib (what the task's x, [T+20, B, 10]
+# floats, would take as an array; the trainer streams it step by step, so no
+# cell holds it).
 set -eu
 ND="${1:?usage: $0 path/to/neurodyn [hidden] [batch]}"
 H="${2:-128}"

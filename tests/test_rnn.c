@@ -381,6 +381,124 @@ static void test_memory_flat(void **s) {
   }
 }
 
+/* The task generators as arrays, written here from the paper's description
+ * (the library streams them step by step): the copy task's symbols drawn row
+ * by row, the adding problem's two positions then T numbers per row. */
+static void ref_copy(nd_rng *r, int64_t T, int64_t B, float *x, int32_t *lab) {
+  int64_t L = T + 20;
+  memset(x, 0, sizeof(float) * (size_t)(L * B * 10));
+  for (int64_t b = 0; b < B; b++) {
+    int sym[10];
+    for (int k = 0; k < 10; k++) sym[k] = (int)(nd_rng_u32(r) % 8);
+    for (int64_t t = 0; t < L; t++) {
+      int v = t < 10 ? sym[t] : t == T + 9 ? 9 : 8;
+      x[(t * B + b) * 10 + v] = 1;
+      lab[t * B + b] = t >= T + 10 ? sym[t - T - 10] : 8;
+    }
+  }
+}
+static void ref_adding(nd_rng *r, int64_t T, int64_t B, float *x, float *target) {
+  for (int64_t b = 0; b < B; b++) {
+    int64_t h = T / 2, i = (int64_t)(nd_rng_uniform1(r) * (double)h), j = h + (int64_t)(nd_rng_uniform1(r) * (double)(T - h));
+    double sum = 0;
+    for (int64_t t = 0; t < T; t++) {
+      float v = (float)nd_rng_uniform1(r);
+      x[(t * B + b) * 2] = v, x[(t * B + b) * 2 + 1] = (t == i || t == j);
+      if (t == i || t == j) sum += v;
+    }
+    target[b] = (float)sum;
+  }
+}
+
+/* nd_rnn_epoch trains on streamed minibatches: the same parameters, bit for
+ * bit, as nd_rnn_loss_grad + nd_rnn_adam_step on the arrays of the task
+ * drawn from the training stream (Philox stream 2 of the seed). */
+static void test_stream_equals_arrays(void **s) {
+  (void)s;
+  enum { B = 3, STEPS = 2 };
+  for (int task = 0; task <= ND_RNN_TASK_ADDING; task++)
+    for (int c = 0; c <= ND_RNN_UNITARY; c++) {
+      nd_rnn_config cf = nd_rnn_defaults();
+      cf.cell = (nd_rnn_cell)c, cf.task = (nd_rnn_task)task, cf.length = 15, cf.hidden = 8, cf.layers = 4;
+      cf.batch = B, cf.steps = STEPS, cf.seed = 21;
+      int64_t T, in, out;
+      nd_assert_ok(nd_rnn_task_shape(&cf, &T, &in, &out));
+      cf.inputs = in, cf.outputs = out;
+      nd_rnn *a = NULL, *b = NULL;
+      nd_assert_ok(nd_rnn_create(&cf, &a));
+      nd_assert_ok(nd_rnn_create(&cf, &b));
+      nd_assert_ok(nd_rnn_epoch(a, NULL, NULL));
+      nd_rng root, r;
+      nd_rng_init(&root, cf.seed);
+      r = nd_rng_split(&root, 2);
+      float *x = malloc(sizeof(float) * (size_t)(T * B * in)), tgt[B];
+      int32_t *lab = malloc(sizeof(int32_t) * (size_t)(T * B));
+      for (int k = 0; k < STEPS; k++) {
+        nd_rnn_batch bt = {.T = T, .B = B, .x = x, .labels = lab, .target = tgt};
+        if (task == ND_RNN_TASK_COPY) ref_copy(&r, cf.length, B, x, lab), bt.loss = ND_RNN_LOSS_CE;
+        else ref_adding(&r, T, B, x, tgt), bt.loss = ND_RNN_LOSS_MSE_LAST;
+        double loss;
+        nd_assert_ok(nd_rnn_loss_grad(b, &bt, &loss, NULL));
+        nd_assert_ok(nd_rnn_adam_step(b));
+      }
+      assert_memory_equal(nd_rnn_params(a), nd_rnn_params(b), sizeof(double) * (size_t)nd_rnn_num_params(a));
+      /* and the public generators write the same arrays */
+      nd_rng r1 = nd_rng_split(&root, 5), r2 = r1;
+      float *x2 = malloc(sizeof(float) * (size_t)(T * B * in)), tgt2[B];
+      int32_t *lab2 = malloc(sizeof(int32_t) * (size_t)(T * B));
+      if (task == ND_RNN_TASK_COPY) {
+        ref_copy(&r1, cf.length, B, x, lab);
+        nd_assert_ok(nd_rnn_copy_task(&r2, cf.length, B, x2, lab2));
+        assert_memory_equal(lab, lab2, sizeof(int32_t) * (size_t)(T * B));
+      } else {
+        ref_adding(&r1, T, B, x, tgt);
+        nd_assert_ok(nd_rnn_adding_task(&r2, T, B, x2, tgt2));
+        assert_memory_equal(tgt, tgt2, sizeof tgt);
+      }
+      assert_memory_equal(x, x2, sizeof(float) * (size_t)(T * B * in));
+      assert_true(r1.counter == r2.counter);
+      free(x), free(lab), free(x2), free(lab2);
+      nd_rnn_free(a), nd_rnn_free(b);
+    }
+}
+
+/* A whole training epoch (nd_rnn_epoch: task minibatch and step) at T = 1000
+ * and 10,000: create allocates the same bytes, and the epoch's peak RSS grows
+ * by no more than a few pages for the reconstructing cells, where the input
+ * sequence as an array alone would be (T + 20) B 10 floats = 6.4 MB at 10,000
+ * and BPTT's states (T + 21) B n doubles = 41 MB (the tanh cell: the test can
+ * tell). */
+static void test_memory_epoch(void **s) {
+  (void)s;
+  enum { H = 32, B = 16 };
+  for (int c = 0; c <= ND_RNN_UNITARY; c++) {
+    size_t fixed[2], step[2];
+    long rss[2] = {-1, -1};
+    for (int k = 0; k < 2; k++) {
+      nd_rnn_config cf = nd_rnn_defaults();
+      cf.cell = (nd_rnn_cell)c, cf.hidden = H, cf.batch = B, cf.layers = 8, cf.steps = 1, cf.length = k ? 10000 : 1000;
+      nd_rnn *m = NULL;
+      nd_assert_ok(nd_rnn_create(&cf, &m));
+      long before = vm_kib("VmRSS:");
+      bool can = vm_hwm_reset() == 0;
+      nd_assert_ok(nd_rnn_epoch(m, NULL, NULL));
+      if (can) rss[k] = vm_kib("VmHWM:") - before;
+      fixed[k] = nd_rnn_fixed_bytes(m), step[k] = nd_rnn_scratch_peak(m);
+      nd_rnn_free(m);
+    }
+    assert_true(fixed[0] == fixed[1]);
+    if (c == ND_RNN_TANH) {
+      assert_true(step[1] >= (size_t)10021 * B * H * 8);
+      if (rss[1] >= 0) assert_true(rss[1] * 1024 >= (long)(step[1] / 2));
+    } else {
+      assert_true(step[0] == 0 && step[1] == 0);
+      if (rss[1] >= 0) assert_true(rss[1] < 256 && rss[1] - rss[0] < 128);
+    }
+    print_message("epoch, cell %d: create bytes %zu -> %zu, peak RSS growth %ld -> %ld KiB (T = 1000 -> 10000)\n", c,
+                  fixed[0], fixed[1], rss[0], rss[1]);
+  }
+}
+
 static void test_copy_task(void **s) {
   (void)s;
   float *x;
@@ -480,7 +598,8 @@ int main(void) {
       cmocka_unit_test(test_tanh_vs_reference),  cmocka_unit_test(test_reversible_vs_reference),
       cmocka_unit_test(test_unitary_vs_reference), cmocka_unit_test(test_gradcheck),
       cmocka_unit_test(test_reconstruction),     cmocka_unit_test(test_orthogonal),
-      cmocka_unit_test(test_memory_flat),        cmocka_unit_test(test_copy_task),
+      cmocka_unit_test(test_memory_flat),        cmocka_unit_test(test_memory_epoch),
+      cmocka_unit_test(test_stream_equals_arrays),        cmocka_unit_test(test_copy_task),
       cmocka_unit_test(test_bad_args),           cmocka_unit_test(test_resume_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

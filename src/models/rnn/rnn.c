@@ -56,7 +56,8 @@ void nd_rnn_free(nd_rnn *m) {
   if (!m) return;
   free(m->p), free(m->g), free(m->adam_m), free(m->adam_v);
   free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->cs);
-  free(m->bx), free(m->bt), free(m->bl);
+  free(m->lab);
+  nd__rnn_stream_free(&m->task);
   nd_arena_free(m->arena);
   free(m);
 }
@@ -70,12 +71,13 @@ static void *counted(nd_rnn *m, size_t n, size_t size) {
 static nd_status grow(nd_rnn *m, int64_t B) {
   if (B <= m->cap_b) return ND_OK;
   int64_t n = m->c.hidden, w = n > m->c.outputs ? n : m->c.outputs;
-  free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q);
+  free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->lab);
+  m->lab = counted(m, (size_t)B, sizeof(int32_t));
   m->h = counted(m, (size_t)(B * n), sizeof(double)), m->gh = counted(m, (size_t)(B * n), sizeof(double));
   m->a = counted(m, (size_t)(B * w), sizeof(double)), m->f = counted(m, (size_t)(B * n), sizeof(double));
   m->xd = counted(m, (size_t)(B * m->c.inputs), sizeof(double)), m->z = counted(m, (size_t)(B * m->c.outputs), sizeof(double));
   m->q = counted(m, (size_t)(B * n), sizeof(int64_t));
-  if (!m->h || !m->gh || !m->a || !m->f || !m->xd || !m->z || !m->q) return nd__error(ND_ERR_NOMEM, "rnn: out of memory");
+  if (!m->h || !m->gh || !m->a || !m->f || !m->xd || !m->z || !m->q || !m->lab) return nd__error(ND_ERR_NOMEM, "rnn: out of memory");
   m->cap_b = B;
   return ND_OK;
 }
@@ -131,6 +133,7 @@ nd_status nd_rnn_create(const nd_rnn_config *c, nd_rnn **out) {
     s = nd__error(ND_ERR_NOMEM, "rnn: out of memory");
   if (s == ND_OK) s = nd_arena_create(0, &m->arena);
   if (s == ND_OK) s = grow(m, c->batch);
+  if (s == ND_OK) s = nd__rnn_stream_alloc(&m->task, c->batch, &m->fixed_bytes);
   if (s == ND_OK) {
     init_params(m);
     nd_rng root;
@@ -154,6 +157,17 @@ size_t nd_rnn_fixed_bytes(const nd_rnn *m) { return m ? m->fixed_bytes : 0; }
 double nd_rnn_reconstruction_error(const nd_rnn *m) { return m ? m->recon_err : NAN; }
 
 /* ------------------------------------------------------------ the loss */
+
+/* A minibatch as the loop sees it: the caller's arrays (nd_rnn_batch), or
+ * the model's streamed task minibatch (st), whose steps are made on demand. */
+typedef struct seq {
+  int64_t T, B;
+  nd_rnn_loss_kind loss;
+  const float *x;
+  const int32_t *labels;
+  const float *target;
+  const nd__rnn_stream *st;
+} seq;
 
 typedef struct loss_acc {
   double sum, norm;      /* loss sum, and what it is divided by */
@@ -179,17 +193,20 @@ static nd_status check_batch(const nd_rnn *m, const nd_rnn_batch *b) {
 
 /* The readout at step t (0-based) on m->h: y = V h + c, its loss added to
  * acc and, when grad, dL/dy pushed into dV, dc and m->gh. */
-static void readout(nd_rnn *m, const nd_rnn_batch *b, int64_t t, bool grad, loss_acc *acc) {
+static void readout(nd_rnn *m, const seq *b, int64_t t, bool grad, loss_acc *acc) {
   int64_t B = b->B, n = m->c.hidden, o = m->c.outputs;
   bool ce = b->loss == ND_RNN_LOSS_CE;
   if (!ce && t != b->T - 1) return;
+  const int32_t *labels = NULL;
+  if (ce && b->st) nd__rnn_stream_labels(b->st, t, labels = m->lab);
+  else if (ce) labels = b->labels + t * B;
   double *z = m->z;
   for (int64_t i = 0; i < B; i++) memcpy(z + i * o, m->p + m->oc, (size_t)o * sizeof *z);
   nd_dgemm(false, true, B, o, n, 1, m->h, n, m->p + m->oV, n, 1, z, o);
   for (int64_t i = 0; i < B; i++) {
     double *zi = z + i * o;
     if (ce) {
-      int32_t y = b->labels[t * B + i];
+      int32_t y = labels[i];
       if (y < 0) {
         memset(zi, 0, (size_t)o * sizeof *zi);
         continue;
@@ -218,14 +235,19 @@ static void readout(nd_rnn *m, const nd_rnn_batch *b, int64_t t, bool grad, loss
   nd_dgemm(false, false, B, n, o, 1, z, o, m->p + m->oV, n, 1, m->gh, n);
 }
 
-static void load_x(nd_rnn *m, const nd_rnn_batch *b, int64_t t) {
+static void load_x(nd_rnn *m, const seq *b, int64_t t) {
+  if (b->st) {
+    nd__rnn_stream_x(b->st, t, m->xd);
+    return;
+  }
   int64_t k = b->B * m->c.inputs;
   const float *x = b->x + t * k;
   for (int64_t i = 0; i < k; i++) m->xd[i] = x[i];
 }
 
-static double loss_norm(const nd_rnn *m, const nd_rnn_batch *b) {
+static double loss_norm(const nd_rnn *m, const seq *b) {
   if (b->loss == ND_RNN_LOSS_MSE_LAST) return (double)(b->B * m->c.outputs);
+  if (b->st) return (double)(b->T * b->B); /* the copy task scores every step */
   int64_t k = 0;
   for (int64_t i = 0; i < b->T * b->B; i++) k += b->labels[i] >= 0;
   return k ? (double)k : 1;
@@ -233,7 +255,7 @@ static double loss_norm(const nd_rnn *m, const nd_rnn_batch *b) {
 
 /* Forward over the sequence from h_0 = 0.  The tanh cell with `store` keeps
  * every state in hs [(T+1), B, n] (BPTT); the others keep only the last. */
-static void forward(nd_rnn *m, const nd_rnn_batch *b, double *hs, loss_acc *acc) {
+static void forward(nd_rnn *m, const seq *b, double *hs, loss_acc *acc) {
   int64_t B = b->B, n = m->c.hidden, bn = B * n;
   memset(m->h, 0, (size_t)bn * sizeof *m->h);
   memset(m->q, 0, (size_t)bn * sizeof *m->q);
@@ -255,7 +277,7 @@ static void forward(nd_rnn *m, const nd_rnn_batch *b, double *hs, loss_acc *acc)
 
 /* Backward from the last state, t = T-1 .. 0, reconstructing h_{t} on the way
  * (reversible, unitary) or reading it from hs (tanh). */
-static void backward(nd_rnn *m, const nd_rnn_batch *b, double *hs, loss_acc *acc) {
+static void backward(nd_rnn *m, const seq *b, double *hs, loss_acc *acc) {
   int64_t B = b->B, n = m->c.hidden, bn = B * n;
   memset(m->gh, 0, (size_t)bn * sizeof *m->gh);
   for (int64_t t = b->T - 1; t >= 0; t--) {
@@ -276,11 +298,7 @@ static void backward(nd_rnn *m, const nd_rnn_batch *b, double *hs, loss_acc *acc
   m->recon_err = m->c.cell == ND_RNN_REVERSIBLE ? e / ldexp(1.0, m->c.frac_bits) : e;
 }
 
-static nd_status run(nd_rnn *m, const nd_rnn_batch *b, bool grad, double *loss, double *accuracy) {
-  if (loss) *loss = NAN;
-  if (accuracy) *accuracy = NAN;
-  ND_TRY(check_batch(m, b));
-  if (!loss) return nd__error(ND_ERR_INVALID_ARG, "rnn: loss is NULL");
+static nd_status run(nd_rnn *m, const seq *b, bool grad, double *loss, double *accuracy) {
   ND_TRY(grow(m, b->B));
   loss_acc acc = {.norm = loss_norm(m, b)};
   double *hs = NULL;
@@ -302,11 +320,28 @@ static nd_status run(nd_rnn *m, const nd_rnn_batch *b, bool grad, double *loss, 
   return isfinite(*loss) ? ND_OK : nd__error(ND_ERR_NUMERIC, "rnn: loss is %g (diverged)", *loss);
 }
 
+static nd_status run_arrays(nd_rnn *m, const nd_rnn_batch *b, bool grad, double *loss, double *accuracy) {
+  if (loss) *loss = NAN;
+  if (accuracy) *accuracy = NAN;
+  ND_TRY(check_batch(m, b));
+  if (!loss) return nd__error(ND_ERR_INVALID_ARG, "rnn: loss is NULL");
+  seq q = {.T = b->T, .B = b->B, .loss = b->loss, .x = b->x, .labels = b->labels, .target = b->target};
+  return run(m, &q, grad, loss, accuracy);
+}
+
 nd_status nd_rnn_loss_grad(nd_rnn *m, const nd_rnn_batch *b, double *loss, double *accuracy) {
-  return run(m, b, true, loss, accuracy);
+  return run_arrays(m, b, true, loss, accuracy);
 }
 nd_status nd_rnn_loss(nd_rnn *m, const nd_rnn_batch *b, double *loss, double *accuracy) {
-  return run(m, b, false, loss, accuracy);
+  return run_arrays(m, b, false, loss, accuracy);
+}
+
+nd_status nd__rnn_task_run(nd_rnn *m, bool grad, double *loss, double *accuracy) {
+  const nd__rnn_stream *st = &m->task;
+  seq q = {.T = st->T, .B = st->B, .st = st, .target = st->target,
+           .loss = st->task == ND_RNN_TASK_COPY ? ND_RNN_LOSS_CE : ND_RNN_LOSS_MSE_LAST};
+  *loss = *accuracy = NAN;
+  return run(m, &q, grad, loss, accuracy);
 }
 
 /* Adam (Kingma & Ba 2015, Alg. 1) after clipping the gradient's norm. */

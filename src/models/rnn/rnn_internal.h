@@ -9,6 +9,32 @@
 #include "neurodyn/arena.h"
 #include "neurodyn/rnn.h"
 
+/* A task minibatch held as what generates it, O(B) whatever the length:
+ * the copy task's 10 symbols per sequence, or the adding problem's two
+ * marked steps per sequence and the Philox position of its numbers (drawn
+ * by counter, so step t's inputs can be regenerated in any order).  The
+ * inputs and labels of a step are made when the loop reaches it, forwards
+ * and again backwards; nd_rnn_copy_task and nd_rnn_adding_task write the
+ * same minibatch out as arrays. */
+typedef struct nd__rnn_stream {
+  nd_rnn_task task;
+  int64_t T, B, cap;     /* steps (copy: delay + 20), rows, rows allocated */
+  int64_t delay;         /* copy: the delay */
+  uint8_t *sym;          /* copy: [B, 10] */
+  uint64_t key, counter; /* adding: the stream position of the first row's draws */
+  int64_t *mark;         /* adding: [B, 2] the marked steps */
+  float *target;         /* adding: [B] */
+} nd__rnn_stream;
+
+nd_status nd__rnn_stream_alloc(nd__rnn_stream *s, int64_t B, size_t *bytes);
+void nd__rnn_stream_free(nd__rnn_stream *s);
+/* Draws a minibatch of B rows from *rng (consuming it as the array
+ * generators do). */
+nd_status nd__rnn_stream_draw(nd__rnn_stream *s, nd_rng *rng, nd_rnn_task task, int64_t length, int64_t B);
+/* Step t's inputs [B, inputs] (as doubles) and, for copy, labels [B]. */
+void nd__rnn_stream_x(const nd__rnn_stream *s, int64_t t, double *x);
+void nd__rnn_stream_labels(const nd__rnn_stream *s, int64_t t, int32_t *labels);
+
 struct nd_rnn {
   nd_rnn_config c;
   int64_t np;            /* parameters */
@@ -29,8 +55,8 @@ struct nd_rnn {
   nd_rng rng;            /* data stream */
   int64_t epoch, batch_done;
   double ep_loss, ep_acc; /* sums over the epoch's minibatches */
-  float *bx, *bt;        /* task minibatch: x [T, B, in], MSE target [B, out] */
-  int32_t *bl;           /* CE labels [T, B] */
+  nd__rnn_stream task;   /* the task minibatch under way (streamed: no [T, B, in] array) */
+  int32_t *lab;          /* [cap_b] the labels of one step */
 };
 
 /* One step of the cell on the state in m (rows B), input m->xd.  Forward:
@@ -46,6 +72,9 @@ void nd__rnn_uni_backward(nd_rnn *m, int64_t B);
  * after the step) and gh, into gh = dL/dh_prev. */
 void nd__rnn_tanh_forward(nd_rnn *m, int64_t B, const double *h_prev, double *h_next);
 void nd__rnn_tanh_backward(nd_rnn *m, int64_t B, const double *h_prev, const double *h_next);
+/* The loss (and with grad its gradient) of the task minibatch in m->task,
+ * streamed step by step. */
+nd_status nd__rnn_task_run(nd_rnn *m, bool grad, double *loss, double *accuracy);
 /* The reversible state as doubles: m->h = m->q * 2^-frac_bits. */
 void nd__rnn_rev_to_double(nd_rnn *m, int64_t B);
 

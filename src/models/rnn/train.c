@@ -7,36 +7,23 @@
 #include "core/internal.h"
 #include "rnn_internal.h"
 
-/* The task's minibatch from *rng into m->bx / bl / bt (allocated on first use). */
-static nd_status draw(nd_rnn *m, nd_rng *rng, nd_rnn_batch *b) {
-  int64_t T, in, out, B = m->c.batch;
+/* The task's next minibatch from *rng into m->task (streamed: O(B) memory). */
+static nd_status draw(nd_rnn *m, nd_rng *rng) {
+  int64_t T, in, out;
   ND_TRY(nd_rnn_task_shape(&m->c, &T, &in, &out));
   if (in != m->c.inputs || out != m->c.outputs)
     return nd__error(ND_ERR_SHAPE, "rnn: the task has %lld inputs and %lld outputs, the model %lld and %lld", (long long)in,
                      (long long)out, (long long)m->c.inputs, (long long)m->c.outputs);
-  if (!m->bx) {
-    m->bx = malloc((size_t)(T * B * in) * sizeof *m->bx);
-    m->bl = malloc((size_t)(T * B) * sizeof *m->bl);
-    m->bt = malloc((size_t)(B * out) * sizeof *m->bt);
-    if (!m->bx || !m->bl || !m->bt) return nd__error(ND_ERR_NOMEM, "rnn: out of memory for a %lld-step minibatch", (long long)T);
-  }
-  *b = (nd_rnn_batch){.T = T, .B = B, .x = m->bx, .labels = m->bl, .target = m->bt};
-  if (m->c.task == ND_RNN_TASK_COPY) {
-    b->loss = ND_RNN_LOSS_CE;
-    return nd_rnn_copy_task(rng, m->c.length, B, m->bx, m->bl);
-  }
-  b->loss = ND_RNN_LOSS_MSE_LAST;
-  return nd_rnn_adding_task(rng, T, B, m->bx, m->bt);
+  return nd__rnn_stream_draw(&m->task, rng, m->c.task, m->c.length, m->c.batch);
 }
 
 nd_status nd_rnn_epoch(nd_rnn *m, nd_progress_fn progress, void *user) {
   if (!m) return nd__error(ND_ERR_INVALID_ARG, "rnn: model is NULL");
   if (m->batch_done == 0) m->ep_loss = m->ep_acc = 0;
   while (m->batch_done < m->c.steps) {
-    nd_rnn_batch b;
     double loss, acc;
-    ND_TRY(draw(m, &m->rng, &b));
-    ND_TRY(nd_rnn_loss_grad(m, &b, &loss, &acc));
+    ND_TRY(draw(m, &m->rng));
+    ND_TRY(nd__rnn_task_run(m, true, &loss, &acc));
     ND_TRY(nd_rnn_adam_step(m));
     m->ep_loss += loss, m->ep_acc += isnan(acc) ? 0 : acc;
     m->batch_done++;
@@ -67,10 +54,9 @@ nd_status nd_rnn_evaluate(nd_rnn *m, nd_rnn_split split, int64_t batches, double
   nd_rng r = nd_rng_split(&root, 3 + (uint64_t)split); /* validation 3, test 4; training is 2 */
   double sl = 0, sa = 0;
   for (int64_t i = 0; i < batches; i++) {
-    nd_rnn_batch b;
     double l, a;
-    ND_TRY(draw(m, &r, &b));
-    ND_TRY(nd_rnn_loss(m, &b, &l, &a));
+    ND_TRY(draw(m, &r));
+    ND_TRY(nd__rnn_task_run(m, false, &l, &a));
     sl += l, sa += isnan(a) ? 0 : a;
   }
   *loss = sl / (double)batches;
