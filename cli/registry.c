@@ -19,7 +19,7 @@ const nd_cli_command nd_cli_train_models[] = {
     {"esn", nd_cli_train_esn, "echo-state network (deep, IP/decorrelation, ridge/RLS/FORCE readout), Mackey-Glass or Lorenz prediction, resumable"},
     {"lca", nd_cli_train_lca, "sparse-coding dictionary (dense or --conv) by LCA inference, resumable"},
     {"hlca", nd_cli_train_hlca, "hierarchical LCA with top-down feedback, layer by layer; feedback vs occlusion/noise"},
-    {"rnn", nd_cli_train_rnn, "recurrent nets trained without stored activations (--cell reversible|unitary|tanh), copy/adding tasks"},
+    {"rnn", nd_cli_train_rnn, "recurrent nets trained without stored activations (--cell reversible|unitary|tanh|gru), copy/adding tasks"},
     {"deq", nd_cli_train_deq, "deep equilibrium classifier (Anderson forward, implicit backward), MNIST/Fashion"},
     {"ode", nd_cli_train_ode, "neural ODE by the adjoint method: --task spiral (dynamics from a trajectory) or mnist (ODE block)"},
     {"snn", nd_cli_train_snn, "recurrent LIF/ALIF networks by surrogate-gradient BPTT or e-prop (--method bptt|eprop), recall/smnist tasks"},

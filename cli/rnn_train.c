@@ -31,7 +31,7 @@ typedef struct rnn_run {
   double val_loss, val_acc, test_loss, test_acc;
 } rnn_run;
 
-static const char *const cells[] = {"tanh", "reversible", "unitary", NULL};
+static const char *const cells[] = {"tanh", "reversible", "unitary", "gru", NULL};
 static const char *const tasks[] = {"copy", "adding", NULL};
 
 static nd_status r_epoch(void *self, nd_progress_fn progress, void *user) {
@@ -122,13 +122,13 @@ int nd_cli_train_rnn(int argc, char **argv) {
   rnn_args a;
   memset(&a, 0, sizeof a);
   const nd_option table[] = {
-      {"cell", ND_OPT_CHOICE, &a.cell, "unitary", "reversible (fixed-point additive coupling), unitary (Givens layers) or tanh (stored BPTT)", cells},
+      {"cell", ND_OPT_CHOICE, &a.cell, "unitary", "reversible (fixed-point additive coupling), unitary (Givens layers), tanh or gru (both stored BPTT)", cells},
       {"task", ND_OPT_CHOICE, &a.task, "copy", "copy (copying memory, delay T) or adding (adding problem, length T)", tasks},
       {"length", ND_OPT_INT64, &a.length, "100", "T: the copy task's delay (sequence T + 20) or the adding problem's length", NULL},
       {"hidden", ND_OPT_INT64, &a.hidden, "128", "hidden units n (even for reversible and unitary)", NULL},
       {"layers", ND_OPT_INT64, &a.layers, "8", "unitary: Givens rotation layers L (cost O(n L) per step)", NULL},
       {"frac-bits", ND_OPT_INT, &a.frac_bits, "32", "reversible: fractional bits of the fixed-point state", NULL},
-      {"init-scale", ND_OPT_DOUBLE, &a.init_scale, "1", "tanh/reversible: recurrent weights N(0, s^2/fan_in)", NULL},
+      {"init-scale", ND_OPT_DOUBLE, &a.init_scale, "1", "tanh/reversible/gru: recurrent weights N(0, s^2/fan_in)", NULL},
       {"lr", ND_OPT_DOUBLE, &a.lr, "0.001", "Adam learning rate", NULL},
       {"clip", ND_OPT_DOUBLE, &a.clip, "1", "clip the gradient norm to this (0: off)", NULL},
       {"batch", ND_OPT_INT64, &a.batch, "32", "sequences per minibatch", NULL},
@@ -143,7 +143,7 @@ int nd_cli_train_rnn(int argc, char **argv) {
   };
   const nd_opts spec = {"neurodyn " CMD, "[options]",
                         "Trains a recurrent network whose backward pass reconstructs past states instead of storing "
-                        "them (reversible or orthogonal cell; tanh: ordinary BPTT for comparison) on the copying-memory "
+                        "them (reversible or orthogonal cell; tanh and GRU: ordinary BPTT for comparison) on the copying-memory "
                         "task or the adding problem. Writes config.json, metrics.jsonl and checkpoint.safetensors "
                         "(resumable) into --out (default runs/rnn). docs/rnn.md.",
                         table, 0, 0};

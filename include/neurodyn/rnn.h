@@ -17,6 +17,11 @@
  *                      pairs (the real form of the tunable EUNN of Jing et al.
  *                      2017): O(n·L) per step, R^-1 = R^T, so backward
  *                      reconstructs h_{t-1} = R^T (h_t - U x_t), again O(B·n).
+ *   ND_RNN_GRU         the gated recurrent unit (Cho et al. 2014, Eq. 5-8):
+ *                        z = sigma(Wz h + Uz x + bz), r = sigma(Wr h + Ur x + br),
+ *                        c = tanh(Wh (r . h) + Uh x + bh), h' = z . h + (1 - z) . c
+ *                      trained by ordinary BPTT (every h_t stored, like tanh):
+ *                      the gated baseline.
  *
  * The readout is y_t = V h_t + c at every step.  Losses: softmax cross-entropy
  * on per-step labels (-1: not scored) or squared error at the last step.
@@ -39,7 +44,7 @@
 extern "C" {
 #endif
 
-typedef enum nd_rnn_cell { ND_RNN_TANH = 0, ND_RNN_REVERSIBLE, ND_RNN_UNITARY } nd_rnn_cell;
+typedef enum nd_rnn_cell { ND_RNN_TANH = 0, ND_RNN_REVERSIBLE, ND_RNN_UNITARY, ND_RNN_GRU } nd_rnn_cell;
 typedef enum nd_rnn_task { ND_RNN_TASK_COPY = 0, ND_RNN_TASK_ADDING } nd_rnn_task;
 typedef enum nd_rnn_loss_kind { ND_RNN_LOSS_CE = 0, ND_RNN_LOSS_MSE_LAST } nd_rnn_loss_kind;
 

@@ -159,3 +159,52 @@ void nd__rnn_uni_backward(nd_rnn *m, int64_t B) {
     rotate(m, B, l, m->gh, -1);
   }
 }
+
+/* ----------------------------------------------------------------- GRU */
+/* Cho et al. 2014 ("Learning phrase representations using RNN
+ * encoder-decoder", Eq. 5-8), the BPTT baseline of the gated kind:
+ *   z = sigma(Wz h + Uz x + bz),  r = sigma(Wr h + Ur x + br)
+ *   c = tanh(Wh (r . h) + Uh x + bh),  h' = z . h + (1 - z) . c
+ * Backward recomputes the gates from the stored h_{t-1} (BPTT stores every
+ * state, like the tanh cell). gg holds [z, r, c, s = r . h] of B rows. */
+
+static double sigmoid(double v) { return 1 / (1 + exp(-v)); }
+
+static void gru_gates(nd_rnn *m, int64_t B, const double *h) {
+  int64_t n = m->c.hidden, bn = B * n;
+  double *Z = m->gg, *R = Z + bn, *C = R + bn, *S = C + bn;
+  affine(m, B, n, h, n, n, m->oW, m->oU, m->ob, Z);
+  affine(m, B, n, h, n, n, m->oW2, m->oU2, m->ob2, R);
+  for (int64_t i = 0; i < bn; i++) Z[i] = sigmoid(Z[i]), R[i] = sigmoid(R[i]), S[i] = R[i] * h[i];
+  affine(m, B, n, S, n, n, m->oW3, m->oU3, m->ob3, C);
+  for (int64_t i = 0; i < bn; i++) C[i] = tanh(C[i]);
+}
+
+void nd__rnn_gru_forward(nd_rnn *m, int64_t B, const double *h_prev, double *h_next) {
+  int64_t bn = B * m->c.hidden;
+  gru_gates(m, B, h_prev);
+  const double *Z = m->gg, *C = m->gg + 2 * bn;
+  for (int64_t i = 0; i < bn; i++) h_next[i] = Z[i] * h_prev[i] + (1 - Z[i]) * C[i];
+}
+
+void nd__rnn_gru_backward(nd_rnn *m, int64_t B, const double *h_prev) {
+  int64_t n = m->c.hidden, bn = B * n;
+  gru_gates(m, B, h_prev);
+  double *Z = m->gg, *R = Z + bn, *C = R + bn, *S = C + bn, *dc = m->a, *gp = m->f, *gh = m->gh;
+  for (int64_t i = 0; i < bn; i++) {
+    double z = Z[i], c = C[i];
+    dc[i] = gh[i] * (1 - z) * (1 - c * c);            /* dL/d(candidate pre-activation) */
+    C[i] = gh[i] * (h_prev[i] - c) * z * (1 - z);     /* dL/d(z pre-activation) */
+    gp[i] = gh[i] * z;                                /* dL/dh_{t-1} through z . h */
+  }
+  memset(Z, 0, (size_t)bn * sizeof *Z); /* Z now receives dL/ds */
+  affine_backward(m, B, n, dc, S, n, n, m->oW3, m->oU3, m->ob3, Z, n);
+  for (int64_t i = 0; i < bn; i++) {
+    double r = R[i], ds = Z[i];
+    gp[i] += ds * r;
+    Z[i] = ds * h_prev[i] * r * (1 - r);              /* dL/d(r pre-activation) */
+  }
+  affine_backward(m, B, n, C, h_prev, n, n, m->oW, m->oU, m->ob, gp, n);
+  affine_backward(m, B, n, Z, h_prev, n, n, m->oW2, m->oU2, m->ob2, gp, n);
+  memcpy(gh, gp, (size_t)bn * sizeof *gh);
+}

@@ -8,7 +8,7 @@
 #include "core/internal.h"
 #include "rnn_internal.h"
 
-static const char *const cells[] = {"tanh", "reversible", "unitary", NULL};
+static const char *const cells[] = {"tanh", "reversible", "unitary", "gru", NULL};
 static const char *const tasks[] = {"copy", "adding", NULL};
 
 #define F(field, key, type, lo, hi) ND_META_FIELD(nd_rnn_config, field, key, type, lo, hi)

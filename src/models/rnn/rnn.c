@@ -12,7 +12,7 @@
 #define RNN_MAX_UNITS 65536
 #define RNN_MAX_T 100000000
 
-static const char *const cell_names[] = {"tanh", "reversible", "unitary"};
+static const char *const cell_names[] = {"tanh", "reversible", "unitary", "gru"};
 
 nd_rnn_config nd_rnn_defaults(void) {
   nd_rnn_config c = {.cell = ND_RNN_UNITARY, .inputs = 10, .hidden = 128, .outputs = 9, .layers = 8, .frac_bits = 32,
@@ -23,10 +23,10 @@ nd_rnn_config nd_rnn_defaults(void) {
 
 nd_status nd_rnn_config_check(const nd_rnn_config *c) {
   if (!c) return nd__error(ND_ERR_INVALID_ARG, "rnn: config is NULL");
-  if ((unsigned)c->cell > ND_RNN_UNITARY) return nd__error(ND_ERR_INVALID_ARG, "rnn: cell = %d unknown", (int)c->cell);
+  if ((unsigned)c->cell > ND_RNN_GRU) return nd__error(ND_ERR_INVALID_ARG, "rnn: cell = %d unknown", (int)c->cell);
   if (c->hidden < 2 || c->hidden > RNN_MAX_UNITS)
     return nd__error(ND_ERR_INVALID_ARG, "rnn: hidden = %lld, expected 2..%d", (long long)c->hidden, RNN_MAX_UNITS);
-  if (c->cell != ND_RNN_TANH && c->hidden % 2)
+  if ((c->cell == ND_RNN_REVERSIBLE || c->cell == ND_RNN_UNITARY) && c->hidden % 2)
     return nd__error(ND_ERR_INVALID_ARG, "rnn: hidden = %lld, must be even for the %s cell", (long long)c->hidden,
                      cell_names[c->cell]);
   if (c->inputs < 1 || c->inputs > RNN_MAX_UNITS || c->outputs < 1 || c->outputs > RNN_MAX_UNITS)
@@ -55,7 +55,7 @@ nd_status nd_rnn_config_check(const nd_rnn_config *c) {
 void nd_rnn_free(nd_rnn *m) {
   if (!m) return;
   free(m->p), free(m->g), free(m->adam_m), free(m->adam_v);
-  free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->cs);
+  free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->cs), free(m->gg);
   free(m->lab);
   nd__rnn_stream_free(&m->task);
   nd_arena_free(m->arena);
@@ -71,13 +71,14 @@ static void *counted(nd_rnn *m, size_t n, size_t size) {
 static nd_status grow(nd_rnn *m, int64_t B) {
   if (B <= m->cap_b) return ND_OK;
   int64_t n = m->c.hidden, w = n > m->c.outputs ? n : m->c.outputs;
-  free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->lab);
+  free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->lab), free(m->gg);
+  m->gg = m->c.cell == ND_RNN_GRU ? counted(m, (size_t)(4 * B * n), sizeof(double)) : NULL;
   m->lab = counted(m, (size_t)B, sizeof(int32_t));
   m->h = counted(m, (size_t)(B * n), sizeof(double)), m->gh = counted(m, (size_t)(B * n), sizeof(double));
   m->a = counted(m, (size_t)(B * w), sizeof(double)), m->f = counted(m, (size_t)(B * n), sizeof(double));
   m->xd = counted(m, (size_t)(B * m->c.inputs), sizeof(double)), m->z = counted(m, (size_t)(B * m->c.outputs), sizeof(double));
   m->q = counted(m, (size_t)(B * n), sizeof(int64_t));
-  if (!m->h || !m->gh || !m->a || !m->f || !m->xd || !m->z || !m->q || !m->lab) return nd__error(ND_ERR_NOMEM, "rnn: out of memory");
+  if (!m->h || !m->gh || !m->a || !m->f || !m->xd || !m->z || !m->q || !m->lab || (m->c.cell == ND_RNN_GRU && !m->gg)) return nd__error(ND_ERR_NOMEM, "rnn: out of memory");
   m->cap_b = B;
   return ND_OK;
 }
@@ -92,6 +93,10 @@ static void layout(nd_rnn *m) {
   else if (c->cell == ND_RNN_REVERSIBLE) {
     m->oW = o, o += hm * hm, m->oU = o, o += hm * in, m->ob = o, o += hm;
     m->oW2 = o, o += hm * hm, m->oU2 = o, o += hm * in, m->ob2 = o, o += hm;
+  } else if (c->cell == ND_RNN_GRU) {
+    m->oW = o, o += n * n, m->oU = o, o += n * in, m->ob = o, o += n;    /* update gate z */
+    m->oW2 = o, o += n * n, m->oU2 = o, o += n * in, m->ob2 = o, o += n; /* reset gate r */
+    m->oW3 = o, o += n * n, m->oU3 = o, o += n * in, m->ob3 = o, o += n; /* candidate */
   } else m->oth = o, o += c->layers * hm, m->oU = o, o += n * in;
   m->oV = o, o += c->outputs * n, m->oc = o, o += c->outputs;
   m->np = o;
@@ -111,6 +116,13 @@ static void init_params(nd_rnn *m) {
     nd_rng_normal_f64(&r, p + m->oU2, hm * in, 0, 1 / sqrt((double)in));
   }
   if (c->cell == ND_RNN_UNITARY) nd_rng_uniform_f64(&r, p + m->oth, c->layers * hm, -M_PI, M_PI);
+  if (c->cell == ND_RNN_GRU) {
+    nd_rng_normal_f64(&r, p + m->oW, n * n, 0, c->init_scale / sqrt((double)n));
+    nd_rng_normal_f64(&r, p + m->oW2, n * n, 0, c->init_scale / sqrt((double)n));
+    nd_rng_normal_f64(&r, p + m->oW3, n * n, 0, c->init_scale / sqrt((double)n));
+    nd_rng_normal_f64(&r, p + m->oU2, n * in, 0, 1 / sqrt((double)in));
+    nd_rng_normal_f64(&r, p + m->oU3, n * in, 0, 1 / sqrt((double)in));
+  }
   int64_t urows = c->cell == ND_RNN_REVERSIBLE ? hm : n;
   nd_rng_normal_f64(&r, p + m->oU, urows * in, 0, 1 / sqrt((double)in));
   nd_rng_normal_f64(&r, p + m->oV, c->outputs * n, 0, 1 / sqrt((double)n));
@@ -198,7 +210,10 @@ static void readout(nd_rnn *m, const seq *b, int64_t t, bool grad, loss_acc *acc
   bool ce = b->loss == ND_RNN_LOSS_CE;
   if (!ce && t != b->T - 1) return;
   const int32_t *labels = NULL;
-  if (ce && b->st) nd__rnn_stream_labels(b->st, t, labels = m->lab);
+  if (ce && b->st) {
+    nd__rnn_stream_labels(b->st, t, m->lab);
+    labels = m->lab;
+  }
   else if (ce) labels = b->labels + t * B;
   double *z = m->z;
   for (int64_t i = 0; i < B; i++) memcpy(z + i * o, m->p + m->oc, (size_t)o * sizeof *z);
@@ -253,8 +268,11 @@ static double loss_norm(const nd_rnn *m, const seq *b) {
   return k ? (double)k : 1;
 }
 
-/* Forward over the sequence from h_0 = 0.  The tanh cell with `store` keeps
- * every state in hs [(T+1), B, n] (BPTT); the others keep only the last. */
+/* The cells trained by ordinary BPTT (they store every state). */
+static bool stores_states(const nd_rnn *m) { return m->c.cell == ND_RNN_TANH || m->c.cell == ND_RNN_GRU; }
+
+/* Forward over the sequence from h_0 = 0.  The BPTT cells with hs keep
+ * every state in hs [(T+1), B, n]; the others keep only the last. */
 static void forward(nd_rnn *m, const seq *b, double *hs, loss_acc *acc) {
   int64_t B = b->B, n = m->c.hidden, bn = B * n;
   memset(m->h, 0, (size_t)bn * sizeof *m->h);
@@ -263,9 +281,10 @@ static void forward(nd_rnn *m, const seq *b, double *hs, loss_acc *acc) {
   if (hs) memset(hs, 0, (size_t)bn * sizeof *hs);
   for (int64_t t = 0; t < b->T; t++) {
     load_x(m, b, t);
-    if (m->c.cell == ND_RNN_TANH) {
+    if (stores_states(m)) {
       double *next = hs ? hs + (t + 1) * bn : m->gh; /* gh is free scratch in a forward-only pass */
-      nd__rnn_tanh_forward(m, B, hs ? hs + t * bn : m->h, next);
+      if (m->c.cell == ND_RNN_TANH) nd__rnn_tanh_forward(m, B, hs ? hs + t * bn : m->h, next);
+      else nd__rnn_gru_forward(m, B, hs ? hs + t * bn : m->h, next);
       memcpy(m->h, next, (size_t)bn * sizeof *m->h);
     } else if (m->c.cell == ND_RNN_REVERSIBLE) {
       nd__rnn_rev_forward(m, B);
@@ -281,11 +300,12 @@ static void backward(nd_rnn *m, const seq *b, double *hs, loss_acc *acc) {
   int64_t B = b->B, n = m->c.hidden, bn = B * n;
   memset(m->gh, 0, (size_t)bn * sizeof *m->gh);
   for (int64_t t = b->T - 1; t >= 0; t--) {
-    if (m->c.cell == ND_RNN_TANH) memcpy(m->h, hs + (t + 1) * bn, (size_t)bn * sizeof *m->h);
+    if (stores_states(m)) memcpy(m->h, hs + (t + 1) * bn, (size_t)bn * sizeof *m->h);
     else if (m->c.cell == ND_RNN_REVERSIBLE) nd__rnn_rev_to_double(m, B);
     readout(m, b, t, true, acc);
     load_x(m, b, t);
     if (m->c.cell == ND_RNN_TANH) nd__rnn_tanh_backward(m, B, hs + t * bn, hs + (t + 1) * bn);
+    else if (m->c.cell == ND_RNN_GRU) nd__rnn_gru_backward(m, B, hs + t * bn);
     else if (m->c.cell == ND_RNN_REVERSIBLE) nd__rnn_rev_backward(m, B);
     else nd__rnn_uni_backward(m, B);
   }
@@ -303,7 +323,7 @@ static nd_status run(nd_rnn *m, const seq *b, bool grad, double *loss, double *a
   loss_acc acc = {.norm = loss_norm(m, b)};
   double *hs = NULL;
   nd_arena_reset(m->arena);
-  if (grad && m->c.cell == ND_RNN_TANH) {
+  if (grad && stores_states(m)) {
     size_t bytes = (size_t)((b->T + 1) * b->B * m->c.hidden) * sizeof *hs;
     hs = nd_arena_alloc(m->arena, bytes);
     if (!hs) return nd__error(ND_ERR_NOMEM, "rnn: out of memory for %zu bytes of BPTT states", bytes);

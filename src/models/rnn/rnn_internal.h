@@ -42,12 +42,13 @@ struct nd_rnn {
   double *adam_m, *adam_v;
   int64_t adam_t;        /* Adam steps taken */
   /* offsets into p (and g) */
-  int64_t oW, oU, ob, oW2, oU2, ob2, oth, oV, oc;
+  int64_t oW, oU, ob, oW2, oU2, ob2, oW3, oU3, ob3, oth, oV, oc;
   /* per-batch buffers, [cap_b * width], allocated by create (grown for a larger B) */
   int64_t cap_b;
   double *h, *gh, *a, *f, *xd, *z; /* state, dL/dh, pre-activation, tanh, input, logits */
   int64_t *q;            /* reversible: the fixed-point state [cap_b, n] */
   double *cs;            /* unitary: cos, sin of every angle [L, n/2, 2] */
+  double *gg;            /* GRU: gates z, r, candidate c, r . h [4, cap_b, n] */
   nd_arena *arena;       /* tanh BPTT: the stored states */
   size_t scratch_peak, fixed_bytes;
   double recon_err;
@@ -75,6 +76,9 @@ void nd__rnn_tanh_backward(nd_rnn *m, int64_t B, const double *h_prev, const dou
 /* The loss (and with grad its gradient) of the task minibatch in m->task,
  * streamed step by step. */
 nd_status nd__rnn_task_run(nd_rnn *m, bool grad, double *loss, double *accuracy);
+/* GRU (same contract as tanh); backward recomputes the gates from h_prev. */
+void nd__rnn_gru_forward(nd_rnn *m, int64_t B, const double *h_prev, double *h_next);
+void nd__rnn_gru_backward(nd_rnn *m, int64_t B, const double *h_prev);
 /* The reversible state as doubles: m->h = m->q * 2^-frac_bits. */
 void nd__rnn_rev_to_double(nd_rnn *m, int64_t B);
 
