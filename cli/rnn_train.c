@@ -20,7 +20,7 @@ typedef struct rnn_args {
   int cell, task;
   int64_t length, hidden, layers, batch, steps, epochs, val_batches, stop_after, checkpoint_every;
   int frac_bits;
-  double lr, clip, init_scale;
+  double lr, clip, init_scale, inverse_weight;
   const char *resume;
   nd_cli_common common;
 } rnn_args;
@@ -31,7 +31,7 @@ typedef struct rnn_run {
   double val_loss, val_acc, test_loss, test_acc;
 } rnn_run;
 
-static const char *const cells[] = {"tanh", "reversible", "unitary", "gru", NULL};
+static const char *const cells[] = {"tanh", "reversible", "unitary", "gru", "approx", NULL};
 static const char *const tasks[] = {"copy", "adding", NULL};
 
 static nd_status r_epoch(void *self, nd_progress_fn progress, void *user) {
@@ -56,6 +56,13 @@ static nd_status r_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_fiel
     if (c->task == ND_RNN_TASK_COPY) f[(*n)++] = ND_JNUM("test_accuracy", r->test_acc);
   }
   f[(*n)++] = ND_JNUM("reconstruction_error", nd_rnn_reconstruction_error(r->m));
+  if (c->cell == ND_RNN_APPROX) { /* gradient error against exact BPTT on the first validation minibatch */
+    double ge, rmse, drift;
+    ND_CLI_TRY(nd_rnn_inverse_check(r->m, ND_RNN_VALIDATION, &ge, &rmse, &drift));
+    f[(*n)++] = ND_JNUM("grad_error", ge);
+    f[(*n)++] = ND_JNUM("inverse_step_rmse", rmse);
+    f[(*n)++] = ND_JNUM("val_reconstruction_error", drift);
+  }
   f[(*n)++] = ND_JINT("step_scratch_bytes", (int64_t)nd_rnn_scratch_peak(r->m));
   return ND_OK;
 }
@@ -82,7 +89,7 @@ static nd_status make_config(const rnn_args *a, nd_rnn_config *c) {
   *c = nd_rnn_defaults();
   c->cell = (nd_rnn_cell)a->cell, c->task = (nd_rnn_task)a->task, c->length = a->length, c->hidden = a->hidden;
   c->layers = a->layers, c->batch = a->batch, c->steps = a->steps, c->frac_bits = a->frac_bits, c->lr = a->lr;
-  c->clip = a->clip, c->init_scale = a->init_scale, c->seed = (uint64_t)a->common.seed;
+  c->clip = a->clip, c->init_scale = a->init_scale, c->inverse_weight = a->inverse_weight, c->seed = (uint64_t)a->common.seed;
   int64_t T;
   ND_CLI_TRY(nd_rnn_config_check(c));
   return nd_rnn_task_shape(c, &T, &c->inputs, &c->outputs);
@@ -122,13 +129,14 @@ int nd_cli_train_rnn(int argc, char **argv) {
   rnn_args a;
   memset(&a, 0, sizeof a);
   const nd_option table[] = {
-      {"cell", ND_OPT_CHOICE, &a.cell, "unitary", "reversible (fixed-point additive coupling), unitary (Givens layers), tanh or gru (both stored BPTT)", cells},
+      {"cell", ND_OPT_CHOICE, &a.cell, "unitary", "reversible (fixed-point additive coupling), unitary (Givens layers), tanh or gru (both stored BPTT), approx (tanh with a learned inverse)", cells},
       {"task", ND_OPT_CHOICE, &a.task, "copy", "copy (copying memory, delay T) or adding (adding problem, length T)", tasks},
       {"length", ND_OPT_INT64, &a.length, "100", "T: the copy task's delay (sequence T + 20) or the adding problem's length", NULL},
       {"hidden", ND_OPT_INT64, &a.hidden, "128", "hidden units n (even for reversible and unitary)", NULL},
       {"layers", ND_OPT_INT64, &a.layers, "8", "unitary: Givens rotation layers L (cost O(n L) per step)", NULL},
       {"frac-bits", ND_OPT_INT, &a.frac_bits, "32", "reversible: fractional bits of the fixed-point state", NULL},
       {"init-scale", ND_OPT_DOUBLE, &a.init_scale, "1", "tanh/reversible/gru: recurrent weights N(0, s^2/fan_in)", NULL},
+      {"inverse-weight", ND_OPT_DOUBLE, &a.inverse_weight, "1", "approx: weight of the inverse's loss ||g(f(h, x), x) - h||^2 (mean)", NULL},
       {"lr", ND_OPT_DOUBLE, &a.lr, "0.001", "Adam learning rate", NULL},
       {"clip", ND_OPT_DOUBLE, &a.clip, "1", "clip the gradient norm to this (0: off)", NULL},
       {"batch", ND_OPT_INT64, &a.batch, "32", "sequences per minibatch", NULL},

@@ -499,6 +499,72 @@ static void test_memory_epoch(void **s) {
   }
 }
 
+/* The approximate-inverse cell: its inverse's gradient (A, C, e) equals
+ * central differences of inverse_weight times the reconstruction loss (the
+ * task loss does not depend on g); nd_rnn_inverse_check's gradient error is
+ * the distance between its gradient through g and the tanh cell's BPTT
+ * gradient of the same f and readout on the same minibatch (computed here
+ * through the public API); the step stores no states. */
+static void test_approx_inverse(void **s) {
+  (void)s;
+  nd_rnn_config c = nd_rnn_defaults();
+  c.cell = ND_RNN_APPROX, c.hidden = 6, c.length = 8, c.batch = 3, c.inverse_weight = 2.5, c.seed = 4;
+  int64_t T, in, out;
+  nd_assert_ok(nd_rnn_task_shape(&c, &T, &in, &out));
+  c.inputs = in, c.outputs = out;
+  nd_rnn *m = NULL;
+  nd_assert_ok(nd_rnn_create(&c, &m));
+  nd_rng root, r;
+  nd_rng_init(&root, c.seed);
+  r = nd_rng_split(&root, 3); /* the validation stream: inverse_check's minibatch */
+  float *x = malloc(sizeof(float) * (size_t)(T * c.batch * in));
+  int32_t *lab = malloc(sizeof(int32_t) * (size_t)(T * c.batch));
+  nd_assert_ok(nd_rnn_copy_task(&r, c.length, c.batch, x, lab));
+  nd_rnn_batch b = {.T = T, .B = c.batch, .x = x, .labels = lab, .loss = ND_RNN_LOSS_CE};
+  double loss, lp, lm;
+  nd_assert_ok(nd_rnn_loss_grad(m, &b, &loss, NULL));
+  assert_true(nd_rnn_scratch_peak(m) == 0);
+  int64_t n = c.hidden, oA = n * n + n * in + n, nA = n * n + n * in + n, np = nd_rnn_num_params(m);
+  double *g = malloc(sizeof(double) * (size_t)np), *p = nd_rnn_params(m), h = 1e-6;
+  memcpy(g, nd_rnn_grad(m), sizeof(double) * (size_t)np);
+  for (int64_t i = oA; i < oA + nA; i++) {
+    double v = p[i];
+    p[i] = v + h;
+    nd_assert_ok(nd_rnn_loss(m, &b, &loss, NULL));
+    lp = c.inverse_weight * nd_rnn_inverse_loss(m);
+    p[i] = v - h;
+    nd_assert_ok(nd_rnn_loss(m, &b, &loss, NULL));
+    lm = c.inverse_weight * nd_rnn_inverse_loss(m);
+    p[i] = v;
+    double fd = (lp - lm) / (2 * h);
+    if (!(fabs(fd - g[i]) <= 1e-7 + 1e-5 * fabs(fd))) fail_msg("inverse param %lld: grad %.9g, fd %.9g", (long long)i, g[i], fd);
+  }
+  /* the tanh cell with the same f and readout: exact BPTT */
+  nd_rnn_config ct = c;
+  ct.cell = ND_RNN_TANH;
+  nd_rnn *t = NULL;
+  nd_assert_ok(nd_rnn_create(&ct, &t));
+  double *pt = nd_rnn_params(t);
+  int64_t nf = n * n + n * in + n, nr = nd_rnn_num_params(t) - nf;
+  memcpy(pt, p, sizeof(double) * (size_t)nf);
+  memcpy(pt + nf, p + nf + nA, sizeof(double) * (size_t)nr);
+  nd_assert_ok(nd_rnn_loss_grad(t, &b, &loss, NULL));
+  double ge, rmse, drift;
+  nd_assert_ok(nd_rnn_inverse_check(m, ND_RNN_VALIDATION, &ge, &rmse, &drift));
+  const double *ga = nd_rnn_grad(m), *gt = nd_rnn_grad(t);
+  double d = 0, q = 0;
+  for (int64_t i = 0; i < nf + nr; i++) {
+    double a = ga[i < nf ? i : i + nA], e = gt[i];
+    d += (a - e) * (a - e), q += e * e;
+  }
+  nd_assert_close(ge, sqrt(d / q), 1e-9, 0);
+  assert_true(ge > 0 && rmse > 0 && drift > 0); /* an untrained inverse: the gradient is off */
+  print_message("approx, untrained inverse: gradient error %.3g, step RMSE %.3g, h_0 drift %.3g\n", ge, rmse, drift);
+  assert_int_equal(nd_rnn_inverse_check(t, ND_RNN_VALIDATION, &ge, &rmse, &drift), ND_ERR_INVALID_ARG);
+  free(g), free(x), free(lab);
+  nd_rnn_free(m), nd_rnn_free(t);
+}
+
 static void test_copy_task(void **s) {
   (void)s;
   float *x;
@@ -599,7 +665,7 @@ int main(void) {
       cmocka_unit_test(test_unitary_vs_reference), cmocka_unit_test(test_gradcheck),
       cmocka_unit_test(test_reconstruction),     cmocka_unit_test(test_orthogonal),
       cmocka_unit_test(test_memory_flat),        cmocka_unit_test(test_memory_epoch),
-      cmocka_unit_test(test_stream_equals_arrays),        cmocka_unit_test(test_copy_task),
+      cmocka_unit_test(test_stream_equals_arrays), cmocka_unit_test(test_approx_inverse),        cmocka_unit_test(test_copy_task),
       cmocka_unit_test(test_bad_args),           cmocka_unit_test(test_resume_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,12 @@
  *                        c = tanh(Wh (r . h) + Uh x + bh), h' = z . h + (1 - z) . c
  *                      trained by ordinary BPTT (every h_t stored, like tanh):
  *                      the gated baseline.
+ *   ND_RNN_APPROX      the tanh cell f with a learned approximate inverse
+ *                      g(h_t, x_t) = tanh(A h_t + C x_t + e) ~ h_{t-1}, fitted
+ *                      by the extra loss inverse_weight ||g(f(h, x), x) - h||^2
+ *                      at every step during the forward pass; backward walks
+ *                      back through g instead of stored states (O(B·n)), so
+ *                      its gradient is approximate (nd_rnn_inverse_check).
  *
  * The readout is y_t = V h_t + c at every step.  Losses: softmax cross-entropy
  * on per-step labels (-1: not scored) or squared error at the last step.
@@ -44,7 +50,7 @@
 extern "C" {
 #endif
 
-typedef enum nd_rnn_cell { ND_RNN_TANH = 0, ND_RNN_REVERSIBLE, ND_RNN_UNITARY, ND_RNN_GRU } nd_rnn_cell;
+typedef enum nd_rnn_cell { ND_RNN_TANH = 0, ND_RNN_REVERSIBLE, ND_RNN_UNITARY, ND_RNN_GRU, ND_RNN_APPROX } nd_rnn_cell;
 typedef enum nd_rnn_task { ND_RNN_TASK_COPY = 0, ND_RNN_TASK_ADDING } nd_rnn_task;
 typedef enum nd_rnn_loss_kind { ND_RNN_LOSS_CE = 0, ND_RNN_LOSS_MSE_LAST } nd_rnn_loss_kind;
 
@@ -53,7 +59,8 @@ typedef struct nd_rnn_config {
   int64_t inputs, hidden, outputs; /* hidden even for reversible and unitary */
   int64_t layers;      /* unitary: Givens layers L (1..hidden) */
   int frac_bits;       /* reversible: fractional bits of the fixed-point state (8..40) */
-  double init_scale;   /* tanh/reversible recurrent weights N(0, init_scale^2 / fan_in) */
+  double init_scale;   /* tanh/reversible/gru/approx recurrent weights N(0, init_scale^2 / fan_in) */
+  double inverse_weight; /* approx: weight of the inverse's loss, per entry of the mean (1) */
   double lr, beta1, beta2, eps; /* Adam (Kingma & Ba 2015) */
   double clip;         /* global gradient-norm clip (0: off) */
   /* the training task, for nd_rnn_epoch */
@@ -131,6 +138,18 @@ ND_API nd_status nd_rnn_epoch_loss(const nd_rnn *m, double *loss, double *accura
  * the same minibatches every call. */
 typedef enum nd_rnn_split { ND_RNN_VALIDATION = 0, ND_RNN_TEST } nd_rnn_split;
 ND_API nd_status nd_rnn_evaluate(nd_rnn *m, nd_rnn_split split, int64_t batches, double *loss, double *accuracy);
+/* The approximate cell on one minibatch of a split: *grad_err = ||g~ - g|| / ||g||
+ * over f's and the readout's parameters, g~ the gradient through the learned
+ * inverse and g exact BPTT's (states stored); *step_rmse the RMS one-step
+ * reconstruction error ||g(h_t) - h_{t-1}|| per entry along the forward;
+ * *drift max |h_0 reconstructed - h_0| after walking back all T steps.
+ * nd_rnn_grad is overwritten.  ND_ERR_INVALID_ARG for another cell. */
+/* The approx cell: the mean squared one-step reconstruction error
+ * ||g(h_t, x_t) - h_{t-1}||^2 per entry of the last forward pass (its loss is
+ * inverse_weight times this; NaN for other cells). */
+ND_API double nd_rnn_inverse_loss(const nd_rnn *m);
+ND_API nd_status nd_rnn_inverse_check(nd_rnn *m, nd_rnn_split split, double *grad_err, double *step_rmse, double *drift);
+
 ND_API nd_status nd_rnn_get_state(const nd_rnn *m, nd_train_state *st);
 ND_API nd_status nd_rnn_set_state(nd_rnn *m, const nd_train_state *st);
 

@@ -7,7 +7,7 @@ set -u
 CLI="$1"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-for cell in reversible unitary tanh gru; do
+for cell in reversible unitary tanh gru approx; do
   COMMON=(--cell "$cell" --length 12 --hidden 16 --batch 4 --steps 5 --epochs 3 --seed 4 --quiet)
   "$CLI" train rnn "${COMMON[@]}" --out "$T/$cell-full" >/dev/null || { echo "$cell: full run failed"; exit 1; }
   "$CLI" train rnn "${COMMON[@]}" --stop-after 1 --out "$T/$cell-part" >/dev/null || { echo "$cell: first part failed"; exit 1; }

@@ -208,3 +208,30 @@ void nd__rnn_gru_backward(nd_rnn *m, int64_t B, const double *h_prev) {
   affine_backward(m, B, n, Z, h_prev, n, n, m->oW2, m->oU2, m->ob2, gp, n);
   memcpy(gh, gp, (size_t)bn * sizeof *gh);
 }
+
+/* ---------------------------------------------------- approximate inverse */
+/* The tanh cell f with a learned inverse g (the seed's approximate
+ * inverses): g(h_t, x_t) = tanh(A h_t + C x_t + e) ~ h_{t-1}, trained by the
+ * per-step loss lambda ||g(f(h_{t-1}, x_t), x_t) - h_{t-1}||^2 while the
+ * forward runs; the backward pass walks back through g instead of stored
+ * states.  A, C, e sit at oW2, oU2, ob2. */
+
+double nd__rnn_inv_fit(nd_rnn *m, int64_t B, const double *h_prev, const double *h_next, double scale) {
+  int64_t n = m->c.hidden, bn = B * n;
+  double *g = m->f, *delta = m->a, sq = 0;
+  affine(m, B, n, h_next, n, n, m->oW2, m->oU2, m->ob2, g);
+  for (int64_t i = 0; i < bn; i++) {
+    g[i] = tanh(g[i]);
+    double r = g[i] - h_prev[i];
+    sq += r * r;
+    delta[i] = scale * 2 * r * (1 - g[i] * g[i]);
+  }
+  if (scale > 0) affine_backward(m, B, n, delta, h_next, n, n, m->oW2, m->oU2, m->ob2, NULL, 0);
+  return sq;
+}
+
+void nd__rnn_inv_step(nd_rnn *m, int64_t B, const double *h_next, double *h_prev) {
+  int64_t bn = B * m->c.hidden;
+  affine(m, B, m->c.hidden, h_next, m->c.hidden, m->c.hidden, m->oW2, m->oU2, m->ob2, h_prev);
+  for (int64_t i = 0; i < bn; i++) h_prev[i] = tanh(h_prev[i]);
+}

@@ -8,7 +8,7 @@
 #include "core/internal.h"
 #include "rnn_internal.h"
 
-static const char *const cells[] = {"tanh", "reversible", "unitary", "gru", NULL};
+static const char *const cells[] = {"tanh", "reversible", "unitary", "gru", "approx", NULL};
 static const char *const tasks[] = {"copy", "adding", NULL};
 
 #define F(field, key, type, lo, hi) ND_META_FIELD(nd_rnn_config, field, key, type, lo, hi)
@@ -20,6 +20,7 @@ static const nd_meta_field config_fields[] = {
     F(layers, "layers", ND_META_I64, 0, 65536),
     F(frac_bits, "frac_bits", ND_META_INT, 8, 40),
     F(init_scale, "init_scale", ND_META_F64, 0, 100),
+    F(inverse_weight, "inverse_weight", ND_META_F64, 0, 1e6),
     F(lr, "lr", ND_META_F64, 0, 10),
     F(beta1, "beta1", ND_META_F64, 0, 1),
     F(beta2, "beta2", ND_META_F64, 0, 1),

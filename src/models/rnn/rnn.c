@@ -12,18 +12,18 @@
 #define RNN_MAX_UNITS 65536
 #define RNN_MAX_T 100000000
 
-static const char *const cell_names[] = {"tanh", "reversible", "unitary", "gru"};
+static const char *const cell_names[] = {"tanh", "reversible", "unitary", "gru", "approx"};
 
 nd_rnn_config nd_rnn_defaults(void) {
   nd_rnn_config c = {.cell = ND_RNN_UNITARY, .inputs = 10, .hidden = 128, .outputs = 9, .layers = 8, .frac_bits = 32,
-                     .init_scale = 1.0, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .clip = 1.0,
+                     .init_scale = 1.0, .inverse_weight = 1.0, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .clip = 1.0,
                      .task = ND_RNN_TASK_COPY, .length = 100, .batch = 32, .steps = 50, .seed = 1};
   return c;
 }
 
 nd_status nd_rnn_config_check(const nd_rnn_config *c) {
   if (!c) return nd__error(ND_ERR_INVALID_ARG, "rnn: config is NULL");
-  if ((unsigned)c->cell > ND_RNN_GRU) return nd__error(ND_ERR_INVALID_ARG, "rnn: cell = %d unknown", (int)c->cell);
+  if ((unsigned)c->cell > ND_RNN_APPROX) return nd__error(ND_ERR_INVALID_ARG, "rnn: cell = %d unknown", (int)c->cell);
   if (c->hidden < 2 || c->hidden > RNN_MAX_UNITS)
     return nd__error(ND_ERR_INVALID_ARG, "rnn: hidden = %lld, expected 2..%d", (long long)c->hidden, RNN_MAX_UNITS);
   if ((c->cell == ND_RNN_REVERSIBLE || c->cell == ND_RNN_UNITARY) && c->hidden % 2)
@@ -38,6 +38,8 @@ nd_status nd_rnn_config_check(const nd_rnn_config *c) {
     return nd__error(ND_ERR_INVALID_ARG, "rnn: frac_bits = %d, expected 8..40", c->frac_bits);
   if (!(c->init_scale >= 0 && c->init_scale <= 100))
     return nd__error(ND_ERR_INVALID_ARG, "rnn: init_scale = %g, expected 0..100", c->init_scale);
+  if (!(c->inverse_weight >= 0 && c->inverse_weight <= 1e6))
+    return nd__error(ND_ERR_INVALID_ARG, "rnn: inverse_weight = %g, expected 0..1e6", c->inverse_weight);
   if (!(c->lr > 0 && c->lr < 10)) return nd__error(ND_ERR_INVALID_ARG, "rnn: lr = %g, expected (0, 10)", c->lr);
   if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
     return nd__error(ND_ERR_INVALID_ARG, "rnn: beta1 = %g, beta2 = %g, expected [0, 1)", c->beta1, c->beta2);
@@ -55,7 +57,7 @@ nd_status nd_rnn_config_check(const nd_rnn_config *c) {
 void nd_rnn_free(nd_rnn *m) {
   if (!m) return;
   free(m->p), free(m->g), free(m->adam_m), free(m->adam_v);
-  free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->cs), free(m->gg);
+  free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->cs), free(m->gg), free(m->gref);
   free(m->lab);
   nd__rnn_stream_free(&m->task);
   nd_arena_free(m->arena);
@@ -89,8 +91,10 @@ static nd_status grow(nd_rnn *m, int64_t B) {
 static void layout(nd_rnn *m) {
   const nd_rnn_config *c = &m->c;
   int64_t n = c->hidden, in = c->inputs, o = 0, hm = n / 2;
-  if (c->cell == ND_RNN_TANH) m->oW = o, o += n * n, m->oU = o, o += n * in, m->ob = o, o += n;
-  else if (c->cell == ND_RNN_REVERSIBLE) {
+  if (c->cell == ND_RNN_TANH || c->cell == ND_RNN_APPROX) {
+    m->oW = o, o += n * n, m->oU = o, o += n * in, m->ob = o, o += n;
+    if (c->cell == ND_RNN_APPROX) m->oW2 = o, o += n * n, m->oU2 = o, o += n * in, m->ob2 = o, o += n; /* g: A, C, e */
+  } else if (c->cell == ND_RNN_REVERSIBLE) {
     m->oW = o, o += hm * hm, m->oU = o, o += hm * in, m->ob = o, o += hm;
     m->oW2 = o, o += hm * hm, m->oU2 = o, o += hm * in, m->ob2 = o, o += hm;
   } else if (c->cell == ND_RNN_GRU) {
@@ -109,7 +113,11 @@ static void init_params(nd_rnn *m) {
   r = nd_rng_split(&root, 1);
   int64_t n = c->hidden, in = c->inputs, hm = n / 2;
   double *p = m->p;
-  if (c->cell == ND_RNN_TANH) nd_rng_normal_f64(&r, p + m->oW, n * n, 0, c->init_scale / sqrt((double)n));
+  if (c->cell == ND_RNN_TANH || c->cell == ND_RNN_APPROX) nd_rng_normal_f64(&r, p + m->oW, n * n, 0, c->init_scale / sqrt((double)n));
+  if (c->cell == ND_RNN_APPROX) {
+    nd_rng_normal_f64(&r, p + m->oW2, n * n, 0, 1 / sqrt((double)n));
+    nd_rng_normal_f64(&r, p + m->oU2, n * in, 0, 1 / sqrt((double)in));
+  }
   if (c->cell == ND_RNN_REVERSIBLE) {
     nd_rng_normal_f64(&r, p + m->oW, hm * hm, 0, c->init_scale / sqrt((double)hm));
     nd_rng_normal_f64(&r, p + m->oW2, hm * hm, 0, c->init_scale / sqrt((double)hm));
@@ -141,7 +149,8 @@ nd_status nd_rnn_create(const nd_rnn_config *c, nd_rnn **out) {
   m->p = counted(m, (size_t)m->np, sizeof(double)), m->g = counted(m, (size_t)m->np, sizeof(double));
   m->adam_m = counted(m, (size_t)m->np, sizeof(double)), m->adam_v = counted(m, (size_t)m->np, sizeof(double));
   if (c->cell == ND_RNN_UNITARY) m->cs = counted(m, (size_t)(c->layers * c->hidden), sizeof(double));
-  if (s == ND_OK && (!m->p || !m->g || !m->adam_m || !m->adam_v || (c->cell == ND_RNN_UNITARY && !m->cs)))
+  if (c->cell == ND_RNN_APPROX) m->gref = counted(m, (size_t)m->np, sizeof(double));
+  if (s == ND_OK && (!m->p || !m->g || !m->adam_m || !m->adam_v || (c->cell == ND_RNN_UNITARY && !m->cs) || (c->cell == ND_RNN_APPROX && !m->gref)))
     s = nd__error(ND_ERR_NOMEM, "rnn: out of memory");
   if (s == ND_OK) s = nd_arena_create(0, &m->arena);
   if (s == ND_OK) s = grow(m, c->batch);
@@ -167,6 +176,9 @@ const double *nd_rnn_grad(const nd_rnn *m) { return m ? m->g : NULL; }
 size_t nd_rnn_scratch_peak(const nd_rnn *m) { return m ? m->scratch_peak : 0; }
 size_t nd_rnn_fixed_bytes(const nd_rnn *m) { return m ? m->fixed_bytes : 0; }
 double nd_rnn_reconstruction_error(const nd_rnn *m) { return m ? m->recon_err : NAN; }
+double nd_rnn_inverse_loss(const nd_rnn *m) {
+  return m && m->c.cell == ND_RNN_APPROX && m->inv_n > 0 ? m->inv_sq / m->inv_n : NAN;
+}
 
 /* ------------------------------------------------------------ the loss */
 
@@ -269,22 +281,30 @@ static double loss_norm(const nd_rnn *m, const seq *b) {
 }
 
 /* The cells trained by ordinary BPTT (they store every state). */
-static bool stores_states(const nd_rnn *m) { return m->c.cell == ND_RNN_TANH || m->c.cell == ND_RNN_GRU; }
+static bool stores_states(const nd_rnn *m) {
+  return m->c.cell == ND_RNN_TANH || m->c.cell == ND_RNN_GRU || (m->c.cell == ND_RNN_APPROX && m->exact);
+}
+static bool tanh_step(const nd_rnn *m) { return m->c.cell == ND_RNN_TANH || m->c.cell == ND_RNN_APPROX; }
 
 /* Forward over the sequence from h_0 = 0.  The BPTT cells with hs keep
  * every state in hs [(T+1), B, n]; the others keep only the last. */
-static void forward(nd_rnn *m, const seq *b, double *hs, loss_acc *acc) {
+static void forward(nd_rnn *m, const seq *b, double *hs, bool grad, loss_acc *acc) {
   int64_t B = b->B, n = m->c.hidden, bn = B * n;
+  /* approx: the inverse's loss is a mean over T B n entries, weighted */
+  double inv_scale = grad ? m->c.inverse_weight / (double)(b->T * bn) : 0;
+  m->inv_sq = 0, m->inv_n = (double)(b->T * bn);
   memset(m->h, 0, (size_t)bn * sizeof *m->h);
   memset(m->q, 0, (size_t)bn * sizeof *m->q);
   if (m->c.cell == ND_RNN_UNITARY) nd__rnn_uni_prepare(m);
   if (hs) memset(hs, 0, (size_t)bn * sizeof *hs);
   for (int64_t t = 0; t < b->T; t++) {
     load_x(m, b, t);
-    if (stores_states(m)) {
-      double *next = hs ? hs + (t + 1) * bn : m->gh; /* gh is free scratch in a forward-only pass */
-      if (m->c.cell == ND_RNN_TANH) nd__rnn_tanh_forward(m, B, hs ? hs + t * bn : m->h, next);
-      else nd__rnn_gru_forward(m, B, hs ? hs + t * bn : m->h, next);
+    if (stores_states(m) || m->c.cell == ND_RNN_APPROX) {
+      double *next = hs ? hs + (t + 1) * bn : m->gh; /* gh is free scratch until the backward pass */
+      const double *prev = hs ? hs + t * bn : m->h;
+      if (tanh_step(m)) nd__rnn_tanh_forward(m, B, prev, next);
+      else nd__rnn_gru_forward(m, B, prev, next);
+      if (m->c.cell == ND_RNN_APPROX) m->inv_sq += nd__rnn_inv_fit(m, B, prev, next, inv_scale);
       memcpy(m->h, next, (size_t)bn * sizeof *m->h);
     } else if (m->c.cell == ND_RNN_REVERSIBLE) {
       nd__rnn_rev_forward(m, B);
@@ -304,7 +324,12 @@ static void backward(nd_rnn *m, const seq *b, double *hs, loss_acc *acc) {
     else if (m->c.cell == ND_RNN_REVERSIBLE) nd__rnn_rev_to_double(m, B);
     readout(m, b, t, true, acc);
     load_x(m, b, t);
-    if (m->c.cell == ND_RNN_TANH) nd__rnn_tanh_backward(m, B, hs + t * bn, hs + (t + 1) * bn);
+    if (hs && tanh_step(m)) nd__rnn_tanh_backward(m, B, hs + t * bn, hs + (t + 1) * bn);
+    else if (m->c.cell == ND_RNN_APPROX) { /* h_{t-1} ~ g(h_t), then the step's backward at the reconstruction */
+      nd__rnn_inv_step(m, B, m->h, m->f);
+      nd__rnn_tanh_backward(m, B, m->f, m->h);
+      memcpy(m->h, m->f, (size_t)bn * sizeof *m->h);
+    }
     else if (m->c.cell == ND_RNN_GRU) nd__rnn_gru_backward(m, B, hs + t * bn);
     else if (m->c.cell == ND_RNN_REVERSIBLE) nd__rnn_rev_backward(m, B);
     else nd__rnn_uni_backward(m, B);
@@ -312,7 +337,8 @@ static void backward(nd_rnn *m, const seq *b, double *hs, loss_acc *acc) {
   /* what is left is the reconstructed h_0, which was 0 */
   double e = 0;
   for (int64_t i = 0; i < bn; i++) {
-    double v = m->c.cell == ND_RNN_REVERSIBLE ? (double)m->q[i] : m->c.cell == ND_RNN_UNITARY ? m->h[i] : 0;
+    double v = m->c.cell == ND_RNN_REVERSIBLE ? (double)m->q[i]
+               : m->c.cell == ND_RNN_UNITARY || (m->c.cell == ND_RNN_APPROX && !hs) ? m->h[i] : 0;
     if (fabs(v) > e) e = fabs(v);
   }
   m->recon_err = m->c.cell == ND_RNN_REVERSIBLE ? e / ldexp(1.0, m->c.frac_bits) : e;
@@ -329,9 +355,9 @@ static nd_status run(nd_rnn *m, const seq *b, bool grad, double *loss, double *a
     if (!hs) return nd__error(ND_ERR_NOMEM, "rnn: out of memory for %zu bytes of BPTT states", bytes);
   }
   if (grad) m->scratch_peak = nd_arena_used(m->arena); /* the training step's figure, not an evaluation's */
-  forward(m, b, hs, &acc);
+  if (grad) memset(m->g, 0, (size_t)m->np * sizeof *m->g); /* the inverse's gradient comes during the forward */
+  forward(m, b, hs, grad, &acc);
   if (grad) {
-    memset(m->g, 0, (size_t)m->np * sizeof *m->g);
     loss_acc again = acc; /* the backward pass re-scores: keep the forward's figures */
     backward(m, b, hs, &again);
   }
@@ -381,5 +407,25 @@ nd_status nd_rnn_adam_step(nd_rnn *m) {
     m->adam_v[i] = c->beta2 * m->adam_v[i] + (1 - c->beta2) * g * g;
     m->p[i] -= c->lr * (m->adam_m[i] / b1) / (sqrt(m->adam_v[i] / b2) + c->eps);
   }
+  return ND_OK;
+}
+
+nd_status nd__rnn_inverse_check(nd_rnn *m, double *grad_err, double *step_rmse, double *drift) {
+  if (m->c.cell != ND_RNN_APPROX) return nd__error(ND_ERR_INVALID_ARG, "rnn: inverse check needs the approx cell, not %s", cell_names[m->c.cell]);
+  double loss, acc;
+  m->exact = true;
+  nd_status s = nd__rnn_task_run(m, true, &loss, &acc);
+  m->exact = false;
+  ND_TRY(s);
+  memcpy(m->gref, m->g, (size_t)m->np * sizeof *m->g);
+  ND_TRY(nd__rnn_task_run(m, true, &loss, &acc));
+  double d = 0, r = 0;
+  for (int64_t i = 0; i < m->np; i++) {
+    if (i >= m->oW2 && i < m->oV) continue; /* the inverse's own parameters: not part of f's gradient */
+    d += (m->g[i] - m->gref[i]) * (m->g[i] - m->gref[i]), r += m->gref[i] * m->gref[i];
+  }
+  *grad_err = r > 0 ? sqrt(d / r) : NAN;
+  *step_rmse = sqrt(m->inv_sq / m->inv_n);
+  *drift = m->recon_err;
   return ND_OK;
 }

@@ -52,6 +52,9 @@ struct nd_rnn {
   nd_arena *arena;       /* tanh BPTT: the stored states */
   size_t scratch_peak, fixed_bytes;
   double recon_err;
+  bool exact;            /* approx: store the states and use them (the reference gradient) */
+  double inv_sq, inv_n;  /* approx: the last forward's summed squared one-step reconstruction error, entries */
+  double *gref;          /* approx: [np] the exact gradient, for nd_rnn_inverse_check */
   /* training */
   nd_rng rng;            /* data stream */
   int64_t epoch, batch_done;
@@ -79,6 +82,14 @@ nd_status nd__rnn_task_run(nd_rnn *m, bool grad, double *loss, double *accuracy)
 /* GRU (same contract as tanh); backward recomputes the gates from h_prev. */
 void nd__rnn_gru_forward(nd_rnn *m, int64_t B, const double *h_prev, double *h_next);
 void nd__rnn_gru_backward(nd_rnn *m, int64_t B, const double *h_prev);
+/* Approximate inverse: g(h_next) = tanh(A h_next + C x + e) against h_prev,
+ * the squared error summed; with scale > 0 its gradient times scale into
+ * dA, dC, de.  Uses m->f (g's output) and m->a. */
+double nd__rnn_inv_fit(nd_rnn *m, int64_t B, const double *h_prev, const double *h_next, double scale);
+/* h_prev [B, n] = g(h_next, x) */
+void nd__rnn_inv_step(nd_rnn *m, int64_t B, const double *h_next, double *h_prev);
+/* The approx cell on the task minibatch in m->task: nd_rnn_inverse_check's figures. */
+nd_status nd__rnn_inverse_check(nd_rnn *m, double *grad_err, double *step_rmse, double *drift);
 /* The reversible state as doubles: m->h = m->q * 2^-frac_bits. */
 void nd__rnn_rev_to_double(nd_rnn *m, int64_t B);
 

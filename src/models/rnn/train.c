@@ -80,3 +80,13 @@ nd_status nd_rnn_set_state(nd_rnn *m, const nd_train_state *st) {
   m->rng = (nd_rng){st->rng_key, st->rng_counter};
   return ND_OK;
 }
+
+nd_status nd_rnn_inverse_check(nd_rnn *m, nd_rnn_split split, double *grad_err, double *step_rmse, double *drift) {
+  if (!m || !grad_err || !step_rmse || !drift) return nd__error(ND_ERR_INVALID_ARG, "rnn: NULL argument");
+  if ((unsigned)split > ND_RNN_TEST) return nd__error(ND_ERR_INVALID_ARG, "rnn: split = %d unknown", (int)split);
+  nd_rng root;
+  nd_rng_init(&root, m->c.seed);
+  nd_rng r = nd_rng_split(&root, 3 + (uint64_t)split); /* the split's first minibatch */
+  ND_TRY(draw(m, &r));
+  return nd__rnn_inverse_check(m, grad_err, step_rmse, drift);
+}
