@@ -21,6 +21,7 @@ typedef struct rnn_args {
   int64_t length, hidden, layers, batch, steps, epochs, val_batches, stop_after, checkpoint_every;
   int frac_bits;
   double lr, clip, init_scale, inverse_weight;
+  bool inverse_only;
   const char *resume;
   nd_cli_common common;
 } rnn_args;
@@ -89,7 +90,7 @@ static nd_status make_config(const rnn_args *a, nd_rnn_config *c) {
   *c = nd_rnn_defaults();
   c->cell = (nd_rnn_cell)a->cell, c->task = (nd_rnn_task)a->task, c->length = a->length, c->hidden = a->hidden;
   c->layers = a->layers, c->batch = a->batch, c->steps = a->steps, c->frac_bits = a->frac_bits, c->lr = a->lr;
-  c->clip = a->clip, c->init_scale = a->init_scale, c->inverse_weight = a->inverse_weight, c->seed = (uint64_t)a->common.seed;
+  c->clip = a->clip, c->init_scale = a->init_scale, c->inverse_weight = a->inverse_weight, c->inverse_only = a->inverse_only, c->seed = (uint64_t)a->common.seed;
   int64_t T;
   ND_CLI_TRY(nd_rnn_config_check(c));
   return nd_rnn_task_shape(c, &T, &c->inputs, &c->outputs);
@@ -137,6 +138,7 @@ int nd_cli_train_rnn(int argc, char **argv) {
       {"frac-bits", ND_OPT_INT, &a.frac_bits, "32", "reversible: fractional bits of the fixed-point state", NULL},
       {"init-scale", ND_OPT_DOUBLE, &a.init_scale, "1", "tanh/reversible/gru: recurrent weights N(0, s^2/fan_in)", NULL},
       {"inverse-weight", ND_OPT_DOUBLE, &a.inverse_weight, "1", "approx: weight of the inverse's loss ||g(f(h, x), x) - h||^2 (mean)", NULL},
+      {"inverse-only", ND_OPT_BOOL, &a.inverse_only, "false", "approx: train g alone (f and the readout stay as initialised)", NULL},
       {"lr", ND_OPT_DOUBLE, &a.lr, "0.001", "Adam learning rate", NULL},
       {"clip", ND_OPT_DOUBLE, &a.clip, "1", "clip the gradient norm to this (0: off)", NULL},
       {"batch", ND_OPT_INT64, &a.batch, "32", "sequences per minibatch", NULL},

@@ -61,6 +61,8 @@ typedef struct nd_rnn_config {
   int frac_bits;       /* reversible: fractional bits of the fixed-point state (8..40) */
   double init_scale;   /* tanh/reversible/gru/approx recurrent weights N(0, init_scale^2 / fan_in) */
   double inverse_weight; /* approx: weight of the inverse's loss, per entry of the mean (1) */
+  bool inverse_only;     /* approx: Adam moves g alone, f and the readout stay as created (the
+                            gradient-error-against-reconstruction experiment) */
   double lr, beta1, beta2, eps; /* Adam (Kingma & Ba 2015) */
   double clip;         /* global gradient-norm clip (0: off) */
   /* the training task, for nd_rnn_epoch */

@@ -21,6 +21,7 @@ static const nd_meta_field config_fields[] = {
     F(frac_bits, "frac_bits", ND_META_INT, 8, 40),
     F(init_scale, "init_scale", ND_META_F64, 0, 100),
     F(inverse_weight, "inverse_weight", ND_META_F64, 0, 1e6),
+    F(inverse_only, "inverse_only", ND_META_BOOL, 0, 1),
     F(lr, "lr", ND_META_F64, 0, 10),
     F(beta1, "beta1", ND_META_F64, 0, 1),
     F(beta2, "beta2", ND_META_F64, 0, 1),

@@ -394,6 +394,9 @@ nd_status nd__rnn_task_run(nd_rnn *m, bool grad, double *loss, double *accuracy)
 nd_status nd_rnn_adam_step(nd_rnn *m) {
   if (!m) return nd__error(ND_ERR_INVALID_ARG, "rnn: model is NULL");
   const nd_rnn_config *c = &m->c;
+  if (c->cell == ND_RNN_APPROX && c->inverse_only) /* only g's block [oW2, oV) moves */
+    for (int64_t i = 0; i < m->np; i++)
+      if (i < m->oW2 || i >= m->oV) m->g[i] = 0;
   double norm = 0;
   for (int64_t i = 0; i < m->np; i++) norm += m->g[i] * m->g[i];
   norm = sqrt(norm);
