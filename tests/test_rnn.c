@@ -561,6 +561,17 @@ static void test_approx_inverse(void **s) {
   assert_true(ge > 0 && rmse > 0 && drift > 0); /* an untrained inverse: the gradient is off */
   print_message("approx, untrained inverse: gradient error %.3g, step RMSE %.3g, h_0 drift %.3g\n", ge, rmse, drift);
   assert_int_equal(nd_rnn_inverse_check(t, ND_RNN_VALIDATION, &ge, &rmse, &drift), ND_ERR_INVALID_ARG);
+  /* inverse_only: an epoch moves g's block alone */
+  c.inverse_only = true, c.steps = 2;
+  nd_rnn *f0 = NULL, *f1 = NULL;
+  nd_assert_ok(nd_rnn_create(&c, &f0));
+  nd_assert_ok(nd_rnn_create(&c, &f1));
+  nd_assert_ok(nd_rnn_epoch(f1, NULL, NULL));
+  const double *q0 = nd_rnn_params(f0), *q1 = nd_rnn_params(f1);
+  assert_memory_equal(q0, q1, sizeof(double) * (size_t)nf);
+  assert_memory_equal(q0 + nf + nA, q1 + nf + nA, sizeof(double) * (size_t)nr);
+  assert_memory_not_equal(q0 + nf, q1 + nf, sizeof(double) * (size_t)nA);
+  nd_rnn_free(f0), nd_rnn_free(f1);
   free(g), free(x), free(lab);
   nd_rnn_free(m), nd_rnn_free(t);
 }

@@ -22,6 +22,8 @@ for cell in reversible unitary tanh gru approx; do
     grep -q '"step_scratch_bytes": 0' "$T/$cell-full/metrics.jsonl" && { echo "$cell: BPTT reported no stored states"; exit 1; }
   fi
 done
+"$CLI" train rnn --cell approx --inverse-only --length 10 --hidden 8 --steps 2 --epochs 2 --quiet --out "$T/inv" >/dev/null || { echo "approx --inverse-only failed"; exit 1; }
+grep -q '"grad_error"' "$T/inv/metrics.jsonl" || { echo "approx: no grad_error in metrics"; exit 1; }
 "$CLI" train rnn --task adding --length 20 --hidden 8 --steps 2 --epochs 1 --quiet --out "$T/add" >/dev/null || { echo "adding failed"; exit 1; }
 # a flag contradicting the saved run is refused
 "$CLI" train rnn --resume "$T/unitary-part" --hidden 32 --quiet 2>"$T/err" >/dev/null; rc=$?
