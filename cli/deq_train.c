@@ -27,7 +27,7 @@ typedef struct deq_args {
   const char *resume;
   int anderson_m;
   int64_t hidden, max_iter, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after;
-  double tol, init_scale, lr;
+  double tol, init_scale, lr, jac_reg;
   nd_cli_dataopts data;
   nd_cli_common common;
 } deq_args;
@@ -46,9 +46,10 @@ typedef struct deq_run {
   nd_tensor tp, tg;            /* views of the DEQ layer's parameters and gradient */
   const nd_dataset *tr, *val, *te;
   nd_sampler sampler;
-  float *xb, *z, *logits, *dlogits, *dz;
+  float *xb, *z, *logits, *dlogits, *dz, *eps;
   int32_t *yb;
   solve_stats fwd, bwd, eval;  /* this epoch's training solves; the last evaluation's */
+  double jac_sum;              /* this epoch's Jacobian estimates R, summed */
 } deq_run;
 
 static void count(solve_stats *s, const nd_fixed_point_result *r) {
@@ -58,8 +59,9 @@ static void count(solve_stats *s, const nd_fixed_point_result *r) {
 
 static double mean_iters(const solve_stats *s) { return s->solves ? (double)s->iters / (double)s->solves : NAN; }
 
-/* One minibatch: forward solve, readout, loss, readout backward, implicit backward. */
-static nd_status step(deq_run *r, int64_t B, double *loss) {
+/* One minibatch: forward solve, readout, loss, readout backward, implicit
+ * backward, and with --jac-reg the Jacobian penalty (eps from the run's stream). */
+static nd_status step(deq_run *r, nd_rng *rng, int64_t B, double *loss) {
   int64_t wrong;
   nd_fixed_point_result fr, br;
   ND_CLI_TRY(nd_deq_forward(r->deq, r->xb, B, r->z, &fr));
@@ -69,6 +71,12 @@ static nd_status step(deq_run *r, int64_t B, double *loss) {
   nd_cli_dense_backward(&r->head, r->z, B, r->dlogits, r->dz);
   ND_CLI_TRY(nd_deq_backward(r->deq, r->xb, B, r->dz, NULL, &br));
   count(&r->bwd, &br);
+  double R = 0;
+  if (r->a->jac_reg > 0) {
+    ND_CLI_TRY(nd_rng_normal(rng, r->eps, B * r->a->hidden, 0, 1));
+    ND_CLI_TRY(nd_deq_jacobian_reg(r->deq, r->xb, B, r->eps, r->a->jac_reg, &R));
+  }
+  r->jac_sum += R;
   return ND_OK;
 }
 
@@ -81,6 +89,7 @@ static nd_status deq_epoch(void *self, nd_rng *rng, double *mean_loss) {
   if (a->epoch_size > 0 && a->epoch_size / a->batch < per) per = a->epoch_size / a->batch;
   if (per < 1) per = 1;
   memset(&r->fwd, 0, sizeof r->fwd), memset(&r->bwd, 0, sizeof r->bwd);
+  r->jac_sum = 0;
   double sum = 0;
   int64_t done = 0, count_;
   const int64_t *rows;
@@ -88,7 +97,7 @@ static nd_status deq_epoch(void *self, nd_rng *rng, double *mean_loss) {
     nd_sampler_gather(r->tr->images.data, d, rows, count_, r->xb);
     for (int64_t i = 0; i < count_; i++) r->yb[i] = r->tr->labels[rows[i]];
     double loss;
-    ND_CLI_TRY(step(r, count_, &loss));
+    ND_CLI_TRY(step(r, rng, count_, &loss));
     if (!isfinite(loss)) return nd_set_error(ND_ERR_NUMERIC, "loss is %g at minibatch %lld", loss, (long long)done);
     ND_CLI_TRY(nd_optim_step(r->sup.opt));
     sum += loss, done++;
@@ -129,6 +138,7 @@ static nd_status deq_extra(void *self, nd_jsonl_field *f, int *n) {
   f[(*n)++] = ND_JINT("fwd_unconverged", r->fwd.unconverged);
   f[(*n)++] = ND_JINT("bwd_unconverged", r->bwd.unconverged);
   f[(*n)++] = ND_JNUM("eval_fwd_iters", mean_iters(&r->eval));
+  if (r->a->jac_reg > 0) f[(*n)++] = ND_JNUM("jac_frob", r->fwd.solves ? r->jac_sum / (double)r->fwd.solves : NAN);
   /* the layer keeps z*, u, s and the Anderson window (3 + 2m buffers of B n
    * floats); unrolled differentiation would keep every forward iterate */
   f[(*n)++] = ND_JINT("solver_state_bytes", (int64_t)((3 + 2 * r->a->anderson_m) * bn * 4));
@@ -178,10 +188,10 @@ static nd_status set_up(deq_run *r, const nd_deq_config *c) {
   ND_CLI_TRY(nd_optim_create(&oc, 2, pp, gg, &r->sup.opt));
   int64_t B = c->batch_max, n = a->hidden;
   r->xb = malloc(sizeof(float) * (size_t)(B * 784)), r->z = malloc(sizeof(float) * (size_t)(B * n));
-  r->dz = malloc(sizeof(float) * (size_t)(B * n));
+  r->dz = malloc(sizeof(float) * (size_t)(B * n)), r->eps = malloc(sizeof(float) * (size_t)(B * n));
   r->logits = malloc(sizeof(float) * (size_t)(B * 10)), r->dlogits = malloc(sizeof(float) * (size_t)(B * 10));
   r->yb = malloc(sizeof(int32_t) * (size_t)B);
-  if (!r->xb || !r->z || !r->dz || !r->logits || !r->dlogits || !r->yb) return nd_set_error(ND_ERR_NOMEM, "out of memory");
+  if (!r->xb || !r->z || !r->dz || !r->eps || !r->logits || !r->dlogits || !r->yb) return nd_set_error(ND_ERR_NOMEM, "out of memory");
   nd_rng_init(&r->sup.rng, (uint64_t)a->common.seed);
   r->sup.rng = nd_rng_split(&r->sup.rng, 1);
   return ND_OK;
@@ -190,6 +200,7 @@ static nd_status set_up(deq_run *r, const nd_deq_config *c) {
 static int run_train(deq_args *a, const nd_opts *spec, nd_run *run) {
   if (a->epochs < 1 || a->batch < 1) return nd_cli_cmd_fail(CMD, 2, "--epochs and --batch must be >= 1");
   if (!(a->lr > 0)) return nd_cli_cmd_fail(CMD, 2, "--lr %g: need > 0", a->lr);
+  if (!(a->jac_reg >= 0 && a->jac_reg < 1e6)) return nd_cli_cmd_fail(CMD, 2, "--jac-reg %g: need >= 0", a->jac_reg);
   if (a->epoch_size < 0 || a->eval_train < 0) return nd_cli_cmd_fail(CMD, 2, "--epoch-size and --eval-train: need >= 0");
   nd_deq_config c;
   nd_status s = make_config(a, &c);
@@ -219,7 +230,7 @@ static int run_train(deq_args *a, const nd_opts *spec, nd_run *run) {
   nd_deq_free(r.deq);
   nd_cli_dense_release(&r.head);
   nd_sampler_release(&r.sampler);
-  free(r.xb), free(r.z), free(r.dz), free(r.logits), free(r.dlogits), free(r.yb);
+  free(r.xb), free(r.z), free(r.dz), free(r.eps), free(r.logits), free(r.dlogits), free(r.yb);
   nd_dataset_release(&tr), nd_dataset_release(&val), nd_dataset_release(&te);
   return rc;
 }
@@ -233,6 +244,7 @@ int nd_cli_train_deq(int argc, char **argv) {
       {"tol", ND_OPT_DOUBLE, &a.tol, "0.0001", "relative-change tolerance of the forward and backward solves (> 0)", NULL},
       {"max-iter", ND_OPT_INT64, &a.max_iter, "50", "iterations per solve; a solve that spends them is counted (fwd_unconverged)", NULL},
       {"init-scale", ND_OPT_DOUBLE, &a.init_scale, "0.5", "W ~ N(0, s^2/hidden): s < 1 starts contractive", NULL},
+      {"jac-reg", ND_OPT_DOUBLE, &a.jac_reg, "0", "Jacobian regularisation weight gamma (Bai et al. 2021): gamma ||eps^T J_f||^2/n, Hutchinson (0: off)", NULL},
       {"epochs", ND_OPT_INT64, &a.epochs, "5", "epochs", NULL},
       {"epoch-size", ND_OPT_INT64, &a.epoch_size, "0", "training images per epoch, a fresh random subset each (0: all)", NULL},
       {"batch", ND_OPT_INT64, &a.batch, "64", "minibatch size", NULL},

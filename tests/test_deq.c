@@ -115,11 +115,71 @@ static void test_budget_and_args(void **s) {
   nd_deq_free(NULL);
 }
 
+/* R(theta) = ||eps^T diag(1 - f(z)^2) W||^2 / (B N) at a fixed z, in float64 (Bai et al. 2021, Eq. 6). */
+static double jac_R(const double *p, const float *x, const float *z, const float *eps) {
+  const double *W = p, *U = p + N * N, *b = p + N * N + N * IN;
+  double sum = 0;
+  for (int r = 0; r < B; r++) {
+    double v[N], u[N] = {0};
+    for (int i = 0; i < N; i++) {
+      double a = b[i];
+      for (int j = 0; j < N; j++) a += W[i * N + j] * z[r * N + j];
+      for (int j = 0; j < IN; j++) a += U[i * IN + j] * x[r * IN + j];
+      double y = tanh(a);
+      v[i] = eps[r * N + i] * (1 - y * y);
+    }
+    for (int i = 0; i < N; i++)
+      for (int j = 0; j < N; j++) u[j] += v[i] * W[i * N + j];
+    for (int j = 0; j < N; j++) sum += u[j] * u[j];
+  }
+  return sum / (B * N);
+}
+
+/* nd_deq_jacobian_reg: R as written above, and gamma dR/dtheta (z* fixed)
+ * equal to central differences of it; the penalty needs a backward first. */
+static void test_jacobian_reg(void **s) {
+  (void)s;
+  nd_deq_config c = nd_deq_defaults();
+  c.inputs = IN, c.hidden = N, c.batch_max = B, c.init_scale = 0.8, c.tol = 1e-6;
+  nd_deq *d = NULL;
+  nd_assert_ok(nd_deq_create(&c, &d));
+  float x[B * IN], z[B * N], dz[B * N], eps[B * N];
+  nd_rng r;
+  nd_rng_init(&r, 3);
+  nd_assert_ok(nd_rng_uniform(&r, x, B * IN, -1, 1));
+  nd_assert_ok(nd_rng_normal(&r, eps, B * N, 0, 1));
+  for (int i = 0; i < B * N; i++) dz[i] = 0.1f * (float)(i % 5);
+  double R;
+  assert_int_equal(nd_deq_jacobian_reg(d, x, B, eps, 1, &R), ND_ERR_INVALID_ARG); /* no backward yet */
+  nd_assert_ok(nd_deq_forward(d, x, B, z, NULL));
+  nd_assert_ok(nd_deq_backward(d, x, B, dz, NULL, NULL));
+  int np = (int)nd_deq_num_params(d);
+  double g0[N * N + N * IN + N], p[N * N + N * IN + N], gamma = 0.7;
+  for (int i = 0; i < np; i++) g0[i] = nd_deq_grad(d)[i], p[i] = nd_deq_params(d)[i];
+  nd_assert_ok(nd_deq_jacobian_reg(d, x, B, eps, gamma, &R));
+  nd_assert_close(R, jac_R(p, x, z, eps), 1e-5, 1e-4);
+  double worst = 0, big = 0;
+  for (int i = 0; i < np; i++) {
+    double v = p[i], h = 1e-5;
+    p[i] = v + h;
+    double rp = jac_R(p, x, z, eps);
+    p[i] = v - h;
+    double rm = jac_R(p, x, z, eps);
+    p[i] = v;
+    double fd = gamma * (rp - rm) / (2 * h), got = nd_deq_grad(d)[i] - g0[i];
+    worst = fmax(worst, fabs(fd - got)), big = fmax(big, fabs(fd));
+  }
+  assert_true(big > 1e-3);
+  if (!(worst <= 1e-4 * big)) fail_msg("jacobian_reg gradient: worst error %.3g of %.3g", worst, big);
+  assert_int_equal(nd_deq_jacobian_reg(d, x, B, eps, -1, &R), ND_ERR_INVALID_ARG);
+  nd_deq_free(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_implicit_vs_unrolled_anderson),
       cmocka_unit_test(test_implicit_vs_unrolled_plain),
-      cmocka_unit_test(test_budget_and_args),
+      cmocka_unit_test(test_budget_and_args), cmocka_unit_test(test_jacobian_reg),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,16 @@ ND_API nd_status nd_deq_forward(nd_deq *d, const float *x, int64_t B, float *z, 
 ND_API nd_status nd_deq_backward(nd_deq *d, const float *x, int64_t B, const float *dz, float *dx,
                                  nd_fixed_point_result *result);
 
+/* Jacobian regularisation (Bai, Koltun & Kolter 2021, "Stabilizing
+ * equilibrium models by Jacobian regularization", Eq. 6-7): after
+ * nd_deq_backward, the Hutchinson estimate
+ *   R = ||eps^T J_f(z*)||^2 / (B n),  J_f = diag(1 - f(z*)^2) W,
+ * for caller's eps [B, n] (standard normal), into *R, and gamma dR/dtheta
+ * added to nd_deq_grad, at the last forward's z* held fixed (as Bai et al.
+ * differentiate one application of f at the equilibrium).  Penalising it
+ * keeps f contractive, so that both solves converge in fewer iterations. */
+ND_API nd_status nd_deq_jacobian_reg(nd_deq *d, const float *x, int64_t B, const float *eps, double gamma, double *R);
+
 #ifdef __cplusplus
 }
 #endif

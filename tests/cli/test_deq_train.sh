@@ -36,6 +36,13 @@ expect_error 2 "$P" "--tol" "$ND" train deq "${C[@]}" --tol -1 --out bad2
 expect_error 2 "$P" "--anderson-m" "$ND" train deq "${C[@]}" --anderson-m 99 --out bad3
 expect_error 2 "$P" "--max-iter" "$ND" train deq "${C[@]}" --max-iter 0 --out bad4
 expect_error 2 "$P" "--lr" "$ND" train deq "${C[@]}" --lr 0 --out bad5
+expect_error 2 "$P" "--jac-reg" "$ND" train deq "${C[@]}" --jac-reg -1 --out bad7
+# Jacobian regularisation: reported, and a resumed run is the same run (eps comes from the run's stream)
+expect_ok "$ND" train deq "${C[@]}" --jac-reg 1 --epochs 2 --out jr
+grep -q '"jac_frob"' jr/metrics.jsonl || fail "--jac-reg: no jac_frob in metrics"
+expect_ok "$ND" train deq "${C[@]}" --jac-reg 1 --epochs 2 --stop-after 1 --out jr-part
+expect_ok "$ND" train deq --resume jr-part --quiet
+cmp jr/deq.safetensors jr-part/deq.safetensors || fail "--jac-reg: resumed run differs"
 expect_error 2 "$P" "--dataset" "$ND" train deq "${C[@]}" --dataset cifar --out bad6
 [ ! -e bad1 ] && [ ! -e bad2 ] && [ ! -e bad3 ] && [ ! -e bad4 ] && [ ! -e bad5 ] || fail "a refused run left a directory"
 echo "PASS"

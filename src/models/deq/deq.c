@@ -16,8 +16,10 @@ struct nd_deq {
   float *p, *g;          /* W [n, n], U [n, in], b [n] */
   float *ux;             /* [B, n] U x + b, fixed during a solve */
   float *z;              /* [B, n] the last forward's fixed point */
-  float *s;              /* [B, n] 1 - z*^2 */
+  float *s;              /* [B, n] 1 - f(z*)^2 */
+  float *y;              /* [B, n] f(z*) */
   float *dz, *v;         /* [B, n] backward: the right-hand side, u . s */
+  int64_t B_last;        /* rows of the last backward (for the Jacobian penalty) */
   int64_t B;             /* rows of the last forward */
   nd_fixed_point *fp;
 };
@@ -42,7 +44,7 @@ nd_status nd_deq_config_check(const nd_deq_config *c) {
 
 void nd_deq_free(nd_deq *d) {
   if (!d) return;
-  free(d->p), free(d->g), free(d->ux), free(d->z), free(d->s), free(d->dz), free(d->v);
+  free(d->p), free(d->g), free(d->ux), free(d->z), free(d->s), free(d->dz), free(d->v), free(d->y);
   nd_fixed_point_free(d->fp);
   free(d);
 }
@@ -58,8 +60,8 @@ nd_status nd_deq_create(const nd_deq_config *c, nd_deq **out) {
   d->np = n * n + n * c->inputs + n;
   d->p = calloc((size_t)d->np, sizeof *d->p), d->g = calloc((size_t)d->np, sizeof *d->g);
   d->ux = malloc((size_t)bn * sizeof *d->ux), d->z = malloc((size_t)bn * sizeof *d->z), d->s = malloc((size_t)bn * sizeof *d->s);
-  d->dz = malloc((size_t)bn * sizeof *d->dz), d->v = malloc((size_t)bn * sizeof *d->v);
-  nd_status st = (!d->p || !d->g || !d->ux || !d->z || !d->s || !d->dz || !d->v) ? nd__error(ND_ERR_NOMEM, "deq: out of memory") : ND_OK;
+  d->dz = malloc((size_t)bn * sizeof *d->dz), d->v = malloc((size_t)bn * sizeof *d->v), d->y = malloc((size_t)bn * sizeof *d->y);
+  nd_status st = (!d->p || !d->g || !d->ux || !d->z || !d->s || !d->dz || !d->v || !d->y) ? nd__error(ND_ERR_NOMEM, "deq: out of memory") : ND_OK;
   if (st == ND_OK) st = nd_fixed_point_create(bn, c->anderson_m, c->batch_max, &d->fp);
   if (st == ND_OK) {
     nd_rng r;
@@ -132,8 +134,8 @@ nd_status nd_deq_forward(nd_deq *d, const float *x, int64_t B, float *z, nd_fixe
   nd_status s = solve(d, f_map, d->z, result, "forward");
   memcpy(z, d->z, (size_t)(B * n) * sizeof *z);
   /* s = f'(W z* + Ux + b) = 1 - f(z*)^2, evaluated at the fixed point itself */
-  if (s == ND_OK) s = f_map(d->z, d->s, d);
-  for (int64_t i = 0; s == ND_OK && i < B * n; i++) d->s[i] = 1 - d->s[i] * d->s[i];
+  if (s == ND_OK) s = f_map(d->z, d->y, d);
+  for (int64_t i = 0; s == ND_OK && i < B * n; i++) d->s[i] = 1 - d->y[i] * d->y[i];
   if (s != ND_OK) d->B = 0;
   return s;
 }
@@ -148,6 +150,7 @@ nd_status nd_deq_backward(nd_deq *d, const float *x, int64_t B, const float *dz,
   memcpy(u, dz, (size_t)bn * sizeof *u);
   nd_status s = solve(d, adjoint_map, u, result, "backward");
   d->B = 0; /* ux is spent: the next backward needs a forward */
+  d->B_last = s == ND_OK ? B : 0;
   if (s != ND_OK) return s;
   /* dL/dtheta = u^T df/dtheta: with v = s . u, dW = v^T z*, dU = v^T x, db = sum v */
   for (int64_t i = 0; i < bn; i++) d->v[i] = d->s[i] * u[i];
@@ -157,5 +160,30 @@ nd_status nd_deq_backward(nd_deq *d, const float *x, int64_t B, const float *dz,
   for (int64_t i = 0; i < B; i++)
     for (int64_t j = 0; j < n; j++) d->g[n * n + n * in + j] += d->v[i * n + j];
   if (dx) nd_sgemm(false, false, B, in, n, 1, d->v, n, d->p + n * n, in, 0, dx, in);
+  return ND_OK;
+}
+
+nd_status nd_deq_jacobian_reg(nd_deq *d, const float *x, int64_t B, const float *eps, double gamma, double *R) {
+  ND_TRY(check_rows(d, x, B));
+  if (!eps || !R) return nd__error(ND_ERR_INVALID_ARG, "deq: jacobian_reg: eps or R is NULL");
+  if (!(gamma >= 0 && gamma < 1e12)) return nd__error(ND_ERR_INVALID_ARG, "deq: jacobian_reg: gamma = %g, expected >= 0", gamma);
+  if (B != d->B_last) return nd__error(ND_ERR_INVALID_ARG, "deq: jacobian_reg of %lld rows after a backward of %lld", (long long)B, (long long)d->B_last);
+  int64_t n = d->c.hidden, in = d->c.inputs, bn = B * n;
+  float *v = d->v, *u = d->dz; /* the backward's buffers are free now */
+  const float *y = d->y;
+  for (int64_t i = 0; i < bn; i++) v[i] = d->s[i] * eps[i];            /* v = s . eps: eps^T J = v W (rows) */
+  nd_sgemm(false, false, B, n, n, 1, v, n, d->p, n, 0, u, n);          /* u = v W */
+  double sum = 0, k = 2 * gamma / (double)bn;
+  for (int64_t i = 0; i < bn; i++) sum += (double)u[i] * u[i];
+  *R = sum / (double)bn;
+  if (gamma == 0) return ND_OK;
+  /* dR/dW direct: k v^T u; through s = 1 - y^2, y = f(z*): ds/da = -2 y s, a = W z* + U x + b */
+  nd_sgemm(true, false, n, n, B, (float)k, v, n, u, n, 1, d->g, n);
+  nd_sgemm(false, true, B, n, n, (float)k, u, n, d->p, n, 0, v, n);    /* v := dR/dv = k u W^T */
+  for (int64_t i = 0; i < bn; i++) v[i] *= eps[i] * -2 * y[i] * d->s[i]; /* dR/da */
+  nd_sgemm(true, false, n, n, B, 1, v, n, d->z, n, 1, d->g, n);
+  nd_sgemm(true, false, n, in, B, 1, v, n, x, in, 1, d->g + n * n, in);
+  for (int64_t i = 0; i < B; i++)
+    for (int64_t j = 0; j < n; j++) d->g[n * n + n * in + j] += v[i * n + j];
   return ND_OK;
 }
