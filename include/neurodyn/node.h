@@ -44,6 +44,21 @@ ND_API nd_status nd_node_forward(nd_node *m, float *z, int64_t B, nd_dopri_resul
  * nd_node_grad, dz overwritten with dL/dz(t0), z with the reconstructed z(t0). */
 ND_API nd_status nd_node_backward(nd_node *m, float *z, float *dz, int64_t B, nd_dopri_result *result);
 
+/* The checkpointed adjoint (after ANODE, Gholami et al. 2019, Sec. 3: the
+ * plain adjoint reconstructs z(t) backwards, which is unstable where the
+ * dynamics contract forwards).  Forward: K segments of [t0, t1], z at each
+ * segment boundary kept in ck [(K+1), B, n] (ck[0] = z(t0) in, ck[K] =
+ * z(t1) out).  Backward: segment by segment from the last, the adjoint
+ * solve restarts its z from the stored checkpoint instead of the
+ * reconstruction, so the reconstruction error is that of one segment;
+ * dz = dL/dz(t1) in, dL/dz(t0) out; the gradient into nd_node_grad.  Memory
+ * (K+1) B n floats besides the adjoint's; K = 1 is the plain adjoint.
+ * (ANODE proper back-propagates through the solver's steps inside a
+ * segment; here each segment keeps the continuous adjoint.) */
+ND_API nd_status nd_node_forward_checkpoints(nd_node *m, float *ck, int64_t K, int64_t B, nd_dopri_result *result);
+ND_API nd_status nd_node_backward_checkpoints(nd_node *m, const float *ck, int64_t K, float *dz, int64_t B,
+                                              nd_dopri_result *result);
+
 #ifdef __cplusplus
 }
 #endif

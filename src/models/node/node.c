@@ -141,3 +141,55 @@ nd_status nd_node_backward(nd_node *m, float *z, float *dz, int64_t B, nd_dopri_
   memcpy(m->g, m->aug + 2 * bn, (size_t)m->np * sizeof *m->g);
   return ND_OK;
 }
+
+static nd_status check_k(const nd_node *m, const float *ck, int64_t K, int64_t B) {
+  ND_TRY(check(m, ck, B));
+  if (K < 1 || K > 1000000) return nd__error(ND_ERR_INVALID_ARG, "node: checkpoints K = %lld, expected 1..1e6", (long long)K);
+  return ND_OK;
+}
+
+/* The time of segment boundary k of K. */
+static double t_at(const nd_node *m, int64_t k, int64_t K) { return m->c.t0 + (m->c.t1 - m->c.t0) * (double)k / (double)K; }
+
+/* Sums of the segments' solver figures. */
+static void add_result(nd_dopri_result *sum, const nd_dopri_result *r) {
+  sum->steps += r->steps, sum->rejected += r->rejected, sum->rhs_calls += r->rhs_calls;
+  sum->t = r->t, sum->h = r->h, sum->err = r->err, sum->residual = r->residual, sum->stop = r->stop;
+}
+
+nd_status nd_node_forward_checkpoints(nd_node *m, float *ck, int64_t K, int64_t B, nd_dopri_result *result) {
+  ND_TRY(check_k(m, ck, K, B));
+  m->B = B;
+  int64_t bn = B * m->c.hidden;
+  nd_system sys = {bn, rhs, m};
+  nd_dopri_opts o = opts_of(m);
+  nd_dopri_result sum = {0}, r;
+  for (int64_t k = 0; k < K; k++) {
+    memcpy(ck + (k + 1) * bn, ck + k * bn, (size_t)bn * sizeof *ck);
+    ND_TRY(nd_dopri_integrate(m->fwd, &sys, t_at(m, k, K), t_at(m, k + 1, K), ck + (k + 1) * bn, &o, &r));
+    add_result(&sum, &r);
+  }
+  if (result) *result = sum;
+  return ND_OK;
+}
+
+nd_status nd_node_backward_checkpoints(nd_node *m, const float *ck, int64_t K, float *dz, int64_t B, nd_dopri_result *result) {
+  ND_TRY(check_k(m, ck, K, B));
+  if (!dz) return nd__error(ND_ERR_INVALID_ARG, "node: dz is NULL");
+  m->B = B;
+  int64_t bn = B * m->c.hidden;
+  nd_system sys = {2 * bn + m->np, aug_rhs, m};
+  nd_dopri_opts o = opts_of(m);
+  nd_dopri_result sum = {0}, r;
+  memcpy(m->aug + bn, dz, (size_t)bn * sizeof *dz);
+  memset(m->aug + 2 * bn, 0, (size_t)m->np * sizeof *m->aug);
+  for (int64_t k = K - 1; k >= 0; k--) { /* a and a_theta carry over; z restarts from the checkpoint */
+    memcpy(m->aug, ck + (k + 1) * bn, (size_t)bn * sizeof *ck);
+    ND_TRY(nd_dopri_integrate(m->bwd, &sys, t_at(m, k + 1, K), t_at(m, k, K), m->aug, &o, &r));
+    add_result(&sum, &r);
+  }
+  memcpy(dz, m->aug + bn, (size_t)bn * sizeof *dz);
+  memcpy(m->g, m->aug + 2 * bn, (size_t)m->np * sizeof *m->g);
+  if (result) *result = sum;
+  return ND_OK;
+}
