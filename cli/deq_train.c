@@ -21,11 +21,12 @@
 #include "neurodyn/deq.h"
 
 #define CMD "train deq"
+static const char *const solvers[] = {"anderson", "broyden", NULL};
 #define EVAL_B 200
 
 typedef struct deq_args {
   const char *resume;
-  int anderson_m;
+  int anderson_m, solver;
   int64_t hidden, max_iter, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after;
   double tol, init_scale, lr, jac_reg;
   nd_cli_dataopts data;
@@ -165,7 +166,7 @@ static nd_status deq_restore(void *self, const nd_checkpoint *ck) {
 static nd_status make_config(const deq_args *a, nd_deq_config *c) {
   *c = nd_deq_defaults();
   c->inputs = 784, c->hidden = a->hidden, c->batch_max = a->batch > EVAL_B ? a->batch : EVAL_B;
-  c->anderson_m = a->anderson_m, c->tol = a->tol, c->max_iter = a->max_iter, c->init_scale = a->init_scale;
+  c->anderson_m = a->anderson_m, c->solver = (nd_deq_solver)a->solver, c->tol = a->tol, c->max_iter = a->max_iter, c->init_scale = a->init_scale;
   c->accept_unconverged = true, c->seed = (uint64_t)a->common.seed;
   return nd_deq_config_check(c);
 }
@@ -217,7 +218,7 @@ static int run_train(deq_args *a, const nd_opts *spec, nd_run *run) {
   bool scored = false;
   rc = nd_cli_supervised_run(&r.sup, run, set_up(&r, &c), a->resume, a->common.out, a->data.file_list, &lim, &scored);
   if (scored) {
-    printf("deq: hidden %lld, Anderson m = %d, tol %g: train error %.2f%%", (long long)a->hidden, a->anderson_m, a->tol,
+    printf("deq: hidden %lld, %s m = %d, tol %g: train error %.2f%%", (long long)a->hidden, solvers[a->solver], a->anderson_m, a->tol,
            100 * r.sup.err_train);
     if (r.val) printf(", validation error %.2f%%", 100 * r.sup.err_val);
     printf(", test error %.2f%%; iterations per solve: forward %.1f, backward %.1f (last epoch), test forward %.1f; "
@@ -240,7 +241,8 @@ int nd_cli_train_deq(int argc, char **argv) {
   memset(&a, 0, sizeof a);
   const nd_option table[] = {
       {"hidden", ND_OPT_INT64, &a.hidden, "64", "units of the equilibrium state z*", NULL},
-      {"anderson-m", ND_OPT_INT, &a.anderson_m, "5", "Anderson window of both solves (0: plain fixed-point iteration)", NULL},
+      {"solver", ND_OPT_CHOICE, &a.solver, "anderson", "both solves: anderson (Anderson acceleration) or broyden (Broyden's good method)", solvers},
+      {"anderson-m", ND_OPT_INT, &a.anderson_m, "5", "Anderson window of both solves (0: plain fixed-point iteration); broyden: its memory (1..64)", NULL},
       {"tol", ND_OPT_DOUBLE, &a.tol, "0.0001", "relative-change tolerance of the forward and backward solves (> 0)", NULL},
       {"max-iter", ND_OPT_INT64, &a.max_iter, "50", "iterations per solve; a solve that spends them is counted (fwd_unconverged)", NULL},
       {"init-scale", ND_OPT_DOUBLE, &a.init_scale, "0.5", "W ~ N(0, s^2/hidden): s < 1 starts contractive", NULL},

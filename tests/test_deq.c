@@ -43,9 +43,10 @@ static void unrolled(const float *p, const float *x, const double *c, double *g,
     }
 }
 
-static nd_deq *make(int m) {
+static nd_deq *make(int m, nd_deq_solver solver) {
   nd_deq_config c = nd_deq_defaults();
   c.inputs = IN, c.hidden = N, c.batch_max = B, c.anderson_m = m, c.tol = 1e-6, c.init_scale = 0.8, c.seed = 3;
+  c.solver = solver;
   nd_deq *d = NULL;
   nd_assert_ok(nd_deq_create(&c, &d));
   float *p = nd_deq_params(d);
@@ -53,8 +54,8 @@ static nd_deq *make(int m) {
   return d;
 }
 
-static void check_implicit(int m) {
-  nd_deq *d = make(m);
+static void check_implicit(int m, nd_deq_solver solver) {
+  nd_deq *d = make(m, solver);
   float x[B * IN], z[B * N], dz[B * N], dx[B * IN];
   double c[B * N], g[N * N + N * IN + N], gx[B * IN];
   nd_rng r;
@@ -75,13 +76,14 @@ static void check_implicit(int m) {
     if (!(fabs(got[i] - g[i]) <= 1e-4 * gmax)) fail_msg("m %d param %d: implicit %.8g, unrolled %.8g", m, i, got[i], g[i]);
   for (int i = 0; i < B * IN; i++)
     if (!(fabs(dx[i] - gx[i]) <= 1e-4 * gmax)) fail_msg("m %d dx %d: implicit %.8g, unrolled %.8g", m, i, dx[i], gx[i]);
-  print_message("anderson m = %d: forward %lld iterations (residual %.2g), backward %lld (residual %.2g)\n", m,
-                (long long)fr.iterations, fr.residual, (long long)br.iterations, br.residual);
+  print_message("%s m = %d: forward %lld iterations (residual %.2g), backward %lld (residual %.2g)\n",
+                solver == ND_DEQ_BROYDEN ? "broyden" : "anderson", m, (long long)fr.iterations, fr.residual, (long long)br.iterations, br.residual);
   nd_deq_free(d);
 }
 
-static void test_implicit_vs_unrolled_anderson(void **s) { (void)s; check_implicit(5); }
-static void test_implicit_vs_unrolled_plain(void **s) { (void)s; check_implicit(0); }
+static void test_implicit_vs_unrolled_anderson(void **s) { (void)s; check_implicit(5, ND_DEQ_ANDERSON); }
+static void test_implicit_vs_unrolled_plain(void **s) { (void)s; check_implicit(0, ND_DEQ_ANDERSON); }
+static void test_implicit_vs_unrolled_broyden(void **s) { (void)s; check_implicit(8, ND_DEQ_BROYDEN); }
 
 static void test_budget_and_args(void **s) {
   (void)s;
@@ -109,6 +111,14 @@ static void test_budget_and_args(void **s) {
   assert_int_equal(nd_deq_config_check(&c), ND_ERR_INVALID_ARG);
   c = nd_deq_defaults(), c.anderson_m = 65;
   assert_int_equal(nd_deq_config_check(&c), ND_ERR_INVALID_ARG);
+  c = nd_deq_defaults(), c.solver = ND_DEQ_BROYDEN, c.anderson_m = 0; /* Broyden needs a memory */
+  assert_int_equal(nd_deq_config_check(&c), ND_ERR_INVALID_ARG);
+  c = nd_deq_defaults(), c.solver = (nd_deq_solver)2;
+  assert_int_equal(nd_deq_config_check(&c), ND_ERR_INVALID_ARG);
+  nd_broyden *bw = (nd_broyden *)1;
+  assert_int_equal(nd_broyden_create(4, 0, 1, &bw), ND_ERR_INVALID_ARG);
+  assert_null(bw);
+  nd_broyden_free(NULL);
   d = (nd_deq *)1;
   assert_int_equal(nd_deq_create(NULL, &d), ND_ERR_INVALID_ARG);
   assert_null(d);
@@ -179,6 +189,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_implicit_vs_unrolled_anderson),
       cmocka_unit_test(test_implicit_vs_unrolled_plain),
+      cmocka_unit_test(test_implicit_vs_unrolled_broyden),
       cmocka_unit_test(test_budget_and_args), cmocka_unit_test(test_jacobian_reg),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,10 +19,13 @@
 extern "C" {
 #endif
 
+typedef enum nd_deq_solver { ND_DEQ_ANDERSON = 0, ND_DEQ_BROYDEN } nd_deq_solver;
+
 typedef struct nd_deq_config {
   int64_t inputs, hidden;
   int64_t batch_max;      /* largest batch B */
-  int anderson_m;         /* Anderson window, 0..64; 0: plain iteration (5) */
+  int anderson_m;         /* Anderson window, 0..64; 0: plain iteration; Broyden: its memory, 1..64 (5) */
+  nd_deq_solver solver;   /* both solves: Anderson (nd_fixed_point_solve) or Broyden (nd_broyden_solve) */
   double tol;             /* relative change tolerance of both solves, > 0 (1e-6) */
   int64_t max_iter;       /* evaluations per solve, >= 1 (200) */
   double init_scale;      /* W ~ N(0, init_scale^2 / hidden): < 1 keeps f contractive (0.5) */

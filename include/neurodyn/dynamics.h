@@ -427,6 +427,23 @@ ND_API void nd_fixed_point_free(nd_fixed_point *fp); /* NULL is fine */
 ND_API nd_status nd_fixed_point_solve(nd_fixed_point *fp, const nd_map *map, float *x, const nd_fixed_point_opts *opts,
                                       nd_fixed_point_result *result);
 
+/* ------------------------------------------------------ Broyden's method */
+/* Root of r(x) = g(x) - x by Broyden's "good" method with a limited-memory
+ * inverse Jacobian (C. G. Broyden 1965; the form of Bai et al.'s DEQ code):
+ *   H_0 = -I,  dx = -H r,  x <- x + dx,  dr = r(x_new) - r(x)
+ *   H <- H + (dx - H dr) (dx^T H) / (dx^T H dr)      (Sherman-Morrison)
+ * H is kept as -I + sum_i u_i v_i^T, at most m pairs (full: restart from -I,
+ * counted in restarts).  Batched like nd_fixed_point_solve: [rows, dim/rows],
+ * each row its own H and tolerance test (||dx|| <= tol ||x|| + atol).  The
+ * opts and result are nd_fixed_point's (m the memory, 1..64; beta, reg,
+ * cond_max, restart_growth unused). */
+typedef struct nd_broyden nd_broyden;
+/* Workspace: 4 + 2 m_max buffers of dim floats. */
+ND_API nd_status nd_broyden_create(int64_t dim, int m_max, int64_t rows_max, nd_broyden **out);
+ND_API void nd_broyden_free(nd_broyden *b); /* NULL is fine */
+ND_API nd_status nd_broyden_solve(nd_broyden *b, const nd_map *map, float *x, const nd_fixed_point_opts *opts,
+                                  nd_fixed_point_result *result);
+
 /* ------------------------------------------------- differentiable unroll */
 /* Backpropagation through time through the fixed-step integrators: the
  * right-hand side is written with tape ops (nd_ad_*), and nd_ad_unroll

@@ -43,6 +43,11 @@ grep -q '"jac_frob"' jr/metrics.jsonl || fail "--jac-reg: no jac_frob in metrics
 expect_ok "$ND" train deq "${C[@]}" --jac-reg 1 --epochs 2 --stop-after 1 --out jr-part
 expect_ok "$ND" train deq --resume jr-part --quiet
 cmp jr/deq.safetensors jr-part/deq.safetensors || fail "--jac-reg: resumed run differs"
+# Broyden: learns too, and reports its iterations
+expect_ok "$ND" train deq "${C[@]}" --solver broyden --epochs 1 --out br
+grep -q '"bwd_iters"' br/metrics.jsonl || fail "--solver broyden: no bwd_iters"
+expect_error 2 "$P" "--solver" "$ND" train deq "${C[@]}" --solver newton --out bad8
+expect_error 2 "$P" "--anderson-m" "$ND" train deq "${C[@]}" --solver broyden --anderson-m 0 --out bad9
 expect_error 2 "$P" "--dataset" "$ND" train deq "${C[@]}" --dataset cifar --out bad6
 [ ! -e bad1 ] && [ ! -e bad2 ] && [ ! -e bad3 ] && [ ! -e bad4 ] && [ ! -e bad5 ] || fail "a refused run left a directory"
 echo "PASS"

@@ -22,6 +22,7 @@ struct nd_deq {
   int64_t B_last;        /* rows of the last backward (for the Jacobian penalty) */
   int64_t B;             /* rows of the last forward */
   nd_fixed_point *fp;
+  nd_broyden *br;
 };
 
 nd_deq_config nd_deq_defaults(void) {
@@ -36,6 +37,9 @@ nd_status nd_deq_config_check(const nd_deq_config *c) {
   if (c->batch_max < 1 || c->batch_max > 100000)
     return nd__error(ND_ERR_INVALID_ARG, "deq: batch_max = %lld, expected 1..100000", (long long)c->batch_max);
   if (c->anderson_m < 0 || c->anderson_m > 64) return nd__error(ND_ERR_INVALID_ARG, "deq: anderson_m = %d, expected 0..64", c->anderson_m);
+  if ((unsigned)c->solver > ND_DEQ_BROYDEN) return nd__error(ND_ERR_INVALID_ARG, "deq: solver = %d unknown", (int)c->solver);
+  if (c->solver == ND_DEQ_BROYDEN && c->anderson_m < 1)
+    return nd__error(ND_ERR_INVALID_ARG, "deq: anderson_m = %d, Broyden's memory needs 1..64", c->anderson_m);
   if (!(c->tol > 0 && c->tol < 1)) return nd__error(ND_ERR_INVALID_ARG, "deq: tol = %g, expected (0, 1)", c->tol);
   if (c->max_iter < 1 || c->max_iter > 100000000) return nd__error(ND_ERR_INVALID_ARG, "deq: max_iter = %lld, expected >= 1", (long long)c->max_iter);
   if (!(c->init_scale >= 0 && c->init_scale <= 100)) return nd__error(ND_ERR_INVALID_ARG, "deq: init_scale = %g, expected 0..100", c->init_scale);
@@ -46,6 +50,7 @@ void nd_deq_free(nd_deq *d) {
   if (!d) return;
   free(d->p), free(d->g), free(d->ux), free(d->z), free(d->s), free(d->dz), free(d->v), free(d->y);
   nd_fixed_point_free(d->fp);
+  nd_broyden_free(d->br);
   free(d);
 }
 
@@ -62,7 +67,8 @@ nd_status nd_deq_create(const nd_deq_config *c, nd_deq **out) {
   d->ux = malloc((size_t)bn * sizeof *d->ux), d->z = malloc((size_t)bn * sizeof *d->z), d->s = malloc((size_t)bn * sizeof *d->s);
   d->dz = malloc((size_t)bn * sizeof *d->dz), d->v = malloc((size_t)bn * sizeof *d->v), d->y = malloc((size_t)bn * sizeof *d->y);
   nd_status st = (!d->p || !d->g || !d->ux || !d->z || !d->s || !d->dz || !d->v || !d->y) ? nd__error(ND_ERR_NOMEM, "deq: out of memory") : ND_OK;
-  if (st == ND_OK) st = nd_fixed_point_create(bn, c->anderson_m, c->batch_max, &d->fp);
+  if (st == ND_OK && c->solver == ND_DEQ_ANDERSON) st = nd_fixed_point_create(bn, c->anderson_m, c->batch_max, &d->fp);
+  if (st == ND_OK && c->solver == ND_DEQ_BROYDEN) st = nd_broyden_create(bn, c->anderson_m, c->batch_max, &d->br);
   if (st == ND_OK) {
     nd_rng r;
     nd_rng_init(&r, c->seed);
@@ -107,7 +113,7 @@ static nd_status solve(nd_deq *d, nd_map_fn fn, float *state, nd_fixed_point_res
   o.m = d->c.anderson_m, o.tol = d->c.tol, o.atol = 1e-12, o.max_iter = d->c.max_iter, o.rows = d->B;
   nd_map map = {d->B * d->c.hidden, fn, d};
   nd_fixed_point_result r;
-  nd_status s = nd_fixed_point_solve(d->fp, &map, state, &o, &r);
+  nd_status s = d->br ? nd_broyden_solve(d->br, &map, state, &o, &r) : nd_fixed_point_solve(d->fp, &map, state, &o, &r);
   if (result) *result = r;
   if (s != ND_OK) return s;
   if (r.stop == ND_STOP_MAX_ITER && d->c.accept_unconverged) return ND_OK;
