@@ -140,9 +140,10 @@ static nd_status deq_extra(void *self, nd_jsonl_field *f, int *n) {
   f[(*n)++] = ND_JINT("bwd_unconverged", r->bwd.unconverged);
   f[(*n)++] = ND_JNUM("eval_fwd_iters", mean_iters(&r->eval));
   if (r->a->jac_reg > 0) f[(*n)++] = ND_JNUM("jac_frob", r->fwd.solves ? r->jac_sum / (double)r->fwd.solves : NAN);
-  /* the layer keeps z*, u, s and the Anderson window (3 + 2m buffers of B n
-   * floats); unrolled differentiation would keep every forward iterate */
-  f[(*n)++] = ND_JINT("solver_state_bytes", (int64_t)((3 + 2 * r->a->anderson_m) * bn * 4));
+  /* the layer keeps z*, u, s and the solver's window (Anderson 3 + 2m, Broyden
+   * 4 + 2m buffers of B n floats); unrolled differentiation would keep every
+   * forward iterate */
+  f[(*n)++] = ND_JINT("solver_state_bytes", (int64_t)((3 + (r->a->solver == 1) + 2 * r->a->anderson_m) * bn * 4));
   f[(*n)++] = ND_JINT("unrolled_bytes", (int64_t)(mean_iters(&r->fwd) * (double)bn * 4));
   f[(*n)++] = ND_JINT("peak_rss_kib", nd_cli_peak_rss_kib());
   return ND_OK;
