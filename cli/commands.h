@@ -58,6 +58,7 @@ int nd_cli_train_snn(int argc, char **argv);          /* snn_train.c */
 int nd_cli_train_cordsnet(int argc, char **argv);     /* cordsnet_train.c */
 int nd_cli_train_deq(int argc, char **argv);          /* deq_train.c */
 int nd_cli_train_ode(int argc, char **argv);          /* ode_train.c */
+int nd_cli_train_revnet(int argc, char **argv);       /* revnet_train.c */
 int nd_cli_train_somp(int argc, char **argv);         /* somp_train.c */
 
 /* run <model>, per family file */

@@ -23,6 +23,7 @@ const nd_cli_command nd_cli_train_models[] = {
     {"deq", nd_cli_train_deq, "deep equilibrium classifier (Anderson forward, implicit backward), MNIST/Fashion"},
     {"ode", nd_cli_train_ode, "neural ODE by the adjoint method: --task spiral (dynamics from a trajectory) or mnist (ODE block)"},
     {"snn", nd_cli_train_snn, "recurrent LIF/ALIF networks by surrogate-gradient BPTT or e-prop (--method bptt|eprop), recall/smnist tasks"},
+    {"revnet", nd_cli_train_revnet, "bijective classifier (coupling blocks, dummy dimensions), activations reconstructed"},
     {"cordsnet", nd_cli_train_cordsnet, "convolutional continuous-time RNN (CordsNet) by BPTT with time checkpointing, MNIST/Fashion at 28x28"},
     {"somp", nd_cli_train_somp, "self-organising multi-paradigm cells in a (cyclic) network, --config net.json (docs/somp.md)"},
     {NULL, NULL, NULL},

@@ -31,6 +31,7 @@
 #include "neurodyn/rnn.h"
 #include "neurodyn/deq.h"
 #include "neurodyn/node.h"
+#include "neurodyn/revnet.h"
 #include "neurodyn/cordsnet.h"
 #include "neurodyn/somp.h"
 #include "neurodyn/grid3d.h"
