@@ -380,15 +380,16 @@ void nd__snn_learn_neurons(nd_snn_learner *l, int64_t B, const float *zprev, flo
     return;
   }
   /* one loop per surrogate, so that each vectorises */
+  const float arho = alif ? rho : 0.0f, ain = alif ? 1.0f : 0.0f;
 #define ND_SNN_NEURON_LOOP(FX)                                                                    \
   _Pragma("omp parallel for schedule(static) if (bn > 65536)")                                    \
   for (int64_t q = 0; q < bn; q++) {                                                              \
     float vq = alpha * v[q] + r[q] - vth * zprev[q]; /* reset by subtraction (Bellec et al. 2020, Eq. 21) */ \
-    float aq = alif ? rho * a[q] + zprev[q] : 0.0f;  /* Eq. 23 */                                 \
+    float aq = arho * a[q] + ain * zprev[q]; /* Eq. 23 (LIF: a stays 0) */                        \
     float x = (vq - vth - beta * aq) * inv, ax = fabsf(x);                                        \
     (void)ax;                                                                                     \
     v[q] = vq;                                                                                    \
-    if (alif) a[q] = aq;                                                                          \
+    a[q] = aq;                                                                                    \
     znew[q] = x >= 0 ? 1.0f : 0.0f;                                                               \
     psi[q] = gam * inv * (FX); /* Eq. 22 (triangle) */                                            \
   }
@@ -491,6 +492,33 @@ nd_status nd_snn_learner_eval(nd_snn_learner *l, const nd_snn_seq *s, double *lo
   return ND_OK;
 }
 
+/* dL/dz_t enters the step only through psi_t (dL/dv_t = psi_t dL/dz_t + ...,
+ * dL/da_t likewise), so where psi_t = 0 -- outside the pseudo-derivative's
+ * support, most neurons -- it is not needed: the two products are computed
+ * only at psi_t != 0 (a sampled product; the other entries are set to 0). */
+static void sampled_grad_z(int64_t B, int64_t N, int64_t K, const float *psi, const float *gy, const float *w_out,
+                           const float *gvn, const float *w_rec, float *gz) {
+#pragma omp parallel for schedule(static) if (B * N > 65536)
+  for (int64_t b = 0; b < B; b++) {
+    const float *gyb = gy + b * K, *gvb = gvn ? gvn + b * N : NULL;
+    for (int64_t j = 0; j < N; j++) {
+      float s = 0.0f;
+      if (psi[b * N + j] != 0.0f) {
+        const float *wo = w_out + j * K;
+        for (int64_t o = 0; o < K; o++) s += gyb[o] * wo[o];
+        if (gvb) {
+          const float *wr = w_rec + j * N;
+          float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t i = 0; i < N; i++) acc += gvb[i] * wr[i];
+          s += acc;
+        }
+      }
+      gz[b * N + j] = s;
+    }
+  }
+}
+
 /* BPTT (snn.h): forward storing z, psi and dy; backward turns psi into
  * dL/dv and dy into the readout error filtered backwards by kappa; the
  * weight gradients are then three GEMMs over all T*B rows. */
@@ -519,9 +547,13 @@ static nd_status bptt(nd_snn_learner *l, const nd_snn_seq *s, double inv, double
     if (gvn)
       for (int64_t q = 0; q < BK; q++) gy[q] += kappa * gy[q + BK];
     /* dL/dz_t: readout, the recurrent input of step t+1, adaptation (Eq. 23) */
-    nd_sgemm(false, true, B, N, K, 1.0f, gy, K, w_out, K, 0.0f, gz, N);
+    if ((double)count_nz(gv, BN) > ND_SNN_SPARSE_FRACTION * (double)BN) {
+      nd_sgemm(false, true, B, N, K, 1.0f, gy, K, w_out, K, 0.0f, gz, N);
+      if (gvn) nd_sgemm(false, true, B, N, N, 1.0f, gvn, N, w_rec, N, 1.0f, gz, N);
+    } else {
+      sampled_grad_z(B, N, K, gv, gy, w_out, gvn, w_rec, gz);
+    }
     if (gvn) {
-      nd_sgemm(false, true, B, N, N, 1.0f, gvn, N, w_rec, N, 1.0f, gz, N);
       if (alif)
         for (int64_t q = 0; q < BN; q++) gz[q] += ga[q];
       if (c->reset_grad && c->unit != ND_SNN_UNIT_RATE)
