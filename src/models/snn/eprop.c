@@ -16,6 +16,7 @@
  * db_out = sum_t bbar_t (pi - pi*) with bbar the bias's filtered trace. */
 #include <string.h>
 
+#include "backend/cpu/dispatch.h"
 #include "core/internal.h"
 #include "models/snn/snn_internal.h"
 #include "neurodyn/kernels.h"
@@ -31,42 +32,45 @@ static void reset_traces(nd_snn_learner *l, int64_t B) {
   if (l->eprev) memset(l->eprev, 0, (size_t)bnm * sizeof(float));
 }
 
+/* Neuron j's traces over rows 0..B-1 and its gradient row gj [M]; a serial
+ * function for the CPU-dispatched clones (backend/cpu/dispatch.h). */
+static ND__HOT void sweep_neuron(int64_t B, int64_t N, int64_t M, int64_t j, bool alif, float kappa, float rho, float beta,
+                                 const float *ev, const float *psi, const float *L, float *ea, float *ep, float *eb,
+                                 float *gj) {
+  for (int64_t b = 0; b < B; b++) {
+    const float p = psi[b * N + j], Lbj = L[b * N + j];
+    const float *evb = ev + b * M;
+    int64_t o = (b * N + j) * M;
+    if (alif) {
+      float *ea_ = ea + o, *ep_ = ep + o, *eb_ = eb + o;
+      for (int64_t i = 0; i < M; i++) {
+        float a = rho * ea_[i] + ep_[i];
+        float e = p * (evb[i] - beta * a);
+        ea_[i] = a, ep_[i] = e;
+        float bar = kappa * eb_[i] + e;
+        eb_[i] = bar;
+        gj[i] += Lbj * bar;
+      }
+    } else {
+      float *eb_ = eb + o;
+      for (int64_t i = 0; i < M; i++) {
+        float bar = kappa * eb_[i] + p * evb[i];
+        eb_[i] = bar;
+        gj[i] += Lbj * bar;
+      }
+    }
+  }
+}
+
 /* The per-synapse sweep: traces of rows 0..B-1, gT[j, i] += sum_b L_bj ebar_bji. */
 static void sweep(nd_snn_learner *l, int64_t B) {
   const nd_snn_learn_config *c = &l->c;
   const int64_t N = c->neurons, M = c->inputs + N;
-  const float kappa = l->kappa, rho = l->rho;
   const float beta = c->unit == ND_SNN_UNIT_ALIF ? (float)c->beta : 0.0f;
   const bool alif = c->unit == ND_SNN_UNIT_ALIF;
-  const float *ev = l->ev, *psi = l->psi, *L = l->lsig;
-  float *ea = l->ea, *ep = l->eprev, *eb = l->ebar, *gT = l->gT;
 #pragma omp parallel for schedule(static) if (N * M * B > 65536)
-  for (int64_t j = 0; j < N; j++) {
-    float *gj = gT + j * M;
-    for (int64_t b = 0; b < B; b++) {
-      const float p = psi[b * N + j], Lbj = L[b * N + j];
-      const float *evb = ev + b * M;
-      int64_t o = (b * N + j) * M;
-      if (alif) {
-        float *ea_ = ea + o, *ep_ = ep + o, *eb_ = eb + o;
-        for (int64_t i = 0; i < M; i++) {
-          float a = rho * ea_[i] + ep_[i];
-          float e = p * (evb[i] - beta * a);
-          ea_[i] = a, ep_[i] = e;
-          float bar = kappa * eb_[i] + e;
-          eb_[i] = bar;
-          gj[i] += Lbj * bar;
-        }
-      } else {
-        float *eb_ = eb + o;
-        for (int64_t i = 0; i < M; i++) {
-          float bar = kappa * eb_[i] + p * evb[i];
-          eb_[i] = bar;
-          gj[i] += Lbj * bar;
-        }
-      }
-    }
-  }
+  for (int64_t j = 0; j < N; j++)
+    sweep_neuron(B, N, M, j, alif, l->kappa, l->rho, beta, l->ev, l->psi, l->lsig, l->ea, l->eprev, l->ebar, l->gT + j * M);
 }
 
 nd_status nd__snn_eprop_grad(nd_snn_learner *l, const nd_snn_seq *s, double inv, double *lo, double *cor, double *sp) {

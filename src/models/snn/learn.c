@@ -8,6 +8,7 @@
 
 #include "core/internal.h"
 #include "models/snn/snn_internal.h"
+#include "backend/cpu/dispatch.h"
 #include "neurodyn/kernels.h"
 
 #ifndef M_PI
@@ -298,6 +299,32 @@ static int64_t count_nz(const float *a, int64_t n) {
   return k;
 }
 
+/* The hot loops below are serial functions called from the parallel
+ * regions, so that they get the CPU-dispatched clones (backend/cpu/dispatch.h). */
+/* c [N] = beta c + sum over a's non-zeros a_k W[k, :]. */
+static ND__HOT void sparse_row(int64_t K, int64_t N, const float *a, const float *W, float beta, float *c) {
+  if (beta == 0.0f) memset(c, 0, (size_t)N * sizeof(float));
+  for (int64_t k = 0; k < K; k++) {
+    if (a[k] == 0.0f) continue;
+    const float s = a[k], *w = W + k * N;
+    for (int64_t n = 0; n < N; n++) c[n] += s * w[n];
+  }
+}
+
+/* Columns n0..n1-1 of G += A^T D over rows 0..R-1, skipping A's zeros. */
+static ND__HOT void sparse_tn_cols(int64_t R, int64_t K, int64_t N, const float *A, const float *D, float *G, int64_t n0,
+                                   int64_t n1) {
+  for (int64_t q = 0; q < R; q++) {
+    const float *a = A + q * K, *d = D + q * N;
+    for (int64_t k = 0; k < K; k++) {
+      if (a[k] == 0.0f) continue;
+      const float s = a[k];
+      float *g = G + k * N;
+      for (int64_t n = n0; n < n1; n++) g[n] += s * d[n];
+    }
+  }
+}
+
 /* C [B, N] = beta C + A [B, K] W [K, N] (beta 0 or 1). */
 void nd__snn_mm(int64_t B, int64_t K, int64_t N, const float *A, const float *W, float beta, float *C) {
   if ((double)count_nz(A, B * K) > ND_SNN_SPARSE_FRACTION * (double)(B * K)) {
@@ -305,16 +332,7 @@ void nd__snn_mm(int64_t B, int64_t K, int64_t N, const float *A, const float *W,
     return;
   }
 #pragma omp parallel for schedule(static) if (B * N > 65536)
-  for (int64_t b = 0; b < B; b++) {
-    float *c = C + b * N;
-    if (beta == 0.0f) memset(c, 0, (size_t)N * sizeof(float));
-    const float *a = A + b * K;
-    for (int64_t k = 0; k < K; k++) {
-      if (a[k] == 0.0f) continue;
-      const float s = a[k], *w = W + k * N;
-      for (int64_t n = 0; n < N; n++) c[n] += s * w[n];
-    }
-  }
+  for (int64_t b = 0; b < B; b++) sparse_row(K, N, A + b * K, W, beta, C + b * N);
 }
 
 /* G [K, N] = A [R, K]^T D [R, N] (overwritten). */
@@ -330,15 +348,7 @@ void nd__snn_mm_tn(int64_t R, int64_t K, int64_t N, const float *A, const float 
 #pragma omp parallel for schedule(static) if (nchunks > 1)
   for (int64_t c = 0; c < nchunks; c++) {
     const int64_t n0 = c * chunk, n1 = n0 + chunk < N ? n0 + chunk : N;
-    for (int64_t q = 0; q < R; q++) {
-      const float *a = A + q * K, *d = D + q * N;
-      for (int64_t k = 0; k < K; k++) {
-        if (a[k] == 0.0f) continue;
-        const float s = a[k];
-        float *g = G + k * N;
-        for (int64_t n = n0; n < n1; n++) g[n] += s * d[n];
-      }
-    }
+    sparse_tn_cols(R, K, N, A, D, G, n0, n1);
   }
 }
 
@@ -348,6 +358,30 @@ void nd__snn_learn_input(nd_snn_learner *l, int64_t B, const float *x, const flo
   int64_t I = c->inputs, N = c->neurons;
   nd__snn_mm(B, I, N, x, l->p, 0.0f, l->r);
   nd__snn_mm(B, N, N, zprev, l->p + I * N, 1.0f, l->r);
+}
+
+/* The neurons q = 0..n-1 of one step (nd__snn_learn_neurons), one loop per
+ * surrogate so that each vectorises; a serial function for the dispatched clones. */
+static ND__HOT void spiking_range(nd_snn_surrogate su, int64_t n, float *v, float *a, const float *r, const float *zprev,
+                                  float *znew, float *psi, float alpha, float arho, float ain, float vth, float inv,
+                                  float gam, float beta, float k) {
+#define ND_SNN_NEURON_LOOP(FX)                                                                    \
+  for (int64_t q = 0; q < n; q++) {                                                               \
+    float vq = alpha * v[q] + r[q] - vth * zprev[q]; /* reset by subtraction (Bellec et al. 2020, Eq. 21) */ \
+    float aq = arho * a[q] + ain * zprev[q];         /* Eq. 23 (LIF: a stays 0) */                \
+    float x = (vq - vth - beta * aq) * inv, ax = fabsf(x);                                        \
+    (void)ax;                                                                                     \
+    v[q] = vq;                                                                                    \
+    a[q] = aq;                                                                                    \
+    znew[q] = x >= 0 ? 1.0f : 0.0f;                                                               \
+    psi[q] = gam * inv * (FX); /* Eq. 22 (triangle) */                                            \
+  }
+  switch (su) {
+  case ND_SNN_SURR_TRIANGLE: ND_SNN_NEURON_LOOP(ax < 1.0f ? 1.0f - ax : 0.0f) break;
+  case ND_SNN_SURR_FAST_SIGMOID: ND_SNN_NEURON_LOOP(1.0f / ((1.0f + k * ax) * (1.0f + k * ax))) break;
+  default: ND_SNN_NEURON_LOOP(1.0f / (1.0f + ((float)M_PI * k * x) * ((float)M_PI * k * x))) break;
+  }
+#undef ND_SNN_NEURON_LOOP
 }
 
 void nd__snn_learn_neurons(nd_snn_learner *l, int64_t B, const float *zprev, float *znew, float *psi) {
@@ -379,26 +413,14 @@ void nd__snn_learn_neurons(nd_snn_learner *l, int64_t B, const float *zprev, flo
     }
     return;
   }
-  /* one loop per surrogate, so that each vectorises */
   const float arho = alif ? rho : 0.0f, ain = alif ? 1.0f : 0.0f;
-#define ND_SNN_NEURON_LOOP(FX)                                                                    \
-  _Pragma("omp parallel for schedule(static) if (bn > 65536)")                                    \
-  for (int64_t q = 0; q < bn; q++) {                                                              \
-    float vq = alpha * v[q] + r[q] - vth * zprev[q]; /* reset by subtraction (Bellec et al. 2020, Eq. 21) */ \
-    float aq = arho * a[q] + ain * zprev[q]; /* Eq. 23 (LIF: a stays 0) */                        \
-    float x = (vq - vth - beta * aq) * inv, ax = fabsf(x);                                        \
-    (void)ax;                                                                                     \
-    v[q] = vq;                                                                                    \
-    a[q] = aq;                                                                                    \
-    znew[q] = x >= 0 ? 1.0f : 0.0f;                                                               \
-    psi[q] = gam * inv * (FX); /* Eq. 22 (triangle) */                                            \
+  const int64_t chunk = 8192, nchunks = (bn + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (bn > 65536)
+  for (int64_t ch = 0; ch < nchunks; ch++) {
+    int64_t q0 = ch * chunk, n = bn - q0 < chunk ? bn - q0 : chunk;
+    spiking_range(su, n, v + q0, a + q0, r + q0, zprev + q0, znew + q0, psi + q0, alpha, arho, ain, vth, inv, gam,
+                  beta, k);
   }
-  switch (su) {
-  case ND_SNN_SURR_TRIANGLE: ND_SNN_NEURON_LOOP(ax < 1.0f ? 1.0f - ax : 0.0f) break;
-  case ND_SNN_SURR_FAST_SIGMOID: ND_SNN_NEURON_LOOP(1.0f / ((1.0f + k * ax) * (1.0f + k * ax))) break;
-  default: ND_SNN_NEURON_LOOP(1.0f / (1.0f + ((float)M_PI * k * x) * ((float)M_PI * k * x))) break;
-  }
-#undef ND_SNN_NEURON_LOOP
 }
 
 void nd__snn_learn_readout(nd_snn_learner *l, int64_t B, const float *z, const int32_t *labels, double inv_scored,
@@ -496,27 +518,30 @@ nd_status nd_snn_learner_eval(nd_snn_learner *l, const nd_snn_seq *s, double *lo
  * dL/da_t likewise), so where psi_t = 0 -- outside the pseudo-derivative's
  * support, most neurons -- it is not needed: the two products are computed
  * only at psi_t != 0 (a sampled product; the other entries are set to 0). */
+static ND__HOT void sampled_row(int64_t N, int64_t K, const float *psi, const float *gyb, const float *w_out,
+                                const float *gvb, const float *w_rec, float *gz) {
+  for (int64_t j = 0; j < N; j++) {
+    float s = 0.0f;
+    if (psi[j] != 0.0f) {
+      const float *wo = w_out + j * K;
+      for (int64_t o = 0; o < K; o++) s += gyb[o] * wo[o];
+      if (gvb) {
+        const float *wr = w_rec + j * N;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = 0; i < N; i++) acc += gvb[i] * wr[i];
+        s += acc;
+      }
+    }
+    gz[j] = s;
+  }
+}
+
 static void sampled_grad_z(int64_t B, int64_t N, int64_t K, const float *psi, const float *gy, const float *w_out,
                            const float *gvn, const float *w_rec, float *gz) {
 #pragma omp parallel for schedule(static) if (B * N > 65536)
-  for (int64_t b = 0; b < B; b++) {
-    const float *gyb = gy + b * K, *gvb = gvn ? gvn + b * N : NULL;
-    for (int64_t j = 0; j < N; j++) {
-      float s = 0.0f;
-      if (psi[b * N + j] != 0.0f) {
-        const float *wo = w_out + j * K;
-        for (int64_t o = 0; o < K; o++) s += gyb[o] * wo[o];
-        if (gvb) {
-          const float *wr = w_rec + j * N;
-          float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-          for (int64_t i = 0; i < N; i++) acc += gvb[i] * wr[i];
-          s += acc;
-        }
-      }
-      gz[b * N + j] = s;
-    }
-  }
+  for (int64_t b = 0; b < B; b++)
+    sampled_row(N, K, psi + b * N, gy + b * K, w_out, gvn ? gvn + b * N : NULL, w_rec, gz + b * N);
 }
 
 /* BPTT (snn.h): forward storing z, psi and dy; backward turns psi into
