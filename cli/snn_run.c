@@ -18,6 +18,7 @@
 #include "neurodyn/tensor.h"
 #include "options.h"
 #include "out_command.h"
+#include "record_cli.h"
 
 #define CMD "run snn"
 #define ND_TRY_CLI(e)                \
@@ -32,6 +33,7 @@ typedef struct snn_opts {
   double tau_m, tau_syn, tau_a, t_ref, v_th, v_reset, beta;
   int model, reset, synapse, rec;
   int64_t raster_neurons, trace, max_spikes;
+  nd_cli_record record;
   nd_cli_common common;
 } snn_opts;
 
@@ -159,6 +161,39 @@ static nd_status write_outputs(const snn_opts *o, const nd_opts *spec, const rec
   return ND_OK;
 }
 
+/* --record: the spike raster (any spike in each window of --record-every
+ * steps) and the membrane potentials at the window's end. */
+typedef struct streams {
+  nd_record_stream *raster, *membrane;
+  float *window; /* [N]: 1 where the neuron spiked in the current window */
+  int64_t n;
+} streams;
+
+static nd_status open_streams(nd_cli_record *rc, const snn_opts *o, streams *str) {
+  if (!rc->on) return ND_OK;
+  ND_TRY_CLI(nd_cli_mkdirs(o->common.out));
+  ND_TRY_CLI(nd_cli_record_open(rc, o->common.out, false));
+  char labels[128];
+  snprintf(labels, sizeof labels, "{\"model\": \"snn\", \"window_ms\": %g}", o->dt * (double)rc->every);
+  ND_TRY_CLI(nd_cli_record_stream(rc, "spikes", ND_RECORD_RASTER, 1, &o->neurons, "ms", o->dt, labels, &str->raster));
+  ND_TRY_CLI(nd_cli_record_stream(rc, "membrane", ND_RECORD_VECTOR, 1, &o->neurons, "ms", o->dt, labels,
+                                  &str->membrane));
+  str->n = o->neurons;
+  str->window = calloc((size_t)o->neurons, sizeof *str->window);
+  return str->window ? ND_OK : nd_set_error(ND_ERR_NOMEM, "out of memory");
+}
+
+static nd_status record_step(nd_cli_record *rc, streams *str, const nd_snn *net, int64_t done) {
+  int64_t m;
+  const int32_t *l = nd_snn_spike_list(net, 0, &m);
+  for (int64_t s = 0; s < m; s++) str->window[l[s]] = 1;
+  if (!nd_cli_record_due(rc, done)) return ND_OK;
+  ND_TRY_CLI(nd_recorder_push(str->raster, str->window));
+  ND_TRY_CLI(nd_recorder_push(str->membrane, nd_snn_voltage(net)));
+  memset(str->window, 0, sizeof(float) * (size_t)str->n);
+  return ND_OK;
+}
+
 static nd_status simulate(const snn_opts *o, const nd_opts *spec) {
   nd_snn_config c = nd_snn_defaults();
   c.neurons = o->neurons, c.dt_ms = o->dt, c.tau_m_ms = o->tau_m, c.tau_syn_ms = o->tau_syn, c.tau_a_ms = o->tau_a;
@@ -177,6 +212,7 @@ static nd_status simulate(const snn_opts *o, const nd_opts *spec) {
   if (steps < 1) steps = 1;
   if (o->trace < 0 || o->trace > o->neurons || o->trace > 10)
     return nd_set_error(ND_ERR_INVALID_ARG, "--trace %lld: expected 0..min(10, neurons)", (long long)o->trace);
+  ND_TRY_CLI(nd_cli_record_check(&o->record));
   if (o->raster_neurons < 1) return nd_set_error(ND_ERR_INVALID_ARG, "--raster-neurons must be >= 1");
   if (o->raster_neurons > 4096) return nd_set_error(ND_ERR_INVALID_ARG, "--raster-neurons at most 4096");
   if ((double)steps * (double)o->trace > 1e9) return nd_set_error(ND_ERR_INVALID_ARG, "--trace: too many samples");
@@ -191,6 +227,9 @@ static nd_status simulate(const snn_opts *o, const nd_opts *spec) {
     rec.trace = o->trace ? malloc((size_t)(steps * o->trace) * sizeof *rec.trace) : NULL;
     if (!rec.count || (o->trace && !rec.trace)) st = nd_set_error(ND_ERR_NOMEM, "out of memory");
   }
+  nd_cli_record rc = o->record;
+  streams str = {0};
+  if (st == ND_OK) st = open_streams(&rc, o, &str);
   double wall = 0, cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (int64_t k = 0; k < steps && st == ND_OK; k++) {
     double t0 = clock_s(CLOCK_MONOTONIC);
@@ -198,8 +237,12 @@ static nd_status simulate(const snn_opts *o, const nd_opts *spec) {
     wall += clock_s(CLOCK_MONOTONIC) - t0;
     if (st == ND_OK) st = push_spikes(&rec, net, (double)(k + 1) * o->dt, o->max_spikes);
     for (int64_t q = 0; q < o->trace && st == ND_OK; q++) rec.trace[k * o->trace + q] = nd_snn_voltage(net)[q];
+    if (st == ND_OK && str.window) st = record_step(&rc, &str, net, k + 1);
   }
   double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0; /* steps and recording */
+  nd_status sc = nd_cli_record_close(&rc);
+  if (st == ND_OK) st = sc;
+  free(str.window);
   if (st == ND_OK) st = write_outputs(o, spec, &rec, steps, net, wall, cpu);
   free(rec.ev), free(rec.count), free(rec.trace);
   nd_snn_free(net);
@@ -238,6 +281,7 @@ int nd_cli_run_snn(int argc, char **argv) {
       {"raster-neurons", ND_OPT_INT64, &o.raster_neurons, "500", "neurons (rows) in raster.png", NULL},
       {"trace", ND_OPT_INT64, &o.trace, "3", "membrane traces of neurons 0..K-1 to voltage.npy/png", NULL},
       {"max-spikes", ND_OPT_INT64, &o.max_spikes, "100000000", "refuse a run that records more spikes", NULL},
+      ND_OPT_RECORD(&o.record, "the spike raster and membrane potentials", "steps (a raster frame: any spike in them)", "10"),
       ND_OPT_COMMON(&o.common),
       ND_OPT_END,
   };
