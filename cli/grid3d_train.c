@@ -5,6 +5,7 @@
  * per minibatch every epoch, test_acc once at the end, grid3d.safetensors
  * with the read-out optimizer and every node's Adam moments and growth
  * counters for an exact --resume. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "commands.h"
 #include "mlp_train.h"
 #include "progress.h"
+#include "record_cli.h"
 #include "supervised.h"
 
 typedef struct grid_args {
@@ -20,6 +22,7 @@ typedef struct grid_args {
   double lr, lr_final;
   int64_t epochs, batch, checkpoint_every, stop_after, grad_blocks;
   const char *resume;
+  nd_cli_record record;
   nd_cli_dataopts data;
   nd_cli_common common;
 } grid_args;
@@ -32,7 +35,92 @@ typedef struct grid_run {
   nd_grid3d_stats st;   /* the last epoch's counters */
   double epoch_seconds;
   int64_t epoch_batches;
+  nd_record_stream *rec_activity, *rec_allocated; /* --record: per epoch */
 } grid_run;
+
+/* --record: node i's activity on an image is the norm of its final state
+ * ||h_i||_2 (0 for an inactive node). */
+#define REC_PROBE 16 /* training images averaged per epoch frame */
+#define REC_EVAL 64  /* test images, one frame each, at the end */
+
+static nd_status node_norms(grid_run *r, const float *x, int64_t rows, float *norms) {
+  int64_t n = nd_grid3d_num_nodes(r->m), dim = nd_grid3d_config_of(r->m)->dim;
+  float *st = malloc(sizeof(float) * (size_t)(rows * n * dim));
+  if (!st) return nd_set_error(ND_ERR_NOMEM, "out of memory for the recorded states");
+  nd_status s = nd_grid3d_states(r->m, x, rows, st, NULL);
+  for (int64_t k = 0; s == ND_OK && k < rows * n; k++) {
+    double q = 0;
+    for (int64_t d = 0; d < dim; d++) q += (double)st[k * dim + d] * st[k * dim + d];
+    norms[k] = (float)sqrt(q);
+  }
+  free(st);
+  return s;
+}
+
+static nd_status node_positions(grid_run *r, float **pos) {
+  int64_t n = nd_grid3d_num_nodes(r->m);
+  *pos = malloc(sizeof(float) * (size_t)(3 * n));
+  if (!*pos) return nd_set_error(ND_ERR_NOMEM, "out of memory");
+  for (int64_t i = 0; i < n; i++) ND_CLI_TRY(nd_grid3d_node_info(r->m, i, *pos + 3 * i, NULL, NULL));
+  return ND_OK;
+}
+
+/* The epoch frames of epoch e (0: before training): the mean activity over
+ * the first training images, and which nodes are allocated. */
+static nd_status record_epoch(grid_run *r, int64_t e) {
+  if (!r->rec_activity || !nd_cli_record_due(&r->a->record, e)) return ND_OK;
+  int64_t n = nd_grid3d_num_nodes(r->m), rows = r->tr->n < REC_PROBE ? r->tr->n : REC_PROBE;
+  float *norms = malloc(sizeof(float) * (size_t)(n * (rows + 1)));
+  if (!norms) return nd_set_error(ND_ERR_NOMEM, "out of memory");
+  float *mean = norms + rows * n;
+  nd_status s = node_norms(r, r->tr->images.data, rows, norms);
+  for (int64_t i = 0; s == ND_OK && i < n; i++) {
+    double acc = 0;
+    for (int64_t k = 0; k < rows; k++) acc += norms[k * n + i];
+    mean[i] = (float)(acc / (double)rows);
+  }
+  if (s == ND_OK) s = nd_recorder_push(r->rec_activity, mean);
+  for (int64_t i = 0; s == ND_OK && i < n; i++) mean[i] = nd_grid3d_node_allocated(r->m, i) ? 1.0f : 0.0f;
+  if (s == ND_OK) s = nd_recorder_push(r->rec_allocated, mean);
+  if (s == ND_OK) s = nd_cli_record_flush(&r->a->record);
+  free(norms);
+  return s;
+}
+
+/* After nd_run_begin: the epoch streams (continued on --resume). */
+static nd_status record_begin(grid_run *r, nd_run *run) {
+  nd_cli_record *rc = &r->a->record;
+  if (!rc->on) return ND_OK;
+  ND_CLI_TRY(nd_cli_record_open(rc, run->dir, run->resumed));
+  float *pos = NULL;
+  nd_status s = node_positions(r, &pos);
+  int64_t n = nd_grid3d_num_nodes(r->m);
+  const char *lab = "{\"model\": \"grid3d\", \"value\": \"mean ||h_i|| over the first 16 training images\"}";
+  if (s == ND_OK) s = nd_cli_record_grid(rc, "activity", n, pos, "epoch", 1, lab, &r->rec_activity);
+  lab = "{\"model\": \"grid3d\", \"value\": \"1: node allocated (sparse growth)\"}";
+  if (s == ND_OK) s = nd_cli_record_grid(rc, "allocated", n, pos, "epoch", 1, lab, &r->rec_allocated);
+  free(pos);
+  if (s == ND_OK && !run->resumed) s = record_epoch(r, 0);
+  return s;
+}
+
+/* At the end: ||h_i|| of every node on each of the first test images. */
+static nd_status record_eval(grid_run *r) {
+  nd_cli_record *rc = &r->a->record;
+  if (!rc->rec) return ND_OK;
+  int64_t n = nd_grid3d_num_nodes(r->m), rows = r->te->n < REC_EVAL ? r->te->n : REC_EVAL;
+  float *pos = NULL, *norms = malloc(sizeof(float) * (size_t)(rows * n));
+  nd_record_stream *st = NULL;
+  nd_status s = norms ? node_positions(r, &pos) : nd_set_error(ND_ERR_NOMEM, "out of memory");
+  nd_record_stream_spec spec = nd_record_stream_defaults("eval", ND_RECORD_GRID3D, 1, &n);
+  spec.positions = pos;
+  spec.labels_json = "{\"model\": \"grid3d\", \"value\": \"||h_i|| on test image t\", \"split\": \"test\"}";
+  if (s == ND_OK) s = nd_recorder_stream(rc->rec, &spec, &st);
+  if (s == ND_OK) s = node_norms(r, r->te->images.data, rows, norms);
+  for (int64_t k = 0; s == ND_OK && k < rows; k++) s = nd_recorder_push(st, norms + k * n);
+  free(pos), free(norms);
+  return s;
+}
 
 static int on_batch(const nd_progress_info *info, void *user) {
   nd_cli_supervised *s = user;
@@ -75,7 +163,7 @@ static nd_status grid_extra(void *self, nd_jsonl_field *f, int *n) {
   f[(*n)++] = ND_JINT("births", r->st.births);
   f[(*n)++] = ND_JINT("deaths", r->st.deaths);
   f[(*n)++] = ND_JNUM("ms_per_batch", r->epoch_batches ? 1e3 * r->epoch_seconds / (double)r->epoch_batches : 0);
-  return ND_OK;
+  return record_epoch(r, r->sup.epoch);
 }
 
 static nd_status grid_save(void *self, nd_checkpoint *ck) {
@@ -143,6 +231,7 @@ static int grid_run_all(const char *cmd, grid_args *a, nd_run *run) {
   if (a->epochs < 1 || a->batch < 1) return nd_cli_cmd_fail(cmd, 2, "--epochs and --batch must be >= 1");
   if (a->checkpoint_every < 0 || a->stop_after < 0)
     return nd_cli_cmd_fail(cmd, 2, "--checkpoint-every and --stop-after: need >= 0");
+  if (nd_cli_record_check(&a->record) != ND_OK) return nd_cli_cmd_fail(cmd, 2, "%s", nd_last_error());
   if (a->grad_blocks != 0) return nd_cli_cmd_fail(cmd, 2, "--grad-blocks: grid3d trains in one process (need 0)");
   nd_dataset tr, val, te;
   int rc = nd_cli_data_load(cmd, &a->data, &tr, &val, &te);
@@ -163,11 +252,15 @@ static int grid_run_all(const char *cmd, grid_args *a, nd_run *run) {
   for (int i = 0; !rc && a->data.file_list[i]; i++) run->dataset_files[i] = a->data.file_list[i];
   run->why_serial = "grid3d trains in one process";
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
+  nd_status srec = ND_OK;
+  if (!rc && (srec = record_begin(&r, run)) != ND_OK) rc = nd_cli_lib_fail(cmd, srec);
   nd_trainer t = nd_cli_supervised_trainer(&r.sup);
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   if (!rc) rc = nd_run_loop(run, &t, &lim);
   bool scored = false;
   rc = nd_cli_supervised_finish(&r.sup, run, rc, &scored);
+  if (scored && (srec = record_eval(&r)) != ND_OK) rc = nd_cli_lib_fail(cmd, srec);
+  if ((srec = nd_cli_record_close(&a->record)) != ND_OK && !rc) rc = nd_cli_lib_fail(cmd, srec);
   if (scored) print_summary(cmd, &r, run, nd_cli_now() - t0);
   nd_run_end(run);
   nd_optim_free(r.sup.opt);
@@ -232,6 +325,8 @@ int nd_cli_train_grid3d(int argc, char **argv) {
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write grid3d.safetensors every N epochs (0: only at the end)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
+      ND_OPT_RECORD(&a.record, "node activities and allocation per epoch (grid3d streams), and at the end on test images",
+                    "epochs", "1"),
       ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
