@@ -69,9 +69,26 @@ int nd_cli_run_somp(int argc, char **argv); /* somp_run.c */
 /* run lca --conv (lca_conv.c), called by lca_run.c with its checked config:
  * --dict filters, --input images, --out codes, --kernel / --stride / --pad
  * as "N" or "NxM" (kernel NULL: taken from the filters). */
+struct nd_cli_record;
 typedef struct nd_cli_lca_conv_opts {
   const char *prog, *dict, *input, *out, *kernel, *stride, *pad;
+  struct nd_cli_record *record; /* --record-dir */
 } nd_cli_lca_conv_opts;
+/* run lca --record-dir: the codes and potentials of a solve, one frame per
+ * --record-every iterations, as streams "codes" and "potentials" of the
+ * given kind and frame shape (frame_size floats from the start of A and U).
+ * lca_run.c; the observer to hand to nd_lca(_conv)_set_observer. */
+typedef struct nd_cli_lca_rec {
+  struct nd_cli_record *rc;
+  void *codes, *potentials; /* nd_record_stream * */
+  int64_t frame_size;
+  nd_status status;
+} nd_cli_lca_rec;
+nd_status nd_cli_lca_rec_begin(nd_cli_lca_rec *lr, struct nd_cli_record *rc, int kind, int ndim, const int64_t *shape,
+                               const char *labels);
+int nd_cli_lca_rec_observer(int64_t iter, const float *a, const float *u, int64_t batch, void *user);
+/* Closes the recording; returns the first failure (also the observer's). */
+nd_status nd_cli_lca_rec_end(nd_cli_lca_rec *lr);
 int nd_cli_lca_conv(const nd_cli_lca_conv_opts *o, const nd_lca_config *c);
 int nd_cli_run_wta(int argc, char **argv);     /* circuits_run.c */
 int nd_cli_run_lcwta(int argc, char **argv);   /* circuits_run.c */

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "options.h"
+#include "record_cli.h"
 
 /* "A" or "AxB" (A, B >= lo) into *h, *w; 1-D filters take "A" only. */
 static int pair_opt(const char *prog, const char *flag, const char *text, int64_t lo, bool one_d, int64_t *h, int64_t *w) {
@@ -86,12 +87,23 @@ int nd_cli_lca_conv(const nd_cli_lca_conv_opts *o, const nd_lca_config *c) {
     if (!rc && !(a = nd_aligned_alloc((size_t)(B * n) * sizeof(float))))
       rc = nd_cli_fail(1, o->prog, "out of memory for codes of %lld numbers", (long long)(B * n));
   }
+  const int64_t P = (sh.height + 2 * sh.pad_h - sh.kernel_h) / sh.stride_h + 1;
+  const int64_t Q = (sh.width + 2 * sh.pad_w - sh.kernel_w) / sh.stride_w + 1;
+  /* --record-dir: the first image's code maps [F, P, Q] */
+  nd_cli_lca_rec lr = {0};
+  nd_status s = rc ? ND_OK
+                   : nd_cli_lca_rec_begin(&lr, o->record, ND_RECORD_MAP2D, 3, ND_SHAPE(sh.filters, P, Q),
+                                          "{\"model\": \"lca-conv\", \"image\": 0}");
+  if (!rc && s == ND_OK && lr.codes) s = nd_lca_conv_set_observer(l, nd_cli_lca_rec_observer, &lr);
   nd_lca_result r;
-  if (!rc && nd_lca_conv_solve(l, S.data, B, a, &r) != ND_OK) rc = nd_cli_fail(1, o->prog, "%s", nd_last_error());
+  if (!rc && s == ND_OK) s = nd_lca_conv_solve(l, S.data, B, a, &r);
+  if (!rc) {
+    nd_status se = nd_cli_lca_rec_end(&lr);
+    if (s == ND_OK) s = se;
+    if (s != ND_OK) rc = nd_cli_fail(nd_cli_status_code(s) == 2 ? 2 : 1, o->prog, "%s", nd_last_error());
+  }
   if (!rc) {
     const bool one_d = Wt.ndim == 3, batched = S.ndim == (one_d ? 3 : 4);
-    const int64_t P = (sh.height + 2 * sh.pad_h - sh.kernel_h) / sh.stride_h + 1;
-    const int64_t Q = (sh.width + 2 * sh.pad_w - sh.kernel_w) / sh.stride_w + 1;
     int64_t shape[4];
     int k = 0;
     if (batched) shape[k++] = B;

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "options.h"
+#include "record_cli.h"
 #include "neurodyn/neurodyn.h"
 #include "neurodyn/lca.h"
 
@@ -28,7 +29,37 @@ typedef struct run_opts {
   bool restart, normalize;
   bool conv;                       /* --conv: lca_conv.c */
   const char *kernel, *stride, *pad;
+  nd_cli_record record;
 } run_opts;
+
+nd_status nd_cli_lca_rec_begin(nd_cli_lca_rec *lr, nd_cli_record *rc, int kind, int ndim, const int64_t *shape,
+                               const char *labels) {
+  memset(lr, 0, sizeof *lr);
+  lr->rc = rc;
+  if (!rc->dir) return ND_OK;
+  lr->frame_size = 1;
+  for (int i = 0; i < ndim; i++) lr->frame_size *= shape[i];
+  nd_record_stream *c = NULL, *u = NULL;
+  nd_status s = nd_cli_record_open(rc, NULL, false);
+  if (s == ND_OK) s = nd_cli_record_stream(rc, "codes", (nd_record_kind)kind, ndim, shape, "step", 1, labels, &c);
+  if (s == ND_OK) s = nd_cli_record_stream(rc, "potentials", (nd_record_kind)kind, ndim, shape, "step", 1, labels, &u);
+  lr->codes = c, lr->potentials = u;
+  return s;
+}
+
+/* Frame f is iteration f K + 1 (the first step is always kept). */
+int nd_cli_lca_rec_observer(int64_t iter, const float *a, const float *u, int64_t batch, void *user) {
+  nd_cli_lca_rec *lr = user;
+  (void)batch;
+  if (lr->status == ND_OK) lr->status = nd_cli_record_push(lr->rc, lr->codes, iter - 1, a);
+  if (lr->status == ND_OK) lr->status = nd_cli_record_push(lr->rc, lr->potentials, iter - 1, u);
+  return lr->status != ND_OK;
+}
+
+nd_status nd_cli_lca_rec_end(nd_cli_lca_rec *lr) {
+  nd_status s = nd_cli_record_close(lr->rc);
+  return lr->status != ND_OK ? lr->status : s;
+}
 
 /* An optional real option given as text (NULL: keep the default). */
 static int real_opt(const char *name, const char *text, double *dst) {
@@ -102,10 +133,20 @@ static int solve(const run_opts *o, const nd_lca_config *c, const nd_tensor *D, 
     nd_lca_free(l);
     return nd_cli_fail(1, PROG, "out of memory for codes [%lld, %lld]", (long long)B, (long long)n);
   }
+  /* --record-dir: one signal's codes as a vector, or the first 64 signals' as a map [1, B, n] */
+  nd_cli_lca_rec lr;
+  int64_t rows = B < 64 ? B : 64;
+  s = B == 1 ? nd_cli_lca_rec_begin(&lr, (nd_cli_record *)&o->record, ND_RECORD_VECTOR, 1, &n,
+                                    "{\"model\": \"lca\", \"signals\": 1}")
+             : nd_cli_lca_rec_begin(&lr, (nd_cli_record *)&o->record, ND_RECORD_MAP2D, 3, ND_SHAPE(1, rows, n),
+                                    "{\"model\": \"lca\", \"rows\": \"signals\", \"columns\": \"atoms\"}");
+  if (s == ND_OK && lr.codes) s = nd_lca_set_observer(l, nd_cli_lca_rec_observer, &lr);
   nd_lca_result r;
-  s = nd_lca_solve(l, S->data, B, a, &r);
+  if (s == ND_OK) s = nd_lca_solve(l, S->data, B, a, &r);
+  nd_status se = nd_cli_lca_rec_end(&lr);
+  if (s == ND_OK) s = se;
   int rc = 0;
-  if (s != ND_OK) rc = nd_cli_fail(1, PROG, "%s", nd_last_error());
+  if (s != ND_OK) rc = nd_cli_fail(nd_cli_status_code(s) == 2 ? 2 : 1, PROG, "%s", nd_last_error());
   if (!rc) rc = write_codes(o->out, a, S->ndim, B, n);
   if (!rc)
     printf("{\"iterations\": %lld, \"residual\": %.9g, \"objective\": %.9g, \"stopped\": \"%s\", \"batch\": %lld, "
@@ -144,6 +185,7 @@ int nd_cli_run_lca(int argc, char **argv) {
       {"kernel", ND_OPT_STRING, &o.kernel, NULL, "conv: filter size KH[xKW] (checked against the filters)", NULL},
       {"stride", ND_OPT_STRING, &o.stride, "1", "conv: stride S or SHxSW", NULL},
       {"pad", ND_OPT_STRING, &o.pad, "0", "conv: zero padding P or PHxPW on each side", NULL},
+      ND_OPT_RECORD_DIR(&o.record, "the codes and potentials over the solver's iterations", "iterations", "1"),
       ND_OPT_END,
   };
   const nd_opts spec = {PROG, "--dict D.npy --input S.npy --lambda L --out A.npy [options]",
@@ -165,9 +207,10 @@ int nd_cli_run_lca(int argc, char **argv) {
   if (!rc && nd_file_format_of_name(o.out) != ND_FILE_NPY && nd_file_format_of_name(o.out) != ND_FILE_SAFETENSORS)
     rc = nd_cli_fail(2, PROG, "%s: --out must end in .npy or .safetensors", o.out);
   if (!rc) rc = nd_cli_check_output(PROG, o.out);
+  if (!rc && nd_cli_record_check(&o.record) != ND_OK) rc = nd_cli_fail(2, PROG, "%s", nd_last_error());
   if (!rc) rc = make_config(&o, &c);
   if (!rc && o.threads != 0 && nd_set_num_threads(o.threads) != ND_OK) rc = nd_cli_fail(2, PROG, "--threads: %s", nd_last_error());
-  nd_cli_lca_conv_opts co = {PROG, o.dict, o.input, o.out, o.kernel, o.stride, o.pad};
+  nd_cli_lca_conv_opts co = {PROG, o.dict, o.input, o.out, o.kernel, o.stride, o.pad, &o.record};
   if (!rc && o.conv) rc = nd_cli_lca_conv(&co, &c);
   else if (!rc) rc = read_inputs(&o, &D, &S);
   if (!rc && !o.conv) rc = solve(&o, &c, &D, &S);

@@ -3,16 +3,21 @@
 
 #include <string.h>
 
+#include "options.h"
+
 nd_status nd_cli_record_check(const nd_cli_record *r) {
-  if (r->on && r->every < 1)
+  if (r->dir && !*r->dir) return nd_set_error(ND_ERR_INVALID_ARG, "--record-dir: empty directory name");
+  if ((r->on || r->dir) && r->every < 1)
     return nd_set_error(ND_ERR_INVALID_ARG, "--record-every %lld: need >= 1", (long long)r->every);
   return ND_OK;
 }
 
 nd_status nd_cli_record_open(nd_cli_record *r, const char *dir, bool append) {
   r->rec = NULL;
+  if (r->dir) r->on = true, dir = r->dir;
   if (!r->on) return ND_OK;
   nd_status s = nd_cli_record_check(r);
+  if (s == ND_OK && r->dir) s = nd_cli_mkdirs(r->dir);
   if (s == ND_OK) s = nd_recorder_open(dir, append ? ND_RECORD_APPEND : 0, &r->rec);
   return s;
 }

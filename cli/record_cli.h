@@ -10,7 +10,8 @@
 #include "neurodyn/record.h"
 
 typedef struct nd_cli_record {
-  bool on;           /* --record */
+  bool on;           /* --record (or --record-dir given) */
+  const char *dir;   /* --record-dir DIR: commands without a run directory */
   int64_t every;     /* --record-every K: one frame every K steps / iterations / epochs */
   nd_recorder *rec;  /* open between nd_cli_record_open and _close */
 } nd_cli_record;
@@ -22,10 +23,17 @@ typedef struct nd_cli_record {
    NULL},                                                                                                             \
   {"record-every", ND_OPT_INT64, &(r)->every, every_def, "with --record: one frame every K " unit, NULL}
 
+/* The same for a command that writes files, not a run directory: --record-dir DIR. */
+#define ND_OPT_RECORD_DIR(r, what, unit, every_def)                                                                 \
+  {"record-dir", ND_OPT_STRING, &(r)->dir, NULL, "record " what " into DIR/record/ for neurodyn report (docs/record.md)", \
+   NULL},                                                                                                           \
+  {"record-every", ND_OPT_INT64, &(r)->every, every_def, "with --record-dir: one frame every K " unit, NULL}
+
 /* --record-every >= 1 (ND_ERR_INVALID_ARG naming it). */
 nd_status nd_cli_record_check(const nd_cli_record *r);
 /* With --record: opens DIR/record/ (appending to it when append, for a
- * resumed run).  Without: nothing. */
+ * resumed run); with --record-dir, that directory (dir is then ignored).
+ * Without either: nothing. */
 nd_status nd_cli_record_open(nd_cli_record *r, const char *dir, bool append);
 /* Declares a stream whose frames are K = every base steps of base_dt apart;
  * *out is NULL without --record.  labels: NULL or a JSON object's text. */

@@ -35,6 +35,44 @@ expect_error 2 "neurodyn run snn:" "--record-every" "$ND" run snn --neurons 20 -
   --record --record-every 0 --out "$TMP/snnbad"
 [ ! -e "$TMP/snnbad/record" ] || fail "record/ after a bad --record-every"
 
+# ---- run lca --record-dir: codes and potentials per solver iteration
+cd "$TMP"
+"$PY" - <<'PY'
+import numpy as np
+rng = np.random.default_rng(0)
+D = rng.standard_normal((16, 32)).astype(np.float32); D /= np.linalg.norm(D, axis=0)
+np.save("D.npy", D)
+np.save("S.npy", rng.standard_normal((3, 16)).astype(np.float32))
+np.save("s1.npy", rng.standard_normal(16).astype(np.float32))
+W = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
+np.save("W.npy", W / np.linalg.norm(W.reshape(4, -1), axis=1)[:, None, None, None])
+np.save("I.npy", rng.standard_normal((2, 1, 8, 8)).astype(np.float32))
+PY
+lca_iters() { "$PY" -c "import json, sys; print(json.loads(sys.argv[1])['iterations'])" "$out"; }
+expect_ok "$ND" run lca --dict D.npy --input s1.npy --lambda 0.1 --out a1.npy --record-dir lca1
+n1=$(lca_iters)
+"$PY" "$CHECK" lca1 codes:vector:32:$n1 potentials:vector:32:$n1 --save lca1.npz || fail "run lca record"
+expect_ok "$ND" run lca --dict D.npy --input S.npy --lambda 0.1 --out A.npy --record-dir lca3 --record-every 3
+n3=$(lca_iters)
+"$PY" "$CHECK" lca3 codes:map2d:1x3x32:$(( (n3 + 2) / 3 )) || fail "run lca batch record"
+expect_ok "$ND" run lca --conv --dict W.npy --input I.npy --lambda 0.1 --pad 1 --out C.npy --record-dir lcac
+nc=$(lca_iters)
+"$PY" "$CHECK" lcac codes:map2d:4x8x8:$nc potentials:map2d:4x8x8:$nc --save lcac.npz || fail "run lca --conv record"
+"$PY" - <<'PY' || fail "run lca: the recorded codes end at the written codes; a = soft(u)"
+import numpy as np
+z, a = np.load("lca1.npz"), np.load("a1.npy")
+np.testing.assert_allclose(z["codes"][-1], a, atol=1e-6)
+u = z["potentials"]                                   # soft threshold of the potentials (Rozell 2008, Eq. 3.2)
+np.testing.assert_allclose(z["codes"], np.sign(u) * np.maximum(np.abs(u) - 0.1, 0), atol=1e-6)
+assert (np.abs(z["codes"][0]) < np.abs(z["codes"][-1]).max()).all() and len(u) > 2
+c, C = np.load("lcac.npz"), np.load("C.npy")
+np.testing.assert_allclose(c["codes"][-1], C[0], atol=1e-6)
+PY
+expect_error 2 "neurodyn run lca:" "--record-every" "$ND" run lca --dict D.npy --input s1.npy --lambda 0.1 \
+  --out bad.npy --record-dir lcabad --record-every 0
+[ ! -e lcabad ] && [ ! -e bad.npy ] || fail "run lca wrote after a bad --record-every"
+cd - >/dev/null
+
 # ---- the MNIST trainers (skipped without the data)
 if D=$(mnist_dir); then
   # train grid3d: activity and allocation per epoch (epoch 0 = before training), eval on test images
