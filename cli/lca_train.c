@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "progress.h"
+#include "record_cli.h"
 #include "run.h"
 
 #define CMD "train lca"
@@ -30,6 +31,7 @@ typedef struct lca_args {
   int64_t png_every, stop_after, checkpoint_every;
   double whiten_eps, lambda, eta, tol, lr;
   bool conv;
+  nd_cli_record record;
   nd_cli_common common;
 } lca_args;
 
@@ -41,7 +43,42 @@ typedef struct lca_run {
   nd_lca_dict_stats last, val;
   char files[2][4096];
   const char *file_list[3];
+  nd_cli_record *rec;
+  nd_record_stream *atoms; /* --record: the dictionary per epoch */
+  float *frame;
 } lca_run;
+
+/* --record: the atoms as images [n, side, side] (dense: column j of Phi is
+ * atom j) or the filters [F C, kh, kw], at epoch 0 and every K epochs. */
+static nd_status record_atoms(lca_run *r, int64_t e) {
+  if (!r->atoms || !nd_cli_record_due(r->rec, e)) return ND_OK;
+  const nd_tensor *w = nd_lca_dict_atoms(r->d);
+  const float *src = w->data;
+  if (!r->a->conv) { /* [m, n] -> [n, m] */
+    int64_t m = w->shape[0], n = w->shape[1];
+    for (int64_t p = 0; p < m; p++)
+      for (int64_t j = 0; j < n; j++) r->frame[j * m + p] = w->data[p * n + j];
+    src = r->frame;
+  }
+  ND_CLI_TRY(nd_recorder_push(r->atoms, src));
+  return nd_cli_record_flush(r->rec);
+}
+
+static nd_status record_begin(lca_run *r, nd_run *run) {
+  if (!r->rec->on) return ND_OK;
+  ND_CLI_TRY(nd_cli_record_open(r->rec, run->dir, run->resumed));
+  const nd_tensor *w = nd_lca_dict_atoms(r->d);
+  int64_t shape[3];
+  if (r->a->conv) shape[0] = w->shape[0] * w->shape[1], shape[1] = w->shape[2], shape[2] = w->shape[3];
+  else shape[0] = w->shape[1], shape[1] = shape[2] = nd_lca_dict_config_of(r->d)->rows;
+  if (!r->a->conv && !(r->frame = malloc(sizeof(float) * (size_t)nd_tensor_numel(w))))
+    return nd_set_error(ND_ERR_NOMEM, "out of memory");
+  ND_CLI_TRY(nd_cli_record_stream(r->rec, "atoms", ND_RECORD_IMAGE, 3, shape, "epoch", 1,
+                                  r->a->conv ? "{\"model\": \"lca\", \"what\": \"filters\"}"
+                                             : "{\"model\": \"lca\", \"what\": \"dictionary atoms\"}",
+                                  &r->atoms));
+  return run->resumed ? ND_OK : record_atoms(r, 0);
+}
 
 /* ------------------------------------------------------------ the trainer */
 
@@ -76,6 +113,7 @@ static nd_status lr_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_fie
     f[(*n)++] = ND_JNUM("val_nonzeros", r->val.l0);
   }
   const lca_args *a = r->a;
+  ND_CLI_TRY(record_atoms(r, e));
   bool png = a->png_every > 0 && (e % a->png_every == 0 || e == a->epochs);
   return png ? draw(r, run, e) : ND_OK;
 }
@@ -177,7 +215,7 @@ static nd_status load_checkpoint(const lca_args *a, int64_t side, lca_run *r) {
 static nd_status write_atoms(lca_run *r, const char *path) { return nd_npy_write(path, nd_lca_dict_atoms(r->d)); }
 
 static int run_lca(lca_args *a, nd_run *run) {
-  lca_run r = {.a = a};
+  lca_run r = {.a = a, .rec = &a->record};
   int64_t side = 0;
   int rc = load_data(a, &r, &side);
   nd_status s = ND_OK;
@@ -188,6 +226,7 @@ static int run_lca(lca_args *a, nd_run *run) {
   }
   for (int i = 0; !rc && r.file_list[i]; i++) run->dataset_files[i] = r.file_list[i];
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
+  if (!rc && (s = record_begin(&r, run)) != ND_OK) rc = nd_cli_lib_fail(CMD, s);
   nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "batches", .epoch = lr_epoch, .state = lr_state,
                   .after_epoch = lr_after_epoch, .figures = lr_figures, .checkpoint = lr_checkpoint, .resumable = true};
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
@@ -205,6 +244,8 @@ static int run_lca(lca_args *a, nd_run *run) {
       printf("%s\n", path);
     }
   }
+  if ((s = nd_cli_record_close(r.rec)) != ND_OK && !rc) rc = nd_cli_lib_fail(CMD, s);
+  free(r.frame);
   nd_run_end(run);
   nd_lca_dict_free(r.d);
   nd_tensor_release(&r.x);
@@ -221,6 +262,7 @@ static int check_args(const lca_args *a) {
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
     if (nums[i].v < nums[i].lo)
       return nd_cli_cmd_fail(CMD, 2, "--%s %lld: need >= %lld", nums[i].flag, (long long)nums[i].v, (long long)nums[i].lo);
+  if (nd_cli_record_check(&a->record) != ND_OK) return nd_cli_cmd_fail(CMD, 2, "%s", nd_last_error());
   if (!(a->lambda >= 0) || !isfinite(a->lambda)) return nd_cli_cmd_fail(CMD, 2, "--lambda %g: need a finite number >= 0", a->lambda);
   if (a->source == 1 && a->patch != 16) return nd_cli_cmd_fail(CMD, 2, "--patch: only for --data patches (MNIST images are 28x28)");
   return 0;
@@ -256,6 +298,7 @@ int nd_cli_train_lca(int argc, char **argv) {
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write checkpoint.safetensors every N epochs (0: only at the end)", NULL},
+      ND_OPT_RECORD(&a.record, "the dictionary atoms (images) at epoch 0 and", "epochs", "1"),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,
   };

@@ -73,6 +73,28 @@ expect_error 2 "neurodyn run lca:" "--record-every" "$ND" run lca --dict D.npy -
 [ ! -e lcabad ] && [ ! -e bad.npy ] || fail "run lca wrote after a bad --record-every"
 cd - >/dev/null
 
+# ---- train lca --record: the dictionary atoms as images, epoch 0 and every K epochs
+PHOTOS=""
+for d in "${ND_DATA_DIR:+$ND_DATA_DIR/photos}" "$SRC/data/photos"; do [ -n "$d" ] && [ -d "$d" ] && PHOTOS=$d && break; done
+if [ -n "$PHOTOS" ]; then
+  L=(--data patches --patch 8 --patches 600 --validation 100 --atoms 16 --batch 100 --epochs 4 --max-iter 50 --seed 2 --quiet)
+  expect_ok "$ND" train lca "${L[@]}" --record --record-every 2 --out "$TMP/lcat"
+  "$PY" "$CHECK" "$TMP/lcat" atoms:image:16x8x8:3 --save "$TMP/lcat.npz" || fail "train lca record"
+  "$PY" - "$TMP/lcat" "$TMP/lcat.npz" <<'PY' || fail "train lca: the recorded atoms"
+import sys, json
+import numpy as np
+d, z = sys.argv[1], np.load(sys.argv[2])["atoms"]
+D = np.load(d + "/dictionary.npy")                       # [m, n], columns are atoms
+np.testing.assert_array_equal(z[2], D.T.reshape(16, 8, 8))   # frame 2 = epoch 4, the end
+np.testing.assert_allclose(np.linalg.norm(z.reshape(3, 16, 64), axis=2), 1, atol=1e-5)  # unit atoms
+assert np.abs(z[0] - z[2]).max() > 1e-3                       # epoch 0 is the initial dictionary
+i = json.load(open(d + "/record/index.json"))["streams"][0]
+assert i["time_unit"] == "epoch" and i["dt"] == 2
+PY
+else
+  echo "skip: train lca (no data/photos)"
+fi
+
 # ---- the MNIST trainers (skipped without the data)
 if D=$(mnist_dir); then
   # train grid3d: activity and allocation per epoch (epoch 0 = before training), eval on test images
