@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "datasets.h"
 #include "progress.h"
+#include "record_cli.h"
 #include "run.h"
 
 typedef struct krotov_args {
@@ -20,6 +21,7 @@ typedef struct krotov_args {
   double w_inh, h_star, tau, tau_l, dt, t_max, ode_lr, ode_lr_end; /* ODE model (--rule ode) */
   int rule, precision, integrator;
   const char *resume;
+  nd_cli_record record;
   nd_cli_dataopts data;
   nd_cli_common common;
 } krotov_args;
@@ -32,6 +34,8 @@ typedef struct krotov_run {
   double *pnorm, *frac; /* per-epoch history, grown as epochs finish */
   int64_t n_hist, cap_hist;
   double *norms;        /* [hidden] scratch */
+  nd_cli_record *rec;
+  nd_record_stream *fields; /* --record: W as [hidden, rows, cols] images per epoch */
 } krotov_run;
 
 static const char *const rules[] = {"fast", "ode", NULL};
@@ -39,6 +43,23 @@ static const char *const precisions[] = {"f32", "f64", NULL};
 static const char *const integrators[] = {"euler", "rk4", NULL};
 
 static const nd_tensor *weights(krotov_run *r) { return r->fast ? nd_krotov_weights(r->fast) : nd_krotov_ode_weights(r->ode); }
+
+/* --record: the receptive fields (rows of W as images) at epoch 0 and every K epochs. */
+static nd_status record_fields(krotov_run *r, int64_t e) {
+  if (!r->fields || !nd_cli_record_due(r->rec, e)) return ND_OK;
+  ND_CLI_TRY(nd_recorder_push(r->fields, weights(r)->data));
+  return nd_cli_record_flush(r->rec);
+}
+
+static nd_status record_begin(krotov_run *r, nd_run *run) {
+  if (!r->rec->on || !nd_run_is_root(run)) return ND_OK;
+  ND_CLI_TRY(nd_cli_record_open(r->rec, run->dir, run->resumed));
+  int64_t shape[3] = {r->a->hidden, r->train->rows, r->train->cols};
+  ND_CLI_TRY(nd_cli_record_stream(r->rec, "fields", ND_RECORD_IMAGE, 3, shape, "epoch", 1,
+                                  "{\"model\": \"krotov\", \"what\": \"receptive fields (rows of W)\"}",
+                                  &r->fields));
+  return run->resumed ? ND_OK : record_fields(r, 0);
+}
 
 /* ------------------------------------------------------------ the trainer */
 
@@ -110,6 +131,7 @@ static nd_status kr_after_epoch(void *self, nd_run *run, int64_t e, nd_jsonl_fie
   f[(*n)++] = ND_JNUM("frac_converged", fr);
   /* winners (fast rule): units ranked first this epoch; a collapsing layer shows a handful */
   if (r->fast) f[(*n)++] = ND_JINT("winners", nd_krotov_winners(r->fast));
+  ND_CLI_TRY(record_fields(r, e));
   bool png = a->png_every > 0 && (e % a->png_every == 0 || e == a->epochs);
   return png ? draw(r, run, e) : ND_OK;
 }
@@ -209,7 +231,7 @@ static int run_krotov(krotov_args *a, const nd_opts *spec, nd_run *run) {
   nd_dataset train;
   int rc = nd_cli_data_load(cmd, &a->data, &train, NULL, NULL);
   if (rc) return rc;
-  krotov_run r = {.a = a, .train = &train};
+  krotov_run r = {.a = a, .train = &train, .rec = &a->record};
   nd_status s = a->resume ? load_checkpoint(a, train.images.shape[1], &r) : create_model(a, train.images.shape[1], &r);
   if (s == ND_OK && a->batch > train.n) s = nd_set_error(ND_ERR_INVALID_ARG, "--batch %lld is larger than the %lld training images", (long long)a->batch, (long long)train.n);
   r.norms = s == ND_OK ? malloc(sizeof(double) * (size_t)a->hidden) : NULL;
@@ -220,6 +242,7 @@ static int run_krotov(krotov_args *a, const nd_opts *spec, nd_run *run) {
   run->why_serial = "train krotov --rule ode (not connected to the comm yet: the steady states and the Eq. 3 weight step of a minibatch run in one process)";
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
   if (!rc && r.fast && (s = nd_krotov_set_comm(r.fast, run->comm)) != ND_OK) rc = nd_cli_lib_fail(cmd, s);
+  if (!rc && (s = record_begin(&r, run)) != ND_OK) rc = nd_cli_lib_fail(cmd, s);
   nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "batches", .epoch = kr_epoch, .state = kr_state,
                   .after_epoch = kr_after_epoch, .figures = kr_figures, .checkpoint = kr_checkpoint, .resumable = true};
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
@@ -238,6 +261,7 @@ static int run_krotov(krotov_args *a, const nd_opts *spec, nd_run *run) {
       printf("%s\n", path);
     }
   }
+  if ((s = nd_cli_record_close(r.rec)) != ND_OK && !rc) rc = nd_cli_lib_fail(cmd, s);
   nd_run_end(run);
   free(r.pnorm), free(r.frac), free(r.norms);
   nd_krotov_free(r.fast);
@@ -273,6 +297,7 @@ int nd_cli_train_krotov(int argc, char **argv) {
       {"integrator", ND_OPT_CHOICE, &a.integrator, "rk4", "ODE model: euler or rk4", integrators},
       {"ode-lr", ND_OPT_DOUBLE, &a.ode_lr, "60", "ODE model: learning-time step of the first epoch", NULL},
       {"ode-lr-end", ND_OPT_DOUBLE, &a.ode_lr_end, "5", "ODE model: learning-time step of the last epoch (linear)", NULL},
+      ND_OPT_RECORD(&a.record, "the receptive fields (W's rows as images) at epoch 0 and", "epochs", "1"),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,
@@ -292,6 +317,7 @@ int nd_cli_train_krotov(int argc, char **argv) {
   rc = 0;
   if (!a.common.out) a.common.out = "runs/krotov";
   if (!rc && a.png_every < 0) rc = nd_cli_cmd_fail("train krotov", 2, "--png-every %lld: need >= 0", (long long)a.png_every);
+  if (!rc && nd_cli_record_check(&a.record) != ND_OK) rc = nd_cli_cmd_fail("train krotov", 2, "%s", nd_last_error());
   if (!rc && a.stop_after < 0) rc = nd_cli_cmd_fail("train krotov", 2, "--stop-after %lld: need >= 0", (long long)a.stop_after);
   if (!rc && a.checkpoint_every < 0)
     rc = nd_cli_cmd_fail("train krotov", 2, "--checkpoint-every %lld: need >= 0", (long long)a.checkpoint_every);

@@ -131,6 +131,25 @@ np.testing.assert_allclose(a['activity'], b['activity'], rtol=1e-6); np.testing.
   expect_error 2 "neurodyn train grid3d:" "--record-every" "$ND" train grid3d "${G[@]}" --record --record-every 0 \
     --out "$TMP/gridbad"
   [ ! -e "$TMP/gridbad" ] || fail "run directory after a bad --record-every"
+
+  # train krotov: the receptive fields (rows of W) as images, epoch 0 and every epoch
+  expect_ok "$ND" train krotov --hidden 10 --epochs 3 --limit 500 --seed 1 --quiet --record --out "$TMP/krotov"
+  "$PY" "$CHECK" "$TMP/krotov" fields:image:10x28x28:4 --save "$TMP/krotov.npz" || fail "train krotov record"
+  "$PY" - "$TMP/krotov" "$TMP/krotov.npz" <<'PY' || fail "train krotov: the recorded fields against W.safetensors"
+import sys, json, struct
+import numpy as np
+d, z = sys.argv[1], np.load(sys.argv[2])["fields"]
+raw = open(d + "/W.safetensors", "rb").read()          # safetensors read by hand: 8-byte length, JSON, data
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+name = [k for k in h if k != "__metadata__" and h[k]["shape"] == [10, 784]][0]
+b, e = h[name]["data_offsets"]
+W = np.frombuffer(raw[8 + n + b:8 + n + e], "<f4").reshape(10, 28, 28)
+np.testing.assert_array_equal(z[3], W)
+assert np.abs(z[0] - z[3]).max() > 0                   # epoch 0 is the initial W
+PY
+  expect_error 2 "neurodyn train krotov:" "--record-every" "$ND" train krotov --hidden 10 --epochs 1 --limit 100 \
+    --quiet --record --record-every -1 --out "$TMP/krbad"
 else
   echo "skip: the MNIST parts (no MNIST; make data)"
 fi
