@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "options.h"
+#include "record_cli.h"
 #include "neurodyn/neurodyn.h"
 #include "neurodyn/cordsnet.h"
 
@@ -18,7 +19,30 @@ typedef struct run_opts {
   const char *weights, *input, *out, *record, *record_out, *labels;
   int depth, steps_spont, steps, threads;
   double alpha;
+  nd_cli_record rec; /* --record-dir: the recorded areas as map2d streams */
 } run_opts;
+
+/* --record-dir: area j's rates of image 0, C x H x W per step, as stream
+ * "areaJ" (one frame every --record-every steps, spontaneous steps first). */
+static int write_streams(run_opts *o, nd_cordsnet *m, int n_rec, const int *areas, float *const *traj, int64_t T,
+                         int64_t n, int steps_spont) {
+  nd_status s = nd_cli_record_open(&o->rec, NULL, false);
+  for (int k = 0; s == ND_OK && k < n_rec; k++) {
+    int64_t ac, ah, aw;
+    nd_cordsnet_area_shape(m, areas[k], &ac, &ah, &aw);
+    char name[16], labels[160];
+    snprintf(name, sizeof name, "area%d", areas[k]);
+    snprintf(labels, sizeof labels, "{\"model\": \"cordsnet\", \"area\": %d, \"image\": 0, \"steps_spont\": %d}",
+             areas[k], steps_spont);
+    nd_record_stream *st = NULL;
+    s = nd_cli_record_stream(&o->rec, name, ND_RECORD_MAP2D, 3, ND_SHAPE(ac, ah, aw), "step", 1, labels, &st);
+    for (int64_t t = 0; s == ND_OK && t < T; t++) /* traj [T, n, C, H, W] */
+      s = nd_cli_record_push(&o->rec, st, t, traj[k] + t * n * ac * ah * aw);
+  }
+  nd_status sc = nd_cli_record_close(&o->rec);
+  if (s == ND_OK) s = sc;
+  return s == ND_OK ? 0 : nd_cli_fail(1, PROG, "%s", nd_last_error());
+}
 
 static bool is_image(const char *p) {
   const char *d = strrchr(p, '.');
@@ -116,6 +140,7 @@ int nd_cli_run_cordsnet(int argc, char **argv) {
       {"alpha", ND_OPT_DOUBLE, &o.alpha, "0.2", "dt / tau, 0 < alpha <= 1", NULL},
       {"record", ND_OPT_STRING, &o.record, NULL, "areas to record, e.g. 6,7", NULL},
       {"record-out", ND_OPT_STRING, &o.record_out, NULL, "trajectories (.safetensors: area_J [T, N, C, H, W]; .npy: one area)", NULL},
+      ND_OPT_RECORD_DIR(&o.rec, "the --record areas' rates of the first image (map2d streams)", "steps", "1"),
       {"labels", ND_OPT_STRING, &o.labels, NULL, "class names, one per line: print the top 5 per image", NULL},
       {"threads", ND_OPT_INT, &o.threads, "0", "worker threads (0: all cores or $ND_NUM_THREADS)", NULL},
       ND_OPT_END,
@@ -144,7 +169,9 @@ int nd_cli_run_cordsnet(int argc, char **argv) {
   if (!rc && (o.steps_spont < 0 || o.steps < 1 || !(o.alpha > 0 && o.alpha <= 1)))
     rc = nd_cli_fail(2, PROG, "--steps-spont %d --steps %d --alpha %g: need >= 0, >= 1 and 0 < alpha <= 1", o.steps_spont,
                      o.steps, o.alpha);
-  if (!rc && (o.record != NULL) != (o.record_out != NULL)) rc = nd_cli_fail(2, PROG, "--record and --record-out go together");
+  if (!rc && (o.record != NULL) != (o.record_out != NULL || o.rec.dir != NULL))
+    rc = nd_cli_fail(2, PROG, "--record goes with --record-out or --record-dir (or both)");
+  if (!rc && nd_cli_record_check(&o.rec) != ND_OK) rc = nd_cli_fail(2, PROG, "%s", nd_last_error());
   if (!rc && o.record_out && nd_file_format_of_name(o.record_out) != ND_FILE_NPY &&
       nd_file_format_of_name(o.record_out) != ND_FILE_SAFETENSORS)
     rc = nd_cli_fail(2, PROG, "%s: --record-out must end in .npy or .safetensors", o.record_out);
@@ -154,7 +181,7 @@ int nd_cli_run_cordsnet(int argc, char **argv) {
   if (!rc && nd_cordsnet_load(o.weights, o.depth, &m) != ND_OK) rc = nd_cli_fail(2, PROG, "--weights: %s", nd_last_error());
   const nd_cordsnet_config *c = m ? nd_cordsnet_config_of(m) : NULL;
   if (!rc && o.record) rc = parse_record(o.record, c->depth, areas, &n_rec);
-  if (!rc && n_rec > 1 && nd_file_format_of_name(o.record_out) == ND_FILE_NPY)
+  if (!rc && n_rec > 1 && o.record_out && nd_file_format_of_name(o.record_out) == ND_FILE_NPY)
     rc = nd_cli_fail(2, PROG, "%s: .npy holds one area; use .safetensors for --record %s", o.record_out, o.record);
   if (!rc && o.labels) labels = read_labels(o.labels, c->classes, &rc);
   if (!rc) rc = read_input(&o, c, &x);
@@ -192,9 +219,11 @@ int nd_cli_run_cordsnet(int argc, char **argv) {
       ts[k] = nd_tensor_wrap(traj[k], 5, shape);
       tp[k] = &ts[k];
     }
-    if (nd_file_format_of_name(o.record_out) == ND_FILE_NPY) rc = nd_cli_write_tensor(PROG, o.record_out, np[0], tp[0]);
+    if (!o.record_out) rc = 0;
+    else if (nd_file_format_of_name(o.record_out) == ND_FILE_NPY) rc = nd_cli_write_tensor(PROG, o.record_out, np[0], tp[0]);
     else if (nd_safetensors_write(o.record_out, n_rec, np, tp, NULL) != ND_OK) rc = nd_cli_fail(1, PROG, "%s", nd_last_error());
   }
+  if (!rc && n_rec && o.rec.dir) rc = write_streams(&o, m, n_rec, areas, traj, T, n, r.steps_spont);
   if (!rc && labels) print_top5(logits, n, c->classes, labels);
   if (!rc)
     printf("{\"images\": %lld, \"classes\": %lld, \"depth\": %d, \"steps_spont\": %d, \"steps\": %d, \"alpha\": %g}\n",

@@ -95,6 +95,51 @@ else
   echo "skip: train lca (no data/photos)"
 fi
 
+# ---- run cordsnet --record AREAS --record-dir: each area's rates of image 0 as a map2d stream
+cd "$TMP"
+"$PY" - <<'PY'
+import json, struct
+import numpy as np
+rng = np.random.default_rng(0)
+w, t = 4, {}
+def wn(name, shape):
+    t[name + ".parametrizations.weight.original1"] = rng.uniform(-1, 1, shape).astype(np.float32)
+    t[name + ".parametrizations.weight.original0"] = (0.5 * np.ones((shape[0],) + (1,) * (len(shape) - 1))).astype(np.float32)
+wn("inp_conv", (w, 1, 3, 3)); wn("inp_skip", (w, w, 3, 3))
+for j in range(2):
+    wn("area_conv.%d" % j, (w, w, 3, 3)); wn("area_area.%d" % j, (w, w, 3, 3))
+    t["conv_bias.%d" % j] = rng.uniform(-0.05, 0.05, (w, 14, 14)).astype(np.float32)
+wn("out_fc", (10, w)); t["out_fc.bias"] = np.zeros(10, np.float32)
+h, blobs, off = {}, [], 0
+for k in sorted(t):
+    a = np.ascontiguousarray(t[k], dtype="<f4")
+    h[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+    blobs.append(a.tobytes()); off += a.nbytes
+s = json.dumps(h).encode(); s += b" " * ((8 - len(s) % 8) % 8)
+open("cn.safetensors", "wb").write(struct.pack("<Q", len(s)) + s + b"".join(blobs))
+np.save("cx.npy", rng.random((2, 1, 28, 28)).astype(np.float32))
+PY
+CN=(--weights cn.safetensors --input cx.npy --out logits.npy --steps-spont 5 --steps 10 --record 0,1)
+expect_ok "$ND" run cordsnet "${CN[@]}" --record-out traj.safetensors --record-dir cnrec --record-every 2
+"$PY" "$CHECK" cnrec area0:map2d:4x14x14:8 area1:map2d:4x14x14:8 --save cn.npz || fail "run cordsnet record"
+"$PY" - <<'PY' || fail "run cordsnet: the streams against the --record-out trajectories"
+import json, struct
+import numpy as np
+raw = open("traj.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]; h = json.loads(raw[8:8 + n]); z = np.load("cn.npz")
+for j in (0, 1):
+    e = h["area_%d" % j]; b0, b1 = e["data_offsets"]
+    tr = np.frombuffer(raw[8 + n + b0:8 + n + b1], "<f4").reshape(e["shape"])   # [T, N, C, H, W]
+    assert tr.shape[:2] == (15, 2)
+    np.testing.assert_array_equal(z["area%d" % j], tr[::2, 0])
+PY
+expect_ok "$ND" run cordsnet "${CN[@]}" --record-dir cnrec2          # without --record-out
+"$PY" "$CHECK" cnrec2 area0:map2d:4x14x14:15 area1:map2d:4x14x14:15 || fail "run cordsnet --record-dir alone"
+expect_error 2 "neurodyn run cordsnet:" "--record-dir" "$ND" run cordsnet --weights cn.safetensors --input cx.npy \
+  --out l2.npy --record-dir cnbad
+[ ! -e cnbad ] && [ ! -e l2.npy ] || fail "run cordsnet wrote after bad flags"
+cd - >/dev/null
+
 # ---- the MNIST trainers (skipped without the data)
 if D=$(mnist_dir); then
   # train grid3d: activity and allocation per epoch (epoch 0 = before training), eval on test images
