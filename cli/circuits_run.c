@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "options.h"
+#include "record_cli.h"
 #include "neurodyn/neurodyn.h"
 #include "neurodyn/circuits.h"
 
@@ -24,7 +25,40 @@ typedef struct run_opts {
   int order, threads;
   int64_t halfwidth;
   bool across;
+  nd_cli_record rec; /* --record-dir */
 } run_opts;
+
+/* --record-dir: the excitatory and inhibitory states over the steps of the
+ * solve: one row as vectors, the first 64 rows as maps [1, rows, units], or
+ * convwta's first image as maps [C, H, W]; one frame every --record-every
+ * steps (frame f = step f K + 1). */
+typedef struct circ_rec {
+  nd_cli_record *rc;
+  nd_record_stream *x, *y;
+  nd_status status;
+} circ_rec;
+
+static int circ_observer(int64_t iter, const float *x, const float *y, int64_t batch, void *user) {
+  circ_rec *cr = user;
+  (void)batch;
+  if (cr->status == ND_OK) cr->status = nd_cli_record_push(cr->rc, cr->x, iter - 1, x);
+  if (cr->status == ND_OK) cr->status = nd_cli_record_push(cr->rc, cr->y, iter - 1, y);
+  return cr->status != ND_OK;
+}
+
+/* xs, ys: the frame shapes (rank xn, yn). */
+static nd_status circ_rec_begin(circ_rec *cr, nd_cli_record *rc, const char *model, int kind, int nd, const int64_t *xs,
+                                int ykind, int ynd, const int64_t *ys) {
+  memset(cr, 0, sizeof *cr);
+  cr->rc = rc;
+  if (!rc->dir) return ND_OK;
+  char labels[96];
+  snprintf(labels, sizeof labels, "{\"model\": \"%s\"}", model);
+  nd_status s = nd_cli_record_open(rc, NULL, false);
+  if (s == ND_OK) s = nd_cli_record_stream(rc, "excitatory", (nd_record_kind)kind, nd, xs, "step", 1, labels, &cr->x);
+  if (s == ND_OK) s = nd_cli_record_stream(rc, "inhibitory", (nd_record_kind)ykind, ynd, ys, "step", 1, labels, &cr->y);
+  return s;
+}
 
 /* --kernel K (1 x K) or KHxKW. */
 static int parse_kernel(const char *prog, const char *text, int64_t *kh, int64_t *kw) {
@@ -78,16 +112,39 @@ static int solve(circuit kind, const run_opts *o, const nd_tensor *X) {
     nd_aligned_free(y);
     return nd_cli_fail(1, prog, "out of memory for [%lld, %lld] units", (long long)B, (long long)n);
   }
-  nd_wta_result r;
+  nd_wta_result r = {0};
   nd_status s;
-  if (kind == WTA) {
-    s = nd_wta_solve(&o->c, X->data, B, n, x, y, &r);
+  circ_rec cr;
+  nd_wta_config c = o->c;
+  static const char *const models[] = {"wta", "lcwta", "convwta"};
+  int64_t rows = B < 64 ? B : 64;
+  if (kind == CONVWTA) {
+    const int64_t *sh = X->shape + 1;
+    s = circ_rec_begin(&cr, (nd_cli_record *)&o->rec, models[kind], ND_RECORD_MAP2D, 3, sh, ND_RECORD_MAP2D, 3, sh);
+  } else if (B == 1) {
+    s = circ_rec_begin(&cr, (nd_cli_record *)&o->rec, models[kind], ND_RECORD_VECTOR, 1, &n, ND_RECORD_VECTOR, 1, &ni);
+  } else {
+    s = circ_rec_begin(&cr, (nd_cli_record *)&o->rec, models[kind], ND_RECORD_MAP2D, 3, ND_SHAPE(1, rows, n),
+                       kind == WTA ? ND_RECORD_VECTOR : ND_RECORD_MAP2D, kind == WTA ? 1 : 3,
+                       kind == WTA ? ND_SHAPE(rows) : ND_SHAPE(1, rows, n));
+  }
+  if (cr.x) c.observer = circ_observer, c.observer_user = &cr;
+  if (s != ND_OK) {
+    nd_cli_record_close(cr.rc);
+  } else if (kind == WTA) {
+    s = nd_wta_solve(&c, X->data, B, n, x, y, &r);
   } else if (kind == LCWTA) {
-    s = nd_lcwta_solve(&o->c, o->halfwidth, X->data, B, n, x, y, &r);
+    s = nd_lcwta_solve(&c, o->halfwidth, X->data, B, n, x, y, &r);
   } else {
     nd_convwta_shape sh = {X->shape[0], X->shape[1], X->shape[2], X->shape[3], 1, 3, o->across};
     parse_kernel(prog, o->kernel, &sh.kh, &sh.kw); /* checked before the input was read */
-    s = nd_convwta_solve(&o->c, &sh, X->data, x, y, &r);
+    s = nd_convwta_solve(&c, &sh, X->data, x, y, &r);
+  }
+  if (cr.x) { /* the recording's failure first; a runaway keeps the recording up to it */
+    nd_status sr = cr.status;
+    nd_status sc = nd_cli_record_close(cr.rc);
+    if (sr == ND_OK) sr = sc;
+    if (sr != ND_OK) s = sr, r.stop = ND_STOP_OBSERVER;
   }
   int rc = 0;
   if (s != ND_OK && r.stop != ND_STOP_DIVERGED) rc = nd_cli_fail(nd_cli_status_code(s), prog, "%s: %s", o->input, nd_last_error());
@@ -226,9 +283,11 @@ static int run_circuit(circuit kind, int argc, char **argv) {
       {"kernel", ND_OPT_STRING, &o.kernel, "3", "box K (1 x K) or KHxKW, odd sizes", NULL},
       {"across", ND_OPT_BOOL, &o.across, "false", "pool over all channels too (1x1: a WTA across features)", NULL},
       {"threads", ND_OPT_INT, &o.threads, "0", "worker threads (0: all cores or $ND_NUM_THREADS)", NULL},
+      ND_OPT_RECORD_DIR(&o.rec, "the excitatory and inhibitory states over the steps", "steps", "1"),
       ND_OPT_END,
   };
-  const unsigned which[] = {A, A, W1 | L1 | C1, LA, LA, LA, LA, LA, A, A, A, A, A, A, A, A, A, A, A, A, L1 | LA, C1, C1, A, A};
+  const unsigned which[] = {A,  A,  W1 | L1 | C1, LA, LA, LA, LA, LA, A, A, A, A, A, A, A, A, A, A, A, A, L1 | LA, C1, C1, A,
+                            W1 | L1 | C1, W1 | L1 | C1, A};
   _Static_assert(sizeof which / sizeof which[0] == sizeof table / sizeof table[0], "one mask per row");
   nd_option tab[sizeof table / sizeof table[0]];
   int k = 0;
@@ -261,6 +320,7 @@ static int run_circuit(circuit kind, int argc, char **argv) {
   if (!rc) rc = nd_cli_check_output(prog, o.out);
   if (!rc && o.inh_out) rc = nd_cli_check_output(prog, o.inh_out);
   if (!rc && nd_wta_config_check(&o.c) != ND_OK) rc = nd_cli_fail(2, prog, "%s", nd_last_error());
+  if (!rc && nd_cli_record_check(&o.rec) != ND_OK) rc = nd_cli_fail(2, prog, "%s", nd_last_error());
   if (!rc && kind == CONVWTA) rc = parse_kernel(prog, o.kernel, &kh, &kw);
   if (!rc && o.threads != 0 && nd_set_num_threads(o.threads) != ND_OK) rc = nd_cli_fail(2, prog, "--threads: %s", nd_last_error());
   if (!rc && kind == LCAWTA) rc = run_lcawta(&o);

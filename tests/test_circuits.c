@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "nd_test.h"
 #include "neurodyn/circuits.h"
 
@@ -82,6 +84,49 @@ static void test_wta_linear_rate(void **st) {
     res[k] = r.residual;
   }
   nd_assert_close(pow(res[1] / res[0], 1.0 / 200), want, 2e-3, 0);
+}
+
+/* The observer sees every step: its t-th state is the state a solve of
+ * max_iter t returns; a non-zero return stops the solve there. */
+typedef struct obs_log {
+  int64_t calls, stop_at;
+  float x[4], y;
+} obs_log;
+
+static int obs(int64_t iter, const float *x, const float *y, int64_t batch, void *user) {
+  obs_log *l = user;
+  assert_int_equal(batch, 1);
+  assert_int_equal(iter, ++l->calls);
+  memcpy(l->x, x, sizeof l->x);
+  l->y = y[0];
+  return iter == l->stop_at;
+}
+
+static void test_wta_observer(void **st) {
+  (void)st;
+  const float in[4] = {1, 0.1f, 0.68f, 0.7f};
+  nd_wta_config c = cfg(1.2, 3, 0.25, 0, 0);
+  obs_log l = {0, -1, {0}, 0};
+  c.observer = obs, c.observer_user = &l;
+  float x[4], y;
+  nd_wta_result r;
+  assert_int_equal(nd_wta_solve(&c, in, 1, 4, x, &y, &r), ND_OK);
+  assert_int_equal(r.stop, ND_STOP_TOLERANCE);
+  assert_int_equal(l.calls, r.iterations); /* the last frame is the answer */
+  assert_memory_equal(l.x, x, sizeof x);
+  /* stopped by the observer after 37 steps = a solve of max_iter 37 */
+  l = (obs_log){0, 37, {0}, 0};
+  assert_int_equal(nd_wta_solve(&c, in, 1, 4, x, &y, &r), ND_OK);
+  assert_int_equal(r.stop, ND_STOP_OBSERVER);
+  assert_int_equal(r.iterations, 37);
+  nd_wta_config c37 = cfg(1.2, 3, 0.25, 0, 0);
+  c37.max_iter = 37;
+  float x37[4], y37;
+  assert_int_equal(nd_wta_solve(&c37, in, 1, 4, x37, &y37, &r), ND_OK);
+  assert_int_equal(r.stop, ND_STOP_MAX_ITER);
+  assert_memory_equal(x37, x, sizeof x);
+  assert_memory_equal(l.x, x, sizeof x);
+  assert_true(y37 == y && l.y == y);
 }
 
 /* alpha >= 1 + beta1 beta2: the winner-inhibitor pair has determinant
@@ -260,6 +305,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_wta_one_winner_gain), cmocka_unit_test(test_wta_linear_rate), cmocka_unit_test(test_wta_runaway),
       cmocka_unit_test(test_wta_no_selection),    cmocka_unit_test(test_lcwta_dense_reference),
+      cmocka_unit_test(test_wta_observer),
       cmocka_unit_test(test_convwta),             cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,12 +76,19 @@ typedef struct nd_wta_config {
   double tol;       /* > 0 (1e-6) */
   int64_t max_iter; /* >= 1 (10000) */
   double max_state; /* > 0: a larger |state| is a runaway (1e6) */
+  /* Called after every step that changed the state (the step count 1, 2,
+   * ...), with x [batch, n] and y [batch, inhibitory units] of all rows (a
+   * converged row keeps its state); non-zero stops the solve
+   * (ND_STOP_OBSERVER).  NULL (default): none.  wta, lcwta, convwta; lcawta
+   * ignores it.  (What `neurodyn run wta --record-dir` records.) */
+  int (*observer)(int64_t iter, const float *x, const float *y, int64_t batch, void *user);
+  void *observer_user;
 } nd_wta_config;
 
 typedef struct nd_wta_result {
   int64_t iterations;  /* steps taken (the most any row took) */
   double residual;     /* max over rows of r_b at the state returned */
-  nd_stop_reason stop; /* TOLERANCE, MAX_ITER or DIVERGED */
+  nd_stop_reason stop; /* TOLERANCE, MAX_ITER, OBSERVER or DIVERGED */
 } nd_wta_result;
 
 ND_API nd_wta_config nd_wta_defaults(void);

@@ -140,6 +140,42 @@ expect_error 2 "neurodyn run cordsnet:" "--record-dir" "$ND" run cordsnet --weig
 [ ! -e cnbad ] && [ ! -e l2.npy ] || fail "run cordsnet wrote after bad flags"
 cd - >/dev/null
 
+# ---- run wta | lcwta | convwta --record-dir: excitatory and inhibitory states over the steps
+cd "$TMP"
+"$PY" -c "
+import numpy as np
+np.save('w1.npy', np.array([1, 0.1, 0.68, 0.7], np.float32))
+np.save('wb.npy', np.random.default_rng(1).random((3, 12)).astype(np.float32))
+np.save('wc.npy', np.random.default_rng(2).random((2, 2, 5, 6)).astype(np.float32))"
+iters() { "$PY" -c "import json, sys; print(json.loads(sys.argv[1])['iterations'])" "$out"; }
+expect_ok "$ND" run wta --input w1.npy --out x1.npy --inhibitory y1.npy --record-dir wta1
+n=$(iters)
+"$PY" "$CHECK" wta1 excitatory:vector:4:$n inhibitory:vector:1:$n --save wta1.npz || fail "run wta record"
+expect_ok "$ND" run lcwta --input wb.npy --out xb.npy --halfwidth 2 --record-dir wtab --record-every 4
+n=$(iters)
+"$PY" "$CHECK" wtab excitatory:map2d:1x3x12:$(( (n + 3) / 4 )) inhibitory:map2d:1x3x12:$(( (n + 3) / 4 )) \
+  || fail "run lcwta record"
+expect_ok "$ND" run convwta --input wc.npy --out xc.npy --kernel 3x3 --record-dir wtac
+n=$(iters)
+"$PY" "$CHECK" wtac excitatory:map2d:2x5x6:$n inhibitory:map2d:2x5x6:$n --save wtac.npz || fail "run convwta record"
+"$PY" - <<'PY' || fail "run wta: the recorded states against the written steady state and the Euler step"
+import numpy as np
+z = np.load("wta1.npz"); x, y = z["excitatory"], z["inhibitory"]
+np.testing.assert_array_equal(x[-1], np.load("x1.npy"))
+np.testing.assert_array_equal(y[-1], np.load("y1.npy"))
+# step 2 from step 1 by the Euler equations (Rutishauser et al. 2011, Eq. 2.1-2.2), jacobi order
+I, a, b1, b2, dt = np.array([1, 0.1, 0.68, 0.7]), 1.2, 3, 0.25, 0.1
+x2 = x[0] + dt * (-x[0] + np.maximum(I + a * x[0] - b1 * y[0, 0], 0))
+y2 = y[0] + dt * (-y[0] + np.maximum(b2 * x[0].sum(), 0))
+np.testing.assert_allclose(x[1], x2, rtol=1e-5, atol=1e-7); np.testing.assert_allclose(y[1], y2, rtol=1e-5, atol=1e-7)
+c = np.load("wtac.npz")["excitatory"]
+np.testing.assert_array_equal(c[-1], np.load("xc.npy")[0])
+PY
+expect_error 2 "neurodyn run wta:" "--record-every" "$ND" run wta --input w1.npy --out xbad.npy --record-dir wbad \
+  --record-every 0
+[ ! -e wbad ] && [ ! -e xbad.npy ] || fail "run wta wrote after a bad --record-every"
+cd - >/dev/null
+
 # ---- the MNIST trainers (skipped without the data)
 if D=$(mnist_dir); then
   # train grid3d: activity and allocation per epoch (epoch 0 = before training), eval on test images

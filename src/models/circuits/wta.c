@@ -167,6 +167,10 @@ nd_status nd__wta_run(const char *who, const nd_wta_config *c, const nd__wta_poo
       break;
     }
     r->iterations = it;
+    if (c->observer && c->observer(it, x, ys, batch, c->observer_user)) {
+      r->stop = ND_STOP_OBSERVER;
+      break;
+    }
   }
   for (int64_t b = 0; b < batch; b++) r->residual = fmax(r->residual, res[b]);
 done:
