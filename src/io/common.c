@@ -166,7 +166,7 @@ nd_status nd__afile_commit(nd__afile *a) {
   nd_status s = a->status;
   if (s == ND_OK && fflush(a->f) != 0)
     s = nd__error(ND_ERR_IO, "%s: flush failed: %s", a->path, strerror(errno));
-  if (s == ND_OK && fsync(fileno(a->f)) != 0)
+  if (s == ND_OK && !a->no_sync && fsync(fileno(a->f)) != 0)
     s = nd__error(ND_ERR_IO, "%s: fsync failed: %s", a->path, strerror(errno));
   if (fclose(a->f) != 0 && s == ND_OK) s = nd__error(ND_ERR_IO, "%s: close failed: %s", a->path, strerror(errno));
   a->f = NULL;
@@ -174,7 +174,7 @@ nd_status nd__afile_commit(nd__afile *a) {
     s = nd__error(ND_ERR_IO, "%s: cannot rename %s into place: %s", a->path, a->tmp, strerror(errno));
   if (s != ND_OK)
     unlink(a->tmp);
-  else
+  else if (!a->no_sync)
     fsync_parent_dir(a->path);
   afile_cleanup(a);
   return s;

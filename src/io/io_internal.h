@@ -23,6 +23,8 @@ typedef struct nd__afile {
   char *tmp;
   size_t written;
   nd_status status; /* first failure, reported by commit */
+  bool no_sync;     /* set after open: commit renames without fsync (still atomic for
+                       readers; not durable across a machine crash) */
 } nd__afile;
 
 nd_status nd__afile_open(nd__afile *a, const char *path);

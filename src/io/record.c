@@ -2,7 +2,9 @@
  * (docs/record.md).  The writer buffers a chunk of frames per stream, writes
  * it as an NPY file under a temporary name and renames it, then rewrites
  * index.json the same way; the reader validates an index.json. */
+#define _GNU_SOURCE /* syncfs */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
@@ -418,7 +420,9 @@ static cJSON *stream_json(const nd_record_stream_info *s) {
   return o;
 }
 
-static nd_status write_index(nd_recorder *r) {
+/* Rewritten after every chunk without fsync (rename keeps it atomic for
+ * readers); synced when the recorder closes. */
+static nd_status write_index_sync(nd_recorder *r, bool sync) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "format", FORMAT_NAME);
   cJSON_AddNumberToObject(root, "version", ND_RECORD_VERSION);
@@ -430,6 +434,7 @@ static nd_status write_index(nd_recorder *r) {
   nd__afile f;
   nd_status s = nd__afile_open(&f, r->index_path);
   if (s == ND_OK) {
+    f.no_sync = !sync;
     nd__afile_write(&f, text, strlen(text));
     nd__afile_write(&f, "\n", 1);
     s = nd__afile_commit(&f);
@@ -437,6 +442,8 @@ static nd_status write_index(nd_recorder *r) {
   free(text);
   return s;
 }
+
+static nd_status write_index(nd_recorder *r) { return write_index_sync(r, false); }
 
 static void stream_free(nd_record_stream *s) {
   if (!s) return;
@@ -672,6 +679,7 @@ static nd_status write_chunk(nd_record_stream *s) {
   nd__afile f;
   nd_status st = path ? nd__afile_open(&f, path) : nd__error(ND_ERR_NOMEM, "out of memory");
   if (st == ND_OK) {
+    f.no_sync = true; /* the index that names it is synced on close */
     nd__npy_write_header(&f, descr, in->ndim + 1, shape);
     nd__afile_write(&f, s->buf, (size_t)s->buffered * (size_t)in->frame_size * s->esize);
     st = nd__afile_commit(&f);
@@ -721,6 +729,12 @@ nd_status nd_recorder_flush(nd_recorder *r) {
 nd_status nd_recorder_close(nd_recorder *r) {
   if (!r) return ND_OK;
   nd_recorder_flush(r);
+  int fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) { /* the chunks, written without fsync, reach the disk before the final index */
+    syncfs(fd);
+    close(fd);
+  }
+  note(r, write_index_sync(r, true));
   nd_status s = r->status;
   recorder_destroy(r);
   return s;

@@ -6,7 +6,7 @@ SHAPE is "64" or "2x8x8"; FRAMES an integer or "*" (any, at least 1).  Checks
 the index fields, chunk t0 contiguity, every chunk's NPY dtype and shape, the
 positions of grid3d streams, and that no temporary file is left.  With
 --save OUT.npz the concatenated frames of each stream are saved for further
-checks by the calling test."""
+checks by the calling test; imported, check(RUN_DIR, SPEC, ...) returns them."""
 import json
 import os
 import sys
@@ -34,13 +34,8 @@ def frames_of(rec, s):
     return np.concatenate(parts) if parts else np.zeros([0] + s["frame_shape"])
 
 
-def main(argv):
-    save = None
-    if "--save" in argv:
-        i = argv.index("--save")
-        save = argv[i + 1]
-        del argv[i:i + 2]
-    run, wants = argv[0], argv[1:]
+def check(run, *wants):
+    """The frames of each stream asked for (NAME:KIND:SHAPE:FRAMES[:DTYPE]), checked."""
     rec, streams = load(run)
     out = {}
     for w in wants:
@@ -60,6 +55,16 @@ def main(argv):
             p = np.load(os.path.join(rec, s["positions"]))
             assert p.dtype == np.dtype("<f4") and p.shape == (s["frame_shape"][0], 3), p.shape
         out[name] = f
+    return out
+
+
+def main(argv):
+    save = None
+    if "--save" in argv:
+        i = argv.index("--save")
+        save = argv[i + 1]
+        del argv[i:i + 2]
+    out = check(argv[0], *argv[1:])
     if save:
         np.savez(save, **out)
 
