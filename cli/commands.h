@@ -76,7 +76,8 @@ typedef struct nd_cli_lca_conv_opts {
 } nd_cli_lca_conv_opts;
 /* run lca --record-dir: the codes and potentials of a solve, one frame per
  * --record-every iterations, as streams "codes" and "potentials" of the
- * given kind and frame shape (frame_size floats from the start of A and U).
+ * given kind and frame shape (frame_size floats from the start of A and U),
+ * into the recorder already open (train lca) or one opened on --record-dir.
  * lca_run.c; the observer to hand to nd_lca(_conv)_set_observer. */
 typedef struct nd_cli_lca_rec {
   struct nd_cli_record *rc;

@@ -36,11 +36,11 @@ nd_status nd_cli_lca_rec_begin(nd_cli_lca_rec *lr, nd_cli_record *rc, int kind, 
                                const char *labels) {
   memset(lr, 0, sizeof *lr);
   lr->rc = rc;
-  if (!rc->dir) return ND_OK;
+  if (!rc->dir && !rc->rec) return ND_OK;
   lr->frame_size = 1;
   for (int i = 0; i < ndim; i++) lr->frame_size *= shape[i];
   nd_record_stream *c = NULL, *u = NULL;
-  nd_status s = nd_cli_record_open(rc, NULL, false);
+  nd_status s = rc->rec ? ND_OK : nd_cli_record_open(rc, NULL, false); /* train lca's is open */
   if (s == ND_OK) s = nd_cli_record_stream(rc, "codes", (nd_record_kind)kind, ndim, shape, "step", 1, labels, &c);
   if (s == ND_OK) s = nd_cli_record_stream(rc, "potentials", (nd_record_kind)kind, ndim, shape, "step", 1, labels, &u);
   lr->codes = c, lr->potentials = u;

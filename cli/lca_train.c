@@ -64,6 +64,54 @@ static nd_status record_atoms(lca_run *r, int64_t e) {
   return nd_cli_record_flush(r->rec);
 }
 
+/* --record, at the end: the final dictionary's LCA on the first 16 held-out
+ * signals (training signals without --validation), codes and potentials
+ * over the solver's iterations: maps [1, signals, atoms] (dense) or the
+ * first image's F x P x Q maps (conv). */
+static nd_status record_codes(lca_run *r) {
+  nd_train_state st = {0};
+  if (!r->atoms || nd_lca_dict_get_state(r->d, &st) != ND_OK || st.epoch < r->a->epochs) return ND_OK; /* finished runs */
+  const nd_lca_dict_config *c = nd_lca_dict_config_of(r->d);
+  const nd_tensor *w = nd_lca_dict_atoms(r->d);
+  const int64_t m = r->x.shape[1], B = (r->n_val ? r->n_val : r->n_train) < 16 ? (r->n_val ? r->n_val : r->n_train) : 16;
+  const float *sig = r->x.data + (r->n_val ? r->n_train : 0) * m;
+  nd_lca_config lc = c->lca;
+  lc.normalize = false; /* the atoms are unit already */
+  nd_cli_lca_rec lr;
+  nd_status s;
+  nd_lca_result res;
+  if (!c->conv) {
+    const int64_t n = w->shape[1];
+    nd_lca *l = NULL;
+    float *codes = malloc(sizeof(float) * (size_t)(B * n));
+    s = codes ? nd_lca_create(&lc, w->data, m, n, B, &l) : nd_set_error(ND_ERR_NOMEM, "out of memory");
+    if (s == ND_OK)
+      s = nd_cli_lca_rec_begin(&lr, r->rec, ND_RECORD_MAP2D, 3, ND_SHAPE(1, B, n),
+                               "{\"model\": \"lca\", \"rows\": \"held-out signals\", \"columns\": \"atoms\"}");
+    if (s == ND_OK) s = nd_lca_set_observer(l, nd_cli_lca_rec_observer, &lr);
+    if (s == ND_OK) s = nd_lca_solve(l, sig, B, codes, &res);
+    if (s == ND_OK) s = lr.status;
+    nd_lca_free(l);
+    free(codes);
+    return s;
+  }
+  const nd_lca_conv_shape *sh = &c->shape;
+  const int64_t P = (sh->height + 2 * sh->pad_h - sh->kernel_h) / sh->stride_h + 1;
+  const int64_t Q = (sh->width + 2 * sh->pad_w - sh->kernel_w) / sh->stride_w + 1;
+  nd_lca_conv *l = NULL;
+  float *codes = malloc(sizeof(float) * (size_t)(B * sh->filters * P * Q));
+  s = codes ? nd_lca_conv_create(&lc, sh, w->data, B, &l) : nd_set_error(ND_ERR_NOMEM, "out of memory");
+  if (s == ND_OK)
+    s = nd_cli_lca_rec_begin(&lr, r->rec, ND_RECORD_MAP2D, 3, ND_SHAPE(sh->filters, P, Q),
+                             "{\"model\": \"lca-conv\", \"image\": \"the first held-out signal\"}");
+  if (s == ND_OK) s = nd_lca_conv_set_observer(l, nd_cli_lca_rec_observer, &lr);
+  if (s == ND_OK) s = nd_lca_conv_solve(l, sig, B, codes, &res);
+  if (s == ND_OK) s = lr.status;
+  nd_lca_conv_free(l);
+  free(codes);
+  return s;
+}
+
 static nd_status record_begin(lca_run *r, nd_run *run) {
   if (!r->rec->on) return ND_OK;
   ND_CLI_TRY(nd_cli_record_open(r->rec, run->dir, run->resumed));
@@ -244,6 +292,7 @@ static int run_lca(lca_args *a, nd_run *run) {
       printf("%s\n", path);
     }
   }
+  if (!rc && (s = record_codes(&r)) != ND_OK) rc = nd_cli_lib_fail(CMD, s);
   if ((s = nd_cli_record_close(r.rec)) != ND_OK && !rc) rc = nd_cli_lib_fail(CMD, s);
   free(r.frame);
   nd_run_end(run);

@@ -78,7 +78,8 @@ expect_error 2 "neurodyn run lca:" "--record-every" "$ND" run lca --dict D.npy -
 [ ! -e lcabad ] && [ ! -e bad.npy ] || fail "run lca wrote after a bad --record-every"
 cd - >/dev/null
 
-# ---- train lca --record: the dictionary atoms as images, epoch 0 and every K epochs
+# ---- train lca --record: the dictionary atoms as images, epoch 0 and every K epochs; at the end the
+# final dictionary's codes of the first 16 held-out signals over the solver's iterations
 PHOTOS=""
 for d in "${ND_DATA_DIR:+$ND_DATA_DIR/photos}" "$SRC/data/photos"; do [ -n "$d" ] && [ -d "$d" ] && PHOTOS=$d && break; done
 if [ -n "$PHOTOS" ]; then
@@ -89,7 +90,10 @@ import sys, json
 import numpy as np
 from record_check import check
 d = sys.argv[1]
-z = check(d, "atoms:image:16x8x8:3")["atoms"]
+r = check(d, "atoms:image:16x8x8:3", "codes:map2d:1x16x16:*", "potentials:map2d:1x16x16:*")
+z, a, u = r["atoms"], r["codes"], r["potentials"]
+np.testing.assert_allclose(a, np.sign(u) * np.maximum(np.abs(u) - 0.1, 0), atol=1e-6)   # soft threshold, lambda 0.1
+assert len(a) >= 2 and (a[-1] == 0).mean() > 0.2                                       # sparse at the end
 D = np.load(d + "/dictionary.npy")                       # [m, n], columns are atoms
 np.testing.assert_array_equal(z[2], D.T.reshape(16, 8, 8))   # frame 2 = epoch 4, the end
 np.testing.assert_allclose(np.linalg.norm(z.reshape(3, 16, 64), axis=2), 1, atol=1e-5)  # unit atoms
