@@ -41,8 +41,8 @@ static const char *const serial_why[][2] = {
                "the ranks' updates would differ in shape"},
     {"somp", "its stateful rules (covariance decay's running means, structural growth, VIC, immediate mode) update "
              "inside the forward pass of the whole minibatch"},
-    {"rnn", "not connected to the comm yet: its minibatches are drawn inside nd_rnn_epoch (the gradients are batch "
-            "means and could be summed)"},
+    {"rnn", "not connected to the comm yet: its gradient is float64 (the block sums are float32) and its "
+            "minibatches are drawn inside nd_rnn_epoch (the losses are batch means and could be summed)"},
     {"esn", "its readout is one ridge-regression solve on a single time series, not minibatches"},
     {"ngrc", "its readout is one ridge-regression solve on a single trajectory, not minibatches"},
     {"lca", "not connected to the comm yet: the dictionary step after each minibatch's LCA inference"},
