@@ -312,6 +312,15 @@ static int parse_rule(jctx *c, const cJSON *o, int r, somp_spec *s) {
     for (int j = 0; j < n; j++)
       if (get_num(c, pa, rp[j].name, -1e9, 1e9, &rc->p[rp[j].k])) return 2;
   }
+  /* the rule's own checks (parameter ranges), on a scratch one-unit cell */
+  nd_somp_cell_config one = nd_somp_cell_defaults("c", 1);
+  nd_somp_net *scratch = NULL;
+  nd_somp_rule_config probe = *rc;
+  probe.cell = 0, probe.input[0] = 0;
+  nd_status st = nd_somp_net_create(1, &one, 0, &scratch);
+  if (st == ND_OK) st = nd_somp_net_add_rule(scratch, &probe);
+  nd_somp_net_free(scratch);
+  if (st != ND_OK) return jfail(c, "%s", nd_last_error());
   return 0;
 }
 
@@ -409,30 +418,31 @@ static int parse_root(jctx *c, const cJSON *root, somp_spec *s) {
 }
 
 int somp_spec_read(const char *prog, const char *path, somp_spec *s) {
-  somp_spec_default(s);
-  s->n_rules = 0;
   void *buf = NULL;
   size_t len = 0;
   nd_status st = nd_file_read_all(path, &buf, &len);
   if (st != ND_OK) return nd_cli_fail(nd_cli_status_code(st), prog, "%s", nd_last_error());
-  if (len > (1u << 20)) {
-    free(buf);
-    return nd_cli_fail(2, prog, "%s: %zu bytes, larger than 1 MiB", path, len);
-  }
+  const int rc = somp_spec_parse(prog, path, buf, len, s);
+  free(buf);
+  return rc;
+}
+
+int somp_spec_parse(const char *prog, const char *path, const char *buf, size_t len, somp_spec *s) {
+  somp_spec_default(s);
+  s->n_rules = 0;
+  if (len > (1u << 20)) return nd_cli_fail(2, prog, "%s: %zu bytes, larger than 1 MiB", path, len);
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
   jctx c = {prog, path, "", 0};
   if (!root) {
-    jfail(&c, "not valid JSON (near byte %zu)", end ? (size_t)(end - (const char *)buf) : (size_t)0);
-    free(buf);
+    jfail(&c, "not valid JSON (near byte %zu)", end ? (size_t)(end - buf) : (size_t)0);
     return 2;
   }
   if (!cJSON_IsObject(root)) jfail(&c, "expected a JSON object {\"cells\": [...], ...}");
   else parse_root(&c, root, s);
-  for (const char *p = end; p && (size_t)(p - (const char *)buf) < len && !c.rc; p++)
+  for (const char *p = end; p && (size_t)(p - buf) < len && !c.rc; p++)
     if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') jfail(&c, "text after the JSON object");
   cJSON_Delete(root);
-  free(buf);
   return c.rc;
 }
 

@@ -50,6 +50,8 @@ typedef struct somp_spec {
 /* Reads and checks net.json; on a bad file prints "<prog>: <path>: <key>: why"
  * and returns 2; 1 when out of memory; 0 on success. */
 int somp_spec_read(const char *prog, const char *path, somp_spec *s);
+/* The same on text already read (len bytes at buf; path names it in messages). */
+int somp_spec_parse(const char *prog, const char *path, const char *buf, size_t len, somp_spec *s);
 /* Defaults for a spec built in code (one dense cell "c" reading x and itself). */
 void somp_spec_default(somp_spec *s);
 

@@ -289,3 +289,26 @@ out("fuzz_record_index", "dup-names.json", rec_index([REC[2], REC[2]]))
 out("fuzz_record_index", "bad-kind.json", rec_index([dict(REC[2], kind="movie")]))
 out("fuzz_record_index", "version-2.json", rec_index([], version=2))
 out("fuzz_record_index", "truncated.json", rec_index(REC)[:200])
+# ---------------------------------------------------------------- net.json (train somp)
+NET = {
+    "cells": [
+        {"name": "c1", "units": 6, "hparams": {"alpha_dense": 2.0, "noise_std": 0.01}, "inputs": ["x", "c1", "c2"]},
+        {"name": "c2", "units": 4, "mode": "sparse", "threshold": "soft", "pool": "mean",
+         "inputs": ["c1", "c2", {"name": "x", "from_epoch": 1}]},
+    ],
+    "rules": [
+        {"rule": "stdp", "cell": "c1", "eta": 0.001},
+        {"rule": "covariance_decay", "cell": "c1", "input": "c2", "eta": 0.001, "params": {"beta": 0.9}},
+        {"rule": "stdp_multilag", "cell": "c2", "params": {"lags": 3}, "reward": True},
+    ],
+    "readout": "c1",
+    "task": {"name": "mackey-glass", "T": 20, "washout": 5, "batch": 4, "steps": 4, "val_windows": 8},
+    "learn": {"lr": 0.003, "optimizer": "adam", "apply": "immediate", "clip": 1.0},
+    "epochs": 3,
+}
+net = json.dumps(NET, indent=1).encode()
+out("fuzz_somp_net", "full.json", net)
+out("fuzz_somp_net", "truncated.json", net[: len(net) // 2])
+out("fuzz_somp_net", "minimal.json", b'{"cells": [{"name": "a", "units": 3, "inputs": ["x"]}]}')
+out("fuzz_somp_net", "late-only.json", b'{"cells": [{"name": "a", "units": 3, "inputs": [{"name": "x", "from_epoch": 2}]}]}')
+out("fuzz_somp_net", "bad-rule.json", b'{"cells": [{"name": "a", "units": 3, "inputs": ["x"]}], "rules": [{"rule": "stpd", "cell": "a"}]}')

@@ -116,6 +116,7 @@ bad 'learn.optimizer' '{"cells": [{"name": "a", "units": 3, "inputs": ["x"]}], "
 bad 'cells[0].inputs[1]: from_epoch: only the task input' '{"cells": [{"name": "a", "units": 3, "inputs": ["x", {"name": "a", "from_epoch": 2}]}]}'
 bad 'cells[0].inputs[0]: unknown key "from"' '{"cells": [{"name": "a", "units": 3, "inputs": [{"name": "x", "from": 2}]}]}'
 bad 'no cell reads the task input' '{"cells": [{"name": "a", "units": 3, "inputs": [{"name": "x", "from_epoch": 2}]}]}'
+bad 'rules[0].params: covariance_decay: beta = 5.9' '{"cells": [{"name": "a", "units": 3, "inputs": ["x"]}], "rules": [{"rule": "covariance_decay", "cell": "a", "params": {"beta": 5.9}}]}'
 bad 'unknown key "cels"' '{"cels": []}'
 bad 'not valid JSON' '{"cells": ['
 bad 'reads the task input' '{"cells": [{"name": "a", "units": 3, "inputs": ["a"]}]}'
