@@ -62,7 +62,8 @@ static double mean_iters(const solve_stats *s) { return s->solves ? (double)s->i
 
 /* One minibatch: forward solve, readout, loss, readout backward, implicit
  * backward, and with --jac-reg the Jacobian penalty (eps from the run's stream). */
-static nd_status step(deq_run *r, nd_rng *rng, int64_t B, double *loss) {
+static nd_status step(void *self, nd_rng *rng, int64_t B, double *loss) {
+  deq_run *r = self;
   int64_t wrong;
   nd_fixed_point_result fr, br;
   ND_CLI_TRY(nd_deq_forward(r->deq, r->xb, B, r->z, &fr));
@@ -83,30 +84,10 @@ static nd_status step(deq_run *r, nd_rng *rng, int64_t B, double *loss) {
 
 static nd_status deq_epoch(void *self, nd_rng *rng, double *mean_loss) {
   deq_run *r = self;
-  const deq_args *a = r->a;
-  int64_t n = r->tr->n, d = r->tr->images.shape[1];
-  ND_CLI_TRY(nd_sampler_begin_from(&r->sampler, n, a->batch, true, rng));
-  int64_t per = nd_sampler_batches(&r->sampler, n);
-  if (a->epoch_size > 0 && a->epoch_size / a->batch < per) per = a->epoch_size / a->batch;
-  if (per < 1) per = 1;
   memset(&r->fwd, 0, sizeof r->fwd), memset(&r->bwd, 0, sizeof r->bwd);
   r->jac_sum = 0;
-  double sum = 0;
-  int64_t done = 0, count_;
-  const int64_t *rows;
-  while (done < per && nd_sampler_next(&r->sampler, &rows, &count_)) {
-    nd_sampler_gather(r->tr->images.data, d, rows, count_, r->xb);
-    for (int64_t i = 0; i < count_; i++) r->yb[i] = r->tr->labels[rows[i]];
-    double loss;
-    ND_CLI_TRY(step(r, rng, count_, &loss));
-    if (!isfinite(loss)) return nd_set_error(ND_ERR_NUMERIC, "loss is %g at minibatch %lld", loss, (long long)done);
-    ND_CLI_TRY(nd_optim_step(r->sup.opt));
-    sum += loss, done++;
-    if (r->sup.progress && r->sup.progress(&(nd_progress_info){r->sup.epoch, done, per}, r->sup.progress_user)) break;
-  }
-  nd_sampler_end(&r->sampler);
-  *mean_loss = done ? sum / (double)done : NAN;
-  return ND_OK;
+  return nd_cli_supervised_minibatches(&r->sup, &r->sampler, r->tr, r->a->batch, r->a->epoch_size, rng, r->xb, r->yb, step,
+                                       mean_loss);
 }
 
 static nd_status deq_error(void *self, nd_cli_split split, double *err) {

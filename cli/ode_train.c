@@ -150,7 +150,9 @@ static nd_status spiral_mse(ode_run *r, int which, double *mse) {
 
 /* ------------------------------------------------------------------- mnist */
 
-static nd_status mnist_step(ode_run *r, int64_t B, double *loss) {
+static nd_status mnist_step(void *self, nd_rng *rng, int64_t B, double *loss) {
+  ode_run *r = self;
+  (void)rng;
   int64_t wrong;
   nd_dopri_result res;
   nd_cli_dense_forward(&r->in, r->xb, B, r->z);
@@ -189,33 +191,19 @@ static nd_status ode_epoch(void *self, nd_rng *rng, double *mean_loss) {
   ode_run *r = self;
   const ode_args *a = r->a;
   memset(&r->fwd, 0, sizeof r->fwd), memset(&r->bwd, 0, sizeof r->bwd);
-  int64_t per = a->steps, done = 0, d = 0;
-  if (a->task == TASK_MNIST) {
-    ND_CLI_TRY(nd_sampler_begin_from(&r->sampler, r->tr->n, a->batch, true, rng));
-    per = nd_sampler_batches(&r->sampler, r->tr->n);
-    if (a->epoch_size > 0 && a->epoch_size / a->batch < per) per = a->epoch_size / a->batch;
-    if (per < 1) per = 1;
-    d = r->tr->images.shape[1];
-  }
+  if (a->task == TASK_MNIST)
+    return nd_cli_supervised_minibatches(&r->sup, &r->sampler, r->tr, a->batch, a->epoch_size, rng, r->xb, r->yb, mnist_step,
+                                         mean_loss);
   double sum = 0;
-  while (done < per) {
+  int64_t done = 0;
+  while (done < a->steps) {
     double loss;
-    if (a->task == TASK_SPIRAL) {
-      ND_CLI_TRY(spiral_step(r, rng, &loss));
-    } else {
-      const int64_t *rows;
-      int64_t c;
-      if (!nd_sampler_next(&r->sampler, &rows, &c)) break;
-      nd_sampler_gather(r->tr->images.data, d, rows, c, r->xb);
-      for (int64_t i = 0; i < c; i++) r->yb[i] = r->tr->labels[rows[i]];
-      ND_CLI_TRY(mnist_step(r, c, &loss));
-    }
+    ND_CLI_TRY(spiral_step(r, rng, &loss));
     if (!isfinite(loss)) return nd_set_error(ND_ERR_NUMERIC, "loss is %g at minibatch %lld", loss, (long long)done);
     ND_CLI_TRY(nd_optim_step(r->sup.opt));
     sum += loss, done++;
-    if (r->sup.progress && r->sup.progress(&(nd_progress_info){r->sup.epoch, done, per}, r->sup.progress_user)) break;
+    if (r->sup.progress && r->sup.progress(&(nd_progress_info){r->sup.epoch, done, a->steps}, r->sup.progress_user)) break;
   }
-  if (a->task == TASK_MNIST) nd_sampler_end(&r->sampler);
   *mean_loss = done ? sum / (double)done : NAN;
   return ND_OK;
 }

@@ -44,32 +44,20 @@ typedef struct rv_run {
   double recon_max;
 } rv_run;
 
+static nd_status rv_step(void *self, nd_rng *rng, int64_t B, double *loss) {
+  rv_run *r = self;
+  int64_t wrong;
+  (void)rng;
+  ND_CLI_TRY(nd_revnet_loss_grad(r->m, r->xb, r->yb, B, loss, &wrong));
+  r->recon_max = fmax(r->recon_max, nd_revnet_reconstruction_error(r->m));
+  return ND_OK;
+}
+
 static nd_status rv_epoch(void *self, nd_rng *rng, double *mean_loss) {
   rv_run *r = self;
-  const rv_args *a = r->a;
-  int64_t n = r->tr->n, d = r->tr->images.shape[1];
-  ND_CLI_TRY(nd_sampler_begin_from(&r->sampler, n, a->batch, true, rng));
-  int64_t per = nd_sampler_batches(&r->sampler, n);
-  if (a->epoch_size > 0 && a->epoch_size / a->batch < per) per = a->epoch_size / a->batch;
-  if (per < 1) per = 1;
-  double sum = 0;
-  int64_t done = 0, c, wrong;
-  const int64_t *rows;
   r->recon_max = 0;
-  while (done < per && nd_sampler_next(&r->sampler, &rows, &c)) {
-    nd_sampler_gather(r->tr->images.data, d, rows, c, r->xb);
-    for (int64_t i = 0; i < c; i++) r->yb[i] = r->tr->labels[rows[i]];
-    double loss;
-    ND_CLI_TRY(nd_revnet_loss_grad(r->m, r->xb, r->yb, c, &loss, &wrong));
-    if (!isfinite(loss)) return nd_set_error(ND_ERR_NUMERIC, "loss is %g at minibatch %lld", loss, (long long)done);
-    r->recon_max = fmax(r->recon_max, nd_revnet_reconstruction_error(r->m));
-    ND_CLI_TRY(nd_optim_step(r->sup.opt));
-    sum += loss, done++;
-    if (r->sup.progress && r->sup.progress(&(nd_progress_info){r->sup.epoch, done, per}, r->sup.progress_user)) break;
-  }
-  nd_sampler_end(&r->sampler);
-  *mean_loss = done ? sum / (double)done : NAN;
-  return ND_OK;
+  return nd_cli_supervised_minibatches(&r->sup, &r->sampler, r->tr, r->a->batch, r->a->epoch_size, rng, r->xb, r->yb, rv_step,
+                                       mean_loss);
 }
 
 static nd_status rv_error(void *self, nd_cli_split split, double *err) {

@@ -1,4 +1,5 @@
 /* The supervised trainers' shared loop pieces (supervised.h). */
+#include <math.h>
 #include <stdio.h>
 
 #include "supervised.h"
@@ -137,4 +138,32 @@ int nd_cli_supervised_run(nd_cli_supervised *s, nd_run *run, nd_status setup, co
   s->reports_batches = true;
   if (!rc) rc = nd_run_loop(run, &t, lim);
   return nd_cli_supervised_finish(s, run, rc, scored);
+}
+
+nd_status nd_cli_supervised_minibatches(nd_cli_supervised *s, nd_sampler *smp, const nd_dataset *tr, int64_t batch,
+                                        int64_t epoch_size, nd_rng *rng, float *xb, int32_t *yb, nd_cli_step_fn step,
+                                        double *mean_loss) {
+  int64_t n = tr->n, d = tr->images.shape[1];
+  ND_CLI_TRY(nd_sampler_begin_from(smp, n, batch, true, rng));
+  int64_t per = nd_sampler_batches(smp, n);
+  if (epoch_size > 0 && epoch_size / batch < per) per = epoch_size / batch;
+  if (per < 1) per = 1;
+  double sum = 0;
+  int64_t done = 0, count;
+  const int64_t *rows;
+  nd_status r = ND_OK;
+  while (r == ND_OK && done < per && nd_sampler_next(smp, &rows, &count)) {
+    nd_sampler_gather(tr->images.data, d, rows, count, xb);
+    for (int64_t i = 0; i < count; i++) yb[i] = tr->labels[rows[i]];
+    double loss;
+    r = step(s->self, rng, count, &loss);
+    if (r == ND_OK && !isfinite(loss)) r = nd_set_error(ND_ERR_NUMERIC, "loss is %g at minibatch %lld", loss, (long long)done);
+    if (r == ND_OK) r = nd_optim_step(s->opt);
+    if (r != ND_OK) break;
+    sum += loss, done++;
+    if (s->progress && s->progress(&(nd_progress_info){s->epoch, done, per}, s->progress_user)) break;
+  }
+  nd_sampler_end(smp);
+  *mean_loss = done ? sum / (double)done : NAN;
+  return r;
 }

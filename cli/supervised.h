@@ -64,6 +64,16 @@ nd_status nd_cli_supervised_resume(nd_cli_supervised *s, const char *dir);
  * stopped early by --stop-after, says how to resume.  Returns the exit code. */
 int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *scored);
 
+/* One epoch of shuffled minibatches of tr for a gradient trainer: the rows
+ * from rng (the stream train_epoch is given), gathered into xb [batch, d]
+ * and yb [batch]; step(self, rng, B, &loss) leaves the gradient, then one
+ * step of s->opt; at most epoch_size images (0: all); s->progress after every
+ * minibatch may stop it.  *mean_loss over the minibatches done. */
+typedef nd_status (*nd_cli_step_fn)(void *self, nd_rng *rng, int64_t B, double *loss);
+nd_status nd_cli_supervised_minibatches(nd_cli_supervised *s, nd_sampler *smp, const nd_dataset *tr, int64_t batch,
+                                        int64_t epoch_size, nd_rng *rng, float *xb, int32_t *yb, nd_cli_step_fn step,
+                                        double *mean_loss);
+
 /* The whole run after the family's set-up (whose status is `setup`): with
  * --resume DIR (resume not NULL) the position from DIR, then nd_run_begin
  * into resume or out (files: the data files read, NULL-ended, may be NULL),
