@@ -57,11 +57,14 @@ def val(r):
 
 def choose(kind, grid, base, cmd="esn"):
     """grid: list of arg lists; returns the best by validation (seed 0)."""
-    best = None
+    best, done = None, []
     for i, g in enumerate(grid):
         r = run(kind, f"{kind}_g{i}", base + g + ["--seed", "0"], cmd)
         if r and (best is None or val(r) < val(best)):
             best = r
+        done += [r] if r else []
+    if best and val(best) == float("inf"):  # every free run diverged: the best one-step forecast
+        best = min(done, key=lambda r: r["val_nrmse_1"])
     print(json.dumps({"chosen": kind, "args": best["args"] if best else None, "val": val(best)}), flush=True)
     LOG.write(json.dumps({"chosen": kind, "args": best["args"] if best else None, "val": val(best)}) + "\n")
     return best
@@ -103,8 +106,9 @@ if "force" in which:
 if "ngrc" in which:
     NG = ["--task", "mackey-glass", "--train", "3000", "--discard", "1000", "--horizon", "84", "--trials", "50", "--quiet"]
     grid = g(delays=["4", "8", "18"], spacing=["1", "2"], ridge=["1e-10", "1e-7", "1e-4"])
+    grid += g(delays=["8", "18"], spacing=["1"], ridge=["1e-2", "1"])
     best = choose("ngrc", grid, NG, "ngrc")
-    run("ngrc_final", "ngrc_test", best["args"], "ngrc")  # deterministic: no seed
+    run("ngrc_final", "ngrc_test_" + hashlib.md5(" ".join(best["args"]).encode()).hexdigest()[:8], best["args"], "ngrc")  # no seed
 if "lorenz" in which:
     LZ = ["--task", "lorenz", "--train", "500", "--washout", "100", "--discard", "400", "--warmup", "100", "--horizon", "44",
           "--trials", "20", "--solver", "qr", "--threads", "1", "--quiet", "--no-plot"]

@@ -1,6 +1,7 @@
 /* The linear algebra of reservoir computing (include/neurodyn/reservoir.h):
  * ridge regression by Cholesky (LAPACK dposv), the spectral radius by the
  * eigenvalues of LAPACK dgeev, and the NRMSE. */
+#include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -68,8 +69,10 @@ nd_status nd_ridge_fit(const double *phi, const double *y, int64_t T, int64_t F,
     free(a), free(b);
     return nd__error(ND_ERR_NOMEM, "ridge_fit: out of memory for a %lld x %lld system", (long long)F, (long long)F);
   }
-  /* normal equations (Phi^T Phi + ridge I) w^T = Phi^T Y (Lukosevicius 2012, Eq. 9) */
-  nd_dgemm(true, false, F, F, T, 1.0, phi, F, phi, F, 0.0, a, F);
+  /* normal equations (Phi^T Phi + ridge I) w^T = Phi^T Y (Lukosevicius 2012, Eq. 9); Phi^T Phi
+   * by the symmetric rank-k update (dsyrk: the upper triangle, half the multiply-adds of a GEMM),
+   * which is all dposv('U') reads */
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)F, (int)T, 1.0, phi, (int)F, 0.0, a, (int)F);
   nd_dgemm(true, false, F, L, T, 1.0, phi, F, y, L, 0.0, b, L);
   for (int64_t i = 0; i < F; i++) a[i * F + i] += ridge;
   int saved = lapack_begin();
