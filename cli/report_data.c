@@ -4,6 +4,7 @@
  * metrics as CSV. */
 #include <dirent.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,9 +94,11 @@ static nd_status columns_grow(columns *c) {
 }
 
 static unsigned hash(const char *s) {
-  unsigned h = 2166136261u; /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-  return h;
+  /* FNV-1a, 32 bits; the product is formed in 64 bits and masked, because the
+   * fuzz build's UBSan treats a wrapping unsigned multiply as an error. */
+  uint64_t h = 2166136261u;
+  for (; *s; s++) h = ((h ^ (unsigned char)*s) * 16777619u) & 0xffffffffu;
+  return (unsigned)h;
 }
 
 /* Sets key's value in the current row (c->rows), adding the key. */
