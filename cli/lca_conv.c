@@ -76,7 +76,7 @@ int nd_cli_lca_conv(const nd_cli_lca_conv_opts *o, const nd_lca_config *c) {
   nd_tensor Wt, S;
   memset(&Wt, 0, sizeof Wt);
   memset(&S, 0, sizeof S);
-  nd_lca_conv_shape sh;
+  nd_lca_conv_shape sh = {0};
   int64_t B = 1, m, n;
   int rc = read_inputs(o, &Wt, &S, &sh, &B);
   nd_lca_conv *l = NULL;
@@ -87,8 +87,9 @@ int nd_cli_lca_conv(const nd_cli_lca_conv_opts *o, const nd_lca_config *c) {
     if (!rc && !(a = nd_aligned_alloc((size_t)(B * n) * sizeof(float))))
       rc = nd_cli_fail(1, o->prog, "out of memory for codes of %lld numbers", (long long)(B * n));
   }
-  const int64_t P = (sh.height + 2 * sh.pad_h - sh.kernel_h) / sh.stride_h + 1;
-  const int64_t Q = (sh.width + 2 * sh.pad_w - sh.kernel_w) / sh.stride_w + 1;
+  /* output map size; sh is not valid (zero strides) when reading the inputs failed */
+  const int64_t P = rc ? 0 : (sh.height + 2 * sh.pad_h - sh.kernel_h) / sh.stride_h + 1;
+  const int64_t Q = rc ? 0 : (sh.width + 2 * sh.pad_w - sh.kernel_w) / sh.stride_w + 1;
   /* --record-dir: the first image's code maps [F, P, Q] */
   nd_cli_lca_rec lr = {0};
   nd_status s = rc ? ND_OK
