@@ -181,10 +181,8 @@ static nd_status set_up(deq_run *r, const nd_deq_config *c) {
 }
 
 static int run_train(deq_args *a, const nd_opts *spec, nd_run *run) {
-  if (a->epochs < 1 || a->batch < 1) return nd_cli_cmd_fail(CMD, 2, "--epochs and --batch must be >= 1");
-  if (!(a->lr > 0)) return nd_cli_cmd_fail(CMD, 2, "--lr %g: need > 0", a->lr);
+  if (nd_cli_supervised_check_flags(CMD, a->epochs, a->batch, a->lr, a->epoch_size, a->eval_train)) return 2;
   if (!(a->jac_reg >= 0 && a->jac_reg < 1e6)) return nd_cli_cmd_fail(CMD, 2, "--jac-reg %g: need >= 0", a->jac_reg);
-  if (a->epoch_size < 0 || a->eval_train < 0) return nd_cli_cmd_fail(CMD, 2, "--epoch-size and --eval-train: need >= 0");
   nd_deq_config c;
   nd_status s = make_config(a, &c);
   if (s != ND_OK) return nd_run_setting_fail(CMD, spec, s);

@@ -318,9 +318,7 @@ static void print_summary(const ode_run *r, double t0) {
 }
 
 static int check_args(const ode_args *a) {
-  if (a->epochs < 1 || a->batch < 1) return nd_cli_cmd_fail(CMD, 2, "--epochs and --batch must be >= 1");
-  if (!(a->lr > 0)) return nd_cli_cmd_fail(CMD, 2, "--lr %g: need > 0", a->lr);
-  if (a->epoch_size < 0 || a->eval_train < 0) return nd_cli_cmd_fail(CMD, 2, "--epoch-size and --eval-train: need >= 0");
+  if (nd_cli_supervised_check_flags(CMD, a->epochs, a->batch, a->lr, a->epoch_size, a->eval_train)) return 2;
   if (a->task == TASK_SPIRAL) {
     if (a->hidden < 2) return nd_cli_cmd_fail(CMD, 2, "--hidden %lld: the spiral needs >= 2", (long long)a->hidden);
     if (a->batch > 64) return nd_cli_cmd_fail(CMD, 2, "--batch %lld: the spiral takes 1..64 windows", (long long)a->batch);

@@ -124,9 +124,7 @@ static nd_status set_up(rv_run *r, const nd_revnet_config *c) {
 }
 
 static int run_train(rv_args *a, const nd_opts *spec, nd_run *run) {
-  if (a->epochs < 1 || a->batch < 1) return nd_cli_cmd_fail(CMD, 2, "--epochs and --batch must be >= 1");
-  if (!(a->lr > 0)) return nd_cli_cmd_fail(CMD, 2, "--lr %g: need > 0", a->lr);
-  if (a->epoch_size < 0 || a->eval_train < 0) return nd_cli_cmd_fail(CMD, 2, "--epoch-size and --eval-train: need >= 0");
+  if (nd_cli_supervised_check_flags(CMD, a->epochs, a->batch, a->lr, a->epoch_size, a->eval_train)) return 2;
   nd_revnet_config c;
   nd_status s = make_config(a, &c);
   if (s != ND_OK) return nd_run_setting_fail(CMD, spec, s);

@@ -167,3 +167,11 @@ nd_status nd_cli_supervised_minibatches(nd_cli_supervised *s, nd_sampler *smp, c
   *mean_loss = done ? sum / (double)done : NAN;
   return r;
 }
+
+int nd_cli_supervised_check_flags(const char *cmd, int64_t epochs, int64_t batch, double lr, int64_t epoch_size,
+                                  int64_t eval_train) {
+  if (epochs < 1 || batch < 1) return nd_cli_cmd_fail(cmd, 2, "--epochs and --batch must be >= 1");
+  if (!(lr > 0)) return nd_cli_cmd_fail(cmd, 2, "--lr %g: need > 0", lr);
+  if (epoch_size < 0 || eval_train < 0) return nd_cli_cmd_fail(cmd, 2, "--epoch-size and --eval-train: need >= 0");
+  return 0;
+}

@@ -83,4 +83,10 @@ nd_status nd_cli_supervised_minibatches(nd_cli_supervised *s, nd_sampler *smp, c
 int nd_cli_supervised_run(nd_cli_supervised *s, nd_run *run, nd_status setup, const char *resume, const char *out,
                           const char *const *files, const nd_run_limits *lim, bool *scored);
 
+/* The flags every minibatch trainer shares: --epochs, --batch >= 1, --lr > 0,
+ * --epoch-size, --eval-train >= 0.  Returns 0, or 2 after printing which flag
+ * of cmd is bad. */
+int nd_cli_supervised_check_flags(const char *cmd, int64_t epochs, int64_t batch, double lr, int64_t epoch_size,
+                                  int64_t eval_train);
+
 #endif
