@@ -27,7 +27,7 @@ static const char *const solvers[] = {"anderson", "broyden", NULL};
 typedef struct deq_args {
   const char *resume;
   int anderson_m, solver;
-  int64_t hidden, max_iter, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after;
+  int64_t hidden, max_iter, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after, grad_blocks;
   double tol, init_scale, lr, jac_reg;
   nd_cli_dataopts data;
   nd_cli_common common;
@@ -62,21 +62,21 @@ static double mean_iters(const solve_stats *s) { return s->solves ? (double)s->i
 
 /* One minibatch: forward solve, readout, loss, readout backward, implicit
  * backward, and with --jac-reg the Jacobian penalty (eps from the run's stream). */
-static nd_status step(void *self, nd_rng *rng, int64_t B, double *loss) {
+static nd_status step(void *self, nd_rng *rng, const float *x, const int32_t *y, int64_t B, double *loss) {
   deq_run *r = self;
   int64_t wrong;
   nd_fixed_point_result fr, br;
-  ND_CLI_TRY(nd_deq_forward(r->deq, r->xb, B, r->z, &fr));
+  ND_CLI_TRY(nd_deq_forward(r->deq, x, B, r->z, &fr));
   count(&r->fwd, &fr);
   nd_cli_dense_forward(&r->head, r->z, B, r->logits);
-  ND_CLI_TRY(nd_cli_ce_wrong(r->logits, r->yb, B, 10, loss, r->dlogits, &wrong));
+  ND_CLI_TRY(nd_cli_ce_wrong(r->logits, y, B, 10, loss, r->dlogits, &wrong));
   nd_cli_dense_backward(&r->head, r->z, B, r->dlogits, r->dz);
-  ND_CLI_TRY(nd_deq_backward(r->deq, r->xb, B, r->dz, NULL, &br));
+  ND_CLI_TRY(nd_deq_backward(r->deq, x, B, r->dz, NULL, &br));
   count(&r->bwd, &br);
   double R = 0;
   if (r->a->jac_reg > 0) {
     ND_CLI_TRY(nd_rng_normal(rng, r->eps, B * r->a->hidden, 0, 1));
-    ND_CLI_TRY(nd_deq_jacobian_reg(r->deq, r->xb, B, r->eps, r->a->jac_reg, &R));
+    ND_CLI_TRY(nd_deq_jacobian_reg(r->deq, x, B, r->eps, r->a->jac_reg, &R));
   }
   r->jac_sum += R;
   return ND_OK;
@@ -192,7 +192,8 @@ static int run_train(deq_args *a, const nd_opts *spec, nd_run *run) {
   deq_run r = {.a = a, .tr = &tr, .val = a->data.validation > 0 ? &val : NULL, .te = &te};
   r.sup = (nd_cli_supervised){.self = &r, .cmd = CMD, .file = "deq.safetensors", .epochs = a->epochs,
                               .has_validation = r.val != NULL, .train_epoch = deq_epoch, .error = deq_error,
-                              .extra = deq_extra, .save = deq_save, .restore = deq_restore, .reports_batches = true};
+                              .extra = deq_extra, .save = deq_save, .restore = deq_restore, .reports_batches = true,
+                              .grads = {&r.tg, &r.head.tg}, .n_grads = 2, .grad_blocks = a->grad_blocks};
   double t0 = nd_cli_now();
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   bool scored = false;
@@ -235,6 +236,7 @@ int nd_cli_train_deq(int argc, char **argv) {
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write deq.safetensors every N epochs (0: only at the end)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,

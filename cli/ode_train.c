@@ -43,7 +43,7 @@ static const char *const tasks[] = {"spiral", "mnist", NULL};
 typedef struct ode_args {
   const char *resume;
   int task;
-  int64_t hidden, points, window, steps, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after;
+  int64_t hidden, points, window, steps, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after, grad_blocks;
   double rtol, atol, t_end, t1, init_scale, lr;
   nd_cli_dataopts data;
   nd_cli_common common;
@@ -84,15 +84,19 @@ static const double spiral_y0[3][2] = {{0.5, 0}, {-0.35, 0.35}, {0, -0.5}}; /* t
 
 static double spiral_dt(const ode_args *a) { return a->t_end / (double)(a->points - 1); }
 
-/* One minibatch of windows: forward K segments storing dL/dz at each
- * observation (the loss's input, [K, B, n]; not the trajectory), then the
- * adjoint back through each segment with z reconstructed. */
-static nd_status spiral_step(ode_run *r, nd_rng *rng, double *loss) {
+/* One minibatch of B windows starting at the points x [B] (whole numbers
+ * below 1e7, exact in float; y unused): forward K segments storing dL/dz at
+ * each observation (the loss's input, [K, B, n]; not the trajectory), then
+ * the adjoint back through each segment with z reconstructed; the gradient
+ * of the B windows' mean loss into r->gsum (the optimizer's). */
+static nd_status spiral_step(void *self, nd_rng *rng, const float *x, const int32_t *y, int64_t B, double *loss) {
+  ode_run *r = self;
   const ode_args *a = r->a;
-  int64_t B = a->batch, n = a->hidden, K = a->window, np = nd_node_num_params(r->node);
+  (void)rng, (void)y;
+  int64_t n = a->hidden, K = a->window, np = nd_node_num_params(r->node);
   double dt = spiral_dt(a), scale = 1.0 / (double)(B * K * 2), sum = 0;
   int64_t start[64];
-  for (int64_t b = 0; b < B; b++) start[b] = (int64_t)(nd_rng_uniform1(rng) * (double)(a->points - K));
+  for (int64_t b = 0; b < B; b++) start[b] = (int64_t)x[b];
   memset(r->z, 0, sizeof(float) * (size_t)(B * n));
   for (int64_t b = 0; b < B; b++) spiral_at(spiral_y0[0], dt, start[b], r->z + b * n);
   memcpy(r->z0, r->z, sizeof(float) * (size_t)(B * n));
@@ -150,20 +154,20 @@ static nd_status spiral_mse(ode_run *r, int which, double *mse) {
 
 /* ------------------------------------------------------------------- mnist */
 
-static nd_status mnist_step(void *self, nd_rng *rng, int64_t B, double *loss) {
+static nd_status mnist_step(void *self, nd_rng *rng, const float *x, const int32_t *y, int64_t B, double *loss) {
   ode_run *r = self;
   (void)rng;
   int64_t wrong;
   nd_dopri_result res;
-  nd_cli_dense_forward(&r->in, r->xb, B, r->z);
+  nd_cli_dense_forward(&r->in, x, B, r->z);
   ND_CLI_TRY(nd_node_forward(r->node, r->z, B, &res));
   count(&r->fwd, &res);
   nd_cli_dense_forward(&r->head, r->z, B, r->logits);
-  ND_CLI_TRY(nd_cli_ce_wrong(r->logits, r->yb, B, 10, loss, r->dlogits, &wrong));
+  ND_CLI_TRY(nd_cli_ce_wrong(r->logits, y, B, 10, loss, r->dlogits, &wrong));
   nd_cli_dense_backward(&r->head, r->z, B, r->dlogits, r->dz);
   ND_CLI_TRY(nd_node_backward(r->node, r->z, r->dz, B, &res)); /* dz -> dL/dz(0) */
   count(&r->bwd, &res);
-  nd_cli_dense_backward(&r->in, r->xb, B, r->dz, NULL);
+  nd_cli_dense_backward(&r->in, x, B, r->dz, NULL);
   return ND_OK;
 }
 
@@ -198,7 +202,8 @@ static nd_status ode_epoch(void *self, nd_rng *rng, double *mean_loss) {
   int64_t done = 0;
   while (done < a->steps) {
     double loss;
-    ND_CLI_TRY(spiral_step(r, rng, &loss));
+    for (int64_t b = 0; b < a->batch; b++) r->xb[b] = (float)(int64_t)(nd_rng_uniform1(rng) * (double)(a->points - a->window));
+    ND_CLI_TRY(nd_cli_supervised_grad(&r->sup, spiral_step, rng, r->xb, NULL, 1, a->batch, &loss));
     if (!isfinite(loss)) return nd_set_error(ND_ERR_NUMERIC, "loss is %g at minibatch %lld", loss, (long long)done);
     ND_CLI_TRY(nd_optim_step(r->sup.opt));
     sum += loss, done++;
@@ -345,7 +350,9 @@ static int run_train(ode_args *a, const nd_opts *spec, nd_run *run) {
   r.sup = (nd_cli_supervised){.self = &r, .cmd = CMD, .file = "ode.safetensors", .epochs = a->epochs,
                               .has_validation = a->task == TASK_SPIRAL || r.val != NULL, .train_epoch = ode_epoch,
                               .error = ode_error, .measure = a->task == TASK_SPIRAL ? "mse" : NULL, .extra = ode_extra,
-                              .save = ode_save, .restore = ode_restore, .reports_batches = true};
+                              .save = ode_save, .restore = ode_restore, .reports_batches = true,
+                              .grads = {&r.tg, &r.in.tg, &r.head.tg}, .n_grads = a->task == TASK_MNIST ? 3 : 1,
+                              .grad_blocks = a->grad_blocks};
   double t0 = nd_cli_now();
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   bool scored = false;
@@ -383,6 +390,7 @@ int nd_cli_train_ode(int argc, char **argv) {
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write ode.safetensors every N epochs (0: only at the end)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,

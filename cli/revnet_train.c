@@ -26,7 +26,7 @@
 typedef struct rv_args {
   const char *resume;
   bool store;
-  int64_t hidden, layers, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after;
+  int64_t hidden, layers, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after, grad_blocks;
   double lr;
   nd_cli_dataopts data;
   nd_cli_common common;
@@ -44,11 +44,11 @@ typedef struct rv_run {
   double recon_max;
 } rv_run;
 
-static nd_status rv_step(void *self, nd_rng *rng, int64_t B, double *loss) {
+static nd_status rv_step(void *self, nd_rng *rng, const float *x, const int32_t *y, int64_t B, double *loss) {
   rv_run *r = self;
   int64_t wrong;
   (void)rng;
-  ND_CLI_TRY(nd_revnet_loss_grad(r->m, r->xb, r->yb, B, loss, &wrong));
+  ND_CLI_TRY(nd_revnet_loss_grad(r->m, x, y, B, loss, &wrong));
   r->recon_max = fmax(r->recon_max, nd_revnet_reconstruction_error(r->m));
   return ND_OK;
 }
@@ -134,7 +134,8 @@ static int run_train(rv_args *a, const nd_opts *spec, nd_run *run) {
   rv_run r = {.a = a, .tr = &tr, .val = a->data.validation > 0 ? &val : NULL, .te = &te};
   r.sup = (nd_cli_supervised){.self = &r, .cmd = CMD, .file = "revnet.safetensors", .epochs = a->epochs,
                               .has_validation = r.val != NULL, .train_epoch = rv_epoch, .error = rv_error,
-                              .extra = rv_extra, .save = rv_save, .restore = rv_restore, .reports_batches = true};
+                              .extra = rv_extra, .save = rv_save, .restore = rv_restore, .reports_batches = true,
+                              .grads = {&r.tg}, .n_grads = 1, .grad_blocks = a->grad_blocks};
   double t0 = nd_cli_now();
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
   bool scored = false;
@@ -167,6 +168,7 @@ int nd_cli_train_revnet(int argc, char **argv) {
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write revnet.safetensors every N epochs (0: only at the end)", NULL},
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_DATA(&a.data),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,

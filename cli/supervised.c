@@ -1,6 +1,8 @@
 /* The supervised trainers' shared loop pieces (supervised.h). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "supervised.h"
 
@@ -126,18 +128,81 @@ int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *sc
   return 0;
 }
 
+/* Data-parallel set-up (nd_cli_set_grad_blocks): one gradient sum over the
+ * grads laid end to end; alone with one block, whole minibatches. */
+static nd_status sup_set_comm(void *self, nd_comm *c, int64_t blocks) {
+  nd_cli_supervised *s = self;
+  if ((!c || c->size <= 1) && blocks <= 1) return ND_OK;
+  int64_t numel = 0;
+  for (int i = 0; i < s->n_grads; i++) numel += nd_tensor_numel(s->grads[i]);
+  s->gflat_ = malloc(sizeof(float) * (size_t)numel);
+  if (!s->gflat_) return nd_set_error(ND_ERR_NOMEM, "out of memory for the summed gradient");
+  return nd_grad_sum_create(c, blocks, numel, &s->gsum_);
+}
+
 int nd_cli_supervised_run(nd_cli_supervised *s, nd_run *run, nd_status setup, const char *resume, const char *out,
                           const char *const *files, const nd_run_limits *lim, bool *scored) {
   int rc = 0;
   if (setup == ND_OK && resume) setup = nd_cli_supervised_resume(s, resume);
   if (setup != ND_OK) rc = nd_cli_lib_fail(s->cmd, setup);
   for (int i = 0; !rc && files && files[i] && i < 7; i++) run->dataset_files[i] = files[i];
+  run->parallel = s->n_grads > 0; /* block gradients summed in order across processes (sup_set_comm) */
   if (!rc) rc = nd_run_begin(run, resume ? resume : out, resume != NULL);
+  if (!rc && s->n_grads > 0) rc = nd_cli_set_grad_blocks(run, s->grad_blocks, s, sup_set_comm);
   nd_trainer t = nd_cli_supervised_trainer(s);
   t.unit = "batches";
   s->reports_batches = true;
   if (!rc) rc = nd_run_loop(run, &t, lim);
-  return nd_cli_supervised_finish(s, run, rc, scored);
+  rc = nd_cli_supervised_finish(s, run, rc, scored);
+  nd_grad_sum_free(s->gsum_), s->gsum_ = NULL;
+  free(s->gflat_), s->gflat_ = NULL;
+  return rc;
+}
+
+/* One data-parallel minibatch (nd_grad_sum_batch's block function). */
+typedef struct sup_blocks {
+  nd_cli_supervised *s;
+  nd_cli_step_fn step;
+  const float *xb;
+  const int32_t *yb;
+  int64_t d;
+  nd_rng base;  /* this minibatch's stream; block b's is its split b */
+} sup_blocks;
+
+static nd_status sup_block(void *user, int64_t b, int64_t r0, int64_t r1, double w, double *mean) {
+  sup_blocks *k = user;
+  nd_cli_supervised *s = k->s;
+  float *slot = nd_grad_sum_slot(s->gsum_, b, NULL);
+  *mean = 0;
+  if (r1 > r0) {
+    nd_rng rng = nd_rng_split(&k->base, (uint64_t)b);
+    ND_CLI_TRY(k->step(s->self, &rng, k->xb + r0 * k->d, k->yb ? k->yb + r0 : NULL, r1 - r0, mean));
+  }
+  const float wf = (float)w; /* as nd_grad_sum_put */
+  for (int i = 0; i < s->n_grads; i++) {
+    int64_t n = nd_tensor_numel(s->grads[i]);
+    if (r1 > r0)
+      for (int64_t j = 0; j < n; j++) slot[j] = wf * s->grads[i]->data[j];
+    else memset(slot, 0, sizeof(float) * (size_t)n);
+    slot += n;
+  }
+  return ND_OK;
+}
+
+nd_status nd_cli_supervised_grad(nd_cli_supervised *s, nd_cli_step_fn step, nd_rng *rng, const float *xb,
+                                 const int32_t *yb, int64_t d, int64_t B, double *loss) {
+  if (!s->gsum_) return step(s->self, rng, xb, yb, B, loss);
+  sup_blocks k = {.s = s, .step = step, .xb = xb, .yb = yb, .d = d};
+  uint64_t key = (uint64_t)nd_rng_u32(rng) << 32 | nd_rng_u32(rng); /* the same draws on every rank */
+  nd_rng_init(&k.base, key);
+  ND_CLI_TRY(nd_grad_sum_batch(s->gsum_, B, sup_block, &k, s->gflat_, loss));
+  const float *g = s->gflat_;
+  for (int i = 0; i < s->n_grads; i++) {
+    int64_t n = nd_tensor_numel(s->grads[i]);
+    memcpy(s->grads[i]->data, g, sizeof(float) * (size_t)n);
+    g += n;
+  }
+  return ND_OK;
 }
 
 nd_status nd_cli_supervised_minibatches(nd_cli_supervised *s, nd_sampler *smp, const nd_dataset *tr, int64_t batch,
@@ -156,7 +221,7 @@ nd_status nd_cli_supervised_minibatches(nd_cli_supervised *s, nd_sampler *smp, c
     nd_sampler_gather(tr->images.data, d, rows, count, xb);
     for (int64_t i = 0; i < count; i++) yb[i] = tr->labels[rows[i]];
     double loss;
-    r = step(s->self, rng, count, &loss);
+    r = nd_cli_supervised_grad(s, step, rng, xb, yb, d, count, &loss);
     if (r == ND_OK && !isfinite(loss)) r = nd_set_error(ND_ERR_NUMERIC, "loss is %g at minibatch %lld", loss, (long long)done);
     if (r == ND_OK) r = nd_optim_step(s->opt);
     if (r != ND_OK) break;

@@ -35,6 +35,17 @@ typedef struct nd_cli_supervised {
   nd_progress_fn progress;
   void *progress_user;
   bool reports_batches;
+  /* A gradient trainer on nd_cli_supervised_minibatches that sets grads (the
+   * optimizer's gradient tensors, at most 4) is data-parallel
+   * (docs/distributed.md): nd_cli_supervised_run hands the run's comm and
+   * grad_blocks (--grad-blocks) to the minibatch loop, which cuts each
+   * minibatch into that many fixed blocks, runs step on this rank's blocks
+   * and sums every block's gradient in block order (nd_grad_sum_batch). */
+  nd_tensor *grads[4];
+  int n_grads;
+  int64_t grad_blocks;
+  nd_grad_sum *gsum_;    /* private: NULL runs whole minibatches */
+  float *gflat_;         /* private: the summed gradient, the grads one after another */
   nd_rng rng;            /* the minibatch stream */
   int64_t epoch;         /* epochs done */
   double loss, err_train, err_val, err_test;
@@ -66,17 +77,30 @@ int nd_cli_supervised_finish(nd_cli_supervised *s, nd_run *run, int rc, bool *sc
 
 /* One epoch of shuffled minibatches of tr for a gradient trainer: the rows
  * from rng (the stream train_epoch is given), gathered into xb [batch, d]
- * and yb [batch]; step(self, rng, B, &loss) leaves the gradient, then one
- * step of s->opt; at most epoch_size images (0: all); s->progress after every
- * minibatch may stop it.  *mean_loss over the minibatches done. */
-typedef nd_status (*nd_cli_step_fn)(void *self, nd_rng *rng, int64_t B, double *loss);
+ * and yb [batch]; step(self, rng, x, y, B, &loss) sets (overwrites) the
+ * gradient of the mean loss over the B rows x [B, d], y [B], then one step
+ * of s->opt; at most epoch_size images (0: all); s->progress after every
+ * minibatch may stop it.  *mean_loss over the minibatches done.
+ * Data-parallel (s->grads set, several processes or --grad-blocks > 1):
+ * step runs once per block of this rank, on the block's rows, with a
+ * stream of its own (from one draw of rng per minibatch, split by block
+ * index, so that it does not depend on which rank runs the block); the
+ * blocks' gradients are summed in block order into s->grads. */
+typedef nd_status (*nd_cli_step_fn)(void *self, nd_rng *rng, const float *x, const int32_t *y, int64_t B, double *loss);
 nd_status nd_cli_supervised_minibatches(nd_cli_supervised *s, nd_sampler *smp, const nd_dataset *tr, int64_t batch,
                                         int64_t epoch_size, nd_rng *rng, float *xb, int32_t *yb, nd_cli_step_fn step,
                                         double *mean_loss);
 
+/* One minibatch's gradient for step on x [B, d], y [B] (y may be NULL) into
+ * s->grads: step itself, or data-parallel its blocks summed (as
+ * nd_cli_supervised_minibatches does for each minibatch). */
+nd_status nd_cli_supervised_grad(nd_cli_supervised *s, nd_cli_step_fn step, nd_rng *rng, const float *x, const int32_t *y,
+                                 int64_t d, int64_t B, double *loss);
+
 /* The whole run after the family's set-up (whose status is `setup`): with
  * --resume DIR (resume not NULL) the position from DIR, then nd_run_begin
  * into resume or out (files: the data files read, NULL-ended, may be NULL),
+ * data-parallel when s->grads is set (s->grad_blocks, as --grad-blocks),
  * the epochs counted in minibatches (the family calls s->progress per
  * minibatch), nd_cli_supervised_finish.  Returns the exit code; *scored as
  * for finish.  The caller ends the run (nd_run_end). */

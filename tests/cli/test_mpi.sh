@@ -5,7 +5,8 @@
 #   - a run stopped on 2 processes resumes on 3, one stopped alone resumes
 #     on 2, with the bytes of an uninterrupted run;
 #   - only rank 0 writes (one stdout line, metrics with per-rank timing);
-#   - mlp-baseline, train mlp --method dfa (and with a conv front), krotov-top and cordsnet with --grad-blocks N:
+#   - mlp-baseline, train mlp --method dfa (and with a conv front), krotov-top, cordsnet, deq, revnet and ode
+#     with --grad-blocks N:
 #     one process's bytes on 2..N processes, and a resume on another count;
 #   - a trainer that cannot run data-parallel exits 2 saying so.
 # Failures (a killed, a hung, an interrupted rank): test_mpi_faults.sh.
@@ -81,6 +82,29 @@ cmp "$T/cd1/cordsnet.safetensors" "$T/cd2/cordsnet.safetensors" || fail "cordsne
 cmp "$T/cd1/cordsnet.safetensors" "$T/cdr/cordsnet.safetensors" || fail "cordsnet stopped on 2, resumed on 4: differs"
 "$CLI" train cordsnet "${CDN[@]}" --grad-blocks 0 --out "$T/cd0" >/dev/null 2>"$T/err" || fail "cordsnet, whole batches"
 cmp -s "$T/cd1/cordsnet.safetensors" "$T/cd0/cordsnet.safetensors" && fail "cordsnet: 4 blocks gave the bytes of whole batches (the comparison cannot fail)"
+
+# the supervised driver's gradient trainers (cli/supervised.c: train deq, revnet,
+# ode --task mnist and spiral): --grad-blocks 4 gives one process's checkpoint
+# bytes (model + Adam moments) on 2; deq (with the Jacobian penalty's noise,
+# drawn per block) stopped on 2 resumes on 3
+SUP=(--limit 200 --test-limit 40 --eval-train 30 --epochs 2 --batch 20 --grad-blocks 4 --threads 1 --quiet)
+sup_same() { # name file train-args...: one process's bytes on 2
+  local name=$1 file=$2; shift 2
+  "$CLI" train "$@" --out "$T/${name}1" >/dev/null 2>"$T/err" || fail "$name alone"
+  "${MPI[@]}" -np 2 "$CLI" train "$@" --out "$T/${name}2" >/dev/null 2>"$T/err" || fail "$name on 2"
+  cmp "$T/${name}1/$file" "$T/${name}2/$file" || fail "$name on 2 processes differs from one"
+}
+DEQ=(deq --data "$DATA" --hidden 16 --validation 40 --jac-reg 0.1 "${SUP[@]}")
+sup_same deq deq.safetensors "${DEQ[@]}"
+"${MPI[@]}" -np 2 "$CLI" train "${DEQ[@]}" --stop-after 1 --out "$T/deqr" >/dev/null 2>"$T/err" || fail "deq np 2, 1 epoch"
+"${MPI[@]}" -np 3 "$CLI" train deq --resume "$T/deqr" --quiet >/dev/null 2>"$T/err" || fail "deq resume on np 3"
+cmp "$T/deq1/deq.safetensors" "$T/deqr/deq.safetensors" || fail "deq stopped on 2, resumed on 3: differs"
+"$CLI" train "${DEQ[@]}" --grad-blocks 0 --out "$T/deq0" >/dev/null 2>"$T/err" || fail "deq, whole batches"
+cmp -s "$T/deq1/deq.safetensors" "$T/deq0/deq.safetensors" && fail "deq: 4 blocks gave the bytes of whole batches (the comparison cannot fail)"
+sup_same revnet revnet.safetensors revnet --data "$DATA" --layers 2 --hidden 16 "${SUP[@]}"
+sup_same odem ode.safetensors ode --task mnist --data "$DATA" --hidden 8 "${SUP[@]}"
+sup_same odes ode.safetensors ode --task spiral --points 200 --steps 5 --hidden 4 --epochs 2 --batch 8 --grad-blocks 4 \
+  --threads 1 --quiet
 
 # train mlp with other credit-assignment methods; am cannot share minibatches
 DFA=(--method dfa --layers 784,32,10 --data "$DATA" --limit 600 --test-limit 100 --epochs 2 --batch 50 --grad-blocks 2
