@@ -1,10 +1,12 @@
 /* SGD (momentum, Nesterov), Adam, AdamW, RMSProp and gradient clipping.
  * The update formulas, with their sources, are listed in optim.h. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/dispatch.h"
 #include "core/internal.h"
 #include "neurodyn/kernels.h"
 #include "neurodyn/optim.h"
@@ -223,33 +225,61 @@ static void sgd_update(const nd_optim_config *c, bool first, float lr, float *re
   }
 }
 
+/* The constants of one Adam step (nd__adam_update). */
+typedef struct {
+  float b1, b2, omb1, omb2, eps, step_size, bc2_sqrt, wd, decay;
+  bool decoupled;
+} adam_step;
+
+/* Elements [j0, j1) of one Adam step: one pass over p, g, m and v.  A
+ * serial function, so that it gets the AVX2 / AVX-512 clones
+ * (backend/cpu/dispatch.h); sqrtf vectorises because optim.c is compiled
+ * with -fno-math-errno (CMakeLists.txt; the gradients were checked finite
+ * before the step, and v >= 0). */
+ND__HOT static void adam_range(const adam_step *k, float *restrict p, const float *restrict g, float *restrict m,
+                               float *restrict v, int64_t j0, int64_t j1) {
+  const float b1 = k->b1, b2 = k->b2, omb1 = k->omb1, omb2 = k->omb2, eps = k->eps, step = k->step_size;
+  const float bc2s = k->bc2_sqrt, wd = k->wd, decay = k->decay;
+  if (k->decoupled || wd != 0.0f) {
+    for (int64_t j = j0; j < j1; j++) {
+      float gj = g[j], pj = p[j];
+      if (k->decoupled) pj = pj * decay;       /* Loshchilov & Hutter 2019, Alg. 2 line 12 */
+      else gj = gj + wd * pj;                  /* L2 penalty in the gradient */
+      float mj = m[j] * b1 + omb1 * gj;
+      float vj = v[j] * b2 + omb2 * (gj * gj);
+      m[j] = mj, v[j] = vj;
+      p[j] = pj - step * (mj / (sqrtf(vj) / bc2s + eps));
+    }
+    return;
+  }
+  for (int64_t j = j0; j < j1; j++) {
+    float gj = g[j];
+    float mj = m[j] * b1 + omb1 * gj;          /* Alg. 1: m_t = b1 m + (1-b1) g */
+    float vj = v[j] * b2 + omb2 * (gj * gj);   /*         v_t = b2 v + (1-b2) g^2 */
+    m[j] = mj, v[j] = vj;
+    p[j] = p[j] - step * (mj / (sqrtf(vj) / bc2s + eps)); /* p -= lr m_hat / (sqrt(v_hat) + eps) */
+  }
+}
+
 /* Kingma & Ba 2015, Algorithm 1, in PyTorch's arrangement:
  * p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps). */
 void nd__adam_update(const nd_optim_config *c, int64_t t, float lr, float *restrict p, const float *restrict g,
                      float *restrict m, float *restrict v, int64_t n) {
-  const float b1 = c->beta1, b2 = c->beta2, eps = c->eps;
-  const float omb1 = (float)(1.0 - (double)b1), omb2 = (float)(1.0 - (double)b2);
-  const double bc1 = 1.0 - pow((double)b1, (double)t), bc2 = 1.0 - pow((double)b2, (double)t);
-  const float step_size = (float)((double)lr / bc1);
-  const float bc2_sqrt = (float)sqrt(bc2);
-  const bool decoupled = c->kind == ND_OPTIM_ADAMW;
-  const float wd = c->weight_decay;
-  const float decay = (float)(1.0 - (double)lr * (double)wd); /* Loshchilov & Hutter 2019, Alg. 2 line 12 */
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-  for (int64_t j = 0; j < n; j++) {
-    float gj = g[j];
-    float pj = p[j];
-    if (decoupled) {
-      if (wd != 0.0f) pj = pj * decay;
-    } else if (wd != 0.0f) {
-      gj = gj + wd * pj;
-    }
-    float mj = m[j] * b1 + omb1 * gj;          /* Alg. 1: m_t = b1 m + (1-b1) g */
-    float vj = v[j] * b2 + omb2 * (gj * gj);   /*         v_t = b2 v + (1-b2) g^2 */
-    m[j] = mj;
-    v[j] = vj;
-    float denom = sqrtf(vj) / bc2_sqrt + eps;  /* sqrt(v_hat) + eps */
-    p[j] = pj - step_size * (mj / denom);      /* p -= lr m_hat / (sqrt(v_hat) + eps) */
+  const double bc1 = 1.0 - pow((double)c->beta1, (double)t), bc2 = 1.0 - pow((double)c->beta2, (double)t);
+  adam_step k = {.b1 = c->beta1, .b2 = c->beta2, .omb1 = (float)(1.0 - (double)c->beta1),
+                 .omb2 = (float)(1.0 - (double)c->beta2), .eps = c->eps, .step_size = (float)((double)lr / bc1),
+                 .bc2_sqrt = (float)sqrt(bc2), .wd = c->weight_decay,
+                 .decay = (float)(1.0 - (double)lr * (double)c->weight_decay), .decoupled = c->kind == ND_OPTIM_ADAMW};
+  if (n <= PAR_MIN) {
+    adam_range(&k, p, g, m, v, 0, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+    int64_t per = (n + nt - 1) / nt / 16 * 16 + 16; /* 64-byte pieces */
+    int64_t j0 = id * per < n ? id * per : n, j1 = j0 + per < n ? j0 + per : n;
+    adam_range(&k, p, g, m, v, j0, j1);
   }
 }
 
