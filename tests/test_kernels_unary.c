@@ -197,9 +197,10 @@ static void test_binary_and_bias(void **state) {
   for (int64_t i = 0; i < n; i++) nd_assert_close(c[i], a[i] - 0.25 * b[i], 1e-6, 1e-6);
   nd_scale(3.0f, c, n);
   for (int64_t i = 0; i < n; i++) nd_assert_close(c[i], 3 * (a[i] - 0.25 * b[i]), 1e-5, 1e-6);
-  /* channel bias and channel sums, inner > 1 and inner == 1 */
-  const int64_t shapes[][3] = {{3, 7, 13}, {5, 11, 1}, {2, 4, 5000}};
-  for (int s = 0; s < 3; s++) {
+  /* channel bias and channel sums, inner > 1 and inner == 1 (one block of
+   * channels, and several with a partial last one, as a linear layer's bias) */
+  const int64_t shapes[][3] = {{3, 7, 13}, {5, 11, 1}, {2, 4, 5000}, {100, 600, 1}};
+  for (int s = 0; s < 4; s++) {
     const int64_t outer = shapes[s][0], ch = shapes[s][1], inner = shapes[s][2], m = outer * ch * inner;
     float *x = kt_rand(m, -1, 1), *x0 = malloc(m * sizeof *x0), *bias = kt_rand(ch, -1, 1), *db = kt_rand(ch, -1, 1);
     float *db0 = malloc(ch * sizeof *db0);
@@ -207,14 +208,14 @@ static void test_binary_and_bias(void **state) {
     memcpy(db0, db, ch * sizeof *db0);
     nd_add_channel_bias(x, bias, outer, ch, inner);
     for (int64_t i = 0; i < m; i++) nd_assert_close(x[i], (double)x0[i] + bias[(i / inner) % ch], 1e-6, 0);
-    double sums[11] = {0};
+    double *sums = calloc(ch, sizeof *sums);
     for (int64_t i = 0; i < m; i++) sums[(i / inner) % ch] += x0[i];
     nd_channel_sum(x0, outer, ch, inner, 0.5f, db);
     for (int64_t k = 0; k < ch; k++) nd_assert_close(db[k], sums[k] + 0.5 * db0[k], 1e-4, 1e-5);
     for (int64_t k = 0; k < ch; k++) db[k] = NAN;
     nd_channel_sum(x0, outer, ch, inner, 0.0f, db);
     for (int64_t k = 0; k < ch; k++) nd_assert_close(db[k], sums[k], 1e-4, 1e-5);
-    free(x), free(x0), free(bias), free(db), free(db0);
+    free(x), free(x0), free(bias), free(db), free(db0), free(sums);
   }
   free(a), free(b), free(o), free(c);
 }
