@@ -34,7 +34,10 @@ def main():
         if opts.get("conv"):
             ang += " (dense, then conv)"
         sec = sum(r["seconds"] for r in ep) / len(ep)
-        print(f"| {opts.get('dataset')} | {opts.get('method')} | {len(ep)} | {opts.get('lr')} | "
+        method = opts.get("method")
+        if opts.get("activation", "relu") != "relu":
+            method = f"{method}, {opts['activation']}"
+        print(f"| {opts.get('dataset')} | {method} | {len(ep)} | {opts.get('lr')} | "
               f"{100 * last['validation_error']:.2f} | {100 * fin[0]['test_error']:.2f} | {sec:.0f} | "
               f"{mem.group(1) if mem else '?'} | {ang} |")
 
