@@ -41,8 +41,6 @@ static const char *const serial_why[][2] = {
                "the ranks' updates would differ in shape"},
     {"somp", "its stateful rules (covariance decay's running means, structural growth, VIC, immediate mode) update "
              "inside the forward pass of the whole minibatch"},
-    {"rnn", "not connected to the comm yet: its gradient is float64 (the block sums are float32) and its "
-            "minibatches are drawn inside nd_rnn_epoch (the losses are batch means and could be summed)"},
     {"esn", "its readout is one ridge-regression solve on a single time series, not minibatches"},
     {"ngrc", "its readout is one ridge-regression solve on a single trajectory, not minibatches"},
     {"lca", "not connected to the comm yet: the dictionary step after each minibatch's LCA inference"},
@@ -50,7 +48,7 @@ static const char *const serial_why[][2] = {
 };
 
 int nd_cli_dist_guard(const char *verb, const char *name) {
-  static const char *const parallel[] = {"krotov", "krotov-top", "mlp", "mlp-baseline", "cordsnet", "deq", "ode", "revnet", NULL};
+  static const char *const parallel[] = {"krotov", "krotov-top", "mlp", "mlp-baseline", "cordsnet", "deq", "ode", "revnet", "rnn", NULL};
   long n = launched_size();
   if (n <= 1) return 0;
   const char *why = NULL;

@@ -13,12 +13,13 @@
 #include "commands.h"
 #include "progress.h"
 #include "run.h"
+#include "supervised.h"
 
 #define CMD "train rnn"
 
 typedef struct rnn_args {
   int cell, task;
-  int64_t length, hidden, layers, batch, steps, epochs, val_batches, stop_after, checkpoint_every;
+  int64_t length, hidden, layers, batch, steps, epochs, val_batches, stop_after, checkpoint_every, grad_blocks;
   int frac_bits;
   double lr, clip, init_scale, inverse_weight;
   bool inverse_only;
@@ -108,11 +109,15 @@ static nd_status load_checkpoint(const rnn_args *a, const nd_rnn_config *want, r
   return s;
 }
 
+static nd_status r_set_comm(void *m, nd_comm *c, int64_t blocks) { return nd_rnn_set_comm(m, c, blocks); }
+
 static int run_rnn(const rnn_args *a, const nd_rnn_config *c, nd_run *run) {
   rnn_run r = {.a = a};
   nd_status s = a->resume ? load_checkpoint(a, c, &r) : nd_rnn_create(c, &r.m);
   int rc = s == ND_OK ? 0 : nd_cli_lib_fail(CMD, s);
+  run->parallel = true; /* block gradients summed in order across processes (nd_rnn_set_comm) */
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
+  if (!rc) rc = nd_cli_set_grad_blocks(run, a->grad_blocks, r.m, r_set_comm);
   nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "batches", .epoch = r_epoch, .state = r_state,
                   .after_epoch = r_after_epoch, .figures = r_figures, .checkpoint = r_checkpoint, .resumable = true};
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
@@ -148,6 +153,7 @@ int nd_cli_train_rnn(int argc, char **argv) {
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write checkpoint.safetensors every N epochs (0: only at the end)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,
   };

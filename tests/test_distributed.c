@@ -4,7 +4,8 @@
  * trained on 2, 3, 4, 7 and 20 "ranks" must give the single model's bytes
  * (every rank's), in both precisions and both update forms, including
  * one-row shards (batch 20 on 20 ranks) and an epoch stopped part-way and
- * finished on another number of ranks. */
+ * finished on another number of ranks; krotov-top's and rnn's block
+ * gradients (float32 and float64 sums) give one process's bytes. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "nd_test.h"
 #include "neurodyn/distributed.h"
 #include "neurodyn/krotov.h"
+#include "neurodyn/rnn.h"
 
 #define MAX_RANKS 20
 #define N_ROWS 240
@@ -196,26 +198,34 @@ static void *top_train(void *arg) {
   return NULL;
 }
 
-static void top_ranks(int P, int64_t blocks, float dropout, const float *f, const int32_t *y, top_ctx *out) {
+/* P thread-ranks running fn on ctx[0 .. P-1] (each ctx_size bytes, a peer
+ * first, filled in by the caller but for the peer), joined. */
+static void run_threads(int P, void *ctx, size_t ctx_size, void *(*fn)(void *)) {
   shared *sh = calloc(1, sizeof *sh);
   assert_non_null(sh);
   pthread_barrier_init(&sh->bar, NULL, (unsigned)P);
-  top_ctx *ctx = calloc((size_t)P, sizeof *ctx);
   pthread_t th[MAX_RANKS];
   for (int r = 0; r < P; r++) {
-    ctx[r] = (top_ctx){.p.sh = sh, .blocks = blocks, .dropout = dropout, .f = f, .y = y};
-    ctx[r].p.comm = (nd_comm){.rank = r, .size = P, .allgather = gather, .user = &ctx[r].p};
-    assert_int_equal(pthread_create(&th[r], NULL, top_train, &ctx[r]), 0);
+    peer *p = (peer *)((char *)ctx + (size_t)r * ctx_size);
+    p->sh = sh;
+    p->comm = (nd_comm){.rank = r, .size = P, .allgather = gather, .user = p};
+    assert_int_equal(pthread_create(&th[r], NULL, fn, p), 0);
   }
   for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
+  pthread_barrier_destroy(&sh->bar);
+  free(sh);
+}
+
+static void top_ranks(int P, int64_t blocks, float dropout, const float *f, const int32_t *y, top_ctx *out) {
+  top_ctx *ctx = calloc((size_t)P, sizeof *ctx);
+  for (int r = 0; r < P; r++) ctx[r] = (top_ctx){.blocks = blocks, .dropout = dropout, .f = f, .y = y};
+  run_threads(P, ctx, sizeof *ctx, top_train);
   for (int r = 0; r < P; r++) {
     nd_assert_ok(ctx[r].st);
     if (memcmp(ctx[r].s, ctx[0].s, sizeof ctx[0].s) != 0) fail_msg("%d ranks: rank %d's S differs from rank 0's", P, r);
   }
   *out = ctx[0];
-  pthread_barrier_destroy(&sh->bar);
   free(ctx);
-  free(sh);
 }
 
 /* krotov-top: 4 blocks on 1, 2, 3 and 4 ranks give the same S (with and
@@ -245,6 +255,71 @@ static void test_top_blocks(void **state) {
   free(f);
 }
 
+/* train rnn (float64 gradients, nd_grad_sum_f64): 3 blocks on 1, 2 and 3
+ * ranks give the same parameters, for a cell with BPTT through stored
+ * states (gru) and one that reconstructs them (reversible), on both tasks;
+ * the block sum differs from whole minibatches only by rounding (the
+ * blocks' weights make the batch mean). */
+#define RNN_NP_MAX 4096
+typedef struct rnn_ctx {
+  peer p;
+  nd_rnn_config cfg;
+  int64_t blocks;
+  double par[RNN_NP_MAX];
+  int64_t np;
+  double loss, acc;
+  nd_status st;
+} rnn_ctx;
+
+static void *rnn_train(void *arg) {
+  rnn_ctx *c = arg;
+  nd_rnn *m = NULL;
+  c->st = nd_rnn_create(&c->cfg, &m);
+  if (c->st == ND_OK) c->st = nd_rnn_set_comm(m, c->p.comm.size > 1 ? &c->p.comm : NULL, c->blocks);
+  for (int e = 0; c->st == ND_OK && e < 2; e++) c->st = nd_rnn_epoch(m, NULL, NULL);
+  if (c->st == ND_OK) c->st = nd_rnn_epoch_loss(m, &c->loss, &c->acc);
+  c->np = nd_rnn_num_params(m);
+  if (c->st == ND_OK && c->np <= RNN_NP_MAX) memcpy(c->par, nd_rnn_params(m), sizeof(double) * (size_t)c->np);
+  nd_rnn_free(m);
+  return NULL;
+}
+
+static void rnn_ranks(int P, int64_t blocks, const nd_rnn_config *cfg, rnn_ctx *out) {
+  rnn_ctx *ctx = calloc((size_t)P, sizeof *ctx);
+  for (int r = 0; r < P; r++) ctx[r] = (rnn_ctx){.cfg = *cfg, .blocks = blocks};
+  run_threads(P, ctx, sizeof *ctx, rnn_train);
+  for (int r = 0; r < P; r++) {
+    nd_assert_ok(ctx[r].st);
+    assert_true(ctx[r].np <= RNN_NP_MAX);
+    if (memcmp(ctx[r].par, ctx[0].par, sizeof(double) * (size_t)ctx[0].np) != 0)
+      fail_msg("rnn, %d ranks: rank %d's parameters differ from rank 0's", P, r);
+  }
+  *out = ctx[0];
+  free(ctx);
+}
+
+static void test_rnn_blocks(void **state) {
+  (void)state;
+  static rnn_ctx whole, ref, got;
+  const nd_rnn_cell cells[2] = {ND_RNN_GRU, ND_RNN_REVERSIBLE};
+  for (int k = 0; k < 4; k++) {
+    nd_rnn_config c = nd_rnn_defaults();
+    c.cell = cells[k / 2], c.task = k % 2 ? ND_RNN_TASK_ADDING : ND_RNN_TASK_COPY;
+    c.length = 6, c.hidden = 8, c.batch = 7, c.steps = 3, c.seed = 11;
+    assert_int_equal(nd_rnn_task_shape(&c, &(int64_t){0}, &c.inputs, &c.outputs), ND_OK);
+    rnn_ranks(1, 1, &c, &whole);
+    rnn_ranks(1, 3, &c, &ref);
+    for (int P = 2; P <= 3; P++) {
+      rnn_ranks(P, 3, &c, &got);
+      if (memcmp(got.par, ref.par, sizeof(double) * (size_t)ref.np) != 0)
+        fail_msg("rnn case %d: 3 blocks on %d ranks differ from one process", k, P);
+      assert_true(got.loss == ref.loss);
+    }
+    for (int64_t i = 0; i < ref.np; i++) nd_assert_close(ref.par[i], whole.par[i], 1e-12, 1e-9);
+    nd_assert_close(ref.loss, whole.loss, 1e-12, 1e-9);
+  }
+}
+
 static void test_shard(void **state) {
   (void)state;
   for (int size = 1; size <= 9; size++)
@@ -271,6 +346,7 @@ int main(void) {
       cmocka_unit_test(test_krotov_f64_sparse),
       cmocka_unit_test(test_krotov_f32_gemm_p2),
       cmocka_unit_test(test_top_blocks),
+      cmocka_unit_test(test_rnn_blocks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,6 +153,16 @@ ND_API nd_status nd_grad_sum_batch(nd_grad_sum *g, int64_t rows, nd_grad_block_f
 /* One bucket: block b's slot = w * src (numel floats), zeros when w == 0. */
 ND_API nd_status nd_grad_sum_put(nd_grad_sum *g, int64_t b, double w, const float *src);
 
+/* The same block-order sum for a model that keeps its gradient in float64
+ * (train rnn), one blocking allgather, buffers the caller's: mine holds
+ * this rank's blocks [first, last) = nd_comm_shard_of(rank, size, blocks),
+ * block b's numel doubles at mine + (b - first) * numel (room for
+ * nd_grad_sum_f64_per(c, blocks) blocks); recv has size times that room;
+ * out [numel] = every block's values summed in block order (float64, block
+ * 0 first), on every rank, whatever the number of processes. */
+ND_API int64_t nd_grad_sum_f64_per(const nd_comm *c, int64_t blocks);
+ND_API nd_status nd_grad_sum_f64(nd_comm *c, int64_t blocks, int64_t numel, const double *mine, double *recv, double *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,6 +43,7 @@
 
 #include "neurodyn/checkpoint.h"
 #include "neurodyn/core.h"
+#include "neurodyn/distributed.h"
 #include "neurodyn/rng.h"
 #include "neurodyn/train.h"
 
@@ -134,6 +135,15 @@ ND_API double nd_rnn_reconstruction_error(const nd_rnn *m);
  * stream; progress after each minibatch may stop it.  The mean training loss
  * and accuracy of the epoch's minibatches so far: nd_rnn_epoch_loss. */
 ND_API nd_status nd_rnn_epoch(nd_rnn *m, nd_progress_fn progress, void *user);
+/* Data-parallel nd_rnn_epoch (docs/distributed.md): every rank draws the
+ * same minibatch from the shared stream (row b's draws are keyed by its
+ * index in the minibatch, not by the rank), computes the gradients of its
+ * share of `blocks` fixed blocks of the rows, and every rank sums all the
+ * blocks' gradients in block order in float64 (nd_grad_sum_f64) before the
+ * same Adam step: the same blocks give the same model on 1 .. blocks
+ * processes.  c may be NULL (alone); blocks >= the process count; alone
+ * with 1 block: whole minibatches, as without it.  c must outlive m's use. */
+ND_API nd_status nd_rnn_set_comm(nd_rnn *m, nd_comm *c, int64_t blocks);
 ND_API nd_status nd_rnn_epoch_loss(const nd_rnn *m, double *loss, double *accuracy);
 /* Loss on `batches` minibatches of a split of the task: ND_RNN_VALIDATION
  * or ND_RNN_TEST, each its own stream off the seed (apart from training's),

@@ -205,3 +205,27 @@ nd_status nd_grad_sum_put(nd_grad_sum *g, int64_t b, double w, const float *src)
     for (int64_t i = 0; i < g->numel; i++) slot[i] = wf * src[i];
   return ND_OK;
 }
+
+int64_t nd_grad_sum_f64_per(const nd_comm *c, int64_t blocks) {
+  int size = comm_size(c);
+  return (blocks + size - 1) / size;
+}
+
+nd_status nd_grad_sum_f64(nd_comm *c, int64_t blocks, int64_t numel, const double *mine, double *recv, double *out) {
+  int size = comm_size(c);
+  if (!mine || !recv || !out || numel < 1 || blocks < size || blocks > ((int64_t)1 << 30))
+    return nd__error(ND_ERR_INVALID_ARG, "nd_grad_sum_f64: blocks = %lld for %d processes, numel = %lld (or a NULL buffer)",
+                     (long long)blocks, size, (long long)numel);
+  int64_t per = nd_grad_sum_f64_per(c, blocks);
+  ND_TRY(nd_comm_allgather(c, mine, recv, per * numel * (int64_t)sizeof(double)));
+  memset(out, 0, sizeof(double) * (size_t)numel);
+  for (int r = 0; r < size; r++) { /* rank order = block order */
+    int64_t first, last;
+    nd_comm_shard_of(r, size, blocks, &first, &last);
+    for (int64_t b = first; b < last; b++) {
+      const double *v = recv + ((int64_t)r * per + (b - first)) * numel;
+      for (int64_t i = 0; i < numel; i++) out[i] += v[i];
+    }
+  }
+  return ND_OK;
+}

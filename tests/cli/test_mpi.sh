@@ -5,7 +5,7 @@
 #   - a run stopped on 2 processes resumes on 3, one stopped alone resumes
 #     on 2, with the bytes of an uninterrupted run;
 #   - only rank 0 writes (one stdout line, metrics with per-rank timing);
-#   - mlp-baseline, train mlp --method dfa (and with a conv front), krotov-top, cordsnet, deq, revnet and ode
+#   - mlp-baseline, train mlp --method dfa (and with a conv front), krotov-top, cordsnet, deq, revnet, ode and rnn
 #     with --grad-blocks N:
 #     one process's bytes on 2..N processes, and a resume on another count;
 #   - a trainer that cannot run data-parallel exits 2 saying so.
@@ -105,6 +105,16 @@ sup_same revnet revnet.safetensors revnet --data "$DATA" --layers 2 --hidden 16 
 sup_same odem ode.safetensors ode --task mnist --data "$DATA" --hidden 8 "${SUP[@]}"
 sup_same odes ode.safetensors ode --task spiral --points 200 --steps 5 --hidden 4 --epochs 2 --batch 8 --grad-blocks 4 \
   --threads 1 --quiet
+
+# train rnn (float64 gradients summed in block order, nd_grad_sum_f64): 3 blocks
+# give one process's checkpoint bytes on 2 (a cell with stored states and one that
+# reconstructs them); stopped on 2, resumed on 3
+RNN=(--length 5 --hidden 8 --batch 8 --steps 3 --epochs 2 --val-batches 1 --grad-blocks 3 --threads 1 --quiet)
+sup_same rnng checkpoint.safetensors rnn --cell gru --task adding "${RNN[@]}"
+sup_same rnnr checkpoint.safetensors rnn --cell reversible --task copy "${RNN[@]}"
+"${MPI[@]}" -np 2 "$CLI" train rnn --cell gru --task adding "${RNN[@]}" --stop-after 1 --out "$T/rnnx" >/dev/null 2>"$T/err" || fail "rnn np 2, 1 epoch"
+"${MPI[@]}" -np 3 "$CLI" train rnn --resume "$T/rnnx" --quiet >/dev/null 2>"$T/err" || fail "rnn resume on np 3"
+cmp "$T/rnng1/checkpoint.safetensors" "$T/rnnx/checkpoint.safetensors" || fail "rnn stopped on 2, resumed on 3: differs"
 
 # train mlp with other credit-assignment methods; am cannot share minibatches
 DFA=(--method dfa --layers 784,32,10 --data "$DATA" --limit 600 --test-limit 100 --epochs 2 --batch 50 --grad-blocks 2

@@ -58,7 +58,7 @@ void nd_rnn_free(nd_rnn *m) {
   if (!m) return;
   free(m->p), free(m->g), free(m->adam_m), free(m->adam_v);
   free(m->h), free(m->gh), free(m->a), free(m->f), free(m->xd), free(m->z), free(m->q), free(m->cs), free(m->gg), free(m->gref);
-  free(m->lab);
+  free(m->lab), free(m->gs_mine), free(m->gs_recv), free(m->gs_out);
   nd__rnn_stream_free(&m->task);
   nd_arena_free(m->arena);
   free(m);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "neurodyn/arena.h"
+#include "neurodyn/distributed.h"
 #include "neurodyn/rnn.h"
 
 /* A task minibatch held as what generates it, O(B) whatever the length:
@@ -31,6 +32,9 @@ void nd__rnn_stream_free(nd__rnn_stream *s);
 /* Draws a minibatch of B rows from *rng (consuming it as the array
  * generators do). */
 nd_status nd__rnn_stream_draw(nd__rnn_stream *s, nd_rng *rng, nd_rnn_task task, int64_t length, int64_t B);
+/* Rows [r0, r1) of the minibatch in s, as a minibatch of their own (a view
+ * of s's arrays: a data-parallel block). */
+nd__rnn_stream nd__rnn_stream_rows(const nd__rnn_stream *s, int64_t r0, int64_t r1);
 /* Step t's inputs [B, inputs] (as doubles) and, for copy, labels [B]. */
 void nd__rnn_stream_x(const nd__rnn_stream *s, int64_t t, double *x);
 void nd__rnn_stream_labels(const nd__rnn_stream *s, int64_t t, int32_t *labels);
@@ -61,6 +65,10 @@ struct nd_rnn {
   double ep_loss, ep_acc; /* sums over the epoch's minibatches */
   nd__rnn_stream task;   /* the task minibatch under way (streamed: no [T, B, in] array) */
   int32_t *lab;          /* [cap_b] the labels of one step */
+  /* data-parallel (nd_rnn_set_comm): blocks of each minibatch, 0 = whole minibatches */
+  nd_comm *comm;
+  int64_t gs_blocks;
+  double *gs_mine, *gs_recv, *gs_out; /* nd_grad_sum_f64's buffers, blocks of np + 2 (gradient, loss, accuracy) */
 };
 
 /* One step of the cell on the state in m (rows B), input m->xd.  Forward:

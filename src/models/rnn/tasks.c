@@ -60,6 +60,14 @@ nd_status nd__rnn_stream_draw(nd__rnn_stream *s, nd_rng *rng, nd_rnn_task task, 
   return ND_OK;
 }
 
+nd__rnn_stream nd__rnn_stream_rows(const nd__rnn_stream *s, int64_t r0, int64_t r1) {
+  nd__rnn_stream v = *s;
+  v.B = v.cap = r1 - r0;
+  if (s->task == ND_RNN_TASK_COPY) v.sym = s->sym + r0 * COPY_LEN;
+  else v.counter = s->counter + (uint64_t)(r0 * (s->T + 2)), v.mark = s->mark + 2 * r0, v.target = s->target + r0;
+  return v;
+}
+
 void nd__rnn_stream_x(const nd__rnn_stream *s, int64_t t, double *x) {
   int64_t B = s->B;
   if (s->task == ND_RNN_TASK_COPY) {
