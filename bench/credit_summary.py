@@ -37,6 +37,8 @@ def main():
         method = opts.get("method")
         if opts.get("activation", "relu") != "relu":
             method = f"{method}, {opts['activation']}"
+        if float(opts.get("weight-decay", 0) or 0) != 0:
+            method = f"{method}, weight decay {opts['weight-decay']}"
         print(f"| {opts.get('dataset')} | {method} | {len(ep)} | {opts.get('lr')} | "
               f"{100 * last['validation_error']:.2f} | {100 * fin[0]['test_error']:.2f} | {sec:.0f} | "
               f"{mem.group(1) if mem else '?'} | {ang} |")
