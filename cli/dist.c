@@ -48,7 +48,7 @@ static const char *const serial_why[][2] = {
 };
 
 int nd_cli_dist_guard(const char *verb, const char *name) {
-  static const char *const parallel[] = {"krotov", "krotov-top", "mlp", "mlp-baseline", "cordsnet", "deq", "ode", "revnet", "rnn", NULL};
+  static const char *const parallel[] = {"krotov", "krotov-top", "mlp", "mlp-baseline", "cordsnet", "deq", "ode", "revnet", "rnn", "snn", NULL};
   long n = launched_size();
   if (n <= 1) return 0;
   const char *why = NULL;

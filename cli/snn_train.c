@@ -14,12 +14,13 @@
 #include "datasets.h"
 #include "progress.h"
 #include "run.h"
+#include "supervised.h"
 
 #define CMD "train snn"
 
 typedef struct snn_args {
   int method, task, unit, surrogate, feedback;
-  int64_t neurons, batch, steps, epochs, val_batches, stop_after, checkpoint_every;
+  int64_t neurons, batch, steps, epochs, val_batches, stop_after, checkpoint_every, grad_blocks;
   int64_t periods, period_steps, channel, pixels, score_steps;
   double rate, lr, clip, dt, tau_m, tau_a, tau_out, v_th, beta, gamma, slope, w_in, w_rec;
   const char *resume;
@@ -143,13 +144,17 @@ static int load_data(snn_args *a, snn_run *r, nd_run *run) {
   return 0;
 }
 
+static nd_status r_set_comm(void *l, nd_comm *c, int64_t blocks) { return nd_snn_learner_set_comm(l, c, blocks); }
+
 static int run_snn(snn_args *a, const nd_snn_learn_config *c, const nd_snn_task *task, nd_run *run) {
   snn_run r = {.a = a, .task = *task};
   int rc = load_data(a, &r, run);
   nd_status s = ND_OK;
   if (!rc) s = a->resume ? load_checkpoint(a, c, &r) : nd_snn_learner_create(c, &r.l);
   if (!rc && s != ND_OK) rc = nd_cli_lib_fail(CMD, s);
+  run->parallel = true; /* block gradients summed in order across processes (nd_snn_learner_set_comm) */
   if (!rc) rc = nd_run_begin(run, a->resume ? a->resume : a->common.out, a->resume != NULL);
+  if (!rc) rc = nd_cli_set_grad_blocks(run, a->grad_blocks, r.l, r_set_comm);
   nd_trainer t = {.self = &r, .epochs = a->epochs, .unit = "batches", .epoch = r_epoch, .state = r_state,
                   .after_epoch = r_after_epoch, .figures = r_figures, .checkpoint = r_checkpoint, .resumable = true};
   nd_run_limits lim = {.stop_after = a->stop_after, .checkpoint_every = a->checkpoint_every};
@@ -200,6 +205,7 @@ int nd_cli_train_snn(int argc, char **argv) {
       {"resume", ND_OPT_STRING, &a.resume, NULL, "continue the interrupted run in DIR exactly (its own settings)", NULL},
       {"stop-after", ND_OPT_INT64, &a.stop_after, "0", "stop after N epochs of this invocation (resumable; 0: run to --epochs)", NULL},
       {"checkpoint-every", ND_OPT_INT64, &a.checkpoint_every, "1", "write checkpoint.safetensors every N epochs (0: only at the end)", NULL},
+      ND_OPT_GRAD_BLOCKS(&a.grad_blocks),
       ND_OPT_COMMON(&a.common),
       ND_OPT_END,
   };

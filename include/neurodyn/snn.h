@@ -55,6 +55,7 @@
 
 #include "neurodyn/checkpoint.h"
 #include "neurodyn/core.h"
+#include "neurodyn/distributed.h"
 #include "neurodyn/rng.h"
 #include "neurodyn/train.h"
 
@@ -292,6 +293,14 @@ ND_API nd_status nd_snn_smnist_batch(const nd_snn_task *t, const float *images, 
  * split (recall: `batches` minibatches from a fixed stream of its own,
  * validation 0 or test 1; smnist: the given rows); the resumable state. */
 ND_API nd_status nd_snn_learner_epoch(nd_snn_learner *l, const nd_snn_task *t, nd_progress_fn progress, void *user);
+/* Data-parallel nd_snn_learner_epoch (docs/distributed.md), BPTT and e-prop
+ * alike (e-prop's update is a sum over the minibatch's rows too): every rank
+ * draws the same minibatch, computes the gradients of its share of `blocks`
+ * fixed blocks of the rows, and every rank sums them in block order
+ * (nd_grad_sum) before the same optimizer step: the same blocks give the
+ * same network on 1 .. blocks processes.  c may be NULL (alone; 1 block:
+ * whole minibatches).  c must outlive l's use of it. */
+ND_API nd_status nd_snn_learner_set_comm(nd_snn_learner *l, nd_comm *c, int64_t blocks);
 ND_API nd_status nd_snn_learner_epoch_stats(const nd_snn_learner *l, double *loss, double *accuracy, double *rate);
 ND_API nd_status nd_snn_learner_evaluate(nd_snn_learner *l, const nd_snn_task *t, int split, int64_t batches,
                                          int64_t n, const float *images, const int32_t *labels, double *loss,

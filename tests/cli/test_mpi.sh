@@ -5,7 +5,7 @@
 #   - a run stopped on 2 processes resumes on 3, one stopped alone resumes
 #     on 2, with the bytes of an uninterrupted run;
 #   - only rank 0 writes (one stdout line, metrics with per-rank timing);
-#   - mlp-baseline, train mlp --method dfa (and with a conv front), krotov-top, cordsnet, deq, revnet, ode and rnn
+#   - mlp-baseline, train mlp --method dfa (and with a conv front), krotov-top, cordsnet, deq, revnet, ode, rnn and snn
 #     with --grad-blocks N:
 #     one process's bytes on 2..N processes, and a resume on another count;
 #   - a trainer that cannot run data-parallel exits 2 saying so.
@@ -115,6 +115,16 @@ sup_same rnnr checkpoint.safetensors rnn --cell reversible --task copy "${RNN[@]
 "${MPI[@]}" -np 2 "$CLI" train rnn --cell gru --task adding "${RNN[@]}" --stop-after 1 --out "$T/rnnx" >/dev/null 2>"$T/err" || fail "rnn np 2, 1 epoch"
 "${MPI[@]}" -np 3 "$CLI" train rnn --resume "$T/rnnx" --quiet >/dev/null 2>"$T/err" || fail "rnn resume on np 3"
 cmp "$T/rnng1/checkpoint.safetensors" "$T/rnnx/checkpoint.safetensors" || fail "rnn stopped on 2, resumed on 3: differs"
+
+# train snn (BPTT and e-prop, store-and-recall): 3 blocks give one process's
+# checkpoint bytes on 2; e-prop stopped on 2 resumes on 3
+SNN=(--unit alif --neurons 12 --batch 8 --steps 3 --epochs 2 --periods 3 --period-steps 4 --channel 3 --val-batches 1
+     --grad-blocks 3 --threads 1 --quiet)
+sup_same snnb checkpoint.safetensors snn --method bptt "${SNN[@]}"
+sup_same snne checkpoint.safetensors snn --method eprop "${SNN[@]}"
+"${MPI[@]}" -np 2 "$CLI" train snn --method eprop "${SNN[@]}" --stop-after 1 --out "$T/snnx" >/dev/null 2>"$T/err" || fail "snn np 2, 1 epoch"
+"${MPI[@]}" -np 3 "$CLI" train snn --resume "$T/snnx" --quiet >/dev/null 2>"$T/err" || fail "snn resume on np 3"
+cmp "$T/snne1/checkpoint.safetensors" "$T/snnx/checkpoint.safetensors" || fail "snn stopped on 2, resumed on 3: differs"
 
 # train mlp with other credit-assignment methods; am cannot share minibatches
 DFA=(--method dfa --layers 784,32,10 --data "$DATA" --limit 600 --test-limit 100 --epochs 2 --batch 50 --grad-blocks 2

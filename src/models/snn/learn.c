@@ -142,6 +142,8 @@ void nd_snn_learner_free(nd_snn_learner *l) {
   nd_aligned_free(l->fb);
   free(l->bx);
   free(l->bl);
+  free(l->kx), free(l->kl), free(l->gflat);
+  nd_grad_sum_free(l->gsum);
   nd_sampler_release(&l->sampler);
   free(l);
 }

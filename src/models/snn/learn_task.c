@@ -104,21 +104,80 @@ static nd_status batch_buffers(nd_snn_learner *l, const nd_snn_task *t, int64_t 
                      (long long)K, (long long)l->c.inputs, (long long)l->c.outputs);
   if (*T > l->bx_t) {
     free(l->bx), free(l->bl);
+    free(l->kx), free(l->kl);
     l->bx = malloc((size_t)(*T * l->c.batch * I) * sizeof(float));
     l->bl = malloc((size_t)(*T * l->c.batch) * sizeof(int32_t));
+    l->kx = malloc((size_t)(*T * l->c.batch * I) * sizeof(float));
+    l->kl = malloc((size_t)(*T * l->c.batch) * sizeof(int32_t));
     l->bx_t = *T;
-    if (!l->bx || !l->bl) {
-      free(l->bx), free(l->bl);
-      l->bx = NULL, l->bl = NULL, l->bx_t = 0;
+    if (!l->bx || !l->bl || !l->kx || !l->kl) {
+      free(l->bx), free(l->bl), free(l->kx), free(l->kl);
+      l->bx = NULL, l->bl = NULL, l->kx = NULL, l->kl = NULL, l->bx_t = 0;
       return nd__error(ND_ERR_NOMEM, "snn: out of memory for a %lld-step minibatch", (long long)*T);
     }
   }
   return ND_OK;
 }
 
+nd_status nd_snn_learner_set_comm(nd_snn_learner *l, nd_comm *c, int64_t blocks) {
+  if (!l) return nd__error(ND_ERR_INVALID_ARG, "snn_learner_set_comm: learner is NULL");
+  nd_grad_sum_free(l->gsum), free(l->gflat);
+  l->gsum = NULL, l->gflat = NULL;
+  if ((!c || c->size <= 1) && blocks <= 1) return ND_OK;
+  l->gflat = malloc(sizeof(float) * (size_t)(l->np + 2));
+  if (!l->gflat) return nd__error(ND_ERR_NOMEM, "snn: out of memory for the block gradients");
+  return nd_grad_sum_create(c, blocks, l->np + 2, &l->gsum);
+}
+
+typedef struct snn_blocks {
+  nd_snn_learner *l;
+  const nd_snn_seq *s;
+} snn_blocks;
+
+/* Block b = rows [r0, r1) of the minibatch (nd_grad_sum_batch's block
+ * function): copied out of the time-major arrays, its gradient (BPTT or
+ * e-prop), accuracy and rate weighted by its share w of the rows (every row
+ * scores the same number of steps, so the losses, means over the scored
+ * entries, are the rows' means). */
+static nd_status snn_block(void *user, int64_t b, int64_t r0, int64_t r1, double w, double *mean) {
+  snn_blocks *k = user;
+  nd_snn_learner *l = k->l;
+  const nd_snn_seq *s = k->s;
+  float *slot = nd_grad_sum_slot(l->gsum, b, NULL);
+  const int64_t R = r1 - r0, I = l->c.inputs, np = l->np;
+  *mean = 0;
+  if (R == 0) {
+    memset(slot, 0, sizeof(float) * (size_t)(np + 2));
+    return ND_OK;
+  }
+  for (int64_t t = 0; t < s->T; t++) {
+    memcpy(l->kx + t * R * I, s->x + (t * s->B + r0) * I, sizeof(float) * (size_t)(R * I));
+    memcpy(l->kl + t * R, s->labels + t * s->B + r0, sizeof(int32_t) * (size_t)R);
+  }
+  nd_snn_seq q = {.T = s->T, .B = R, .x = l->kx, .labels = l->kl};
+  double acc, rate;
+  ND_TRY(nd_snn_learner_grad(l, &q, mean, &acc, &rate));
+  const float wf = (float)w;
+  for (int64_t i = 0; i < np; i++) slot[i] = wf * l->g[i];
+  slot[np] = (float)(w * (isnan(acc) ? 0 : acc)), slot[np + 1] = (float)(w * rate);
+  return ND_OK;
+}
+
+/* The minibatch's gradient into l->g: whole, or data-parallel from its
+ * blocks summed in block order (nd_grad_sum_batch); *acc and *rate summed
+ * in float32 with it. */
+static nd_status batch_grad(nd_snn_learner *l, const nd_snn_seq *s, double *loss, double *acc, double *rate) {
+  if (!l->gsum) return nd_snn_learner_grad(l, s, loss, acc, rate);
+  snn_blocks k = {l, s};
+  ND_TRY(nd_grad_sum_batch(l->gsum, s->B, snn_block, &k, l->gflat, loss));
+  memcpy(l->g, l->gflat, sizeof(float) * (size_t)l->np);
+  *acc = l->gflat[l->np], *rate = l->gflat[l->np + 1];
+  return ND_OK;
+}
+
 static nd_status train_batch(nd_snn_learner *l, const nd_snn_seq *s) {
   double loss, acc, rate;
-  ND_TRY(nd_snn_learner_grad(l, s, &loss, &acc, &rate));
+  ND_TRY(batch_grad(l, s, &loss, &acc, &rate));
   ND_TRY(nd_snn_learner_update(l));
   l->ep_loss += loss, l->ep_acc += isnan(acc) ? 0 : acc, l->ep_rate += rate;
   return ND_OK;

@@ -2,6 +2,7 @@
 #ifndef ND_SNN_INTERNAL_H
 #define ND_SNN_INTERNAL_H
 
+#include "neurodyn/distributed.h"
 #include "neurodyn/rng.h"
 #include "neurodyn/snn.h"
 #include "neurodyn/train.h"
@@ -63,6 +64,11 @@ struct nd_snn_learner {
   float *bx;           /* minibatch x [T, B, N_in], labels [T, B] */
   int32_t *bl;
   int64_t bx_t;
+  /* data-parallel (nd_snn_learner_set_comm): NULL trains whole minibatches */
+  nd_grad_sum *gsum;   /* blocks of np + 2 floats: the gradient, accuracy and rate */
+  float *gflat;        /* [np + 2] the sum */
+  float *kx;           /* one block's rows of bx, bl: [T, rows, N_in], [T, rows] */
+  int32_t *kl;
 };
 
 /* Pseudo-derivative f(x) and its integral F(x) (F(-inf) = 0) of the surrogate. */
