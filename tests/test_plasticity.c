@@ -194,7 +194,7 @@ static void test_krotov_shaped_rule(void **state) {
   nd_tensor tv = nd_tensor_wrap(v, 2, ND_SHAPE(B, NP)), tg = nd_tensor_wrap(g, 2, ND_SHAPE(B, NQ));
   nd_tensor tw = nd_tensor_wrap(w, 2, ND_SHAPE(NQ, NP)), tc = nd_tensor_wrap(cur, 2, ND_SHAPE(B, NQ));
   nd_tensor td = nd_tensor_wrap(d, 2, ND_SHAPE(NQ, NP));
-  krotov_like k = {{"krotov", ND_PLASTICITY_NEEDS_W, 1, krotov_acc, NULL}, 1.0f};
+  krotov_like k = {{"krotov", ND_PLASTICITY_NEEDS_W, 1, krotov_acc, NULL, NULL}, 1.0f};
   nd_plasticity_input in = {&tv, &tg, &tw, NULL, 1, {&tc}};
   nd_assert_ok(nd_plasticity_accumulate(&k.base, &in, 0.25f, &td));
   for (int u = 0; u < NQ; u++)

@@ -12,6 +12,9 @@ MPI=(mpirun --oversubscribe --bind-to none -x ND_BLAS_GEMM -x ND_MPI_TIMEOUT)
 export ND_MPI_TIMEOUT=120
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+# Open MPI's session directory under this test's own folder: two tests that start mpirun at the
+# same moment (ctest -j) otherwise race for the same /tmp/ompi.<host>.<uid> directory.
+export TMPDIR="$T" OMPI_MCA_orte_tmpdir_base="$T"
 fail() { echo "FAIL: $*"; [ -f "$T/err" ] && cat "$T/err"; exit 1; }
 rank_pid() { # the PID of rank $2 among the children of mpirun $1
   for p in $(ps -o pid= --ppid "$1"); do
