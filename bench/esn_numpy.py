@@ -4,14 +4,17 @@ written from the equations of Jaeger (2001), Jaeger et al. (2007, Eq. 2) and
 Lukosevicius (2012, Eq. 9), independently of neurodyn: a 1%-sparse reservoir
 (scipy.sparse CSR for the state loop, dense for numpy.linalg.eigvals) scaled to
 spectral radius 0.8, tanh units, the readout by the normal equations
-(numpy.linalg.solve, as neurodyn's cholesky solver) or by least squares on the
+(Phi^T Phi by scipy.linalg.blas.dsyrk and the Cholesky solve
+scipy.linalg.cho_factor/cho_solve, LAPACK dpotrf/dpotrs, as neurodyn's cholesky
+solver's dsyrk + dposv; --gram gemm: phi.T @ phi and numpy.linalg.solve, the
+peer's earlier form) or by least squares on the
 ridge-augmented system (numpy.linalg.lstsq, as its qr solver).  The series is
 Mackey-Glass tau = 17 by delay RK4 with h = 1 (reservoirpy's scheme), fed as
 tanh(x - 1).  Times the same part neurodyn's fit_s times: reservoir creation
 (eigenvalues included), the teacher-forced states and the solve; prints one JSON
 line, plus the one-step NRMSE on 500 held-out steps as a check.
 
-usage: esn_numpy.py [--units 1000] [--train 3000] [--solver cholesky|qr] [--rho eig|arpack] [--threads 2]"""
+usage: esn_numpy.py [--units 1000] [--train 3000] [--solver cholesky|qr] [--rho eig|arpack] [--gram syrk|gemm] [--threads 2]"""
 import argparse, json, os, sys, time
 
 
@@ -40,6 +43,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rho", choices=["eig", "arpack"], default="eig",
                     help="spectral radius by numpy.linalg.eigvals (dense) or scipy.sparse.linalg.eigs (ARPACK, as reservoirpy)")
+    ap.add_argument("--gram", choices=["syrk", "gemm"], default="syrk",
+                    help="cholesky solver: Phi^T Phi by dsyrk + Cholesky (default) or by a GEMM + numpy.linalg.solve (LU)")
     a = ap.parse_args()
     for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[v] = str(a.threads)
@@ -73,7 +78,14 @@ def main():
             phi[t - a.washout, 2:] = xs
     t_states = time.perf_counter()
     yy = y[a.washout:]
-    if a.solver == "cholesky":
+    if a.solver == "cholesky" and a.gram == "syrk":
+        import scipy.linalg as sl
+        from scipy.linalg.blas import dsyrk
+        g = dsyrk(1.0, phi.T, trans=0, lower=0)  # upper triangle of Phi^T Phi (phi.T is Fortran-ordered: no copy)
+        g[np.diag_indices_from(g)] += a.ridge
+        w_out = sl.cho_solve(sl.cho_factor(g, lower=False, overwrite_a=True, check_finite=False), phi.T @ yy,
+                             check_finite=False)
+    elif a.solver == "cholesky":
         w_out = np.linalg.solve(phi.T @ phi + a.ridge * np.eye(2 + N), phi.T @ yy)
     else:
         aug = np.vstack([phi, np.sqrt(a.ridge) * np.eye(2 + N)])
@@ -88,7 +100,7 @@ def main():
         tgt.append(x[a.discard + t + 1])
     pred, tgt = np.array(pred), np.array(tgt)
     nrmse = float(np.sqrt(np.mean((pred - tgt) ** 2) / np.var(x[a.discard:])))
-    print(json.dumps({"impl": "numpy", "units": N, "train": a.train, "solver": a.solver, "rho": a.rho, "threads": a.threads,
+    print(json.dumps({"impl": "numpy", "units": N, "train": a.train, "solver": a.solver, "gram": a.gram, "rho": a.rho, "threads": a.threads,
                       "fit_s": t1 - t0, "states_s": t_states - t0, "solve_s": t1 - t_states,
                       "one_step_nrmse_check": nrmse}))
 
