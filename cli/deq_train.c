@@ -22,13 +22,12 @@
 
 #define CMD "train deq"
 static const char *const solvers[] = {"anderson", "broyden", NULL};
-static const char *const archs[] = {"dense", "conv", NULL};
 #define EVAL_B 200
 
 typedef struct deq_args {
   const char *resume;
-  int anderson_m, solver, arch;
-  int64_t hidden, channels, max_iter, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after, grad_blocks;
+  int anderson_m, solver;
+  int64_t hidden, max_iter, epochs, batch, epoch_size, eval_train, checkpoint_every, stop_after, grad_blocks;
   double tol, init_scale, lr, jac_reg;
   nd_cli_dataopts data;
   nd_cli_common common;
@@ -44,7 +43,6 @@ typedef struct deq_run {
   const deq_args *a;
   nd_cli_supervised sup;
   nd_deq *deq;
-  int64_t n;                   /* floats of z* per image: --hidden, or channels x 14 x 14 */
   nd_cli_dense head;
   nd_tensor tp, tg;            /* views of the DEQ layer's parameters and gradient */
   const nd_dataset *tr, *val, *te;
@@ -77,7 +75,7 @@ static nd_status step(void *self, nd_rng *rng, const float *x, const int32_t *y,
   count(&r->bwd, &br);
   double R = 0;
   if (r->a->jac_reg > 0) {
-    ND_CLI_TRY(nd_rng_normal(rng, r->eps, B * r->n, 0, 1));
+    ND_CLI_TRY(nd_rng_normal(rng, r->eps, B * r->a->hidden, 0, 1));
     ND_CLI_TRY(nd_deq_jacobian_reg(r->deq, x, B, r->eps, r->a->jac_reg, &R));
   }
   r->jac_sum += R;
@@ -114,7 +112,7 @@ static nd_status deq_error(void *self, nd_cli_split split, double *err) {
 
 static nd_status deq_extra(void *self, nd_jsonl_field *f, int *n) {
   deq_run *r = self;
-  int64_t bn = r->a->batch * r->n;
+  int64_t bn = r->a->batch * r->a->hidden;
   f[(*n)++] = ND_JNUM("fwd_iters", mean_iters(&r->fwd));
   f[(*n)++] = ND_JNUM("bwd_iters", mean_iters(&r->bwd));
   f[(*n)++] = ND_JNUM("fwd_residual_max", r->fwd.residual_max);
@@ -152,8 +150,6 @@ static nd_status make_config(const deq_args *a, nd_deq_config *c) {
   c->inputs = 784, c->hidden = a->hidden, c->batch_max = a->batch > EVAL_B ? a->batch : EVAL_B;
   c->anderson_m = a->anderson_m, c->solver = (nd_deq_solver)a->solver, c->tol = a->tol, c->max_iter = a->max_iter, c->init_scale = a->init_scale;
   c->accept_unconverged = true, c->seed = (uint64_t)a->common.seed;
-  if (a->arch == 1) /* the conv cell: the 28 x 28 image, a stride-2 injection to channels x 14 x 14 */
-    c->conv_channels = a->channels, c->image_c = 1, c->image_h = 28, c->image_w = 28, c->hidden = a->channels * 14 * 14;
   return nd_deq_config_check(c);
 }
 
@@ -168,13 +164,12 @@ static nd_status set_up(deq_run *r, const nd_deq_config *c) {
   nd_rng init;
   nd_rng_init(&init, (uint64_t)a->common.seed);
   init = nd_rng_split(&init, 7);
-  r->n = c->hidden;
-  ND_CLI_TRY(nd_cli_dense_init(&r->head, r->n, 10, &init));
+  ND_CLI_TRY(nd_cli_dense_init(&r->head, a->hidden, 10, &init));
   nd_optim_config oc = nd_optim_defaults(ND_OPTIM_ADAM);
   oc.lr = (float)a->lr;
   nd_tensor *pp[2] = {&r->tp, &r->head.tp}, *gg[2] = {&r->tg, &r->head.tg};
   ND_CLI_TRY(nd_optim_create(&oc, 2, pp, gg, &r->sup.opt));
-  int64_t B = c->batch_max, n = r->n;
+  int64_t B = c->batch_max, n = a->hidden;
   r->xb = malloc(sizeof(float) * (size_t)(B * 784)), r->z = malloc(sizeof(float) * (size_t)(B * n));
   r->dz = malloc(sizeof(float) * (size_t)(B * n)), r->eps = malloc(sizeof(float) * (size_t)(B * n));
   r->logits = malloc(sizeof(float) * (size_t)(B * 10)), r->dlogits = malloc(sizeof(float) * (size_t)(B * 10));
@@ -188,8 +183,6 @@ static nd_status set_up(deq_run *r, const nd_deq_config *c) {
 static int run_train(deq_args *a, const nd_opts *spec, nd_run *run) {
   if (nd_cli_supervised_check_flags(CMD, a->epochs, a->batch, a->lr, a->epoch_size, a->eval_train)) return 2;
   if (!(a->jac_reg >= 0 && a->jac_reg < 1e6)) return nd_cli_cmd_fail(CMD, 2, "--jac-reg %g: need >= 0", a->jac_reg);
-  if (a->arch == 1 && a->jac_reg > 0) return nd_cli_cmd_fail(CMD, 2, "--jac-reg: the dense cell only (--arch dense)");
-  if (a->arch == 1 && (a->channels < 1 || a->channels > 256)) return nd_cli_cmd_fail(CMD, 2, "--channels %lld: need 1..256", (long long)a->channels);
   nd_deq_config c;
   nd_status s = make_config(a, &c);
   if (s != ND_OK) return nd_run_setting_fail(CMD, spec, s);
@@ -206,7 +199,7 @@ static int run_train(deq_args *a, const nd_opts *spec, nd_run *run) {
   bool scored = false;
   rc = nd_cli_supervised_run(&r.sup, run, set_up(&r, &c), a->resume, a->common.out, a->data.file_list, &lim, &scored);
   if (scored) {
-    printf("deq: %s, z* of %lld, %s m = %d, tol %g: train error %.2f%%", archs[a->arch], (long long)r.n, solvers[a->solver], a->anderson_m, a->tol,
+    printf("deq: hidden %lld, %s m = %d, tol %g: train error %.2f%%", (long long)a->hidden, solvers[a->solver], a->anderson_m, a->tol,
            100 * r.sup.err_train);
     if (r.val) printf(", validation error %.2f%%", 100 * r.sup.err_val);
     printf(", test error %.2f%%; iterations per solve: forward %.1f, backward %.1f (last epoch), test forward %.1f; "
@@ -228,9 +221,7 @@ int nd_cli_train_deq(int argc, char **argv) {
   deq_args a;
   memset(&a, 0, sizeof a);
   const nd_option table[] = {
-      {"arch", ND_OPT_CHOICE, &a.arch, "dense", "the cell: dense (tanh(W z + U x + b)) or conv (tanh(W * z + U * x + b), 3x3 convolutions, U stride 2: z* is channels x 14 x 14)", archs},
-      {"hidden", ND_OPT_INT64, &a.hidden, "64", "units of the equilibrium state z* (--arch dense)", NULL},
-      {"channels", ND_OPT_INT64, &a.channels, "16", "channels of the equilibrium state (--arch conv)", NULL},
+      {"hidden", ND_OPT_INT64, &a.hidden, "64", "units of the equilibrium state z*", NULL},
       {"solver", ND_OPT_CHOICE, &a.solver, "anderson", "both solves: anderson (Anderson acceleration) or broyden (Broyden's good method)", solvers},
       {"anderson-m", ND_OPT_INT, &a.anderson_m, "5", "Anderson window of both solves (0: plain fixed-point iteration); broyden: its memory (1..64)", NULL},
       {"tol", ND_OPT_DOUBLE, &a.tol, "0.0001", "relative-change tolerance of the forward and backward solves (> 0)", NULL},
@@ -251,8 +242,7 @@ int nd_cli_train_deq(int argc, char **argv) {
       ND_OPT_END,
   };
   const nd_opts spec = {"neurodyn train deq", "[options]",
-                        "Trains a deep equilibrium classifier (z* = tanh(W z* + U x + b), dense or with 3x3 convolutions "
-                        "(--arch conv), solved by Anderson "
+                        "Trains a deep equilibrium classifier (z* = tanh(W z* + U x + b) solved by Anderson "
                         "acceleration, gradients by implicit differentiation: memory independent of the iteration "
                         "count; linear readout of z*) on MNIST or Fashion-MNIST. Writes deq.safetensors, "
                         "metrics.jsonl (error, solver iterations and residuals, memory) and config.json into --out "

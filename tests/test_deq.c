@@ -185,124 +185,12 @@ static void test_jacobian_reg(void **s) {
   nd_deq_free(d);
 }
 
-/* The conv cell (nd_deq_config.conv_channels): z = tanh(W (*) z + U (*) x + b),
- * U 3x3 stride 2 pad 1, W 3x3 stride 1 pad 1, written here as plain loops in
- * float64 and unrolled KC times from 0, every iterate stored and
- * back-propagated; the implicit gradient must agree to 1e-4. */
-enum { CI = 2, CH = 6, CWD = 5, CC = 3, CP = 3, CQ = 3, CB = 2, CN = CC * CP * CQ, CIN = CI * CH * CWD, KC = 300 };
-enum { NWC = CC * CC * 9, NUC = CC * CI * 9, NPC = NWC + NUC + CC };
-
-/* y[k][p][q] += sum w[k][c][r][s] x[c][p*st-1+r][q*st-1+s] over one image */
-static void conv_ref(const double *x, int C, int H, int W, const double *w, int K, int st, int P, int Q, double *y) {
-  for (int k = 0; k < K; k++)
-    for (int p = 0; p < P; p++)
-      for (int q = 0; q < Q; q++)
-        for (int c = 0; c < C; c++)
-          for (int r = 0; r < 3; r++)
-            for (int t = 0; t < 3; t++) {
-              int h = p * st - 1 + r, v = q * st - 1 + t;
-              if (h >= 0 && h < H && v >= 0 && v < W) y[(k * P + p) * Q + q] += w[((k * C + c) * 3 + r) * 3 + t] * x[(c * H + h) * W + v];
-            }
-}
-
-/* the adjoint: gx += conv^T(gy), gw += gy (*) x */
-static void conv_ref_back(const double *x, int C, int H, int W, const double *w, int K, int st, int P, int Q, const double *gy, double *gx,
-                          double *gw) {
-  for (int k = 0; k < K; k++)
-    for (int p = 0; p < P; p++)
-      for (int q = 0; q < Q; q++)
-        for (int c = 0; c < C; c++)
-          for (int r = 0; r < 3; r++)
-            for (int t = 0; t < 3; t++) {
-              int h = p * st - 1 + r, v = q * st - 1 + t, wi = ((k * C + c) * 3 + r) * 3 + t;
-              if (h < 0 || h >= H || v < 0 || v >= W) continue;
-              double g = gy[(k * P + p) * Q + q];
-              if (gx) gx[(c * H + h) * W + v] += g * w[wi];
-              if (gw) gw[wi] += g * x[(c * H + h) * W + v];
-            }
-}
-
-static void unrolled_conv(const float *pf, const float *xf, const double *c, double *g, double *gx) {
-  static double z[KC + 1][CB][CN];
-  double p[NPC], x[CB * CIN], a[CN];
-  for (int i = 0; i < NPC; i++) p[i] = pf[i];
-  for (int i = 0; i < CB * CIN; i++) x[i] = xf[i];
-  const double *W = p, *U = p + NWC, *b = p + NWC + NUC;
-  memset(z, 0, sizeof z);
-  for (int k = 0; k < KC; k++)
-    for (int r = 0; r < CB; r++) {
-      for (int i = 0; i < CN; i++) a[i] = b[i / (CP * CQ)];
-      conv_ref(x + r * CIN, CI, CH, CWD, U, CC, 2, CP, CQ, a);
-      conv_ref(z[k][r], CC, CP, CQ, W, CC, 1, CP, CQ, a);
-      for (int i = 0; i < CN; i++) z[k + 1][r][i] = tanh(a[i]);
-    }
-  double gz[CB][CN];
-  memset(g, 0, sizeof(double) * NPC);
-  memset(gx, 0, sizeof(double) * CB * CIN);
-  for (int r = 0; r < CB; r++)
-    for (int i = 0; i < CN; i++) gz[r][i] = c[r * CN + i];
-  for (int k = KC - 1; k >= 0; k--)
-    for (int r = 0; r < CB; r++) {
-      double v[CN], gp[CN] = {0};
-      for (int i = 0; i < CN; i++) v[i] = gz[r][i] * (1 - z[k + 1][r][i] * z[k + 1][r][i]), g[NWC + NUC + i / (CP * CQ)] += v[i];
-      conv_ref_back(z[k][r], CC, CP, CQ, W, CC, 1, CP, CQ, v, gp, g);
-      conv_ref_back(x + r * CIN, CI, CH, CWD, U, CC, 2, CP, CQ, v, gx + r * CIN, g + NWC);
-      memcpy(gz[r], gp, sizeof gp);
-    }
-}
-
-static void test_conv_implicit_vs_unrolled(void **s) {
-  (void)s;
-  nd_deq_config c = nd_deq_defaults();
-  c.conv_channels = CC, c.image_c = CI, c.image_h = CH, c.image_w = CWD, c.inputs = CIN, c.hidden = CN;
-  c.batch_max = CB, c.anderson_m = 5, c.tol = 1e-6, c.init_scale = 0.8, c.seed = 5;
-  nd_deq *d = NULL;
-  nd_assert_ok(nd_deq_create(&c, &d));
-  assert_int_equal(nd_deq_num_params(d), NPC);
-  float *pp = nd_deq_params(d);
-  for (int i = 0; i < CC; i++) pp[NWC + NUC + i] = 0.2f * (float)(i - 1);
-  float x[CB * CIN], z[CB * CN], dz[CB * CN], dx[CB * CIN];
-  double cc[CB * CN], g[NPC], gx[CB * CIN];
-  nd_rng r;
-  nd_rng_init(&r, 9);
-  for (int i = 0; i < CB * CIN; i++) x[i] = (float)(2 * nd_rng_uniform1(&r) - 1);
-  for (int i = 0; i < CB * CN; i++) cc[i] = 2 * nd_rng_uniform1(&r) - 1, dz[i] = (float)cc[i];
-  nd_fixed_point_result fr, br;
-  nd_assert_ok(nd_deq_forward(d, x, CB, z, &fr));
-  assert_true(fr.stop == ND_STOP_TOLERANCE && fr.change <= 1e-6 && fr.iterations > 1);
-  nd_assert_ok(nd_deq_backward(d, x, CB, dz, dx, &br));
-  assert_true(br.stop == ND_STOP_TOLERANCE && br.change <= 1e-6);
-  unrolled_conv(pp, x, cc, g, gx);
-  const float *got = nd_deq_grad(d);
-  double gmax = 0;
-  for (int i = 0; i < NPC; i++) gmax = fmax(gmax, fabs(g[i]));
-  assert_true(gmax > 0.1);
-  for (int i = 0; i < NPC; i++)
-    if (!(fabs(got[i] - g[i]) <= 1e-4 * gmax)) fail_msg("conv param %d: implicit %.8g, unrolled %.8g", i, got[i], g[i]);
-  for (int i = 0; i < CB * CIN; i++)
-    if (!(fabs(dx[i] - gx[i]) <= 1e-4 * gmax)) fail_msg("conv dx %d: implicit %.8g, unrolled %.8g", i, dx[i], gx[i]);
-  print_message("conv cell: forward %lld iterations (residual %.2g), backward %lld (residual %.2g)\n", (long long)fr.iterations,
-                fr.residual, (long long)br.iterations, br.residual);
-  double R;
-  assert_int_equal(nd_deq_jacobian_reg(d, x, CB, dz, 1, &R), ND_ERR_INVALID_ARG);
-  nd_deq_free(d);
-  /* a state size that does not match the image is refused, naming hidden */
-  c.hidden = CN + 1;
-  assert_int_equal(nd_deq_config_check(&c), ND_ERR_INVALID_ARG);
-  assert_non_null(strstr(nd_last_error(), "hidden"));
-  c.hidden = CN, c.inputs = CIN - 1;
-  assert_int_equal(nd_deq_config_check(&c), ND_ERR_INVALID_ARG);
-  c.inputs = CIN, c.conv_channels = -1;
-  assert_int_equal(nd_deq_config_check(&c), ND_ERR_INVALID_ARG);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_implicit_vs_unrolled_anderson),
       cmocka_unit_test(test_implicit_vs_unrolled_plain),
       cmocka_unit_test(test_implicit_vs_unrolled_broyden),
       cmocka_unit_test(test_budget_and_args), cmocka_unit_test(test_jacobian_reg),
-      cmocka_unit_test(test_conv_implicit_vs_unrolled),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,18 +35,6 @@ typedef struct nd_deq_config {
    * where the caller counts such solves), and backward may follow. */
   bool accept_unconverged;
   uint64_t seed;
-  /* Convolutional cell (conv_channels > 0; 0: the dense cell above):
-   *   z* = tanh(W (*) z* + U (*) x + b)
-   * x an image [image_c, image_h, image_w] (inputs = image_c image_h image_w),
-   * U a 3x3 stride-2 padding-1 convolution (the injection, which also
-   * downsamples: P = (image_h + 1) / 2, Q = (image_w + 1) / 2), W a 3x3
-   * stride-1 padding-1 convolution of the state, b one bias per channel;
-   * z [conv_channels, P, Q] per row, hidden = conv_channels P Q.  Bai et
-   * al.'s cell (2019, Sec. 4) adds group normalisation and a second
-   * convolution; this one keeps f = tanh(affine) so that the backward map is
-   * J^T u = W^T (*) (s . u), s = 1 - z*^2, as in the dense case.  Parameters
-   * W [C, C, 3, 3], U [C, image_c, 3, 3], b [C].  No Jacobian penalty. */
-  int64_t conv_channels, image_c, image_h, image_w;
 } nd_deq_config;
 
 typedef struct nd_deq nd_deq;
@@ -56,8 +44,7 @@ ND_API nd_status nd_deq_config_check(const nd_deq_config *c);
 ND_API nd_status nd_deq_create(const nd_deq_config *c, nd_deq **out);
 ND_API void nd_deq_free(nd_deq *d);
 
-/* Parameters W [n, n], U [n, in], b [n] (float32, row-major; the conv cell: see
- * nd_deq_config) and their gradient,
+/* Parameters W [n, n], U [n, in], b [n] (float32, row-major) and their gradient,
  * nd_deq_num_params entries (NULL / -1 for NULL). */
 ND_API int64_t nd_deq_num_params(const nd_deq *d);
 ND_API float *nd_deq_params(nd_deq *d);

@@ -23,36 +23,7 @@ struct nd_deq {
   int64_t B;             /* rows of the last forward */
   nd_fixed_point *fp;
   nd_broyden *br;
-  /* the conv cell: the state convolution W, the injection U, their scratch */
-  nd_conv2d_desc cw, cu;
-  float *ws;
 };
-
-static bool is_conv(const nd_deq *d) { return d->c.conv_channels > 0; }
-
-/* The conv cell's two convolutions over B images (nd_deq_config). */
-static void conv_descs(const nd_deq_config *c, int64_t B, nd_conv2d_desc *cw, nd_conv2d_desc *cu) {
-  int64_t C = c->conv_channels, P = (c->image_h + 1) / 2, Q = (c->image_w + 1) / 2;
-  *cu = (nd_conv2d_desc){B, c->image_c, c->image_h, c->image_w, C, 3, 3, 2, 2, 1, 1};
-  *cw = (nd_conv2d_desc){B, C, P, Q, C, 3, 3, 1, 1, 1, 1};
-}
-
-static nd_status conv_check(const nd_deq_config *c) {
-  if (c->conv_channels < 0 || c->conv_channels > 4096)
-    return nd__error(ND_ERR_INVALID_ARG, "deq: conv_channels = %lld, expected 0..4096", (long long)c->conv_channels);
-  if (c->conv_channels == 0) return ND_OK;
-  if (c->image_c < 1 || c->image_c > 4096 || c->image_h < 1 || c->image_h > 4096 || c->image_w < 1 || c->image_w > 4096)
-    return nd__error(ND_ERR_INVALID_ARG, "deq: image %lld x %lld x %lld, expected 1..4096 each", (long long)c->image_c,
-                     (long long)c->image_h, (long long)c->image_w);
-  int64_t P = (c->image_h + 1) / 2, Q = (c->image_w + 1) / 2;
-  if (c->inputs != c->image_c * c->image_h * c->image_w)
-    return nd__error(ND_ERR_INVALID_ARG, "deq: inputs = %lld, the conv cell's image has %lld", (long long)c->inputs,
-                     (long long)(c->image_c * c->image_h * c->image_w));
-  if (c->hidden != c->conv_channels * P * Q)
-    return nd__error(ND_ERR_INVALID_ARG, "deq: hidden = %lld, the conv cell's state is %lld x %lld x %lld = %lld", (long long)c->hidden,
-                     (long long)c->conv_channels, (long long)P, (long long)Q, (long long)(c->conv_channels * P * Q));
-  return ND_OK;
-}
 
 nd_deq_config nd_deq_defaults(void) {
   return (nd_deq_config){.inputs = 1, .hidden = 16, .batch_max = 64, .anderson_m = 5, .tol = 1e-6, .max_iter = 200,
@@ -72,13 +43,12 @@ nd_status nd_deq_config_check(const nd_deq_config *c) {
   if (!(c->tol > 0 && c->tol < 1)) return nd__error(ND_ERR_INVALID_ARG, "deq: tol = %g, expected (0, 1)", c->tol);
   if (c->max_iter < 1 || c->max_iter > 100000000) return nd__error(ND_ERR_INVALID_ARG, "deq: max_iter = %lld, expected >= 1", (long long)c->max_iter);
   if (!(c->init_scale >= 0 && c->init_scale <= 100)) return nd__error(ND_ERR_INVALID_ARG, "deq: init_scale = %g, expected 0..100", c->init_scale);
-  return conv_check(c);
+  return ND_OK;
 }
 
 void nd_deq_free(nd_deq *d) {
   if (!d) return;
   free(d->p), free(d->g), free(d->ux), free(d->z), free(d->s), free(d->dz), free(d->v), free(d->y);
-  nd_aligned_free(d->ws);
   nd_fixed_point_free(d->fp);
   nd_broyden_free(d->br);
   free(d);
@@ -92,27 +62,18 @@ nd_status nd_deq_create(const nd_deq_config *c, nd_deq **out) {
   if (!d) return nd__error(ND_ERR_NOMEM, "deq: out of memory");
   d->c = *c;
   int64_t n = c->hidden, bn = c->batch_max * n;
-  int64_t C = c->conv_channels;
-  d->np = C ? C * C * 9 + C * c->image_c * 9 + C : n * n + n * c->inputs + n;
+  d->np = n * n + n * c->inputs + n;
   d->p = calloc((size_t)d->np, sizeof *d->p), d->g = calloc((size_t)d->np, sizeof *d->g);
   d->ux = malloc((size_t)bn * sizeof *d->ux), d->z = malloc((size_t)bn * sizeof *d->z), d->s = malloc((size_t)bn * sizeof *d->s);
   d->dz = malloc((size_t)bn * sizeof *d->dz), d->v = malloc((size_t)bn * sizeof *d->v), d->y = malloc((size_t)bn * sizeof *d->y);
   nd_status st = (!d->p || !d->g || !d->ux || !d->z || !d->s || !d->dz || !d->v || !d->y) ? nd__error(ND_ERR_NOMEM, "deq: out of memory") : ND_OK;
   if (st == ND_OK && c->solver == ND_DEQ_ANDERSON) st = nd_fixed_point_create(bn, c->anderson_m, c->batch_max, &d->fp);
   if (st == ND_OK && c->solver == ND_DEQ_BROYDEN) st = nd_broyden_create(bn, c->anderson_m, c->batch_max, &d->br);
-  if (st == ND_OK && C) {
-    conv_descs(c, c->batch_max, &d->cw, &d->cu);
-    size_t wf = nd_conv2d_workspace_floats(&d->cw), uf = nd_conv2d_workspace_floats(&d->cu);
-    d->ws = nd_aligned_alloc(((wf > uf ? wf : uf) + 1) * sizeof *d->ws);
-    if (!d->ws) st = nd__error(ND_ERR_NOMEM, "deq: out of memory (conv workspace)");
-  }
   if (st == ND_OK) {
     nd_rng r;
     nd_rng_init(&r, c->seed);
-    /* dense: W ~ N(0, s^2 / n); conv: W ~ N(0, s^2 / (9 C)), its fan-in */
-    int64_t nw = C ? C * C * 9 : n * n, fw = C ? 9 * C : n, nu = C ? C * c->image_c * 9 : n * c->inputs, fu = C ? 9 * c->image_c : c->inputs;
-    st = nd_rng_normal(&r, d->p, nw, 0, (float)(c->init_scale / sqrt((double)fw)));
-    if (st == ND_OK) st = nd_rng_normal(&r, d->p + nw, nu, 0, (float)(1 / sqrt((double)fu)));
+    st = nd_rng_normal(&r, d->p, n * n, 0, (float)(c->init_scale / sqrt((double)n)));
+    if (st == ND_OK) st = nd_rng_normal(&r, d->p + n * n, n * c->inputs, 0, (float)(1 / sqrt((double)c->inputs)));
   }
   if (st != ND_OK) {
     nd_deq_free(d);
@@ -131,11 +92,7 @@ static nd_status f_map(const float *z, float *gz, void *user) {
   nd_deq *d = user;
   int64_t n = d->c.hidden, bn = d->B * n;
   memcpy(gz, d->ux, (size_t)bn * sizeof *gz);
-  if (is_conv(d)) {
-    d->cw.batch = d->B;
-    ND_TRY(nd_conv2d_forward(&d->cw, z, d->p, NULL, 1, gz, d->ws));
-  } else
-    nd_sgemm(false, true, d->B, n, n, 1, z, n, d->p, n, 1, gz, n);
+  nd_sgemm(false, true, d->B, n, n, 1, z, n, d->p, n, 1, gz, n);
   for (int64_t i = 0; i < bn; i++) gz[i] = tanhf(gz[i]);
   return ND_OK;
 }
@@ -147,10 +104,6 @@ static nd_status adjoint_map(const float *u, float *gu, void *user) {
   int64_t n = d->c.hidden, bn = d->B * n;
   for (int64_t i = 0; i < bn; i++) d->v[i] = d->s[i] * u[i];
   memcpy(gu, d->dz, (size_t)bn * sizeof *gu);
-  if (is_conv(d)) {
-    d->cw.batch = d->B;
-    return nd_conv2d_backward_data(&d->cw, d->v, d->p, 1, gu, d->ws);
-  }
   nd_sgemm(false, false, d->B, n, n, 1, d->v, n, d->p, n, 1, gu, n);
   return ND_OK;
 }
@@ -181,14 +134,8 @@ nd_status nd_deq_forward(nd_deq *d, const float *x, int64_t B, float *z, nd_fixe
   if (!z) return nd__error(ND_ERR_INVALID_ARG, "deq: z is NULL");
   int64_t n = d->c.hidden, in = d->c.inputs;
   d->B = B;
-  if (is_conv(d)) {
-    int64_t C = d->c.conv_channels;
-    d->cu.batch = B;
-    ND_TRY(nd_conv2d_forward(&d->cu, x, d->p + C * C * 9, d->p + C * C * 9 + C * d->c.image_c * 9, 0, d->ux, d->ws));
-  } else {
-    for (int64_t i = 0; i < B; i++) memcpy(d->ux + i * n, d->p + n * n + n * in, (size_t)n * sizeof *d->ux);
-    nd_sgemm(false, true, B, n, in, 1, x, in, d->p + n * n, in, 1, d->ux, n);
-  }
+  for (int64_t i = 0; i < B; i++) memcpy(d->ux + i * n, d->p + n * n + n * in, (size_t)n * sizeof *d->ux);
+  nd_sgemm(false, true, B, n, in, 1, x, in, d->p + n * n, in, 1, d->ux, n);
   memset(d->z, 0, (size_t)(B * n) * sizeof *d->z);
   nd_status s = solve(d, f_map, d->z, result, "forward");
   memcpy(z, d->z, (size_t)(B * n) * sizeof *z);
@@ -197,17 +144,6 @@ nd_status nd_deq_forward(nd_deq *d, const float *x, int64_t B, float *z, nd_fixe
   for (int64_t i = 0; s == ND_OK && i < B * n; i++) d->s[i] = 1 - d->y[i] * d->y[i];
   if (s != ND_OK) d->B = 0;
   return s;
-}
-
-/* The conv cell's dL/dtheta = u^T df/dtheta with v = s . u: dW = v (*) z*
- * (filter gradient of the state convolution), dU, db from the injection's,
- * dx = U^T (*) v. */
-static nd_status conv_param_grad(nd_deq *d, const float *x, int64_t B, float *dx) {
-  int64_t C = d->c.conv_channels, nw = C * C * 9;
-  d->cw.batch = d->cu.batch = B;
-  ND_TRY(nd_conv2d_backward_filter(&d->cw, d->z, d->v, 0, d->g, NULL, d->ws));
-  ND_TRY(nd_conv2d_backward_filter(&d->cu, x, d->v, 0, d->g + nw, d->g + nw + C * d->c.image_c * 9, d->ws));
-  return dx ? nd_conv2d_backward_data(&d->cu, d->v, d->p + nw, 0, dx, d->ws) : ND_OK;
 }
 
 nd_status nd_deq_backward(nd_deq *d, const float *x, int64_t B, const float *dz, float *dx, nd_fixed_point_result *result) {
@@ -224,7 +160,6 @@ nd_status nd_deq_backward(nd_deq *d, const float *x, int64_t B, const float *dz,
   if (s != ND_OK) return s;
   /* dL/dtheta = u^T df/dtheta: with v = s . u, dW = v^T z*, dU = v^T x, db = sum v */
   for (int64_t i = 0; i < bn; i++) d->v[i] = d->s[i] * u[i];
-  if (is_conv(d)) return conv_param_grad(d, x, B, dx);
   memset(d->g, 0, (size_t)d->np * sizeof *d->g);
   nd_sgemm(true, false, n, n, B, 1, d->v, n, d->z, n, 0, d->g, n);
   nd_sgemm(true, false, n, in, B, 1, d->v, n, x, in, 0, d->g + n * n, in);
@@ -238,7 +173,6 @@ nd_status nd_deq_jacobian_reg(nd_deq *d, const float *x, int64_t B, const float 
   ND_TRY(check_rows(d, x, B));
   if (!eps || !R) return nd__error(ND_ERR_INVALID_ARG, "deq: jacobian_reg: eps or R is NULL");
   if (!(gamma >= 0 && gamma < 1e12)) return nd__error(ND_ERR_INVALID_ARG, "deq: jacobian_reg: gamma = %g, expected >= 0", gamma);
-  if (is_conv(d)) return nd__error(ND_ERR_INVALID_ARG, "deq: jacobian_reg: the dense cell only (conv_channels = 0)");
   if (B != d->B_last) return nd__error(ND_ERR_INVALID_ARG, "deq: jacobian_reg of %lld rows after a backward of %lld", (long long)B, (long long)d->B_last);
   int64_t n = d->c.hidden, in = d->c.inputs, bn = B * n;
   float *v = d->v, *u = d->dz; /* the backward's buffers are free now */
